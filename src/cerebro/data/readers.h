@@ -1,0 +1,39 @@
+// Readers for the raw formats Cerebro ingests: IDX (MNIST-style, optionally gzip'd),
+// CSV and LibSVM; and the .npy writer/reader used by the partitioned store.
+// Every error names the file (and the line or record where it applies). Stateless.
+#pragma once
+
+#include <string>
+
+#include "cerebro/common/status.h"
+#include "cerebro/data/partition_store.h"
+
+namespace cerebro::data {
+
+// Reads a whole file, transparently gunzipping names ending in ".gz".
+StatusOr<std::string> ReadMaybeGzip(const std::string& path);
+
+// IDX images (ubyte, rank >= 2) + labels (ubyte, rank 1). feature_shape becomes
+// {1, rows, cols} for rank-3 images. Features are scaled by `feature_scale`.
+StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& labels_path,
+                          double feature_scale);
+
+StatusOr<Dataset> ReadCsv(const std::string& path, const SourceSpec& spec);
+StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec);
+
+// Dispatches on spec.format for the train (or, with `validation`, the val) source.
+StatusOr<Dataset> ReadSource(const SourceSpec& spec, bool validation);
+
+// .npy v1.0 (little endian, C order). dtype "<f4" or "<i8".
+Status WriteNpyFloat(const std::string& path, const std::vector<int64_t>& shape,
+                     const float* data);
+Status WriteNpyInt64(const std::string& path, const std::vector<int64_t>& shape,
+                     const int64_t* data);
+struct NpyArray {
+  std::string dtype;            // "<f4" or "<i8"
+  std::vector<int64_t> shape;
+  std::string bytes;            // raw little-endian payload
+};
+StatusOr<NpyArray> ReadNpy(const std::string& path);
+
+}  // namespace cerebro::data

@@ -1,0 +1,89 @@
+/* The trainer seam: a C-compatible API through which every backend (local worker
+ * processes today, Ray actors later) runs units of training and evaluation.
+ *
+ * Why C: Ray's C++ API must be compiled with -D_GLIBCXX_USE_CXX11_ABI=0 and Debian's
+ * LibTorch with =1, so nothing ABI-dependent (std::string, exceptions, STL containers)
+ * may cross this line. Only opaque handles, fixed-width integers, doubles, byte
+ * buffers and NUL-terminated UTF-8 strings do. Every call catches all C++ exceptions
+ * (including c10::Error and std::bad_alloc) and turns them into a return code plus a
+ * message copied into the caller's buffer (truncated to err_cap-1, always terminated).
+ *
+ * Threading: a CerebroWorker is used by one thread at a time. Different workers in one
+ * process are independent, but the intended deployment is one worker per process.
+ */
+#ifndef CEREBRO_TRAIN_WORKER_API_H_
+#define CEREBRO_TRAIN_WORKER_API_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CEREBRO_WORKER_API_VERSION 1
+
+/* Return codes. */
+enum {
+  CEREBRO_OK = 0,
+  CEREBRO_ERR_INVALID = 1, /* bad model config / request: the model can never run */
+  CEREBRO_ERR_MODEL = 2,   /* the model failed while running (exception, out of memory,
+                              non-finite loss): mark the model failed */
+  CEREBRO_ERR_DATA = 3,    /* the partition could not be loaded */
+  CEREBRO_ERR_STATE = 4    /* the model state bytes could not be decoded */
+};
+
+typedef struct CerebroWorker CerebroWorker;
+
+typedef struct {
+  /* The model's hyperparameters as a flat JSON object, e.g.
+   * {"model":"mlp","hidden":[1000,500],"activation":"relu","dropout":0.0,
+   *  "optimizer":"adam","lr":0.001,"weight_decay":1e-4,"momentum":0.9,
+   *  "batch_size":128,"loss":"cross_entropy"} */
+  const char* model_config_json;
+  int train;               /* 1: one training pass over the loaded train partition;
+                              0: evaluate on the loaded validation partition */
+  uint64_t init_seed;      /* weight initialisation, used when state_size == 0 */
+  uint64_t unit_seed;      /* example order and dropout for this unit */
+  const uint8_t* state;    /* model + optimizer state from the previous unit; */
+  size_t state_size;       /* 0 = start from freshly initialised weights */
+} CerebroUnitRequest;
+
+typedef struct {
+  double loss_sum;         /* sum over examples of the per-example loss */
+  double correct;          /* examples classified correctly (classification; else 0) */
+  int64_t num_examples;
+  double compute_seconds;  /* wall time of the pass itself */
+  double state_seconds;    /* wall time spent decoding + encoding model state */
+  uint8_t* state;          /* train: the new state (owned by the caller; release with */
+  size_t state_size;       /* cerebro_buffer_free). eval: NULL / 0. */
+} CerebroUnitResult;
+
+/* Creates a worker whose torch intra-op (and BLAS) thread count is intra_op_threads
+ * (>= 1). Writes a warning into `warning` (may be empty) when the BLAS loaded by LibTorch
+ * is the slow reference implementation. */
+int cerebro_worker_create(int intra_op_threads, CerebroWorker** out, char* warning,
+                          size_t warning_cap, char* err, size_t err_cap);
+void cerebro_worker_destroy(CerebroWorker* worker);
+
+/* Loads (and keeps in memory) partition `index` of kind "train" or "val" from the
+ * partitioned store directory (see data/partition_store.h). A worker holds at most one
+ * partition of each kind; loading again replaces it. */
+int cerebro_worker_load_partition(CerebroWorker* worker, const char* store_dir,
+                                  const char* kind, int index, char* err, size_t err_cap);
+
+/* Runs one unit. On CEREBRO_OK fills *result; otherwise result->state is NULL. */
+int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* request,
+                            CerebroUnitResult* result, char* err, size_t err_cap);
+
+/* Checks a model config (family known, fields valid) without data: CEREBRO_OK or
+ * CEREBRO_ERR_INVALID with a one-line message naming the field. */
+int cerebro_validate_model_config(const char* model_config_json, char* err, size_t err_cap);
+
+void cerebro_buffer_free(uint8_t* buffer);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif  /* CEREBRO_TRAIN_WORKER_API_H_ */
