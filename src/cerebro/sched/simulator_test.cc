@@ -1,0 +1,143 @@
+// Tests for the simulator: the lower bound, makespan >= bound on random workloads, the
+// trace obeys MOP's invariants, and the acceptance criterion (randomized greedy within
+// 10% of the lower bound on 256 heterogeneous models x 16 heterogeneous workers).
+#include "cerebro/sched/simulator.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <tuple>
+
+namespace cerebro::sched {
+namespace {
+
+// Checks the trace independently: units match the config, each (model, epoch,
+// partition) runs once, epochs run in order, and no worker or model overlaps in time.
+void ExpectValidTrace(const SimConfig& config, const SimResult& result) {
+  const int workers = static_cast<int>(config.worker_speed.size());
+  const int models = static_cast<int>(config.model_cost.size());
+  ASSERT_EQ(result.trace.size(), static_cast<size_t>(result.units));
+  EXPECT_EQ(result.units, int64_t{models} * workers * config.epochs);
+  std::set<std::tuple<int, int, int>> seen;
+  std::map<int, std::vector<std::pair<double, double>>> by_worker, by_model;
+  std::map<int, std::vector<std::pair<double, int>>> model_epochs;  // (start, epoch)
+  for (const SimUnit& s : result.trace) {
+    const Unit& u = s.unit;
+    EXPECT_EQ(u.kind, UnitKind::kTrain);
+    EXPECT_EQ(u.partition, u.worker);
+    EXPECT_NEAR(s.end - s.start, config.model_cost[u.model] / config.worker_speed[u.worker],
+                1e-9 * s.end);
+    EXPECT_TRUE(seen.insert({u.model, u.epoch, u.partition}).second) << "repeated unit";
+    by_worker[u.worker].push_back({s.start, s.end});
+    by_model[u.model].push_back({s.start, s.end});
+    model_epochs[u.model].push_back({s.start, u.epoch});
+    EXPECT_LE(s.end, result.makespan);
+  }
+  auto expect_disjoint = [](std::vector<std::pair<double, double>> spans, const char* what) {
+    std::sort(spans.begin(), spans.end());
+    for (size_t i = 1; i < spans.size(); ++i) {
+      EXPECT_LE(spans[i - 1].second, spans[i].first) << what << " overlap";
+    }
+  };
+  for (auto& [w, spans] : by_worker) expect_disjoint(spans, "worker");
+  for (auto& [m, spans] : by_model) expect_disjoint(spans, "model");
+  for (auto& [m, starts] : model_epochs) {
+    std::sort(starts.begin(), starts.end());
+    EXPECT_TRUE(std::is_sorted(starts.begin(), starts.end(),
+                               [](auto& a, auto& b) { return a.second < b.second; }))
+        << "model " << m << " started an epoch before finishing the previous one";
+  }
+}
+
+TEST(SimulatorTest, LowerBoundIsTheLargerOfWorkerAndModelBounds) {
+  SimConfig config;
+  config.model_cost = {1, 4};
+  config.worker_speed = {1, 2};
+  config.epochs = 2;
+  // Worker 0 must run both models: 2 * (1 + 4) / 1 = 10. Model 1 must visit both
+  // workers: 2 * 4 * (1/1 + 1/2) = 12.
+  EXPECT_DOUBLE_EQ(SimLowerBound(config), 12.0);
+  config.model_cost = {1, 1, 1, 1};
+  // Worker bound 2 * 4 / 1 = 8 beats the model bound 2 * 1 * 1.5 = 3.
+  EXPECT_DOUBLE_EQ(SimLowerBound(config), 8.0);
+}
+
+TEST(SimulatorTest, OneWorkerRunsAllWorkBackToBack) {
+  SimConfig config;
+  config.model_cost = {1, 2, 3};
+  config.worker_speed = {2};
+  config.epochs = 3;
+  config.record_trace = true;
+  SimResult r = Simulate(config);
+  EXPECT_DOUBLE_EQ(r.makespan, 3 * 6 / 2.0);
+  EXPECT_DOUBLE_EQ(r.makespan, r.lower_bound);
+  EXPECT_DOUBLE_EQ(r.utilization, 1.0);
+  EXPECT_EQ(r.units, 9);
+  ExpectValidTrace(config, r);
+}
+
+TEST(SimulatorTest, MakespanIsNeverBelowTheLowerBound) {
+  const Policy policies[] = {Policy::kRandomGreedy, Policy::kLowestIdFirst,
+                             Policy::kMostRemainingWorkFirst};
+  for (uint64_t seed = 0; seed < 60; ++seed) {
+    SimWorkload w;
+    w.models = 1 + static_cast<int>(seed * 7 % 40);
+    w.workers = 1 + static_cast<int>(seed * 5 % 12);
+    w.epochs = 1 + static_cast<int>(seed % 3);
+    w.cost_min = 1;
+    w.cost_max = 1 + static_cast<double>(seed % 50);
+    w.speed_min = 1;
+    w.speed_max = 1 + static_cast<double>(seed % 4);
+    w.seed = seed;
+    HopperOptions options;
+    options.seed = seed;
+    options.order = seed % 2 ? Order::kFixed : Order::kRandom;
+    options.policy = policies[seed % 3];
+    SimConfig config = MakeSimConfig(w, options);
+    config.record_trace = true;
+    SimResult r = Simulate(config);
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    EXPECT_GE(r.makespan, r.lower_bound * (1 - 1e-12));
+    EXPECT_GT(r.utilization, 0);
+    EXPECT_LE(r.utilization, 1 + 1e-12);
+    EXPECT_GE(r.decisions, r.units);
+    ExpectValidTrace(config, r);
+  }
+}
+
+TEST(SimulatorTest, SameConfigSameResult) {
+  SimWorkload w{40, 8, 2, 1, 30, 1, 3.3, 11};
+  SimConfig config = MakeSimConfig(w, HopperOptions{5});
+  config.record_trace = true;
+  SimResult a = Simulate(config), b = Simulate(config);
+  EXPECT_EQ(a.makespan, b.makespan);
+  ASSERT_EQ(a.trace.size(), b.trace.size());
+  for (size_t i = 0; i < a.trace.size(); ++i) {
+    EXPECT_EQ(a.trace[i].unit.model, b.trace[i].unit.model);
+    EXPECT_EQ(a.trace[i].unit.worker, b.trace[i].unit.worker);
+  }
+}
+
+// Acceptance criterion: Cerebro's randomized greedy (the default) finishes 256
+// heterogeneous models (costs log-uniform over a 60x range) on 16 heterogeneous workers
+// (speeds uniform over 5.6-18.7, a 3.3x range), 5 epochs, within 10% of the lower bound,
+// median over 5 seeds.
+TEST(SimulatorTest, RandomizedGreedyWithinTenPercentOfLowerBoundAt256x16) {
+  std::vector<double> ratios;
+  for (uint64_t seed = 1; seed <= 5; ++seed) {
+    SimWorkload w{256, 16, 5, 1, 60, 5.6, 18.7, seed};
+    HopperOptions options;  // defaults: randomized greedy, random order
+    options.seed = seed;
+    SimResult r = Simulate(MakeSimConfig(w, options));
+    EXPECT_EQ(r.units, 256 * 16 * 5);
+    EXPECT_GE(r.makespan, r.lower_bound * (1 - 1e-12));
+    ratios.push_back(r.makespan / r.lower_bound);
+  }
+  std::sort(ratios.begin(), ratios.end());
+  EXPECT_LE(ratios[2], 1.10) << "median makespan / lower bound";
+}
+
+}  // namespace
+}  // namespace cerebro::sched
