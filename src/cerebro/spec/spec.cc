@@ -1,0 +1,484 @@
+#include "cerebro/spec/spec.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace cerebro::spec {
+namespace {
+
+// ---- YAML -> JSON -------------------------------------------------------------------
+// yaml-cpp hands back untyped scalars; plain (unquoted) scalars are typed the way YAML
+// 1.2's core schema does, quoted ones stay strings.
+StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined:
+      return Json(nullptr);
+    case YAML::NodeType::Scalar: {
+      const std::string& s = node.Scalar();
+      if (node.Tag() == "!") return Json(s);  // quoted
+      if (s == "true" || s == "True" || s == "TRUE") return Json(true);
+      if (s == "false" || s == "False" || s == "FALSE") return Json(false);
+      if (s == "null" || s == "~" || s.empty()) return Json(nullptr);
+      char* end = nullptr;
+      errno = 0;
+      long long i = std::strtoll(s.c_str(), &end, 10);
+      if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<int64_t>(i));
+      double d = std::strtod(s.c_str(), &end);
+      if (end != s.c_str() && *end == '\0') return Json(d);
+      return Json(s);
+    }
+    case YAML::NodeType::Sequence: {
+      Json arr = Json::array();
+      for (size_t i = 0; i < node.size(); ++i) {
+        ASSIGN_OR_RETURN(Json v, YamlToJson(node[i], path + "[" + std::to_string(i) + "]"));
+        arr.push_back(std::move(v));
+      }
+      return arr;
+    }
+    case YAML::NodeType::Map: {
+      Json obj = Json::object();
+      for (const auto& kv : node) {
+        if (!kv.first.IsScalar()) return InvalidArgument(path + ": map keys must be strings");
+        std::string key = kv.first.Scalar();
+        std::string sub = path.empty() ? key : path + "." + key;
+        if (obj.contains(key)) return InvalidArgument(sub + ": duplicate key");
+        ASSIGN_OR_RETURN(Json v, YamlToJson(kv.second, sub));
+        obj[key] = std::move(v);
+      }
+      return obj;
+    }
+  }
+  return Json(nullptr);
+}
+
+std::string Describe(const Json& v) {
+  std::string s = v.dump();
+  if (s.size() > 40) s = s.substr(0, 37) + "...";
+  return s;
+}
+
+std::string Join(const std::vector<std::string>& xs) {
+  std::string out;
+  for (const auto& x : xs) out += (out.empty() ? "" : ", ") + x;
+  return out;
+}
+
+// Walks one JSON object, reading typed fields and rejecting keys nobody asked for.
+class Section {
+ public:
+  Section(const Json& obj, std::string path) : obj_(obj), path_(std::move(path)) {}
+
+  std::string Path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+  bool Has(const std::string& key) const { return obj_.is_object() && obj_.contains(key); }
+  const Json* Get(const std::string& key) {
+    known_.insert(key);
+    if (!Has(key) || obj_.at(key).is_null()) return nullptr;
+    return &obj_.at(key);
+  }
+
+  Status String(const std::string& key, std::string* out, const std::vector<std::string>& allowed = {}) {
+    const Json* v = Get(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_string()) return InvalidArgument(Path(key) + ": expected a string, got " + Describe(*v));
+    std::string s = v->get<std::string>();
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), s) == allowed.end()) {
+      return InvalidArgument(Path(key) + ": expected one of " + Join(allowed) + ", got '" + s + "'");
+    }
+    *out = s;
+    return Status::Ok();
+  }
+
+  Status Int(const std::string& key, int64_t* out, int64_t min_value) {
+    const Json* v = Get(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_number_integer()) {
+      return InvalidArgument(Path(key) + ": expected an integer, got " + Describe(*v));
+    }
+    int64_t x = v->get<int64_t>();
+    if (x < min_value) {
+      return InvalidArgument(Path(key) + ": must be >= " + std::to_string(min_value) + ", got " +
+                             std::to_string(x));
+    }
+    *out = x;
+    return Status::Ok();
+  }
+  Status Int(const std::string& key, int* out, int64_t min_value) {
+    int64_t x = *out;
+    RETURN_IF_ERROR(Int(key, &x, min_value));
+    if (x > 1'000'000'000) return InvalidArgument(Path(key) + ": too large: " + std::to_string(x));
+    *out = static_cast<int>(x);
+    return Status::Ok();
+  }
+
+  Status Double(const std::string& key, double* out) {
+    const Json* v = Get(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_number()) return InvalidArgument(Path(key) + ": expected a number, got " + Describe(*v));
+    *out = v->get<double>();
+    if (!std::isfinite(*out)) return InvalidArgument(Path(key) + ": must be finite");
+    return Status::Ok();
+  }
+
+  Status Bool(const std::string& key, bool* out) {
+    const Json* v = Get(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_boolean()) return InvalidArgument(Path(key) + ": expected true or false, got " + Describe(*v));
+    *out = v->get<bool>();
+    return Status::Ok();
+  }
+
+  // Fails on the first key that no Get() asked for.
+  Status NoUnknownKeys() const {
+    if (!obj_.is_object()) return Status::Ok();
+    for (auto it = obj_.begin(); it != obj_.end(); ++it) {
+      if (!known_.count(it.key())) {
+        std::vector<std::string> k(known_.begin(), known_.end());
+        return InvalidArgument(Path(it.key()) + ": unknown key (expected one of: " + Join(k) + ")");
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  const Json& obj_;
+  std::string path_;
+  std::set<std::string> known_;
+};
+
+Status RequireObject(const Json* v, const std::string& path) {
+  if (v != nullptr && !v->is_object()) {
+    return InvalidArgument(path + ": expected a mapping, got " + Describe(*v));
+  }
+  return Status::Ok();
+}
+
+bool IsIntegral(double x) { return std::floor(x) == x && std::fabs(x) < 9e15; }
+
+StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::string& path) {
+  Param p;
+  p.name = name;
+  static const std::vector<std::string> kKinds = {"choice", "uniform", "quniform", "loguniform",
+                                                  "qloguniform"};
+  bool is_dist = v.is_object() && v.size() == 1 &&
+                 std::find(kKinds.begin(), kKinds.end(), v.begin().key()) != kKinds.end();
+  if (v.is_object() && !is_dist) {
+    return InvalidArgument(path + ": a distribution is a mapping with one key among " + Join(kKinds));
+  }
+  if (!is_dist) {
+    if (v.is_null()) return InvalidArgument(path + ": missing value");
+    p.value = v;
+    return p;
+  }
+  p.searched = true;
+  const std::string kind = v.begin().key();
+  const Json& args = v.begin().value();
+  std::string apath = path + "." + kind;
+  Distribution& d = p.dist;
+  if (kind == "choice") {
+    d.kind = Distribution::Kind::kChoice;
+    if (!args.is_array()) return InvalidArgument(apath + ": expected a list of values");
+    if (args.empty()) return InvalidArgument(apath + ": empty choice (give at least one value)");
+    for (const auto& c : args) d.choices.push_back(c);
+    return p;
+  }
+  d.kind = kind == "uniform"      ? Distribution::Kind::kUniform
+           : kind == "quniform"   ? Distribution::Kind::kQUniform
+           : kind == "loguniform" ? Distribution::Kind::kLogUniform
+                                  : Distribution::Kind::kQLogUniform;
+  bool quantized = kind[0] == 'q';
+  size_t want = quantized ? 3 : 2;
+  if (!args.is_array() || args.size() != want) {
+    return InvalidArgument(apath + ": expected [" + (quantized ? "low, high, q" : "low, high") +
+                           "]" + (kind.find("log") != std::string::npos ? " (base-10 exponents)" : ""));
+  }
+  for (const auto& a : args) {
+    if (!a.is_number() || !std::isfinite(a.get<double>())) {
+      return InvalidArgument(apath + ": bounds must be finite numbers, got " + Describe(a));
+    }
+  }
+  d.low = args[0].get<double>();
+  d.high = args[1].get<double>();
+  if (!(d.low < d.high)) {
+    return InvalidArgument(apath + ": low must be < high, got [" + Describe(args[0]) + ", " +
+                           Describe(args[1]) + "]");
+  }
+  if (kind.find("log") != std::string::npos && (d.low < -300 || d.high > 300)) {
+    return InvalidArgument(apath + ": exponents must lie in [-300, 300] (base 10)");
+  }
+  if (quantized) {
+    d.q = args[2].get<double>();
+    if (!(d.q > 0)) return InvalidArgument(apath + ": q must be > 0, got " + Describe(args[2]));
+    bool int_bounds = kind == "quniform" ? (IsIntegral(d.low) && IsIntegral(d.high)) : true;
+    d.integer = IsIntegral(d.q) && int_bounds;
+  }
+  return p;
+}
+
+Status ParseData(Section& root, DataSpec* d) {
+  const Json* v = root.Get("data");
+  if (v == nullptr) return InvalidArgument("data: missing (where is the dataset?)");
+  RETURN_IF_ERROR(RequireObject(v, "data"));
+  Section s(*v, "data");
+  RETURN_IF_ERROR(s.String("format", &d->format, {"idx", "csv", "libsvm"}));
+  RETURN_IF_ERROR(s.Double("feature_scale", &d->feature_scale));
+  if (!(d->feature_scale != 0)) return InvalidArgument("data.feature_scale: must be non-zero");
+
+  auto parse_file_section = [&](const std::string& key, std::string* path, std::string* labels,
+                                double* fraction, bool required) -> Status {
+    const Json* fv = s.Get(key);
+    std::string p = s.Path(key);
+    if (fv == nullptr) return required ? InvalidArgument(p + ": missing") : Status::Ok();
+    if (fv->is_string()) {  // shorthand: the file itself (csv, libsvm)
+      *path = fv->get<std::string>();
+    } else {
+      RETURN_IF_ERROR(RequireObject(fv, p));
+      Section f(*fv, p);
+      if (d->format == "idx") {
+        RETURN_IF_ERROR(f.String("images", path));
+        RETURN_IF_ERROR(f.String("labels", labels));
+      } else {
+        RETURN_IF_ERROR(f.String("path", path));
+      }
+      if (fraction != nullptr) RETURN_IF_ERROR(f.Double("fraction", fraction));
+      if (d->format == "csv" && key == "train") {
+        RETURN_IF_ERROR(f.Bool("header", &d->csv_header));
+        const Json* lc = f.Get("label_column");
+        if (lc != nullptr) {
+          if (lc->is_string()) d->csv_label_column = lc->get<std::string>();
+          else if (lc->is_number_integer() && lc->get<int64_t>() >= 0)
+            d->csv_label_column = std::to_string(lc->get<int64_t>());
+          else return InvalidArgument(f.Path("label_column") + ": expected a column name or index");
+        }
+        std::string delim;
+        RETURN_IF_ERROR(f.String("delimiter", &delim));
+        if (!delim.empty()) {
+          if (delim.size() != 1) return InvalidArgument(f.Path("delimiter") + ": must be one character");
+          d->csv_delimiter = delim[0];
+        }
+      }
+      if (d->format == "libsvm" && key == "train") {
+        RETURN_IF_ERROR(f.Int("num_features", &d->libsvm_num_features, 1));
+      }
+      RETURN_IF_ERROR(f.NoUnknownKeys());
+    }
+    bool has_file = !path->empty();
+    bool has_fraction = fraction != nullptr && *fraction != 0.0;
+    if (fraction != nullptr && has_fraction) {
+      if (has_file) return InvalidArgument(p + ": give either a file or a fraction, not both");
+      if (!(*fraction > 0 && *fraction < 1)) {
+        return InvalidArgument(p + ".fraction: must be in (0, 1), got " + std::to_string(*fraction));
+      }
+      return Status::Ok();
+    }
+    if (!has_file) {
+      return InvalidArgument(p + (d->format == "idx" ? ".images" : ".path") + ": missing");
+    }
+    if (d->format == "idx" && labels->empty()) return InvalidArgument(p + ".labels: missing");
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(parse_file_section("train", &d->train_path, &d->train_labels_path, nullptr, true));
+  RETURN_IF_ERROR(
+      parse_file_section("validation", &d->val_path, &d->val_labels_path, &d->val_fraction, true));
+  return s.NoUnknownKeys();
+}
+
+}  // namespace
+
+const char* DistributionKindName(Distribution::Kind kind) {
+  switch (kind) {
+    case Distribution::Kind::kChoice: return "choice";
+    case Distribution::Kind::kUniform: return "uniform";
+    case Distribution::Kind::kQUniform: return "quniform";
+    case Distribution::Kind::kLogUniform: return "loguniform";
+    case Distribution::Kind::kQLogUniform: return "qloguniform";
+  }
+  return "?";
+}
+
+const char* DirectionName(Direction d) { return d == Direction::kMaximize ? "max" : "min"; }
+
+StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name) {
+  auto with_source = [&](const Status& st) { return st.WithContext(source_name); };
+  Json root_json;
+  try {
+    YAML::Node node = YAML::Load(text);
+    auto j = YamlToJson(node, "");
+    if (!j.ok()) return with_source(j.status());
+    root_json = std::move(j).value();
+  } catch (const YAML::Exception& e) {
+    return with_source(InvalidArgument("line " + std::to_string(e.mark.line + 1) + ": " + e.msg));
+  }
+  if (!root_json.is_object()) return with_source(InvalidArgument("expected a mapping at the top level"));
+
+  ExperimentSpec spec;
+  Section root(root_json, "");
+  Status st = [&]() -> Status {
+    RETURN_IF_ERROR(root.String("name", &spec.name));
+    RETURN_IF_ERROR(root.String("task", &spec.task, {"classification", "regression"}));
+    RETURN_IF_ERROR(ParseData(root, &spec.data));
+
+    const Json* params = root.Get("params");
+    if (params == nullptr) return InvalidArgument("params: missing (the model and its hyperparameters)");
+    RETURN_IF_ERROR(RequireObject(params, "params"));
+    if (!params->contains("model")) return InvalidArgument("params.model: missing (e.g. mlp or cnn)");
+    for (auto it = params->begin(); it != params->end(); ++it) {
+      ASSIGN_OR_RETURN(Param p, ParseParam(it.key(), it.value(), "params." + it.key()));
+      spec.params.push_back(std::move(p));
+    }
+
+    if (const Json* s = root.Get("search")) {
+      RETURN_IF_ERROR(RequireObject(s, "search"));
+      Section sec(*s, "search");
+      RETURN_IF_ERROR(sec.String("method", &spec.search.method, {"grid", "random"}));
+      RETURN_IF_ERROR(sec.Int("num_models", &spec.search.num_models, 1));
+      RETURN_IF_ERROR(sec.NoUnknownKeys());
+    }
+
+    spec.metric.name = "accuracy";
+    if (spec.task == "regression") spec.metric.name = "loss";
+    bool direction_given = false;
+    if (const Json* m = root.Get("metric")) {
+      if (m->is_string()) {
+        spec.metric.name = m->get<std::string>();
+      } else {
+        RETURN_IF_ERROR(RequireObject(m, "metric"));
+        Section sec(*m, "metric");
+        RETURN_IF_ERROR(sec.String("name", &spec.metric.name));
+        std::string dir;
+        RETURN_IF_ERROR(sec.String("direction", &dir, {"max", "min"}));
+        if (!dir.empty()) {
+          direction_given = true;
+          spec.metric.direction = dir == "max" ? Direction::kMaximize : Direction::kMinimize;
+        }
+        RETURN_IF_ERROR(sec.NoUnknownKeys());
+      }
+    }
+    if (spec.metric.name != "accuracy" && spec.metric.name != "loss") {
+      return InvalidArgument("metric.name: expected one of accuracy, loss, got '" + spec.metric.name + "'");
+    }
+    Direction natural = spec.metric.name == "accuracy" ? Direction::kMaximize : Direction::kMinimize;
+    if (direction_given && spec.metric.direction != natural) {
+      return InvalidArgument(std::string("metric.direction: ") + spec.metric.name + " must be '" +
+                             DirectionName(natural) + "'");
+    }
+    spec.metric.direction = natural;
+
+    if (const Json* r = root.Get("run")) {
+      RETURN_IF_ERROR(RequireObject(r, "run"));
+      Section sec(*r, "run");
+      RETURN_IF_ERROR(sec.Int("epochs", &spec.run.epochs, 1));
+      RETURN_IF_ERROR(sec.Int("workers", &spec.run.workers, 1));
+      RETURN_IF_ERROR(sec.String("strategy", &spec.run.strategy, {"mop", "sequential", "task"}));
+      RETURN_IF_ERROR(sec.String("order", &spec.run.order, {"random", "fixed"}));
+      int64_t seed = 0;
+      RETURN_IF_ERROR(sec.Int("seed", &seed, 0));
+      spec.run.seed = static_cast<uint64_t>(seed);
+      RETURN_IF_ERROR(sec.Int("threads_per_worker", &spec.run.threads_per_worker, 1));
+      RETURN_IF_ERROR(sec.Int("max_unit_retries", &spec.run.max_unit_retries, 0));
+      RETURN_IF_ERROR(sec.NoUnknownKeys());
+    }
+    RETURN_IF_ERROR(root.NoUnknownKeys());
+    return Validate(spec);
+  }();
+  if (!st.ok()) return with_source(st);
+  spec.source_file = source_name;
+  return spec;
+}
+
+StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return NotFound(path + ": cannot open spec file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ParseSpecString(ss.str(), path);
+}
+
+Status Validate(const ExperimentSpec& spec) {
+  if (spec.search.method == "grid") {
+    for (const Param& p : spec.params) {
+      if (p.searched && p.dist.kind != Distribution::Kind::kChoice) {
+        return InvalidArgument("params." + p.name + ": grid search needs 'choice' (got '" +
+                               DistributionKindName(p.dist.kind) + "'); use search.method: random");
+      }
+    }
+    if (spec.search.num_models != 0) {
+      return InvalidArgument("search.num_models: only used by random search");
+    }
+  } else if (spec.search.method == "random" && spec.search.num_models < 1) {
+    return InvalidArgument("search.num_models: random search needs num_models >= 1");
+  }
+  if (spec.run.workers > 1024) return InvalidArgument("run.workers: at most 1024");
+  if (spec.run.threads_per_worker > 256) return InvalidArgument("run.threads_per_worker: at most 256");
+  return Status::Ok();
+}
+
+Json ToJson(const ExperimentSpec& s) {
+  Json j = Json::object();
+  if (!s.name.empty()) j["name"] = s.name;
+  j["task"] = s.task;
+  Json data = Json::object();
+  data["format"] = s.data.format;
+  auto files = [&](const std::string& path, const std::string& labels) {
+    Json f = Json::object();
+    if (s.data.format == "idx") {
+      f["images"] = path;
+      f["labels"] = labels;
+    } else {
+      f["path"] = path;
+    }
+    return f;
+  };
+  Json train = files(s.data.train_path, s.data.train_labels_path);
+  if (s.data.format == "csv") {
+    train["header"] = s.data.csv_header;
+    if (!s.data.csv_label_column.empty()) train["label_column"] = s.data.csv_label_column;
+    train["delimiter"] = std::string(1, s.data.csv_delimiter);
+  }
+  if (s.data.format == "libsvm" && s.data.libsvm_num_features > 0) {
+    train["num_features"] = s.data.libsvm_num_features;
+  }
+  data["train"] = train;
+  if (!s.data.val_path.empty()) {
+    data["validation"] = files(s.data.val_path, s.data.val_labels_path);
+  } else {
+    data["validation"] = Json{{"fraction", s.data.val_fraction}};
+  }
+  data["feature_scale"] = s.data.feature_scale;
+  j["data"] = data;
+  Json params = Json::object();
+  for (const Param& p : s.params) {
+    if (!p.searched) {
+      params[p.name] = p.value;
+      continue;
+    }
+    const Distribution& d = p.dist;
+    Json args = Json::array();
+    if (d.kind == Distribution::Kind::kChoice) {
+      for (const auto& c : d.choices) args.push_back(c);
+    } else {
+      args.push_back(d.low);
+      args.push_back(d.high);
+      if (d.q > 0) args.push_back(d.q);
+    }
+    params[p.name] = Json{{DistributionKindName(d.kind), args}};
+  }
+  j["params"] = params;
+  j["search"] = Json{{"method", s.search.method}};
+  if (s.search.num_models > 0) j["search"]["num_models"] = s.search.num_models;
+  j["metric"] = Json{{"name", s.metric.name}, {"direction", DirectionName(s.metric.direction)}};
+  j["run"] = Json{{"epochs", s.run.epochs},
+                  {"workers", s.run.workers},
+                  {"strategy", s.run.strategy},
+                  {"order", s.run.order},
+                  {"seed", s.run.seed},
+                  {"threads_per_worker", s.run.threads_per_worker},
+                  {"max_unit_retries", s.run.max_unit_retries}};
+  return j;
+}
+
+}  // namespace cerebro::spec

@@ -1,0 +1,124 @@
+#include "cerebro/spec/spec.h"
+
+#include <gtest/gtest.h>
+
+namespace cerebro::spec {
+namespace {
+
+const char* kGood = R"(
+name: demo
+data:
+  format: idx
+  train: {images: /d/train-images.gz, labels: /d/train-labels.gz}
+  validation: {images: /d/t10k-images.gz, labels: /d/t10k-labels.gz}
+  feature_scale: 0.00392156862745098
+params:
+  model: mlp
+  hidden: [1000, 500]
+  lr: {choice: [1.0e-3, 1.0e-4]}
+  weight_decay: {choice: [1e-4, 1e-5]}
+  batch_size: 128
+run:
+  epochs: 5
+  workers: 2
+  seed: 7
+)";
+
+TEST(SpecTest, ParsesAGridSpecWithDefaults) {
+  auto s = ParseSpecString(kGood, "spec.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->name, "demo");
+  EXPECT_EQ(s->data.train_path, "/d/train-images.gz");
+  EXPECT_EQ(s->data.val_labels_path, "/d/t10k-labels.gz");
+  ASSERT_EQ(s->params.size(), 5u);
+  EXPECT_FALSE(s->params[1].searched);
+  EXPECT_EQ(s->params[1].value, Json::parse("[1000,500]"));
+  EXPECT_TRUE(s->params[2].searched);
+  EXPECT_EQ(s->params[2].dist.choices.size(), 2u);
+  EXPECT_DOUBLE_EQ(s->params[2].dist.choices[0].get<double>(), 1e-3);
+  EXPECT_EQ(s->run.epochs, 5);
+  EXPECT_EQ(s->run.seed, 7u);
+  EXPECT_EQ(s->run.strategy, "mop");
+  EXPECT_EQ(s->metric.name, "accuracy");
+  EXPECT_EQ(s->metric.direction, Direction::kMaximize);
+}
+
+TEST(SpecTest, ToJsonRoundTrips) {
+  auto s = ParseSpecString(kGood, "spec.yaml");
+  ASSERT_TRUE(s.ok());
+  Json j = ToJson(*s);
+  auto again = ParseSpecString(j.dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(ToJson(*again), j);
+}
+
+// Each bad spec must fail with a message naming the field.
+struct BadCase {
+  std::string patch_from, patch_to, expect_in_message;
+};
+
+class BadSpecTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadSpecTest, FailsWithOneLineNamingTheField) {
+  std::string text = kGood;
+  const BadCase& c = GetParam();
+  auto pos = text.find(c.patch_from);
+  ASSERT_NE(pos, std::string::npos) << c.patch_from;
+  text.replace(pos, c.patch_from.size(), c.patch_to);
+  auto s = ParseSpecString(text, "spec.yaml");
+  ASSERT_FALSE(s.ok()) << "accepted: " << text;
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("spec.yaml: "), std::string::npos) << s.status().message();
+  EXPECT_NE(s.status().message().find(c.expect_in_message), std::string::npos)
+      << s.status().message();
+  EXPECT_EQ(s.status().message().find('\n'), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadSpecTest,
+    ::testing::Values(
+        BadCase{"  workers: 2", "  wokers: 2", "run.wokers: unknown key"},
+        BadCase{"  workers: 2", "  workers: two", "run.workers: expected an integer"},
+        BadCase{"  workers: 2", "  workers: 0", "run.workers: must be >= 1"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{choice: []}", "params.lr.choice: empty choice"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{uniform: [0.1, 0.01]}", "params.lr.uniform: low must be < high"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{uniform: [0.1, 0.1]}", "low must be < high"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{uniform: [0.001, 0.1]}", "grid search needs 'choice'"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{quniform: [1, 5, 0]}", "q must be > 0"},
+        BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{normal: [0, 1]}", "params.lr: a distribution is"},
+        BadCase{"name: demo", "name: [demo]", "name: expected a string"},
+        BadCase{"format: idx", "format: parquet", "data.format: expected one of"},
+        BadCase{"  epochs: 5", "  epochs: 5\n  strategy: magic", "run.strategy"},
+        BadCase{"name: demo", "nmae: demo", "nmae: unknown key"},
+        BadCase{"  model: mlp\n", "", "params.model: missing"},
+        BadCase{"labels: /d/train-labels.gz", "lables: /d/train-labels.gz", "data.train.lables: unknown key"},
+        BadCase{"validation: {images: /d/t10k-images.gz, labels: /d/t10k-labels.gz}",
+                "validation: {fraction: 1.5}", "data.validation.fraction: must be in (0, 1)"},
+        BadCase{"  seed: 7", "  seed: 7\n  seed: 8", "duplicate"},
+        BadCase{"  epochs: 5", "  epochs: [5", "line"}));
+
+TEST(SpecTest, RandomSearchNeedsNumModels) {
+  std::string text = kGood;
+  text += "search: {method: random}\n";
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("search.num_models"), std::string::npos);
+}
+
+TEST(SpecTest, QuotedScalarsStayStrings) {
+  std::string text = kGood;
+  text.replace(text.find("name: demo"), 10, "name: '123'");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->name, "123");
+}
+
+TEST(SpecTest, MissingFileIsNotFound) {
+  auto s = ParseSpecFile("/nonexistent/spec.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(s.status().message().find("/nonexistent/spec.yaml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cerebro::spec

@@ -1,0 +1,80 @@
+// ExperimentStore: one directory per run, written so that a crash at any instant
+// leaves either the previous or the next consistent state, never a torn file.
+//
+//   RUN_DIR/spec.json          the resolved spec (defaults filled in, CLI overrides applied)
+//   RUN_DIR/models.json        every generated configuration: [{"id", "params"}]
+//   RUN_DIR/data/              the partitioned store (data/partition_store.h)
+//   RUN_DIR/journal.jsonl      append-only, fsync'd: one line per completed unit (with its
+//                              realized partition and worker) and per event (failures)
+//   RUN_DIR/checkpoints/model_NNNN.state  latest model+optimizer state, atomic replace
+//   RUN_DIR/metrics.csv        one row per model per epoch
+//   RUN_DIR/metrics.jsonl      the same rows as JSON, with the epoch's realized order
+//   RUN_DIR/summary.json       ranked models, best model, metric direction
+//
+// A new store is built in RUN_DIR.partial-<pid> and only appears under RUN_DIR once
+// Publish() is called (after input validation and data preparation succeeded), so bad
+// input never leaves a half-made run directory. Not thread-safe: the driver's loop owns it.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "cerebro/common/file_system.h"
+#include "cerebro/common/status.h"
+#include "cerebro/spec/spec.h"
+
+namespace cerebro::store {
+
+using Json = spec::Json;
+
+struct EpochRow {
+  int model_id = 0;
+  int epoch = 0;  // 1-based in the files: "after epoch 1"
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+  int64_t train_examples = 0, val_examples = 0;
+  double seconds = 0;  // summed unit compute time of this model in this epoch
+  std::vector<int> train_order;  // realized partition order of the training units
+  std::vector<int> workers;      // worker that ran each of those units
+};
+
+class ExperimentStore {
+ public:
+  // Starts a new experiment that will live at `dir`. Fails with AlreadyExists if `dir`
+  // exists. Everything is written to a staging directory until Publish().
+  static StatusOr<std::unique_ptr<ExperimentStore>> Create(FileSystem* fs, const std::string& dir);
+  // Removes the staging directory if Publish() was never called.
+  ~ExperimentStore();
+
+  ExperimentStore(const ExperimentStore&) = delete;
+  ExperimentStore& operator=(const ExperimentStore&) = delete;
+
+  // Moves the staging directory to its final name.
+  Status Publish();
+  bool published() const { return published_; }
+
+  // The current path of the run directory (staging before Publish()).
+  const std::string& dir() const { return dir_; }
+  std::string DataDir() const { return JoinPath(dir_, "data"); }
+  std::string CheckpointPath(int model_id) const;
+
+  Status WriteJsonFile(const std::string& name, const Json& value);
+  Status AppendJournal(const Json& record);
+  Status WriteCheckpoint(int model_id, std::string_view state);
+  Status RemoveCheckpoint(int model_id);
+  Status AppendEpochRow(const EpochRow& row);
+
+  // Bytes used by checkpoints right now.
+  StatusOr<uint64_t> CheckpointBytes();
+
+ private:
+  ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir);
+
+  FileSystem* fs_;
+  std::string final_dir_;
+  std::string dir_;
+  bool published_ = false;
+};
+
+}  // namespace cerebro::store

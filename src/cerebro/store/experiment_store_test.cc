@@ -1,0 +1,74 @@
+#include "cerebro/store/experiment_store.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+
+namespace cerebro::store {
+namespace {
+
+class StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/cerebro_store_XXXXXX";
+    root_ = mkdtemp(tmpl);
+  }
+  void TearDown() override { (void)RealFileSystem().RemoveAll(root_); }
+  std::string root_;
+};
+
+TEST_F(StoreTest, NothingAppearsUntilPublished) {
+  FileSystem& fs = RealFileSystem();
+  std::string dir = JoinPath(root_, "run");
+  {
+    auto st = ExperimentStore::Create(&fs, dir);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    ASSERT_TRUE((*st)->WriteJsonFile("spec.json", Json{{"a", 1}}).ok());
+    EXPECT_FALSE(fs.Exists(dir));
+    // Dropped without Publish(): the staging directory goes away too.
+  }
+  EXPECT_EQ(fs.ListDir(root_)->size(), 0u);
+}
+
+TEST_F(StoreTest, PublishedStoreHoldsJournalCheckpointsAndMetrics) {
+  FileSystem& fs = RealFileSystem();
+  std::string dir = JoinPath(root_, "run");
+  auto st = ExperimentStore::Create(&fs, dir);
+  ASSERT_TRUE(st.ok());
+  ExperimentStore& s = **st;
+  ASSERT_TRUE(s.Publish().ok());
+  EXPECT_EQ(s.dir(), dir);
+  ASSERT_TRUE(s.AppendJournal(Json{{"model", 0}, {"partition", 1}}).ok());
+  ASSERT_TRUE(s.AppendJournal(Json{{"model", 1}, {"partition", 0}}).ok());
+  ASSERT_TRUE(s.WriteCheckpoint(3, "abc").ok());
+  ASSERT_TRUE(s.WriteCheckpoint(3, "abcdef").ok());
+  EpochRow row;
+  row.model_id = 3;
+  row.epoch = 1;
+  row.val_accuracy = 0.5;
+  row.train_order = {1, 0};
+  ASSERT_TRUE(s.AppendEpochRow(row).ok());
+  ASSERT_TRUE(s.AppendEpochRow(row).ok());
+  EXPECT_EQ(*fs.ReadFile(s.CheckpointPath(3)), "abcdef");
+  EXPECT_EQ(*s.CheckpointBytes(), 6u);
+  std::string journal = *fs.ReadFile(JoinPath(dir, "journal.jsonl"));
+  EXPECT_EQ(journal, "{\"model\":0,\"partition\":1}\n{\"model\":1,\"partition\":0}\n");
+  std::string csv = *fs.ReadFile(JoinPath(dir, "metrics.csv"));
+  EXPECT_EQ(csv.substr(0, csv.find('\n')),
+            "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
+            "val_examples,seconds");
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
+  ASSERT_TRUE(s.RemoveCheckpoint(3).ok());
+  EXPECT_EQ(*s.CheckpointBytes(), 0u);
+}
+
+TEST_F(StoreTest, RefusesAnExistingDirectory) {
+  FileSystem& fs = RealFileSystem();
+  auto st = ExperimentStore::Create(&fs, root_);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_NE(st.status().message().find(root_), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cerebro::store
