@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# MOP (2 workers) vs sequential (1 worker, all data) vs task-parallel (2 workers, a full
+# copy each) on the MLP grid of examples/fashion_mnist/mlp_grid.yaml, measured side by
+# side, REPEATS times, interleaved so machine noise hits every strategy alike.
+# Prints per-run figures and the median ratios, and writes bench/results/<date>-mop-vs-sequential.md.
+#   usage: bench/mop_vs_sequential.sh [EPOCHS=2] [REPEATS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+EPOCHS=${1:-2}
+REPEATS=${2:-3}
+BIN=${BIN:-build/cerebro}
+SPEC=examples/fashion_mnist/mlp_grid.yaml
+WORK=$(mktemp -d /tmp/cerebro-bench-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+for r in $(seq 1 "$REPEATS"); do
+  for s in mop sequential task; do
+    w=2; [ "$s" = sequential ] && w=1
+    "$BIN" run "$SPEC" --strategy "$s" --workers "$w" --epochs "$EPOCHS" --quiet \
+      --out "$WORK/$s-$r" > "$WORK/$s-$r.log"
+  done
+done
+
+python3 - "$WORK" "$REPEATS" "$EPOCHS" <<'PY'
+import json, statistics, sys, platform, subprocess, datetime, os
+work, repeats, epochs = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rows = {}
+for s in ("mop", "sequential", "task"):
+    rows[s] = []
+    for r in range(1, repeats + 1):
+        j = json.load(open(f"{work}/{s}-{r}/summary.json"))
+        t = j["timing"]
+        moving = t["transfer_seconds"] + t["state_codec_seconds"]
+        rows[s].append(dict(wall=t["wall_seconds"], sps=t["train_samples_per_second"],
+                            move_frac=moving / t["compute_seconds"],
+                            ckpt_frac=t["checkpoint_seconds"] / t["wall_seconds"],
+                            best=j["best"]["value"]))
+med = lambda s, k: statistics.median(x[k] for x in rows[s])
+ratios = {s: [rows["mop"][i]["sps"] / rows[s][i]["sps"] for i in range(repeats)] for s in ("sequential", "task")}
+cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"], capture_output=True, text=True).stdout.strip()
+out = []
+out.append(f"# MOP vs sequential vs task — MLP grid (4 configs, 784-1000-500-10, Adam, batch 128), {epochs} epoch(s)\n")
+out.append(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}; date {datetime.date.today()}.")
+out.append(f"Command: `bench/mop_vs_sequential.sh {epochs} {repeats}` (median of {repeats} interleaved runs).\n")
+out.append("| strategy | workers | wall s (median) | train samples/s (median) | MOP throughput ratio (median) | state moving / compute | checkpoint / wall | best val acc |")
+out.append("|---|---|---|---|---|---|---|---|")
+for s, w in (("mop", 2), ("sequential", 1), ("task", 2)):
+    ratio = "1.00" if s == "mop" else f"{statistics.median(ratios[s]):.2f}"
+    out.append(f"| {s} | {w} | {med(s,'wall'):.1f} | {med(s,'sps'):.0f} | {ratio} | {100*med(s,'move_frac'):.2f}% | {100*med(s,'ckpt_frac'):.2f}% | {med(s,'best'):.4f} |")
+out.append("")
+out.append("Per-run MOP/sequential throughput ratios: " + ", ".join(f"{x:.3f}" for x in ratios["sequential"]))
+out.append("Per-run MOP/task throughput ratios: " + ", ".join(f"{x:.3f}" for x in ratios["task"]))
+out.append("\n'state moving' = driver-side socket send/receive of model state + worker-side (de)serialization, "
+           "summed over units, divided by summed unit compute time.")
+text = "\n".join(out) + "\n"
+print(text)
+path = f"bench/results/{datetime.date.today()}-mop-vs-sequential.md"
+open(path, "w").write(text)
+print("wrote", path)
+PY
