@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "cerebro/common/file_system.h"
 #include "cerebro/common/status.h"
 
 namespace cerebro::data {
@@ -82,12 +83,22 @@ struct StoreMeta {
 // Fails (with nothing written) if `dir` exists, a file is missing or malformed
 // (the message names the file and, where known, the line/record), or there are
 // more partitions than examples.
+// The shuffle is Fisher-Yates driven by std::mt19937_64(DeriveSeed(seed, "data.shuffle"))
+// with our own unbiased bounded draw, so a seed gives the same store on every platform.
+// A val_fraction split takes the last round(n * val_fraction) shuffled examples; a
+// separate val source is shuffled with DeriveSeed(seed, "data.shuffle.val").
+// Partition i of k holds n/k or n/k+1 examples (the larger ones first).
 Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir);
+// The same, touching the output only through `fs` (for fault-injection tests).
+Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir,
+               FileSystem& fs);
 
 // Reads and validates meta.json of a store.
 StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir);
 
-// Loads one partition fully into memory. kind is "train" or "val".
+// Loads one partition fully into memory. kind is "train" or "val". Reads each .npy in
+// one pass straight into the Dataset's buffers. InvalidArgument for a bad kind or
+// index; DataLoss naming the file if it is truncated or disagrees with meta.json.
 StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind, int index);
 
 }  // namespace cerebro::data

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "cerebro/common/file_system.h"
 #include "cerebro/common/status.h"
 #include "cerebro/data/partition_store.h"
 
@@ -24,16 +25,24 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec);
 // Dispatches on spec.format for the train (or, with `validation`, the val) source.
 StatusOr<Dataset> ReadSource(const SourceSpec& spec, bool validation);
 
-// .npy v1.0 (little endian, C order). dtype "<f4" or "<i8".
+// .npy v1.0 (little endian, C order). dtype "<f4" or "<i8". `data` holds prod(shape)
+// elements. The file is replaced atomically (temp file, fsync, rename) through `fs`
+// (RealFileSystem() for the overloads without one).
 Status WriteNpyFloat(const std::string& path, const std::vector<int64_t>& shape,
                      const float* data);
 Status WriteNpyInt64(const std::string& path, const std::vector<int64_t>& shape,
+                     const int64_t* data);
+Status WriteNpyFloat(FileSystem& fs, const std::string& path, const std::vector<int64_t>& shape,
+                     const float* data);
+Status WriteNpyInt64(FileSystem& fs, const std::string& path, const std::vector<int64_t>& shape,
                      const int64_t* data);
 struct NpyArray {
   std::string dtype;            // "<f4" or "<i8"
   std::vector<int64_t> shape;
   std::string bytes;            // raw little-endian payload
 };
+// Reads a v1.0/v2.0 .npy file. NotFound if missing; DataLoss naming the file if it is
+// truncated or malformed; InvalidArgument for fortran_order True or another dtype.
 StatusOr<NpyArray> ReadNpy(const std::string& path);
 
 }  // namespace cerebro::data

@@ -1,0 +1,92 @@
+// Helpers shared by the readers, the .npy codec and the store. Internal to the data
+// module (not installed, not included from other modules). Stateless; thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cerebro/common/status.h"
+#include "cerebro/data/partition_store.h"
+
+namespace cerebro::data::internal {
+
+// Owns a POSIX file descriptor; closes it on destruction.
+class ScopedFd {
+ public:
+  explicit ScopedFd(int fd = -1) : fd_(fd) {}
+  ~ScopedFd();
+  ScopedFd(ScopedFd&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  ScopedFd& operator=(ScopedFd&& other) noexcept;
+  ScopedFd(const ScopedFd&) = delete;
+  ScopedFd& operator=(const ScopedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+// "path: what: strerror"; NotFound for ENOENT, IoError otherwise.
+Status ErrnoError(const std::string& path, const std::string& what, int err);
+
+// Opens `path` read-only. NotFound if it does not exist.
+StatusOr<ScopedFd> OpenForRead(const std::string& path);
+
+// Size of an open file in bytes.
+StatusOr<uint64_t> FileSizeOf(int fd, const std::string& path);
+
+// Reads until `n` bytes or end of file; returns the number read (< n only at EOF).
+StatusOr<size_t> ReadUpTo(int fd, void* dst, size_t n, const std::string& path);
+
+// Strips ASCII spaces, tabs and a trailing '\r'.
+std::string_view Trim(std::string_view s);
+
+// Parses the whole token as a finite float (a leading '+' is accepted).
+bool ParseFiniteFloat(std::string_view s, float* out);
+
+// Parses a classification label: a non-negative integer, written as "3" or "3.0".
+// `where` ("file:line") prefixes the error message.
+Status ParseClassLabel(std::string_view s, const std::string& where, int64_t* out);
+
+// Sets num_classes = max label + 1 (0 for an empty or regression dataset).
+void SetNumClasses(Dataset* d);
+
+// Converts int labels to float labels when `task` is regression (IDX labels are read as
+// integers first).
+void ApplyTask(Task task, Dataset* d);
+
+}  // namespace cerebro::data::internal
+
+namespace cerebro::data::internal {
+
+// An open .npy file whose header has been parsed and checked against the file size.
+// Lets LoadPartition read the payload straight into its destination buffer (one read,
+// no intermediate copy). Move-only; not thread-safe.
+class NpyFile {
+ public:
+  // NotFound if missing; DataLoss (naming the file) for a bad magic, a malformed header
+  // or a file size that does not match the shape; InvalidArgument for fortran_order
+  // True or a dtype other than "<f4"/"<i8".
+  static StatusOr<NpyFile> Open(const std::string& path);
+
+  const std::string& dtype() const { return dtype_; }  // "<f4" or "<i8"
+  const std::vector<int64_t>& shape() const { return shape_; }
+  size_t payload_bytes() const { return payload_bytes_; }
+  // Reads exactly payload_bytes() into dst.
+  Status ReadPayload(void* dst);
+
+ private:
+  NpyFile() = default;
+  std::string path_;
+  ScopedFd fd_;
+  std::string dtype_;
+  std::vector<int64_t> shape_;
+  size_t payload_bytes_ = 0;
+};
+
+// The .npy v1.0 header (magic, version, length, dict padded to 64 bytes, '\n').
+std::string EncodeNpyHeader(const std::string& dtype, const std::vector<int64_t>& shape);
+
+}  // namespace cerebro::data::internal

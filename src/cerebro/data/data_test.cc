@@ -1,0 +1,732 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cerebro/common/file_system.h"
+#include "cerebro/common/status.h"
+#include "cerebro/data/partition_store.h"
+#include "cerebro/data/readers.h"
+
+namespace cerebro::data {
+namespace {
+
+// gmock is not linked by cerebro_add_test; a substring check is all we need.
+#define EXPECT_HAS_SUBSTR(str, sub)                              \
+  do {                                                           \
+    const std::string s_ = (str);                                \
+    const std::string sub_ = (sub);                              \
+    EXPECT_NE(s_.find(sub_), std::string::npos)                  \
+        << "message: '" << s_ << "'\nlacks:   '" << sub_ << "'"; \
+  } while (0)
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents at scope exit.
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/cerebro_data_test.XXXXXX";
+    std::vector<char> buf(tmpl.begin(), tmpl.end());
+    buf.push_back('\0');
+    char* p = ::mkdtemp(buf.data());
+    EXPECT_NE(p, nullptr);
+    path_ = p ? p : "";
+  }
+  ~TempDir() {
+    if (!path_.empty()) (void)RealFileSystem().RemoveAll(path_);
+  }
+  std::string Path(const std::string& name) const { return JoinPath(path_, name); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+void WriteBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << path;
+}
+
+std::string ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+void WriteGzip(const std::string& path, const std::string& bytes) {
+  gzFile f = gzopen(path.c_str(), "wb");
+  ASSERT_NE(f, nullptr);
+  ASSERT_EQ(gzwrite(f, bytes.data(), static_cast<unsigned>(bytes.size())),
+            static_cast<int>(bytes.size()));
+  ASSERT_EQ(gzclose(f), Z_OK);
+}
+
+// An IDX ubyte file: 00 00 08 ndim, big-endian dims, data.
+std::string MakeIdx(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data) {
+  std::string s = {0, 0, 0x08, static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) s += static_cast<char>((d >> shift) & 0xff);
+  }
+  s.append(data.begin(), data.end());
+  return s;
+}
+
+struct SmallIdx {
+  std::vector<uint8_t> pixels;  // 5 images of 2x3
+  std::vector<uint8_t> labels;
+};
+
+SmallIdx MakeSmallIdx() {
+  SmallIdx s;
+  for (int i = 0; i < 5 * 6; ++i) s.pixels.push_back(static_cast<uint8_t>(i * 8));
+  s.labels = {3, 0, 1, 3, 2};
+  return s;
+}
+
+void ExpectIdxMatches(const Dataset& d, const SmallIdx& s, double scale) {
+  EXPECT_EQ(d.task, Task::kClassification);
+  EXPECT_EQ(d.num_examples(), 5);
+  EXPECT_EQ(d.feature_shape, (std::vector<int64_t>{1, 2, 3}));
+  EXPECT_EQ(d.example_size(), 6);
+  EXPECT_EQ(d.num_classes, 4);
+  EXPECT_EQ(d.int_labels, (std::vector<int64_t>{3, 0, 1, 3, 2}));
+  ASSERT_EQ(d.features.size(), s.pixels.size());
+  for (size_t i = 0; i < s.pixels.size(); ++i) {
+    EXPECT_FLOAT_EQ(d.features[i], static_cast<float>(s.pixels[i] * scale));
+  }
+}
+
+TEST(IdxReaderTest, ReadsPlainFiles) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 0.5);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ExpectIdxMatches(*d, s, 0.5);
+}
+
+TEST(IdxReaderTest, ReadsGzipFiles) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteGzip(tmp.Path("img.gz"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteGzip(tmp.Path("lab.gz"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img.gz"), tmp.Path("lab.gz"), 1.0 / 255);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ExpectIdxMatches(*d, s, 1.0 / 255);
+}
+
+TEST(IdxReaderTest, Rank2ImagesKeepFlatShape) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 6}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1.0);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->feature_shape, (std::vector<int64_t>{6}));
+}
+
+TEST(IdxReaderTest, TruncatedFileIsDataLossNamingFileAndSizes) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  std::string img = MakeIdx({5, 2, 3}, s.pixels);
+  WriteBytes(tmp.Path("img"), img.substr(0, img.size() - 7));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("img"));
+  EXPECT_HAS_SUBSTR(d.status().message(), "expected 46 bytes, got 39");
+}
+
+TEST(IdxReaderTest, TruncatedGzipIsDataLossNamingFile) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteGzip(tmp.Path("img.gz"), MakeIdx({5, 2, 3}, s.pixels));
+  std::string gz = ReadBytes(tmp.Path("img.gz"));
+  WriteBytes(tmp.Path("img.gz"), gz.substr(0, gz.size() / 2));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img.gz"), tmp.Path("lab"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("img.gz"));
+}
+
+TEST(IdxReaderTest, MissingFileIsNotFound) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  for (const std::string name : {"nope", "nope.gz"}) {
+    auto d = ReadIdx(tmp.Path(name), tmp.Path("lab"), 1.0);
+    ASSERT_FALSE(d.ok());
+    EXPECT_EQ(d.status().code(), StatusCode::kNotFound);
+    EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path(name));
+  }
+}
+
+TEST(IdxReaderTest, BadMagicNamesFile) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), "PK\x03\x04 not idx at all");
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("img") + ": bad IDX magic");
+}
+
+TEST(IdxReaderTest, ImageLabelCountMismatchIsAnError) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({4}, {0, 1, 2, 3}));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(d.status().message(), "5 images");
+  EXPECT_HAS_SUBSTR(d.status().message(), "4 labels");
+}
+
+SourceSpec CsvSpec(const std::string& label_column) {
+  SourceSpec spec;
+  spec.format = "csv";
+  spec.csv_label_column = label_column;
+  return spec;
+}
+
+TEST(CsvReaderTest, HeaderAndLabelColumnByName) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("x.csv"), "a, label ,b\r\n1.5,2,-3\r\n4,0,5e-1\r\n\n");
+  auto d = ReadCsv(tmp.Path("x.csv"), CsvSpec("label"));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->feature_shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(d->features, (std::vector<float>{1.5f, -3.0f, 4.0f, 0.5f}));
+  EXPECT_EQ(d->int_labels, (std::vector<int64_t>{2, 0}));
+  EXPECT_EQ(d->num_classes, 3);
+}
+
+TEST(CsvReaderTest, NoHeaderLabelByIndexCustomDelimiterAndScale) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("x.csv"), "1;10;20\n0;30;40\n");
+  SourceSpec spec = CsvSpec("0");
+  spec.csv_header = false;
+  spec.csv_delimiter = ';';
+  spec.feature_scale = 0.1;
+  auto d = ReadCsv(tmp.Path("x.csv"), spec);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->int_labels, (std::vector<int64_t>{1, 0}));
+  ASSERT_EQ(d->features.size(), 4u);
+  EXPECT_FLOAT_EQ(d->features[0], 1.0f);
+  EXPECT_FLOAT_EQ(d->features[3], 4.0f);
+}
+
+TEST(CsvReaderTest, LastColumnIsDefaultLabelAndRegressionUsesFloats) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("x.csv"), "a,b,y\n1,2,0.25\n3,4,-7.5\n");
+  SourceSpec spec = CsvSpec("");
+  spec.task = Task::kRegression;
+  auto d = ReadCsv(tmp.Path("x.csv"), spec);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->task, Task::kRegression);
+  EXPECT_EQ(d->float_labels, (std::vector<float>{0.25f, -7.5f}));
+  EXPECT_TRUE(d->int_labels.empty());
+  EXPECT_EQ(d->num_examples(), 2);
+  EXPECT_EQ(d->features, (std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(CsvReaderTest, ErrorsNameFileAndLine) {
+  TempDir tmp;
+  const std::string path = tmp.Path("x.csv");
+  struct Case {
+    std::string text;
+    std::string label_column;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"a,b,c\n1,2,3\n\n1,2\n", "", path + ":4: expected 3 fields, got 2"},
+      {"a,b,c\n1,x,3\n", "", path + ":2: column 'b': 'x' is not a finite number"},
+      {"a,b,c\n1,2,-1\n", "", path + ":2: class label '-1' must be a non-negative integer"},
+      {"a,b,c\n1,2,1.5\n", "", path + ":2: class label '1.5' must be a non-negative integer"},
+      {"a,b,c\n1,2,3\n", "zzz", path + ": label column 'zzz' not found in header (a, b, c)"},
+      {"a,b,c\n1,2,3\n", "7", path + ": label column index 7 is out of range"},
+      {"a,b,c\n", "", path + ": no examples"},
+  };
+  for (const Case& c : cases) {
+    WriteBytes(path, c.text);
+    auto d = ReadCsv(path, CsvSpec(c.label_column));
+    ASSERT_FALSE(d.ok()) << c.text;
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_HAS_SUBSTR(d.status().message(), c.expected);
+  }
+  auto missing = ReadCsv(tmp.Path("missing.csv"), CsvSpec(""));
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+SourceSpec LibSvmSpec(int64_t num_features) {
+  SourceSpec spec;
+  spec.format = "libsvm";
+  spec.libsvm_num_features = num_features;
+  return spec;
+}
+
+TEST(LibSvmReaderTest, ReadsSparseRowsIntoDenseFeatures) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("x.svm"),
+             "1 1:0.5 3:2\n# a comment line\n0\t2:-1  # trailing comment\n2 4:8\n");
+  auto d = ReadLibSvm(tmp.Path("x.svm"), LibSvmSpec(0));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->feature_shape, (std::vector<int64_t>{4}));
+  EXPECT_EQ(d->int_labels, (std::vector<int64_t>{1, 0, 2}));
+  EXPECT_EQ(d->num_classes, 3);
+  EXPECT_EQ(d->features, (std::vector<float>{0.5f, 0, 2, 0,  //
+                                             0, -1, 0, 0,    //
+                                             0, 0, 0, 8}));
+  auto wide = ReadLibSvm(tmp.Path("x.svm"), LibSvmSpec(6));
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ(wide->feature_shape, (std::vector<int64_t>{6}));
+  EXPECT_EQ(wide->features.size(), 18u);
+  EXPECT_EQ(wide->features[6 + 1], -1.0f);
+}
+
+TEST(LibSvmReaderTest, ErrorsNameFileAndLine) {
+  TempDir tmp;
+  const std::string path = tmp.Path("x.svm");
+  struct Case {
+    std::string text;
+    int64_t num_features;
+    std::string expected;
+  };
+  const std::vector<Case> cases = {
+      {"1 1:1\n0 0:1\n", 0, path + ":2: feature index 0; LibSVM indices are 1-based"},
+      {"1 3:1 2:1\n", 0, path + ":1: feature index 2 is not greater than the previous index 3"},
+      {"1 3:1 3:1\n", 0, path + ":1: feature index 3 is not greater"},
+      {"1 5:1\n", 4, path + ":1: feature index 5 exceeds num_features 4"},
+      {"1 2\n", 0, path + ":1: expected index:value, got '2'"},
+      {"1 2:abc\n", 0, path + ":1: feature 2: 'abc' is not a finite number"},
+      {"\n-1 2:1\n", 0, path + ":2: class label '-1' must be a non-negative integer"},
+  };
+  for (const Case& c : cases) {
+    WriteBytes(path, c.text);
+    auto d = ReadLibSvm(path, LibSvmSpec(c.num_features));
+    ASSERT_FALSE(d.ok()) << c.text;
+    EXPECT_HAS_SUBSTR(d.status().message(), c.expected);
+  }
+}
+
+TEST(NpyTest, FloatAndInt64RoundTrip) {
+  TempDir tmp;
+  std::vector<float> x(2 * 1 * 3 * 4);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = 0.25f * static_cast<float>(i) - 1.0f;
+  std::vector<int64_t> y = {7, -3, int64_t{1} << 40};
+  ASSERT_TRUE(WriteNpyFloat(tmp.Path("x.npy"), {2, 1, 3, 4}, x.data()).ok());
+  ASSERT_TRUE(WriteNpyInt64(tmp.Path("y.npy"), {3}, y.data()).ok());
+
+  std::string raw = ReadBytes(tmp.Path("x.npy"));
+  const size_t header = raw.size() - x.size() * sizeof(float);
+  EXPECT_EQ(header % 64, 0u);
+  EXPECT_EQ(raw[header - 1], '\n');
+  EXPECT_EQ(raw.substr(0, 8), std::string("\x93NUMPY\x01\x00", 8));
+  EXPECT_HAS_SUBSTR(raw.substr(10, header - 10),
+                    "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 1, 3, 4), }");
+  EXPECT_HAS_SUBSTR(ReadBytes(tmp.Path("y.npy")), "'shape': (3,), }");
+
+  auto rx = ReadNpy(tmp.Path("x.npy"));
+  ASSERT_TRUE(rx.ok()) << rx.status().ToString();
+  EXPECT_EQ(rx->dtype, "<f4");
+  EXPECT_EQ(rx->shape, (std::vector<int64_t>{2, 1, 3, 4}));
+  ASSERT_EQ(rx->bytes.size(), x.size() * sizeof(float));
+  EXPECT_EQ(std::memcmp(rx->bytes.data(), x.data(), rx->bytes.size()), 0);
+  auto ry = ReadNpy(tmp.Path("y.npy"));
+  ASSERT_TRUE(ry.ok()) << ry.status().ToString();
+  EXPECT_EQ(ry->dtype, "<i8");
+  EXPECT_EQ(ry->shape, (std::vector<int64_t>{3}));
+  EXPECT_EQ(std::memcmp(ry->bytes.data(), y.data(), ry->bytes.size()), 0);
+}
+
+// Builds a .npy by hand so the reader is tested against headers we did not write.
+std::string HandNpy(int major, const std::string& dict, const std::string& payload) {
+  std::string s("\x93NUMPY", 6);
+  s += static_cast<char>(major);
+  s += '\0';
+  const size_t len = dict.size() + 1;
+  for (int i = 0; i < (major == 1 ? 2 : 4); ++i) s += static_cast<char>((len >> (8 * i)) & 0xff);
+  return s + dict + "\n" + payload;
+}
+
+TEST(NpyTest, ReadsVersion2HeaderAndNumpyVariants) {
+  TempDir tmp;
+  int64_t v[2] = {5, 6};
+  std::string payload(reinterpret_cast<const char*>(v), sizeof(v));
+  WriteBytes(tmp.Path("a.npy"),
+             HandNpy(2, "{\"shape\":(2L,),\"fortran_order\":False,\"descr\":\"<i8\"}", payload));
+  auto a = ReadNpy(tmp.Path("a.npy"));
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(a->shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(a->bytes, payload);
+}
+
+TEST(NpyTest, RejectsFortranOrderUnknownDtypeAndGarbage) {
+  TempDir tmp;
+  std::string payload(16, '\0');
+  WriteBytes(tmp.Path("f.npy"),
+             HandNpy(1, "{'descr': '<f4', 'fortran_order': True, 'shape': (2, 2), }", payload));
+  WriteBytes(tmp.Path("d.npy"),
+             HandNpy(1, "{'descr': '>f8', 'fortran_order': False, 'shape': (2,), }", payload));
+  WriteBytes(tmp.Path("g.npy"), HandNpy(1, "{'descr': '<f4', 'shape': [2]}", payload));
+  WriteBytes(tmp.Path("m.npy"), "not numpy at all");
+  for (const char* name : {"f.npy", "d.npy", "g.npy", "m.npy"}) {
+    auto r = ReadNpy(tmp.Path(name));
+    ASSERT_FALSE(r.ok()) << name;
+    EXPECT_HAS_SUBSTR(r.status().message(), tmp.Path(name));
+  }
+  EXPECT_HAS_SUBSTR(ReadNpy(tmp.Path("f.npy")).status().message(), "fortran_order");
+  EXPECT_HAS_SUBSTR(ReadNpy(tmp.Path("d.npy")).status().message(), "'>f8'");
+}
+
+TEST(NpyTest, TruncatedIsDataLossNamingFile) {
+  TempDir tmp;
+  std::vector<float> x(100, 1.0f);
+  ASSERT_TRUE(WriteNpyFloat(tmp.Path("x.npy"), {10, 10}, x.data()).ok());
+  std::string raw = ReadBytes(tmp.Path("x.npy"));
+  for (size_t keep : {raw.size() - 1, size_t{70}, size_t{9}}) {
+    WriteBytes(tmp.Path("t.npy"), raw.substr(0, keep));
+    auto r = ReadNpy(tmp.Path("t.npy"));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << keep << " " << r.status().ToString();
+    EXPECT_HAS_SUBSTR(r.status().message(), tmp.Path("t.npy"));
+  }
+  WriteBytes(tmp.Path("t.npy"), raw.substr(0, raw.size() - 4));
+  EXPECT_HAS_SUBSTR(
+      ReadNpy(tmp.Path("t.npy")).status().message(),
+      "expected " + std::to_string(raw.size()) + " bytes, got " + std::to_string(raw.size() - 4));
+  EXPECT_EQ(ReadNpy(tmp.Path("absent.npy")).status().code(), StatusCode::kNotFound);
+}
+
+// A CSV with n examples; example id = offset + i has features (id, id % 7) and label
+// id % 5, so the first feature identifies the example.
+std::string WriteNumberedCsv(const TempDir& tmp, const std::string& name, int n, int offset = 0) {
+  std::string text = "id,other,label\n";
+  for (int i = 0; i < n; ++i) {
+    const int id = offset + i;
+    text += std::to_string(id) + "," + std::to_string(id % 7) + "," + std::to_string(id % 5) + "\n";
+  }
+  WriteBytes(tmp.Path(name), text);
+  return tmp.Path(name);
+}
+
+SourceSpec NumberedSpec(const std::string& path, double val_fraction) {
+  SourceSpec spec = CsvSpec("label");
+  spec.train_path = path;
+  spec.val_fraction = val_fraction;
+  return spec;
+}
+
+// Every (id, label) of a partition, in stored order.
+std::vector<std::pair<int64_t, int64_t>> Rows(const Dataset& d) {
+  std::vector<std::pair<int64_t, int64_t>> rows;
+  for (int64_t i = 0; i < d.num_examples(); ++i) {
+    rows.emplace_back(static_cast<int64_t>(d.features[i * 2]), d.int_labels[i]);
+    EXPECT_EQ(d.features[i * 2 + 1], static_cast<float>(rows.back().first % 7));
+  }
+  return rows;
+}
+
+TEST(PrepareTest, EveryExampleLandsInExactlyOneNearEqualPartition) {
+  TempDir tmp;
+  const int n = 103;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", n), 0.2);
+  PrepareOptions options;
+  options.num_train_partitions = 4;
+  options.num_val_partitions = 3;
+  options.seed = 42;
+  const std::string dir = tmp.Path("store");
+  Status st = Prepare(spec, options, dir);
+  ASSERT_TRUE(st.ok()) << st.ToString();
+
+  auto meta = ReadStoreMeta(dir);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->task, Task::kClassification);
+  EXPECT_EQ(meta->feature_shape, (std::vector<int64_t>{2}));
+  EXPECT_EQ(meta->num_classes, 5);
+  EXPECT_EQ(meta->seed, 42u);
+  ASSERT_EQ(meta->train.size(), 4u);
+  ASSERT_EQ(meta->val.size(), 3u);
+
+  std::map<int64_t, int> seen;  // id -> times seen
+  int64_t train_total = 0;
+  int64_t val_total = 0;
+  for (const char* kind : {"train", "val"}) {
+    const auto& parts = std::string(kind) == "train" ? meta->train : meta->val;
+    int64_t lo = INT64_MAX;
+    int64_t hi = 0;
+    for (int p = 0; p < static_cast<int>(parts.size()); ++p) {
+      auto d = LoadPartition(dir, kind, p);
+      ASSERT_TRUE(d.ok()) << d.status().ToString();
+      EXPECT_EQ(d->num_examples(), parts[p].num_examples);
+      EXPECT_EQ(d->num_classes, 5);
+      lo = std::min(lo, d->num_examples());
+      hi = std::max(hi, d->num_examples());
+      for (auto [id, label] : Rows(*d)) {
+        EXPECT_EQ(label, id % 5);
+        ++seen[id];
+      }
+      (std::string(kind) == "train" ? train_total : val_total) += d->num_examples();
+    }
+    EXPECT_LE(hi - lo, 1) << kind;
+  }
+  EXPECT_EQ(val_total, 21);  // round(103 * 0.2)
+  EXPECT_EQ(train_total, n - 21);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(n));
+  for (auto [id, count] : seen) EXPECT_EQ(count, 1) << id;
+  EXPECT_FALSE(RealFileSystem().Exists(dir + ".tmp-" + std::to_string(::getpid())));
+}
+
+std::string StoreBytes(const std::string& dir) {
+  auto names = RealFileSystem().ListDir(dir);
+  EXPECT_TRUE(names.ok());
+  std::sort(names->begin(), names->end());
+  std::string all;
+  for (const auto& n : *names) all += n + ":" + ReadBytes(JoinPath(dir, n));
+  return all;
+}
+
+TEST(PrepareTest, SameSeedSameBytesDifferentSeedDifferentOrder) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 50), 0.25);
+  PrepareOptions options;
+  options.num_train_partitions = 2;
+  options.seed = 7;
+  ASSERT_TRUE(Prepare(spec, options, tmp.Path("a")).ok());
+  ASSERT_TRUE(Prepare(spec, options, tmp.Path("b")).ok());
+  options.seed = 8;
+  ASSERT_TRUE(Prepare(spec, options, tmp.Path("c")).ok());
+  EXPECT_EQ(StoreBytes(tmp.Path("a")), StoreBytes(tmp.Path("b")));
+  auto a = LoadPartition(tmp.Path("a"), "train", 0);
+  auto c = LoadPartition(tmp.Path("c"), "train", 0);
+  ASSERT_TRUE(a.ok() && c.ok());
+  EXPECT_NE(Rows(*a), Rows(*c));
+  // The shuffle really shuffles: ids are not in file order.
+  auto rows = Rows(*a);
+  EXPECT_FALSE(std::is_sorted(rows.begin(), rows.end()));
+}
+
+TEST(PrepareTest, MorePartitionsThanExamplesFailsAndLeavesNoDirectory) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 10), 0.2);
+  PrepareOptions options;
+  options.num_train_partitions = 9;  // only 8 training examples
+  Status st = Prepare(spec, options, tmp.Path("store"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(st.message(), "partitions");
+  options.num_train_partitions = 2;
+  options.num_val_partitions = 3;  // only 2 validation examples
+  st = Prepare(spec, options, tmp.Path("store"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(st.message(), "partitions");
+  auto names = RealFileSystem().ListDir(tmp.path());
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(*names, std::vector<std::string>{"d.csv"});
+}
+
+TEST(PrepareTest, ExistingDirectoryIsAlreadyExists) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 10), 0.2);
+  ASSERT_TRUE(RealFileSystem().MakeDirs(tmp.Path("store")).ok());
+  Status st = Prepare(spec, PrepareOptions(), tmp.Path("store"));
+  EXPECT_EQ(st.code(), StatusCode::kAlreadyExists);
+  EXPECT_HAS_SUBSTR(st.message(), tmp.Path("store"));
+}
+
+TEST(PrepareTest, RejectsValFractionOutsideOpenUnitInterval) {
+  TempDir tmp;
+  const std::string path = WriteNumberedCsv(tmp, "d.csv", 10);
+  for (double f : {0.0, 1.0, -0.5}) {
+    Status st = Prepare(NumberedSpec(path, f), PrepareOptions(), tmp.Path("store"));
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+    EXPECT_HAS_SUBSTR(st.message(), "val_fraction");
+  }
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Path("store")));
+}
+
+TEST(PrepareTest, SeparateValidationSourceMustMatchFeatureCount) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "train.csv", 20), 0.0);
+  spec.val_path = WriteNumberedCsv(tmp, "val.csv", 6, /*offset=*/1000);
+  PrepareOptions options;
+  options.num_val_partitions = 2;
+  ASSERT_TRUE(Prepare(spec, options, tmp.Path("store")).ok());
+  auto train = LoadPartition(tmp.Path("store"), "train", 0);
+  auto val = LoadPartition(tmp.Path("store"), "val", 1);
+  ASSERT_TRUE(train.ok() && val.ok());
+  EXPECT_EQ(train->num_examples(), 20);
+  EXPECT_EQ(val->num_examples(), 3);
+  for (auto [id, label] : Rows(*val)) EXPECT_GE(id, 1000);
+
+  WriteBytes(tmp.Path("bad.csv"), "a,label\n1,0\n2,1\n");
+  spec.val_path = tmp.Path("bad.csv");
+  Status st = Prepare(spec, options, tmp.Path("store2"));
+  EXPECT_EQ(st.code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(st.message(), tmp.Path("bad.csv"));
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Path("store2")));
+}
+
+TEST(PrepareTest, LibSvmValidationUsesTrainWidth) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("train.svm"), "0 1:1 5:1\n1 2:1\n");
+  WriteBytes(tmp.Path("val.svm"), "1 1:3\n");
+  SourceSpec spec = LibSvmSpec(0);
+  spec.train_path = tmp.Path("train.svm");
+  spec.val_path = tmp.Path("val.svm");
+  ASSERT_TRUE(Prepare(spec, PrepareOptions(), tmp.Path("store")).ok());
+  auto val = LoadPartition(tmp.Path("store"), "val", 0);
+  ASSERT_TRUE(val.ok()) << val.status().ToString();
+  EXPECT_EQ(val->feature_shape, (std::vector<int64_t>{5}));
+  EXPECT_EQ(val->features, (std::vector<float>{3, 0, 0, 0, 0}));
+}
+
+TEST(PrepareTest, RegressionStoresFloatLabels) {
+  TempDir tmp;
+  WriteBytes(tmp.Path("r.csv"), "x,y\n1,0.5\n2,1.5\n3,2.5\n4,3.5\n");
+  SourceSpec spec = CsvSpec("y");
+  spec.train_path = tmp.Path("r.csv");
+  spec.val_fraction = 0.25;
+  spec.task = Task::kRegression;
+  ASSERT_TRUE(Prepare(spec, PrepareOptions(), tmp.Path("store")).ok());
+  auto meta = ReadStoreMeta(tmp.Path("store"));
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->task, Task::kRegression);
+  EXPECT_EQ(meta->num_classes, 0);
+  auto d = LoadPartition(tmp.Path("store"), "train", 0);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->float_labels.size(), 3u);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(d->float_labels[i], d->features[i] - 0.5f);
+}
+
+// Fails the Nth WriteFileAtomic with EIO-like IoError; forwards everything else.
+class FailingFileSystem : public FileSystem {
+ public:
+  explicit FailingFileSystem(int fail_on_write) : fail_on_write_(fail_on_write) {}
+  StatusOr<std::string> ReadFile(const std::string& p) override { return real_.ReadFile(p); }
+  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
+    if (++writes_ == fail_on_write_) return IoError(p + ": write: injected failure");
+    return real_.WriteFileAtomic(p, c);
+  }
+  Status AppendDurable(const std::string& p, std::string_view d) override {
+    return real_.AppendDurable(p, d);
+  }
+  Status MakeDirs(const std::string& p) override { return real_.MakeDirs(p); }
+  Status Rename(const std::string& f, const std::string& t) override { return real_.Rename(f, t); }
+  Status RemoveFile(const std::string& p) override { return real_.RemoveFile(p); }
+  Status RemoveAll(const std::string& p) override { return real_.RemoveAll(p); }
+  bool Exists(const std::string& p) override { return real_.Exists(p); }
+  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
+    return real_.ListDir(p);
+  }
+  StatusOr<uint64_t> FileSize(const std::string& p) override { return real_.FileSize(p); }
+
+ private:
+  FileSystem& real_ = RealFileSystem();
+  int fail_on_write_;
+  int writes_ = 0;
+};
+
+TEST(PrepareTest, FailedWriteLeavesNoDirectory) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 20), 0.2);
+  PrepareOptions options;
+  options.num_train_partitions = 2;
+  // 2 train + 1 val partitions (x and y each) + meta.json = 7 writes; fail each in turn.
+  for (int fail = 1; fail <= 7; ++fail) {
+    FailingFileSystem fs(fail);
+    Status st = Prepare(spec, options, tmp.Path("store"), fs);
+    EXPECT_EQ(st.code(), StatusCode::kIoError) << fail;
+    EXPECT_HAS_SUBSTR(st.message(), "injected failure");
+    auto names = RealFileSystem().ListDir(tmp.path());
+    ASSERT_TRUE(names.ok());
+    EXPECT_EQ(*names, std::vector<std::string>{"d.csv"}) << fail;
+  }
+}
+
+TEST(LoadPartitionTest, DetectsTruncationAndBadArguments) {
+  TempDir tmp;
+  SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 20), 0.2);
+  const std::string dir = tmp.Path("store");
+  ASSERT_TRUE(Prepare(spec, PrepareOptions(), dir).ok());
+  EXPECT_EQ(LoadPartition(dir, "test", 0).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadPartition(dir, "train", 1).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadPartition(tmp.Path("nostore"), "train", 0).status().code(), StatusCode::kNotFound);
+
+  const std::string x = JoinPath(dir, "train_000.x.npy");
+  std::string raw = ReadBytes(x);
+  WriteBytes(x, raw.substr(0, raw.size() - 3));
+  auto d = LoadPartition(dir, "train", 0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_HAS_SUBSTR(d.status().message(), x);
+
+  // A well-formed file whose shape disagrees with meta.json is also DataLoss.
+  std::vector<float> wrong(3 * 2, 0.0f);
+  ASSERT_TRUE(WriteNpyFloat(x, {3, 2}, wrong.data()).ok());
+  d = LoadPartition(dir, "train", 0);
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_HAS_SUBSTR(d.status().message(), "does not match meta.json");
+}
+
+constexpr char kFashionDir[] = "/usr/share/datasets/fashion-mnist/";
+
+TEST(FashionMnistTest, ReadsRealFilesAndLoadsAPartition) {
+  const std::string base = kFashionDir;
+  if (!RealFileSystem().Exists(base + "train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed at " << base;
+  }
+  SourceSpec spec;
+  spec.format = "idx";
+  spec.train_path = base + "train-images-idx3-ubyte.gz";
+  spec.train_labels_path = base + "train-labels-idx1-ubyte.gz";
+  spec.val_path = base + "t10k-images-idx3-ubyte.gz";
+  spec.val_labels_path = base + "t10k-labels-idx1-ubyte.gz";
+  spec.feature_scale = 1.0 / 255;
+
+  auto train = ReadSource(spec, /*validation=*/false);
+  ASSERT_TRUE(train.ok()) << train.status().ToString();
+  EXPECT_EQ(train->num_examples(), 60000);
+  EXPECT_EQ(train->feature_shape, (std::vector<int64_t>{1, 28, 28}));
+  EXPECT_EQ(train->num_classes, 10);
+  auto [lo, hi] = std::minmax_element(train->features.begin(), train->features.end());
+  EXPECT_EQ(*lo, 0.0f);
+  EXPECT_EQ(*hi, 1.0f);
+
+  TempDir tmp;
+  PrepareOptions options;
+  options.num_train_partitions = 2;
+  options.seed = 1;
+  Status st = Prepare(spec, options, tmp.Path("store"));
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  auto start = std::chrono::steady_clock::now();
+  auto part = LoadPartition(tmp.Path("store"), "train", 0);
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(part.ok()) << part.status().ToString();
+  EXPECT_EQ(part->num_examples(), 30000);
+  EXPECT_EQ(part->num_classes, 10);
+  // Informational only (no timing assertions in tests).
+  std::cout << "[ info ] LoadPartition(30000 x 1x28x28) took " << ms << " ms\n";
+  auto val = LoadPartition(tmp.Path("store"), "val", 0);
+  ASSERT_TRUE(val.ok()) << val.status().ToString();
+  EXPECT_EQ(val->num_examples(), 10000);
+}
+
+}  // namespace
+}  // namespace cerebro::data

@@ -1,0 +1,91 @@
+// ReadMaybeGzip: whole-file reads, gunzipping ".gz" names with zlib.
+#include <unistd.h>
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <memory>
+
+#include "cerebro/data/data_internal.h"
+#include "cerebro/data/readers.h"
+
+namespace cerebro::data {
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+struct GzCloser {
+  void operator()(gzFile f) const { gzclose(f); }
+};
+
+StatusOr<std::string> ReadGzip(const std::string& path) {
+  // Open ourselves first so a missing file is reported as NotFound from errno, which
+  // gzopen does not reliably preserve.
+  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
+  ASSIGN_OR_RETURN(uint64_t compressed_size, internal::FileSizeOf(fd.get(), path));
+  int raw = ::dup(fd.get());
+  if (raw < 0) return internal::ErrnoError(path, "dup", errno);
+  std::unique_ptr<gzFile_s, GzCloser> gz(gzdopen(raw, "rb"));
+  if (gz == nullptr) {
+    ::close(raw);
+    return IoError(path + ": cannot open gzip stream");
+  }
+  gzbuffer(gz.get(), 1 << 17);
+
+  std::string out;
+  // Images compress ~4x; start there and double as needed.
+  size_t capacity = std::max<uint64_t>(1 << 16, compressed_size * 4);
+  out.resize(capacity);
+  size_t size = 0;
+  while (true) {
+    if (size == out.size()) out.resize(out.size() * 2);
+    size_t want = std::min<size_t>(out.size() - size, INT_MAX);
+    int n = gzread(gz.get(), out.data() + size, static_cast<unsigned>(want));
+    if (n < 0) {
+      int err = 0;
+      const char* msg = gzerror(gz.get(), &err);
+      return DataLoss(path + ": corrupt or truncated gzip data: " + (msg ? msg : "unknown error"));
+    }
+    if (n == 0) break;
+    size += static_cast<size_t>(n);
+  }
+  // A stream cut short ends with Z_BUF_ERROR ("unexpected end of file") rather than a
+  // failed read; treat it as truncation.
+  int err = Z_OK;
+  const char* msg = gzerror(gz.get(), &err);
+  if (err != Z_OK && err != Z_STREAM_END) {
+    return DataLoss(path + ": corrupt or truncated gzip data: " + (msg ? msg : "unknown error"));
+  }
+  out.resize(size);
+  return out;
+}
+
+StatusOr<std::string> ReadPlain(const std::string& path) {
+  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
+  ASSIGN_OR_RETURN(uint64_t size, internal::FileSizeOf(fd.get(), path));
+  std::string out;
+  out.resize(size);
+  ASSIGN_OR_RETURN(size_t got, internal::ReadUpTo(fd.get(), out.data(), out.size(), path));
+  out.resize(got);
+  // The file may have grown since fstat (it should not, but do not silently cut it).
+  char extra[4096];
+  while (true) {
+    ASSIGN_OR_RETURN(size_t more, internal::ReadUpTo(fd.get(), extra, sizeof(extra), path));
+    if (more == 0) break;
+    out.append(extra, more);
+  }
+  return out;
+}
+
+}  // namespace
+
+StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
+  if (EndsWith(path, ".gz")) return ReadGzip(path);
+  return ReadPlain(path);
+}
+
+}  // namespace cerebro::data

@@ -1,0 +1,115 @@
+// IDX (the MNIST container): 0x00 0x00 <type> <ndim>, then ndim big-endian uint32
+// dimensions, then the data in C order. Only unsigned bytes (type 0x08) are accepted,
+// which covers MNIST, Fashion-MNIST, KMNIST and EMNIST.
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "cerebro/data/data_internal.h"
+#include "cerebro/data/readers.h"
+
+namespace cerebro::data {
+namespace {
+
+constexpr uint8_t kUbyte = 0x08;
+
+struct IdxArray {
+  std::vector<int64_t> dims;
+  const uint8_t* data = nullptr;  // points into the file bytes
+};
+
+uint32_t BigEndian32(const uint8_t* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+Status Truncated(const std::string& path, uint64_t expected, uint64_t got) {
+  return DataLoss(path + ": truncated IDX file: expected " + std::to_string(expected) +
+                  " bytes, got " + std::to_string(got));
+}
+
+StatusOr<IdxArray> ParseIdx(const std::string& path, const std::string& bytes) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  if (bytes.size() < 4) return Truncated(path, 4, bytes.size());
+  if (p[0] != 0 || p[1] != 0 || p[3] == 0) {
+    char magic[16];
+    std::snprintf(magic, sizeof(magic), "%02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
+    return InvalidArgument(path + ": bad IDX magic 0x" + magic +
+                           " (expected 00 00 <type> <ndim>); is this an IDX file?");
+  }
+  if (p[2] != kUbyte) {
+    char type[8];
+    std::snprintf(type, sizeof(type), "0x%02x", p[2]);
+    return InvalidArgument(path + ": unsupported IDX data type " + type +
+                           "; only unsigned byte (0x08) is supported");
+  }
+  const int ndim = p[3];
+  const uint64_t header = 4 + 4 * static_cast<uint64_t>(ndim);
+  if (bytes.size() < header) return Truncated(path, header, bytes.size());
+  IdxArray a;
+  uint64_t count = 1;
+  for (int i = 0; i < ndim; ++i) {
+    uint32_t d = BigEndian32(p + 4 + 4 * i);
+    a.dims.push_back(d);
+    // Each dim < 2^32 and the total must fit a file, so overflow means a corrupt header.
+    if (d != 0 && count > (uint64_t{1} << 48) / d) {
+      return DataLoss(path + ": IDX dimensions overflow; corrupt header");
+    }
+    count *= d;
+  }
+  const uint64_t expected = header + count;
+  if (bytes.size() < expected) return Truncated(path, expected, bytes.size());
+  if (bytes.size() > expected) {
+    return DataLoss(path + ": IDX file has trailing data: expected " + std::to_string(expected) +
+                    " bytes, got " + std::to_string(bytes.size()));
+  }
+  a.data = p + header;
+  return a;
+}
+
+}  // namespace
+
+StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& labels_path,
+                          double feature_scale) {
+  if (labels_path.empty()) {
+    return InvalidArgument(images_path + ": IDX images need a labels file; none was given");
+  }
+  ASSIGN_OR_RETURN(std::string image_bytes, ReadMaybeGzip(images_path));
+  ASSIGN_OR_RETURN(std::string label_bytes, ReadMaybeGzip(labels_path));
+  ASSIGN_OR_RETURN(IdxArray images, ParseIdx(images_path, image_bytes));
+  ASSIGN_OR_RETURN(IdxArray labels, ParseIdx(labels_path, label_bytes));
+  if (images.dims.size() < 2) {
+    return InvalidArgument(images_path + ": IDX images must have rank >= 2, got rank " +
+                           std::to_string(images.dims.size()));
+  }
+  if (labels.dims.size() != 1) {
+    return InvalidArgument(labels_path + ": IDX labels must have rank 1, got rank " +
+                           std::to_string(labels.dims.size()));
+  }
+  const int64_t n = images.dims[0];
+  if (labels.dims[0] != n) {
+    return InvalidArgument(images_path + " has " + std::to_string(n) + " images but " +
+                           labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
+  }
+
+  Dataset d;
+  d.task = Task::kClassification;
+  if (images.dims.size() == 3) {
+    // Rank-3 images are single-channel HxW; CNNs want an explicit channel axis.
+    d.feature_shape = {1, images.dims[1], images.dims[2]};
+  } else {
+    d.feature_shape.assign(images.dims.begin() + 1, images.dims.end());
+  }
+  const int64_t size = d.example_size();
+  d.features.resize(static_cast<size_t>(n * size));
+  // A lookup table turns the per-pixel multiply into a load and keeps x*scale bitwise
+  // identical to computing it in double and rounding once.
+  float table[256];
+  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v * feature_scale);
+  for (size_t i = 0; i < d.features.size(); ++i) d.features[i] = table[images.data[i]];
+  d.int_labels.assign(labels.data, labels.data + n);
+  internal::SetNumClasses(&d);
+  return d;
+}
+
+}  // namespace cerebro::data

@@ -1,0 +1,370 @@
+// Prepare (raw source -> partitioned store) and the loaders for that store.
+#include "cerebro/data/partition_store.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <utility>
+
+#include "cerebro/common/rng.h"
+#include "cerebro/data/data_internal.h"
+#include "cerebro/data/readers.h"
+
+namespace cerebro::data {
+
+int64_t Dataset::num_examples() const {
+  return static_cast<int64_t>(task == Task::kClassification ? int_labels.size()
+                                                            : float_labels.size());
+}
+
+int64_t Dataset::example_size() const {
+  int64_t size = 1;
+  for (int64_t d : feature_shape) size *= d;
+  return size;
+}
+
+namespace {
+
+constexpr int kFormatVersion = 1;
+using Json = nlohmann::json;
+
+const char* TaskName(Task t) {
+  return t == Task::kClassification ? "classification" : "regression";
+}
+
+std::string ShapeString(const std::vector<int64_t>& shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+// Unbiased draw in [0, bound): std::uniform_int_distribution's algorithm is
+// implementation-defined, and the store must be identical on every platform.
+uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
+  const uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
+  while (true) {
+    uint64_t r = rng();
+    if (r >= threshold) return r % bound;
+  }
+}
+
+std::vector<int64_t> ShuffledIndices(int64_t n, uint64_t seed) {
+  std::vector<int64_t> perm(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) perm[i] = i;
+  std::mt19937_64 rng(seed);
+  for (int64_t i = n - 1; i > 0; --i) {
+    int64_t j = static_cast<int64_t>(UniformBelow(rng, static_cast<uint64_t>(i) + 1));
+    std::swap(perm[i], perm[j]);
+  }
+  return perm;
+}
+
+// Sizes of k contiguous parts of n that differ by at most one (the larger ones first).
+std::vector<int64_t> PartitionSizes(int64_t n, int k) {
+  std::vector<int64_t> sizes(k, n / k);
+  for (int64_t i = 0; i < n % k; ++i) ++sizes[i];
+  return sizes;
+}
+
+std::string PartitionName(const char* kind, int index) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%s_%03d", kind, index);
+  return buf;
+}
+
+Json SourceToJson(const SourceSpec& s) {
+  return Json{{"format", s.format},
+              {"train_path", s.train_path},
+              {"train_labels_path", s.train_labels_path},
+              {"val_path", s.val_path},
+              {"val_labels_path", s.val_labels_path},
+              {"val_fraction", s.val_fraction},
+              {"csv_header", s.csv_header},
+              {"csv_label_column", s.csv_label_column},
+              {"csv_delimiter", std::string(1, s.csv_delimiter)},
+              {"libsvm_num_features", s.libsvm_num_features},
+              {"feature_scale", s.feature_scale},
+              {"task", TaskName(s.task)}};
+}
+
+// Writes examples src[idx[0..count)] as NAME.x.npy / NAME.y.npy in `dir`.
+Status WritePartition(FileSystem& fs, const std::string& dir, const std::string& name,
+                      const Dataset& src, const int64_t* idx, int64_t count, PartitionInfo* info) {
+  const int64_t size = src.example_size();
+  std::vector<float> x(static_cast<size_t>(count * size));
+  for (int64_t i = 0; i < count; ++i) {
+    std::memcpy(x.data() + i * size, src.features.data() + idx[i] * size, sizeof(float) * size);
+  }
+  std::vector<int64_t> x_shape = {count};
+  x_shape.insert(x_shape.end(), src.feature_shape.begin(), src.feature_shape.end());
+  info->x_file = name + ".x.npy";
+  info->y_file = name + ".y.npy";
+  info->num_examples = count;
+  RETURN_IF_ERROR(WriteNpyFloat(fs, JoinPath(dir, info->x_file), x_shape, x.data()));
+  if (src.task == Task::kClassification) {
+    std::vector<int64_t> y(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i) y[i] = src.int_labels[idx[i]];
+    return WriteNpyInt64(fs, JoinPath(dir, info->y_file), {count}, y.data());
+  }
+  std::vector<float> y(static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) y[i] = src.float_labels[idx[i]];
+  return WriteNpyFloat(fs, JoinPath(dir, info->y_file), {count}, y.data());
+}
+
+Status WritePartitions(FileSystem& fs, const std::string& dir, const char* kind, const Dataset& src,
+                       const std::vector<int64_t>& idx, int k, std::vector<PartitionInfo>* out) {
+  int64_t start = 0;
+  std::vector<int64_t> sizes = PartitionSizes(static_cast<int64_t>(idx.size()), k);
+  for (int p = 0; p < k; ++p) {
+    PartitionInfo info;
+    RETURN_IF_ERROR(
+        WritePartition(fs, dir, PartitionName(kind, p), src, idx.data() + start, sizes[p], &info));
+    out->push_back(info);
+    start += sizes[p];
+  }
+  return Status::Ok();
+}
+
+Json PartitionsToJson(const std::vector<PartitionInfo>& parts) {
+  Json a = Json::array();
+  for (const auto& p : parts)
+    a.push_back(Json{{"x", p.x_file}, {"y", p.y_file}, {"n", p.num_examples}});
+  return a;
+}
+
+Status ValidateOptions(const SourceSpec& source, const PrepareOptions& options) {
+  if (options.num_train_partitions < 1) {
+    return InvalidArgument("num_train_partitions must be >= 1, got " +
+                           std::to_string(options.num_train_partitions));
+  }
+  if (options.num_val_partitions < 1) {
+    return InvalidArgument("num_val_partitions must be >= 1, got " +
+                           std::to_string(options.num_val_partitions));
+  }
+  if (source.val_path.empty() && !(source.val_fraction > 0.0 && source.val_fraction < 1.0)) {
+    return InvalidArgument("data.val_fraction must be in (0, 1) when no val_path is given, got " +
+                           std::to_string(source.val_fraction));
+  }
+  if (!std::isfinite(source.feature_scale)) {
+    return InvalidArgument("data.feature_scale must be finite");
+  }
+  return Status::Ok();
+}
+
+// Everything up to the final rename; `tmp` is created here and removed by the caller
+// on failure.
+Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, const std::string& tmp,
+                   FileSystem& fs) {
+  ASSIGN_OR_RETURN(Dataset train, ReadSource(source, /*validation=*/false));
+  std::vector<int64_t> train_idx =
+      ShuffledIndices(train.num_examples(), DeriveSeed(options.seed, "data.shuffle"));
+  std::vector<int64_t> val_idx;
+  Dataset val_storage;
+  const Dataset* val = &train;
+  int64_t num_classes = train.num_classes;
+  if (source.val_path.empty()) {
+    const int64_t n = train.num_examples();
+    const int64_t n_val = std::llround(source.val_fraction * static_cast<double>(n));
+    val_idx.assign(train_idx.end() - n_val, train_idx.end());
+    train_idx.resize(static_cast<size_t>(n - n_val));
+  } else {
+    SourceSpec val_spec = source;
+    // An inferred LibSVM width must come from train; val may not use the highest index.
+    if (source.format == "libsvm" && source.libsvm_num_features == 0) {
+      val_spec.libsvm_num_features = train.example_size();
+    }
+    ASSIGN_OR_RETURN(val_storage, ReadSource(val_spec, /*validation=*/true));
+    if (val_storage.feature_shape != train.feature_shape) {
+      return InvalidArgument(source.val_path + ": validation examples have shape " +
+                             ShapeString(val_storage.feature_shape) + " but training examples (" +
+                             source.train_path + ") have " + ShapeString(train.feature_shape));
+    }
+    val = &val_storage;
+    num_classes = std::max(num_classes, val_storage.num_classes);
+    val_idx =
+        ShuffledIndices(val_storage.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
+  }
+  if (static_cast<int64_t>(train_idx.size()) < options.num_train_partitions) {
+    return InvalidArgument("num_train_partitions (" + std::to_string(options.num_train_partitions) +
+                           ") exceeds the " + std::to_string(train_idx.size()) +
+                           " training examples; use fewer partitions");
+  }
+  if (static_cast<int64_t>(val_idx.size()) < options.num_val_partitions) {
+    return InvalidArgument("num_val_partitions (" + std::to_string(options.num_val_partitions) +
+                           ") exceeds the " + std::to_string(val_idx.size()) +
+                           " validation examples; use fewer partitions or a larger val_fraction");
+  }
+
+  RETURN_IF_ERROR(fs.MakeDirs(tmp));
+  StoreMeta meta;
+  RETURN_IF_ERROR(WritePartitions(fs, tmp, "train", train, train_idx, options.num_train_partitions,
+                                  &meta.train));
+  RETURN_IF_ERROR(
+      WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, &meta.val));
+  Json j = {{"format_version", kFormatVersion},
+            {"task", TaskName(train.task)},
+            {"feature_shape", train.feature_shape},
+            {"num_classes", train.task == Task::kClassification ? num_classes : 0},
+            {"seed", options.seed},
+            {"train", PartitionsToJson(meta.train)},
+            {"val", PartitionsToJson(meta.val)},
+            {"source", SourceToJson(source)}};
+  return fs.WriteFileAtomic(JoinPath(tmp, "meta.json"), j.dump(2) + "\n");
+}
+
+bool IsPlainFileName(const std::string& s) {
+  return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos;
+}
+
+StatusOr<std::vector<PartitionInfo>> ParsePartitions(const Json& a, const std::string& where) {
+  if (!a.is_array()) return DataLoss(where + " must be an array");
+  std::vector<PartitionInfo> out;
+  for (const Json& e : a) {
+    PartitionInfo p;
+    p.x_file = e.at("x").get<std::string>();
+    p.y_file = e.at("y").get<std::string>();
+    p.num_examples = e.at("n").get<int64_t>();
+    if (!IsPlainFileName(p.x_file) || !IsPlainFileName(p.y_file) || p.num_examples < 0) {
+      return DataLoss(where + ": bad partition entry " + e.dump());
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
+}
+
+}  // namespace
+
+Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir) {
+  return Prepare(source, options, dir, RealFileSystem());
+}
+
+Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir_in,
+               FileSystem& fs) {
+  std::string dir = dir_in;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (dir.empty()) return InvalidArgument("prepare: output directory is empty");
+  RETURN_IF_ERROR(ValidateOptions(source, options));
+  const std::string exists_msg = dir +
+                                 ": already exists; refusing to overwrite a prepared store (remove "
+                                 "it or pick another directory)";
+  // Checked before reading the (possibly large) source so the mistake is reported at once.
+  if (fs.Exists(dir)) return AlreadyExists(exists_msg);
+
+  const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
+  if (fs.Exists(tmp)) RETURN_IF_ERROR(fs.RemoveAll(tmp));  // left by a crashed run of this pid
+  Status st = PrepareInto(source, options, tmp, fs);
+  if (st.ok() && fs.Exists(dir)) st = AlreadyExists(exists_msg);  // appeared meanwhile
+  if (st.ok()) st = fs.Rename(tmp, dir);
+  if (!st.ok()) {
+    // Best effort: the original error is what the user needs to see.
+    (void)fs.RemoveAll(tmp);
+  }
+  return st;
+}
+
+StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
+  const std::string path = JoinPath(dir, "meta.json");
+  auto text = RealFileSystem().ReadFile(path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound) {
+      return NotFound(path + ": no such file; is " + dir +
+                      " a store written by `cerebro prepare`?");
+    }
+    return text.status();
+  }
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return DataLoss(path + ": not a valid JSON object");
+  StoreMeta meta;
+  try {
+    const int version = j.at("format_version").get<int>();
+    if (version != kFormatVersion) {
+      return FailedPrecondition(path + ": unsupported format_version " + std::to_string(version) +
+                                " (this build reads " + std::to_string(kFormatVersion) + ")");
+    }
+    const std::string task = j.at("task").get<std::string>();
+    if (task == "classification") {
+      meta.task = Task::kClassification;
+    } else if (task == "regression") {
+      meta.task = Task::kRegression;
+    } else {
+      return DataLoss(path + ": unknown task '" + task + "'");
+    }
+    meta.feature_shape = j.at("feature_shape").get<std::vector<int64_t>>();
+    if (meta.feature_shape.empty()) return DataLoss(path + ": feature_shape is empty");
+    for (int64_t d : meta.feature_shape) {
+      if (d <= 0)
+        return DataLoss(path + ": feature_shape " + ShapeString(meta.feature_shape) +
+                        " has a non-positive dimension");
+    }
+    meta.num_classes = j.at("num_classes").get<int64_t>();
+    if (meta.task == Task::kClassification && meta.num_classes < 1) {
+      return DataLoss(path + ": num_classes must be >= 1 for classification");
+    }
+    meta.seed = j.at("seed").get<uint64_t>();
+    ASSIGN_OR_RETURN(meta.train, ParsePartitions(j.at("train"), path + ": train"));
+    ASSIGN_OR_RETURN(meta.val, ParsePartitions(j.at("val"), path + ": val"));
+    if (meta.train.empty()) return DataLoss(path + ": no train partitions");
+  } catch (const Json::exception& e) {
+    return DataLoss(path + ": " + e.what());
+  }
+  return meta;
+}
+
+StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind, int index) {
+  if (kind != "train" && kind != "val") {
+    return InvalidArgument("partition kind must be 'train' or 'val', got '" + kind + "'");
+  }
+  ASSIGN_OR_RETURN(StoreMeta meta, ReadStoreMeta(dir));
+  const std::vector<PartitionInfo>& parts = kind == "train" ? meta.train : meta.val;
+  if (index < 0 || index >= static_cast<int>(parts.size())) {
+    return InvalidArgument(dir + ": " + kind + " partition " + std::to_string(index) +
+                           " out of range; the store has " + std::to_string(parts.size()));
+  }
+  const PartitionInfo& part = parts[index];
+  const int64_t n = part.num_examples;
+  Dataset d;
+  d.task = meta.task;
+  d.feature_shape = meta.feature_shape;
+  d.num_classes = meta.task == Task::kClassification ? meta.num_classes : 0;
+
+  const std::string x_path = JoinPath(dir, part.x_file);
+  ASSIGN_OR_RETURN(internal::NpyFile x, internal::NpyFile::Open(x_path));
+  std::vector<int64_t> x_shape = {n};
+  x_shape.insert(x_shape.end(), meta.feature_shape.begin(), meta.feature_shape.end());
+  if (x.dtype() != "<f4" || x.shape() != x_shape) {
+    return DataLoss(x_path + ": dtype " + x.dtype() + " shape " + ShapeString(x.shape()) +
+                    " does not match meta.json (<f4 " + ShapeString(x_shape) + ")");
+  }
+  d.features.resize(x.payload_bytes() / sizeof(float));
+  RETURN_IF_ERROR(x.ReadPayload(d.features.data()));
+
+  const std::string y_path = JoinPath(dir, part.y_file);
+  ASSIGN_OR_RETURN(internal::NpyFile y, internal::NpyFile::Open(y_path));
+  const char* y_dtype = meta.task == Task::kClassification ? "<i8" : "<f4";
+  if (y.dtype() != y_dtype || y.shape() != std::vector<int64_t>{n}) {
+    return DataLoss(y_path + ": dtype " + y.dtype() + " shape " + ShapeString(y.shape()) +
+                    " does not match meta.json (" + y_dtype + " [" + std::to_string(n) + "])");
+  }
+  if (meta.task == Task::kClassification) {
+    d.int_labels.resize(static_cast<size_t>(n));
+    RETURN_IF_ERROR(y.ReadPayload(d.int_labels.data()));
+    for (int64_t i = 0; i < n; ++i) {
+      if (d.int_labels[i] < 0 || d.int_labels[i] >= meta.num_classes) {
+        return DataLoss(y_path + ": label " + std::to_string(d.int_labels[i]) + " at row " +
+                        std::to_string(i) + " is outside [0, " + std::to_string(meta.num_classes) +
+                        ")");
+      }
+    }
+  } else {
+    d.float_labels.resize(static_cast<size_t>(n));
+    RETURN_IF_ERROR(y.ReadPayload(d.float_labels.data()));
+  }
+  return d;
+}
+
+}  // namespace cerebro::data
