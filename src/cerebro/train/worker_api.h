@@ -82,6 +82,12 @@ int cerebro_validate_model_config(const char* model_config_json, char* err, size
 
 void cerebro_buffer_free(uint8_t* buffer);
 
+/* When the OpenBLAS in this process did not recognise the CPU and runs generic kernels,
+ * writes the OPENBLAS_CORETYPE value that selects the right ones (e.g. "SkylakeX") and
+ * returns 1; otherwise returns 0. OpenBLAS reads the variable only at load time, so a
+ * worker acts on it by re-executing itself (see exec/worker_main.cc). */
+int cerebro_blas_suggested_coretype(char* buf, size_t cap);
+
 #ifdef __cplusplus
 }  /* extern "C" */
 #endif

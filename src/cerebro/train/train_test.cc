@@ -1,0 +1,487 @@
+// Tests of the trainer, almost all through the C API that backends use (worker_api.h).
+// Partitions are written with the data module's own Prepare (from a generated CSV), so
+// these tests also pin the contract between data/ and train/.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cerebro/data/partition_store.h"
+#include "cerebro/train/trainer.h"
+#include "cerebro/train/worker_api.h"
+
+namespace cerebro::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr int kFeatures = 16;
+constexpr int kClasses = 4;
+
+// Four Gaussian blobs (one per class) in 16 dimensions: linearly separable with high
+// probability, so a small MLP must reach high accuracy in a few passes.
+std::vector<std::vector<float>> BlobCenters() {
+  std::mt19937_64 gen(123);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<std::vector<float>> centers(kClasses, std::vector<float>(kFeatures));
+  for (auto& c : centers)
+    for (auto& v : c) v = u(gen);
+  return centers;
+}
+
+void WriteBlobCsv(const std::string& path, int n, uint64_t seed) {
+  auto centers = BlobCenters();
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<float> noise(0.0f, 0.7f);
+  std::ofstream out(path);
+  for (int j = 0; j < kFeatures; ++j) out << "f" << j << ",";
+  out << "label\n";
+  for (int i = 0; i < n; ++i) {
+    int label = i % kClasses;
+    for (int j = 0; j < kFeatures; ++j) out << centers[label][j] + noise(gen) << ",";
+    out << label << "\n";
+  }
+}
+
+// A store with 2 train partitions (1000 examples each) and 1 val partition (500).
+class WorkerApiTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("cerebro_train_test_" + std::to_string(getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    WriteBlobCsv((root_ / "train.csv").string(), 2000, 1);
+    WriteBlobCsv((root_ / "val.csv").string(), 500, 2);
+    data::SourceSpec source;
+    source.format = "csv";
+    source.train_path = (root_ / "train.csv").string();
+    source.val_path = (root_ / "val.csv").string();
+    data::PrepareOptions options;
+    options.num_train_partitions = 2;
+    options.num_val_partitions = 1;
+    options.seed = 7;
+    store_ = (root_ / "store").string();
+    Status st = data::Prepare(source, options, store_);
+    ASSERT_TRUE(st.ok()) << st.ToString();
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  static fs::path root_;
+  static std::string store_;
+};
+fs::path WorkerApiTest::root_;
+std::string WorkerApiTest::store_;
+
+// RAII over the C handle, with the partitions of a test store loaded.
+class Worker {
+ public:
+  Worker() {
+    char warning[512], err[512];
+    rc_ = cerebro_worker_create(1, &w_, warning, sizeof warning, err, sizeof err);
+    warning_ = warning;
+  }
+  ~Worker() { cerebro_worker_destroy(w_); }
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  int Load(const std::string& store, const char* kind, int index) {
+    char err[512];
+    int rc = cerebro_worker_load_partition(w_, store.c_str(), kind, index, err, sizeof err);
+    last_error = err;
+    return rc;
+  }
+  CerebroWorker* get() { return w_; }
+  int create_rc() const { return rc_; }
+  const std::string& warning() const { return warning_; }
+  std::string last_error;
+
+ private:
+  CerebroWorker* w_ = nullptr;
+  int rc_ = -1;
+  std::string warning_;
+};
+
+struct Unit {
+  int rc = -1;
+  std::string error;
+  CerebroUnitResult result{};
+  std::vector<uint8_t> state;
+  double mean_loss() const { return result.loss_sum / result.num_examples; }
+  double accuracy() const { return result.correct / result.num_examples; }
+};
+
+Unit RunUnitOn(Worker& w, const std::string& config, bool train, uint64_t init_seed,
+               uint64_t unit_seed, const std::vector<uint8_t>& state = {}) {
+  CerebroUnitRequest req{};
+  req.model_config_json = config.c_str();
+  req.train = train ? 1 : 0;
+  req.init_seed = init_seed;
+  req.unit_seed = unit_seed;
+  req.state = state.empty() ? nullptr : state.data();
+  req.state_size = state.size();
+  Unit u;
+  char err[1024];
+  u.rc = cerebro_worker_run_unit(w.get(), &req, &u.result, err, sizeof err);
+  u.error = err;
+  if (u.result.state != nullptr) {
+    u.state.assign(u.result.state, u.result.state + u.result.state_size);
+    cerebro_buffer_free(u.result.state);
+    u.result.state = nullptr;
+  }
+  return u;
+}
+
+bool SameBits(double a, double b) { return std::memcmp(&a, &b, sizeof a) == 0; }
+
+const char kMlp[] = R"({"model":"mlp","hidden":[32],"activation":"relu","dropout":0.1,)"
+                    R"("optimizer":"adam","lr":0.01,"batch_size":32})";
+
+TEST_F(WorkerApiTest, CreateRejectsZeroThreads) {
+  CerebroWorker* w = nullptr;
+  char warning[64], err[128];
+  EXPECT_EQ(cerebro_worker_create(0, &w, warning, sizeof warning, err, sizeof err),
+            CEREBRO_ERR_INVALID);
+  EXPECT_EQ(w, nullptr);
+  EXPECT_NE(std::string(err).find("intra_op_threads"), std::string::npos);
+}
+
+TEST_F(WorkerApiTest, CreateWarnsOnlyAboutBlas) {
+  Worker w;
+  ASSERT_EQ(w.create_rc(), CEREBRO_OK);
+  // Whether there is a warning depends on the machine (reference BLAS, or OpenBLAS
+  // without kernels for this CPU); if there is one, it is about BLAS and one line.
+  if (!w.warning().empty()) {
+    EXPECT_NE(w.warning().find("BLAS"), std::string::npos) << w.warning();
+    EXPECT_EQ(w.warning().find('\n'), std::string::npos);
+  }
+  EXPECT_EQ(BlasWarning().substr(0, 511), w.warning());
+}
+
+TEST_F(WorkerApiTest, ValidateModelConfigNamesTheFieldAndTruncates) {
+  char err[256];
+  EXPECT_EQ(cerebro_validate_model_config(kMlp, err, sizeof err), CEREBRO_OK);
+  EXPECT_STREQ(err, "");
+  EXPECT_EQ(cerebro_validate_model_config(R"({"model":"mlp","hidden":[0]})", err, sizeof err),
+            CEREBRO_ERR_INVALID);
+  EXPECT_STREQ(err, "params.hidden: expected a list of positive integers");
+  EXPECT_EQ(cerebro_validate_model_config(R"({"model":"cnn","batch_size":-3})", err, sizeof err),
+            CEREBRO_ERR_INVALID);
+  EXPECT_STREQ(err, "params.batch_size: expected an integer >= 1");
+  char small[8];
+  EXPECT_EQ(cerebro_validate_model_config("{", small, sizeof small), CEREBRO_ERR_INVALID);
+  EXPECT_STREQ(small, "model c");  // err_cap - 1 characters, NUL-terminated
+  EXPECT_EQ(cerebro_validate_model_config(nullptr, err, sizeof err), CEREBRO_ERR_INVALID);
+  EXPECT_EQ(cerebro_validate_model_config("{", nullptr, 0), CEREBRO_ERR_INVALID);
+}
+
+TEST_F(WorkerApiTest, LoadPartitionErrors) {
+  Worker w;
+  EXPECT_EQ(w.Load((root_ / "missing").string(), "train", 0), CEREBRO_ERR_DATA);
+  EXPECT_FALSE(w.last_error.empty());
+  EXPECT_EQ(w.Load(store_, "test", 0), CEREBRO_ERR_INVALID);
+  EXPECT_EQ(w.Load(store_, "train", 5), CEREBRO_ERR_DATA);
+  EXPECT_EQ(w.Load(store_, "train", 1), CEREBRO_OK);
+  EXPECT_EQ(w.Load(store_, "val", 0), CEREBRO_OK);
+}
+
+TEST_F(WorkerApiTest, RunUnitWithoutPartitionIsDataError) {
+  Worker w;
+  Unit u = RunUnitOn(w, kMlp, true, 1, 2);
+  EXPECT_EQ(u.rc, CEREBRO_ERR_DATA);
+  EXPECT_EQ(u.error, "no train partition loaded");
+  EXPECT_TRUE(u.state.empty());
+}
+
+TEST_F(WorkerApiTest, ConfigThatCannotRunIsInvalid) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  Unit bad = RunUnitOn(w, R"({"model":"mlp","dropout":2})", true, 1, 2);
+  EXPECT_EQ(bad.rc, CEREBRO_ERR_INVALID);
+  EXPECT_EQ(bad.error, "params.dropout: expected a number in [0, 1)");
+  // A CNN needs image-shaped features; the CSV store has {16}.
+  EXPECT_EQ(RunUnitOn(w, R"({"model":"cnn"})", true, 1, 2).rc, CEREBRO_ERR_INVALID);
+  Unit mse = RunUnitOn(w, R"({"model":"mlp","loss":"mse"})", true, 1, 2);
+  EXPECT_EQ(mse.rc, CEREBRO_ERR_INVALID);
+  EXPECT_EQ(mse.error, "params.loss: mse needs a regression task");
+}
+
+// MOP in miniature: one model hops between two workers, each holding one partition.
+TEST_F(WorkerApiTest, MlpLearnsSeparableDataWhileHopping) {
+  Worker w0, w1;
+  ASSERT_EQ(w0.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(w1.Load(store_, "train", 1), CEREBRO_OK);
+  ASSERT_EQ(w0.Load(store_, "val", 0), CEREBRO_OK);
+  std::vector<uint8_t> state;
+  std::vector<double> train_losses;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    for (Worker* w : {&w0, &w1}) {
+      Unit u = RunUnitOn(*w, kMlp, true, 42, 100 * epoch + (w == &w1), state);
+      ASSERT_EQ(u.rc, CEREBRO_OK) << u.error;
+      EXPECT_EQ(u.result.num_examples, 1000);
+      EXPECT_GE(u.result.compute_seconds, 0.0);
+      EXPECT_GE(u.result.state_seconds, 0.0);
+      train_losses.push_back(u.mean_loss());
+      state = u.state;
+    }
+  }
+  EXPECT_LT(train_losses.back(), train_losses.front());
+  Unit eval = RunUnitOn(w0, kMlp, false, 42, 0, state);
+  ASSERT_EQ(eval.rc, CEREBRO_OK) << eval.error;
+  EXPECT_EQ(eval.result.num_examples, 500);
+  EXPECT_EQ(eval.result.state, nullptr);
+  EXPECT_EQ(eval.result.state_size, 0u);
+  EXPECT_GE(eval.accuracy(), 0.95);
+  EXPECT_LT(eval.mean_loss(), 0.3);
+}
+
+TEST_F(WorkerApiTest, SameSeedsGiveBitwiseIdenticalResults) {
+  Worker a, b;
+  ASSERT_EQ(a.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(b.Load(store_, "train", 0), CEREBRO_OK);
+  Unit ua = RunUnitOn(a, kMlp, true, 5, 9);
+  Unit ub = RunUnitOn(b, kMlp, true, 5, 9);
+  ASSERT_EQ(ua.rc, CEREBRO_OK) << ua.error;
+  ASSERT_EQ(ub.rc, CEREBRO_OK) << ub.error;
+  EXPECT_TRUE(SameBits(ua.result.loss_sum, ub.result.loss_sum));
+  EXPECT_TRUE(SameBits(ua.result.correct, ub.result.correct));
+  EXPECT_EQ(ua.state, ub.state);
+  // The same worker again, after other work: still identical (no hidden state).
+  ASSERT_EQ(RunUnitOn(a, kMlp, true, 6, 6).rc, CEREBRO_OK);
+  Unit ua2 = RunUnitOn(a, kMlp, true, 5, 9);
+  EXPECT_EQ(ua2.state, ua.state);
+  // Another unit seed (order and dropout) or init seed changes the outcome.
+  EXPECT_NE(RunUnitOn(a, kMlp, true, 5, 10).state, ua.state);
+  EXPECT_NE(RunUnitOn(a, kMlp, true, 4, 9).state, ua.state);
+}
+
+// Restoring a state must restore everything that the next unit depends on: weights,
+// Adam's moments and step count, SGD's momentum buffers. Continuing in one process
+// without serializing (Trainer::RunUnits) is the reference.
+TEST_F(WorkerApiTest, RestoredStateContinuesBitwiseLikeInProcess) {
+  for (const char* config :
+       {R"({"model":"mlp","hidden":[24],"optimizer":"adam","lr":0.003,"weight_decay":1e-4})",
+        R"({"model":"mlp","hidden":[24],"optimizer":"adamw","lr":0.003,"weight_decay":0.01})",
+        R"({"model":"mlp","hidden":[24],"optimizer":"sgd","lr":0.05,"momentum":0.9})"}) {
+    SCOPED_TRACE(config);
+    Trainer in_process;
+    ASSERT_TRUE(in_process.LoadPartition(store_, PartitionKind::kTrain, 0).ok());
+    UnitRequest r1{config, true, 11, 21, nullptr, 0};
+    UnitRequest r2{config, true, 11, 22, nullptr, 0};
+    UnitRequest r3{config, true, 11, 23, nullptr, 0};
+    auto chained = in_process.RunUnits({r1, r2, r3});
+    ASSERT_TRUE(chained.ok()) << chained.status().ToString();
+
+    Worker first;
+    ASSERT_EQ(first.Load(store_, "train", 0), CEREBRO_OK);
+    Unit u1 = RunUnitOn(first, config, true, 11, 21);
+    ASSERT_EQ(u1.rc, CEREBRO_OK) << u1.error;
+    EXPECT_TRUE(SameBits(u1.result.loss_sum, (*chained)[0].loss_sum));
+    Worker second;  // a fresh worker: nothing but the bytes carries over
+    ASSERT_EQ(second.Load(store_, "train", 0), CEREBRO_OK);
+    Unit u2 = RunUnitOn(second, config, true, 999, 22, u1.state);  // init_seed ignored with state
+    ASSERT_EQ(u2.rc, CEREBRO_OK) << u2.error;
+    Unit u3 = RunUnitOn(first, config, true, 11, 23, u2.state);
+    ASSERT_EQ(u3.rc, CEREBRO_OK) << u3.error;
+    EXPECT_TRUE(SameBits(u2.result.loss_sum, (*chained)[1].loss_sum));
+    EXPECT_TRUE(SameBits(u3.result.loss_sum, (*chained)[2].loss_sum));
+    EXPECT_TRUE(SameBits(u3.result.correct, (*chained)[2].correct));
+    const MallocBuffer& final_state = (*chained)[2].state;
+    ASSERT_EQ(u3.state.size(), final_state.size());
+    EXPECT_EQ(std::memcmp(u3.state.data(), final_state.data(), final_state.size()), 0);
+  }
+}
+
+TEST_F(WorkerApiTest, StateHoldsOptimizerMoments) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  // 16*256+256 + 256*4+4 = 5380 float parameters.
+  const std::string adam = R"({"model":"mlp","hidden":[256],"optimizer":"adam"})";
+  const std::string sgd = R"({"model":"mlp","hidden":[256],"optimizer":"sgd"})";
+  Unit ua = RunUnitOn(w, adam, true, 1, 1), us = RunUnitOn(w, sgd, true, 1, 1);
+  ASSERT_EQ(ua.rc, CEREBRO_OK);
+  ASSERT_EQ(us.rc, CEREBRO_OK);
+  const size_t param_bytes = 5380 * 4;
+  EXPECT_GE(us.state.size(), param_bytes);
+  EXPECT_GE(ua.state.size(), 3 * param_bytes);  // weights + two moments each
+}
+
+// A search (e.g. PBT) may change hyperparameters between units of one model: the state
+// holds no hyperparameters and its layout does not depend on them.
+TEST_F(WorkerApiTest, StateSurvivesHyperparameterChanges) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  Unit first = RunUnitOn(w, R"({"model":"mlp","hidden":[16],"dropout":0.0,"lr":0.01})", true, 1, 1);
+  ASSERT_EQ(first.rc, CEREBRO_OK) << first.error;
+  for (const char* next : {R"({"model":"mlp","hidden":[16],"dropout":0.3,"lr":0.001})",
+                           R"({"model":"mlp","hidden":[16],"optimizer":"sgd","momentum":0.5})",
+                           R"({"model":"mlp","hidden":[16],"batch_size":7,"weight_decay":0.1})"}) {
+    Unit u = RunUnitOn(w, next, true, 1, 2, first.state);
+    EXPECT_EQ(u.rc, CEREBRO_OK) << next << ": " << u.error;
+  }
+}
+
+TEST_F(WorkerApiTest, EvalReturnsExampleWeightedMetrics) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(w.Load(store_, "val", 0), CEREBRO_OK);
+  Unit trained = RunUnitOn(w, kMlp, true, 3, 3);
+  ASSERT_EQ(trained.rc, CEREBRO_OK);
+  Unit eval = RunUnitOn(w, kMlp, false, 0, 0, trained.state);
+  ASSERT_EQ(eval.rc, CEREBRO_OK) << eval.error;
+  EXPECT_EQ(eval.result.num_examples, 500);
+  EXPECT_GT(eval.result.loss_sum, 0.0);
+  // Evaluation is deterministic (dropout off) and independent of unit_seed.
+  Unit again = RunUnitOn(w, kMlp, false, 0, 77, trained.state);
+  EXPECT_TRUE(SameBits(again.result.loss_sum, eval.result.loss_sum));
+  EXPECT_EQ(again.result.correct, eval.result.correct);
+
+  // A training pass with a negligible step reports the same per-example loss as the
+  // evaluation of its starting weights, although its last batch is partial (1000 = 7 *
+  // 128 + 104): loss_sum is weighted by batch size, not averaged over batches.
+  const std::string tiny =
+      R"({"model":"mlp","hidden":[8],"optimizer":"sgd","lr":1e-12,"batch_size":128})";
+  Unit fresh_train = RunUnitOn(w, tiny, true, 8, 8);
+  ASSERT_EQ(fresh_train.rc, CEREBRO_OK);
+  // Evaluate the same starting weights on the same examples (the train partition,
+  // handed to a Trainer as its val partition).
+  Trainer t;
+  auto train_data = data::LoadPartition(store_, "train", 0);
+  ASSERT_TRUE(train_data.ok());
+  ASSERT_TRUE(t.SetPartition(PartitionKind::kVal, std::move(train_data).value()).ok());
+  auto fresh_eval = t.RunUnit(UnitRequest{tiny, false, 8, 0, nullptr, 0});
+  ASSERT_TRUE(fresh_eval.ok()) << fresh_eval.status().ToString();
+  EXPECT_EQ(fresh_eval->num_examples, 1000);
+  EXPECT_NEAR(fresh_train.result.loss_sum, fresh_eval->loss_sum, 1e-3 * fresh_eval->loss_sum);
+  EXPECT_EQ(fresh_train.result.correct, fresh_eval->correct);
+}
+
+TEST_F(WorkerApiTest, NonFiniteLossIsModelError) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  Unit u = RunUnitOn(w, R"({"model":"mlp","hidden":[32],"optimizer":"sgd","lr":1e30})", true, 1, 1);
+  EXPECT_EQ(u.rc, CEREBRO_ERR_MODEL);
+  EXPECT_EQ(u.error.rfind("non-finite loss at batch ", 0), 0u) << u.error;
+  EXPECT_EQ(u.result.state, nullptr);
+  EXPECT_TRUE(u.state.empty());
+}
+
+TEST_F(WorkerApiTest, CorruptStateIsStateError) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(w.Load(store_, "val", 0), CEREBRO_OK);
+  Unit good = RunUnitOn(w, kMlp, true, 1, 1);
+  ASSERT_EQ(good.rc, CEREBRO_OK);
+
+  std::vector<uint8_t> garbage(1000, 0xAB);
+  Unit u = RunUnitOn(w, kMlp, true, 1, 1, garbage);
+  EXPECT_EQ(u.rc, CEREBRO_ERR_STATE);
+  EXPECT_EQ(u.error, "model state: not a Cerebro model state (bad header)");
+
+  std::vector<uint8_t> truncated(good.state.begin(), good.state.begin() + good.state.size() / 2);
+  EXPECT_EQ(RunUnitOn(w, kMlp, true, 1, 1, truncated).rc, CEREBRO_ERR_STATE);
+  EXPECT_EQ(RunUnitOn(w, kMlp, false, 1, 1, truncated).rc, CEREBRO_ERR_STATE);
+
+  std::vector<uint8_t> flipped = good.state;
+  for (size_t i = flipped.size() / 3; i < flipped.size() / 3 + 64; ++i) flipped[i] ^= 0x5A;
+  Unit f = RunUnitOn(w, kMlp, true, 1, 1, flipped);
+  EXPECT_EQ(f.rc, CEREBRO_ERR_STATE) << f.error;
+  EXPECT_EQ(f.error, "model state: checksum mismatch (corrupt or truncated)");
+  std::vector<uint8_t> one_bit = good.state;
+  one_bit[one_bit.size() - 1000] ^= 1;  // a single bit near the end
+  EXPECT_EQ(RunUnitOn(w, kMlp, false, 1, 1, one_bit).rc, CEREBRO_ERR_STATE);
+
+  // A valid state of another architecture.
+  Unit other = RunUnitOn(w, R"({"model":"mlp","hidden":[7]})", true, 1, 1);
+  ASSERT_EQ(other.rc, CEREBRO_OK);
+  Unit mismatch = RunUnitOn(w, kMlp, true, 1, 1, other.state);
+  EXPECT_EQ(mismatch.rc, CEREBRO_ERR_STATE);
+  EXPECT_NE(mismatch.error.find("shape"), std::string::npos) << mismatch.error;
+}
+
+// ---- the C++ entry point with in-memory data (shapes the CSV store cannot express) -----
+
+data::Dataset Images(int n, uint64_t seed) {
+  // 2 classes of 8x8 images: a bright top half or a bright left half, plus noise.
+  data::Dataset d;
+  d.task = data::Task::kClassification;
+  d.feature_shape = {1, 8, 8};
+  d.num_classes = 2;
+  std::mt19937_64 gen(seed);
+  std::normal_distribution<float> noise(0.0f, 0.3f);
+  for (int i = 0; i < n; ++i) {
+    int label = i % 2;
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c)
+        d.features.push_back(((label ? c : r) < 4 ? 1.0f : 0.0f) + noise(gen));
+    d.int_labels.push_back(label);
+  }
+  return d;
+}
+
+TEST(TrainerTest, CnnTrainsOnImages) {
+  ASSERT_TRUE(ConfigureThreads(1).ok());
+  Trainer t;
+  ASSERT_TRUE(t.SetPartition(PartitionKind::kTrain, Images(256, 1)).ok());
+  ASSERT_TRUE(t.SetPartition(PartitionKind::kVal, Images(100, 2)).ok());
+  const std::string config =
+      R"({"model":"cnn","conv_channels":[4,8],"kernel_size":3,"pool":"max","dense":[16],)"
+      R"("dropout":0.1,"lr":0.01,"batch_size":16})";
+  std::vector<uint8_t> state;
+  for (int unit = 0; unit < 3; ++unit) {
+    auto r = t.RunUnit(
+        UnitRequest{config, true, 1, static_cast<uint64_t>(unit), state.data(), state.size()});
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    state.assign(r->state.data(), r->state.data() + r->state.size());
+  }
+  auto eval = t.RunUnit(UnitRequest{config, false, 1, 0, state.data(), state.size()});
+  ASSERT_TRUE(eval.ok()) << eval.status().ToString();
+  EXPECT_EQ(eval->num_examples, 100);
+  EXPECT_GE(eval->correct, 95);
+}
+
+TEST(TrainerTest, RegressionUsesMseAndReportsNoAccuracy) {
+  data::Dataset d;
+  d.task = data::Task::kRegression;
+  d.feature_shape = {3};
+  std::mt19937_64 gen(5);
+  std::normal_distribution<float> x(0.0f, 1.0f);
+  for (int i = 0; i < 300; ++i) {
+    float a = x(gen), b = x(gen), c = x(gen);
+    d.features.insert(d.features.end(), {a, b, c});
+    d.float_labels.push_back(2 * a - b + 0.5f * c + 1);
+  }
+  Trainer t;
+  ASSERT_TRUE(t.SetPartition(PartitionKind::kTrain, d).ok());
+  ASSERT_TRUE(t.SetPartition(PartitionKind::kVal, d).ok());
+  const std::string config = R"({"model":"mlp","optimizer":"sgd","lr":0.05,"batch_size":10})";
+  std::vector<UnitRequest> units;
+  for (uint64_t i = 0; i < 5; ++i) units.push_back(UnitRequest{config, true, 1, i, nullptr, 0});
+  auto r = t.RunUnits(units);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->front().correct, 0);
+  EXPECT_LT(r->back().loss_sum, 0.01 * r->front().loss_sum);
+  auto ce =
+      t.RunUnit(UnitRequest{R"({"model":"mlp","loss":"cross_entropy"})", true, 1, 1, nullptr, 0});
+  ASSERT_FALSE(ce.ok());
+  EXPECT_EQ(ce.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TrainerTest, RejectsInconsistentDatasets) {
+  Trainer t;
+  data::Dataset d = Images(4, 1);
+  d.features.pop_back();
+  EXPECT_EQ(t.SetPartition(PartitionKind::kTrain, d).code(), StatusCode::kDataLoss);
+  data::Dataset bad_label = Images(4, 1);
+  bad_label.int_labels[0] = 2;
+  EXPECT_EQ(t.SetPartition(PartitionKind::kTrain, bad_label).code(), StatusCode::kDataLoss);
+}
+
+}  // namespace
+}  // namespace cerebro::train

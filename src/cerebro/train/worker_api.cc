@@ -1,0 +1,182 @@
+// The C side of the trainer seam: wraps train::Trainer behind worker_api.h. Every entry
+// point catches every exception; only return codes and copied text leave this file.
+#include "cerebro/train/worker_api.h"
+
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <new>
+#include <string>
+#include <utility>
+
+#include "cerebro/model/registry.h"
+#include "cerebro/train/trainer.h"
+
+// LibTorch (Debian's and the pip wheel's) is built with the C++11 ABI, and this file
+// passes std::string into it. The Ray half of the seam is built with ABI 0 and asserts
+// the opposite; the two meet only through worker_api.h's C types, which is the point.
+static_assert(_GLIBCXX_USE_CXX11_ABI == 1,
+              "the trainer side of worker_api.h must be built with _GLIBCXX_USE_CXX11_ABI=1 "
+              "to match LibTorch");
+
+struct CerebroWorker {
+  cerebro::train::Trainer trainer;
+};
+
+namespace {
+
+using cerebro::Status;
+using cerebro::StatusCode;
+
+void CopyText(const std::string& text, char* buf, size_t cap) {
+  if (buf == nullptr || cap == 0) return;
+  const size_t n = std::min(text.size(), cap - 1);
+  std::memcpy(buf, text.data(), n);
+  buf[n] = '\0';
+}
+
+int Fail(int code, const std::string& message, char* err, size_t err_cap) {
+  CopyText(message, err, err_cap);
+  return code;
+}
+
+// Runs `body` (which returns a CEREBRO_* code), turning any escaping exception into
+// `exception_code` plus its message. Nothing thrown may unwind into a C caller.
+template <typename Body>
+int Guarded(int exception_code, char* err, size_t err_cap, Body&& body) noexcept {
+  try {
+    CopyText("", err, err_cap);
+    return body();
+  } catch (const c10::Error& e) {
+    return Fail(exception_code, e.what_without_backtrace(), err, err_cap);
+  } catch (const std::bad_alloc&) {
+    return Fail(exception_code, "out of memory", err, err_cap);
+  } catch (const std::exception& e) {
+    return Fail(exception_code, e.what(), err, err_cap);
+  } catch (...) {
+    return Fail(exception_code, "unknown exception", err, err_cap);
+  }
+}
+
+// The mapping documented on Trainer::RunUnit.
+int UnitErrorCode(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kInvalidArgument:
+      return CEREBRO_ERR_INVALID;
+    case StatusCode::kDataLoss:
+      return CEREBRO_ERR_STATE;
+    case StatusCode::kFailedPrecondition:
+      return CEREBRO_ERR_DATA;
+    default:
+      return CEREBRO_ERR_MODEL;
+  }
+}
+
+}  // namespace
+
+extern "C" {
+
+int cerebro_worker_create(int intra_op_threads, CerebroWorker** out, char* warning,
+                          size_t warning_cap, char* err, size_t err_cap) {
+  CopyText("", warning, warning_cap);
+  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+    if (out == nullptr) return Fail(CEREBRO_ERR_INVALID, "out is NULL", err, err_cap);
+    *out = nullptr;
+    Status st = cerebro::train::ConfigureThreads(intra_op_threads);
+    if (!st.ok()) return Fail(CEREBRO_ERR_INVALID, st.message(), err, err_cap);
+    CopyText(cerebro::train::BlasWarning(), warning, warning_cap);
+    // The one owning raw pointer in the project: the C caller owns the handle and gives
+    // it back through cerebro_worker_destroy.
+    *out = std::make_unique<CerebroWorker>().release();
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
+void cerebro_worker_destroy(CerebroWorker* worker) {
+  try {
+    std::unique_ptr<CerebroWorker> owned(worker);
+  } catch (...) {
+    // Destructors of tensors do not throw; nothing to report from a void function.
+  }
+}
+
+int cerebro_worker_load_partition(CerebroWorker* worker, const char* store_dir, const char* kind,
+                                  int index, char* err, size_t err_cap) {
+  return Guarded(CEREBRO_ERR_DATA, err, err_cap, [&]() {
+    if (worker == nullptr || store_dir == nullptr || kind == nullptr) {
+      return Fail(CEREBRO_ERR_INVALID, "worker, store_dir and kind must not be NULL", err, err_cap);
+    }
+    cerebro::train::PartitionKind partition_kind;
+    if (std::strcmp(kind, "train") == 0) {
+      partition_kind = cerebro::train::PartitionKind::kTrain;
+    } else if (std::strcmp(kind, "val") == 0) {
+      partition_kind = cerebro::train::PartitionKind::kVal;
+    } else {
+      return Fail(CEREBRO_ERR_INVALID,
+                  std::string("kind must be \"train\" or \"val\", got \"") + kind + "\"", err,
+                  err_cap);
+    }
+    Status st = worker->trainer.LoadPartition(store_dir, partition_kind, index);
+    if (!st.ok()) return Fail(CEREBRO_ERR_DATA, st.message(), err, err_cap);
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
+int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* request,
+                            CerebroUnitResult* result, char* err, size_t err_cap) {
+  if (result != nullptr) *result = CerebroUnitResult{};  // state NULL on every failure
+  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+    if (worker == nullptr || request == nullptr || result == nullptr) {
+      return Fail(CEREBRO_ERR_INVALID, "worker, request and result must not be NULL", err, err_cap);
+    }
+    if (request->model_config_json == nullptr) {
+      return Fail(CEREBRO_ERR_INVALID, "model_config_json is NULL", err, err_cap);
+    }
+    cerebro::train::UnitRequest req;
+    req.model_config_json = request->model_config_json;
+    req.train = request->train != 0;
+    req.init_seed = request->init_seed;
+    req.unit_seed = request->unit_seed;
+    req.state = request->state;
+    req.state_size = request->state_size;
+    auto unit = worker->trainer.RunUnit(req);
+    if (!unit.ok())
+      return Fail(UnitErrorCode(unit.status()), unit.status().message(), err, err_cap);
+    result->loss_sum = unit->loss_sum;
+    result->correct = unit->correct;
+    result->num_examples = unit->num_examples;
+    result->compute_seconds = unit->compute_seconds;
+    result->state_seconds = unit->state_seconds;
+    result->state_size = unit->state.size();
+    result->state = unit->state.Release();  // freed by cerebro_buffer_free
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
+int cerebro_validate_model_config(const char* model_config_json, char* err, size_t err_cap) {
+  return Guarded(CEREBRO_ERR_INVALID, err, err_cap, [&]() {
+    if (model_config_json == nullptr) {
+      return Fail(CEREBRO_ERR_INVALID, "model_config_json is NULL", err, err_cap);
+    }
+    auto config = cerebro::model::ParseModelConfig(model_config_json);
+    if (!config.ok()) return Fail(CEREBRO_ERR_INVALID, config.status().message(), err, err_cap);
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
+void cerebro_buffer_free(uint8_t* buffer) { std::free(buffer); }
+
+int cerebro_blas_suggested_coretype(char* buf, size_t cap) {
+  try {
+    std::string core = cerebro::train::SuggestedOpenBlasCoreType();
+    CopyText(core, buf, cap);
+    return core.empty() ? 0 : 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+}  // extern "C"
