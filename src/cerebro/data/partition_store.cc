@@ -190,13 +190,15 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
         ShuffledIndices(val_storage.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
   }
   if (static_cast<int64_t>(train_idx.size()) < options.num_train_partitions) {
-    return InvalidArgument("num_train_partitions (" + std::to_string(options.num_train_partitions) +
-                           ") exceeds the " + std::to_string(train_idx.size()) +
+    return InvalidArgument(options.partitions_field + ": " +
+                           std::to_string(options.num_train_partitions) +
+                           " train partitions exceed the " + std::to_string(train_idx.size()) +
                            " training examples; use fewer partitions");
   }
   if (static_cast<int64_t>(val_idx.size()) < options.num_val_partitions) {
-    return InvalidArgument("num_val_partitions (" + std::to_string(options.num_val_partitions) +
-                           ") exceeds the " + std::to_string(val_idx.size()) +
+    return InvalidArgument(options.partitions_field + ": " +
+                           std::to_string(options.num_val_partitions) +
+                           " validation partitions exceed the " + std::to_string(val_idx.size()) +
                            " validation examples; use fewer partitions or a larger val_fraction");
   }
 

@@ -61,6 +61,9 @@ struct PrepareOptions {
   int num_train_partitions = 1;
   int num_val_partitions = 1;
   uint64_t seed = 0;  // the one-time shuffle (and the validation split)
+  // How error messages name the partition count, e.g. "run.workers" when the caller
+  // derives it from the number of workers.
+  std::string partitions_field = "partitions";
 };
 
 struct PartitionInfo {

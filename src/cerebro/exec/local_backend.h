@@ -1,0 +1,65 @@
+// LocalBackend: W worker *processes* on this machine. Each is the `cerebro-worker`
+// executable, talking to the driver over a Unix socket (exec/wire.h); it loads its
+// partitions once at start and keeps them in memory. Processes, not threads, so that a
+// crash or out-of-memory kill inside one model's unit costs one worker (which the
+// driver replaces), never the driver. Workers die with the driver (PR_SET_PDEATHSIG).
+// Not thread-safe: one driver thread calls it.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cerebro/exec/backend.h"
+
+namespace cerebro::exec {
+
+struct LocalBackendOptions {
+  std::string worker_binary;   // path to cerebro-worker
+  int threads_per_worker = 1;  // torch intra-op + BLAS threads in each worker
+};
+
+// The cerebro-worker beside the running executable, or $CEREBRO_WORKER_BINARY.
+std::string DefaultWorkerBinary();
+
+class LocalBackend final : public Backend {
+ public:
+  explicit LocalBackend(LocalBackendOptions options);
+  ~LocalBackend() override;
+
+  Status Start(const std::vector<WorkerSetup>& workers) override;
+  int num_workers() const override { return static_cast<int>(workers_.size()); }
+  Status Submit(const UnitRequest& request) override;
+  StatusOr<Completion> WaitAny() override;
+  Status RestartWorker(int worker) override;
+  void Shutdown() override;
+  std::vector<std::string> warnings() const override { return warnings_; }
+  BackendStats stats() const override { return stats_; }
+
+  // The OS process id of a worker (for tests that kill one), or -1.
+  int worker_pid(int worker) const;
+
+ private:
+  struct Worker {
+    WorkerSetup setup;
+    int pid = -1;
+    int fd = -1;
+    bool busy = false;
+    bool lost = false;           // died; waiting for RestartWorker
+    sched::Unit unit;            // the unit in flight when busy
+    double submit_time = 0;      // monotonic seconds
+    double send_seconds = 0;
+  };
+
+  Status Spawn(int index);
+  Status AwaitReady(int index);
+  Completion LostCompletion(int index, const std::string& why);
+  void Reap(int index, std::string* how);
+
+  LocalBackendOptions options_;
+  std::vector<Worker> workers_;
+  std::vector<Completion> pending_;  // losses detected in Submit(), reported by WaitAny()
+  std::vector<std::string> warnings_;
+  BackendStats stats_;
+};
+
+}  // namespace cerebro::exec

@@ -1,0 +1,163 @@
+// The command-line contract: exit codes, one-line errors that name the field or file,
+// and no output directory left behind on bad input.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <zlib.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_data.h"
+
+namespace cerebro {
+namespace {
+
+using testing::TempDir;
+
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;  // stdout + stderr
+};
+
+CmdResult RunCerebro(const std::string& args) {
+  std::string cmd = testing::BinaryDir() + "/cerebro " + args + " 2>&1";
+  CmdResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+
+void ExpectCleanFailure(const CmdResult& r, const std::string& needle, const std::string& out_dir) {
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
+  // One line, starting with the program name.
+  EXPECT_EQ(r.out.rfind("cerebro: error: ", 0), 0u) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(out_dir)) << out_dir;
+  // ...and no staging directory either.
+  auto parent = std::filesystem::path(out_dir).parent_path();
+  for (const auto& e : std::filesystem::directory_iterator(parent)) {
+    EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos) << e.path();
+  }
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override { csv_ = testing::WriteBlobsCsv(tmp_.path(), 300); }
+  std::string Spec(const std::string& text) { return WriteFile(tmp_.Join("spec.yaml"), text); }
+  std::string Good() { return testing::SmallSpec(csv_, 1, 2); }
+  std::string Out() { return tmp_.Join("out"); }
+  std::string Replace(std::string s, const std::string& from, const std::string& to) {
+    auto pos = s.find(from);
+    EXPECT_NE(pos, std::string::npos) << from;
+    return s.replace(pos, from.size(), to);
+  }
+  TempDir tmp_;
+  std::string csv_;
+};
+
+TEST_F(CliTest, RunSucceedsAndWritesSummaryWithContractFields) {
+  auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --epochs 2 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("rank"), std::string::npos);
+  auto j = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
+  for (const char* k : {"model_id", "metric", "direction", "value"}) EXPECT_TRUE(j["best"].contains(k)) << k;
+  ASSERT_EQ(j["models"].size(), 4u);
+  for (const auto& m : j["models"]) {
+    for (const char* k : {"id", "params", "status", "history"}) EXPECT_TRUE(m.contains(k)) << k;
+    EXPECT_EQ(m["history"].size(), 2u);  // --epochs overrides the spec
+  }
+  auto report = RunCerebro("report " + Out());
+  EXPECT_EQ(report.exit_code, 0);
+  EXPECT_NE(report.out.find("completed"), std::string::npos);
+}
+
+TEST_F(CliTest, UnknownKeyInSpec) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), "  epochs:", "  epoch:")) + " --out " + Out()),
+                     "run.epoch: unknown key", Out());
+}
+
+TEST_F(CliTest, WrongTypeInSpec) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), "batch_size: 32", "batch_size: many")) +
+                                " --out " + Out()),
+                     "batch_size", Out());
+}
+
+TEST_F(CliTest, EmptyChoice) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), "[0.01, 0.003]", "[]")) + " --out " + Out()),
+                     "params.lr.choice: empty choice", Out());
+}
+
+TEST_F(CliTest, MinNotBelowMax) {
+  std::string text = Replace(Good(), "{choice: [0.01, 0.003]}", "{uniform: [0.1, 0.01]}");
+  ExpectCleanFailure(RunCerebro("run " + Spec(text) + " --out " + Out()), "params.lr.uniform: low must be < high",
+                     Out());
+}
+
+TEST_F(CliTest, MissingDataFile) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), csv_, tmp_.Join("nope.csv"))) + " --out " + Out()),
+                     tmp_.Join("nope.csv"), Out());
+}
+
+TEST_F(CliTest, TruncatedDataFile) {
+  // A gzip'd IDX image file cut short: the reader must name the file.
+  std::string images = tmp_.Join("images.gz"), labels = tmp_.Join("labels.gz");
+  {
+    gzFile g = gzopen(images.c_str(), "wb");
+    unsigned char header[16] = {0, 0, 8, 3, 0, 0, 0, 100, 0, 0, 0, 28, 0, 0, 0, 28};
+    gzwrite(g, header, sizeof(header));
+    std::string some(28 * 28 * 10, '\x01');  // 10 of the 100 images promised
+    gzwrite(g, some.data(), some.size());
+    gzclose(g);
+    gzFile l = gzopen(labels.c_str(), "wb");
+    unsigned char lh[8] = {0, 0, 8, 1, 0, 0, 0, 100};
+    gzwrite(l, lh, sizeof(lh));
+    std::string ls(100, '\x01');
+    gzwrite(l, ls.data(), ls.size());
+    gzclose(l);
+  }
+  std::string text = Replace(Good(), "  format: csv\n", "  format: idx\n");
+  text = Replace(text, "{path: " + csv_ + ", header: true, label_column: label}",
+                 "{images: " + images + ", labels: " + labels + "}");
+  ExpectCleanFailure(RunCerebro("run " + Spec(text) + " --out " + Out()), images, Out());
+}
+
+TEST_F(CliTest, MorePartitionsThanExamples) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --workers 500"), "partitions",
+                     Out());
+}
+
+TEST_F(CliTest, BadModelFieldNamesTheField) {
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), "optimizer: adam", "optimizer: adamax")) +
+                                " --out " + Out()),
+                     "optimizer", Out());
+}
+
+TEST_F(CliTest, BadFlag) {
+  auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --workers zero");
+  ExpectCleanFailure(r, "--workers", Out());
+  ExpectCleanFailure(RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --wrkers 2"), "--wrkers", Out());
+}
+
+TEST_F(CliTest, ExistingOutputDirectoryIsNotTouched) {
+  std::filesystem::create_directories(Out());
+  WriteFile(Out() + "/keep.txt", "x");
+  auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out());
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
+  EXPECT_EQ(testing::ReadFileOrEmpty(Out() + "/keep.txt"), "x");
+}
+
+}  // namespace
+}  // namespace cerebro

@@ -1,0 +1,202 @@
+// End-to-end: the driver, the MOP scheduler and real worker processes training real
+// (small) LibTorch models on a real partitioned store.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <tuple>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/exec/local_backend.h"
+#include "test_data.h"
+
+namespace cerebro {
+namespace {
+
+using driver::RunExperiment;
+using driver::RunOptions;
+using driver::RunResult;
+using testing::TempDir;
+
+spec::ExperimentSpec ParseOrDie(const std::string& text) {
+  auto s = spec::ParseSpecString(text, "test.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+RunOptions Options(const std::string& out) {
+  RunOptions o;
+  o.out_dir = out;
+  o.worker_binary = testing::BinaryDir() + "/cerebro-worker";
+  return o;
+}
+
+std::vector<spec::Json> ReadJsonLines(const std::string& path) {
+  std::vector<spec::Json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(spec::Json::parse(line));
+  return out;
+}
+
+// (model, epoch, kind, partition) -> how many times the journal says it completed.
+std::map<std::tuple<int, int, std::string, int>, int> UnitCounts(const std::string& run_dir) {
+  std::map<std::tuple<int, int, std::string, int>, int> counts;
+  for (const auto& j : ReadJsonLines(run_dir + "/journal.jsonl")) {
+    if (j["type"] != "unit") continue;
+    counts[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
+            j["partition"].get<int>()}]++;
+  }
+  return counts;
+}
+
+void ExpectEveryUnitExactlyOnce(const std::string& run_dir, int models, int epochs, int partitions) {
+  auto counts = UnitCounts(run_dir);
+  EXPECT_EQ(counts.size(), static_cast<size_t>(models * epochs * partitions * 2));
+  for (int m = 0; m < models; ++m)
+    for (int e = 0; e < epochs; ++e)
+      for (int p = 0; p < partitions; ++p)
+        for (const char* kind : {"train", "eval"}) {
+          EXPECT_EQ((counts[{m, e, kind, p}]), 1) << "model " << m << " epoch " << e << " " << kind << " " << p;
+        }
+}
+
+TEST(EndToEndTest, MopGivesEveryModelExactlyEpochsTimesPartitionsUnits) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 3, 2));
+  auto r = RunExperiment(s, Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 4u);
+  for (const auto& m : r->models) {
+    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.train_units, 3 * 2);
+    EXPECT_EQ(m.eval_units, 3 * 2);
+    ASSERT_EQ(m.history.size(), 3u);
+    EXPECT_EQ(m.history.back().train_examples, 450);  // 600 * (1 - 0.25), every example once
+    EXPECT_EQ(m.history.back().val_examples, 150);
+    EXPECT_EQ(m.history.back().train_order.size(), 2u);
+  }
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 3, 2);
+  // The blobs are separable: the best model learns them.
+  EXPECT_GE(r->best_value, 0.9);
+  EXPECT_EQ(r->models[0].id, r->best_model);
+  for (size_t i = 1; i < r->models.size(); ++i) {
+    EXPECT_GE(r->models[i - 1].history.back().val_accuracy, r->models[i].history.back().val_accuracy);
+  }
+  // The store holds what the contract promises.
+  auto summary = spec::Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
+  EXPECT_EQ(summary["best"]["model_id"], r->best_model);
+  EXPECT_EQ(summary["best"]["metric"], "accuracy");
+  EXPECT_EQ(summary["best"]["direction"], "max");
+  EXPECT_DOUBLE_EQ(summary["best"]["value"].get<double>(), r->best_value);
+  ASSERT_EQ(summary["models"].size(), 4u);
+  EXPECT_EQ(summary["models"][0]["history"].size(), 3u);
+  EXPECT_TRUE(summary["models"][0].contains("params"));
+  EXPECT_EQ(ReadJsonLines(r->run_dir + "/metrics.jsonl").size(), 12u);
+  for (int m = 0; m < 4; ++m) {
+    char name[64];
+    std::snprintf(name, sizeof(name), "/checkpoints/model_%04d.state", m);
+    EXPECT_GT(testing::ReadFileOrEmpty(r->run_dir + name).size(), 1000u);
+  }
+  EXPECT_FALSE(testing::ReadFileOrEmpty(r->run_dir + "/spec.json").empty());
+}
+
+TEST(EndToEndTest, SequentialAndTaskStrategiesTrainEveryModelOnAllData) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  for (const char* strategy : {"sequential", "task"}) {
+    spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 2, 2));
+    s.run.strategy = strategy;
+    if (s.run.strategy == "sequential") s.run.workers = 1;
+    auto r = RunExperiment(s, Options(tmp.Join(std::string("run_") + strategy)));
+    ASSERT_TRUE(r.ok()) << strategy << ": " << r.status().ToString();
+    for (const auto& m : r->models) {
+      EXPECT_EQ(m.status, "completed");
+      EXPECT_EQ(m.train_units, 2);  // one partition holding all the data, per epoch
+      EXPECT_EQ(m.history.back().train_examples, 225);
+    }
+    ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 1);
+    EXPECT_GE(r->best_value, 0.9) << strategy;
+  }
+}
+
+TEST(EndToEndTest, FixedOrderIsReproducibleAcrossRuns) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 2, 2, "  order: fixed\n"));
+  auto a = RunExperiment(s, Options(tmp.Join("a")));
+  auto b = RunExperiment(s, Options(tmp.Join("b")));
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto strip_seconds = [](const std::string& path) {
+    std::vector<std::string> rows;
+    for (auto j : ReadJsonLines(path)) {
+      j.erase("seconds");
+      j.erase("workers");
+      rows.push_back(j.dump());
+    }
+    std::sort(rows.begin(), rows.end());
+    return rows;
+  };
+  EXPECT_EQ(strip_seconds(a->run_dir + "/metrics.jsonl"), strip_seconds(b->run_dir + "/metrics.jsonl"));
+}
+
+TEST(EndToEndTest, KilledWorkerIsReplacedAndNoCompletedUnitIsLost) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 2, 2));
+  RunOptions o = Options(tmp.Join("run"));
+  int completions = 0;
+  bool killed = false;
+  o.after_completion = [&](const exec::Completion& c, exec::Backend& backend) {
+    if (++completions != 3 || killed) return;
+    // Kill the worker that did not just finish: it is (very likely) mid-unit.
+    int victim = 1 - c.unit.worker;
+    int pid = dynamic_cast<exec::LocalBackend&>(backend).worker_pid(victim);
+    ASSERT_GT(pid, 0);
+    ::kill(pid, SIGKILL);
+    killed = true;
+  };
+  auto r = RunExperiment(s, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(killed);
+  for (const auto& m : r->models) EXPECT_EQ(m.status, "completed") << m.failure;
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 2);
+  int lost = 0;
+  for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) lost += j["type"] == "worker_lost";
+  EXPECT_EQ(lost, 1);
+}
+
+TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  std::string text = testing::SmallSpec(csv, 2, 2);
+  // lr 1e30 with plain SGD blows the loss up to inf/NaN in the first batches.
+  text.replace(text.find("optimizer: adam"), 15, "optimizer: sgd");
+  text.replace(text.find("[0.01, 0.003]"), 13, "[0.05, 1.0e30]");
+  auto r = RunExperiment(ParseOrDie(text), Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int failed = 0, completed = 0;
+  for (const auto& m : r->models) {
+    if (m.status == "failed") {
+      ++failed;
+      EXPECT_EQ(m.params["lr"].get<double>(), 1e30);
+      EXPECT_FALSE(m.failure.empty());
+    } else {
+      ++completed;
+    }
+  }
+  EXPECT_EQ(failed, 2);
+  EXPECT_EQ(completed, 2);
+  EXPECT_EQ(r->models.back().status, "failed");  // ranked after every completed model
+  auto summary = spec::Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
+  EXPECT_EQ(summary["models"][3]["status"], "failed");
+  EXPECT_TRUE(summary["models"][3].contains("failure"));
+}
+
+}  // namespace
+}  // namespace cerebro
