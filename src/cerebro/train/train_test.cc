@@ -426,7 +426,7 @@ data::Dataset Images(int n, uint64_t seed) {
 }
 
 TEST(TrainerTest, CnnTrainsOnImages) {
-  ASSERT_TRUE(ConfigureThreads(1).ok());
+  ASSERT_TRUE(ConfigureProcess(1).ok());
   Trainer t;
   ASSERT_TRUE(t.SetPartition(PartitionKind::kTrain, Images(256, 1)).ok());
   ASSERT_TRUE(t.SetPartition(PartitionKind::kVal, Images(100, 2)).ok());

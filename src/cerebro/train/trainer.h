@@ -108,10 +108,10 @@ class Trainer {
   std::unique_ptr<Partition> val_;
 };
 
-// Sets torch's intra-op threads (and OpenMP's and OpenBLAS's, which torch shares) to
-// `threads` and, the first time it is called in a process, inter-op threads to 1.
-// Process-wide. Fails with InvalidArgument if threads < 1.
-Status ConfigureThreads(int threads);
+// Per-process settings for a worker: flush-to-zero for denormals, torch's intra-op
+// threads (and OpenMP's and OpenBLAS's, which torch shares) set to `threads` and, the
+// first time it is called in a process, inter-op threads to 1. Process-wide. Fails with InvalidArgument if threads < 1.
+Status ConfigureProcess(int threads);
 
 // Empty when the BLAS that LibTorch resolved is an optimised one (OpenBLAS, BLIS, MKL)
 // running kernels that fit the CPU, or cannot be identified. Otherwise one line saying

@@ -85,7 +85,7 @@ int cerebro_worker_create(int intra_op_threads, CerebroWorker** out, char* warni
   return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
     if (out == nullptr) return Fail(CEREBRO_ERR_INVALID, "out is NULL", err, err_cap);
     *out = nullptr;
-    Status st = cerebro::train::ConfigureThreads(intra_op_threads);
+    Status st = cerebro::train::ConfigureProcess(intra_op_threads);
     if (!st.ok()) return Fail(CEREBRO_ERR_INVALID, st.message(), err, err_cap);
     CopyText(cerebro::train::BlasWarning(), warning, warning_cap);
     // The one owning raw pointer in the project: the C caller owns the handle and gives
