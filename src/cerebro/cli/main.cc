@@ -25,7 +25,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage:
   cerebro run SPEC [--out DIR] [--workers N] [--strategy mop|sequential|task]
-                   [--epochs E] [--seed S] [--order random|fixed] [--threads T] [--quiet]
+                   [--epochs E] [--seed S] [--order random|fixed] [--threads T]
+                   [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
       directory (default runs/<name>-<time>) and print the ranked models.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
@@ -43,7 +44,8 @@ struct Flags {
 
 Status ParseFlags(int argc, char** argv, int start, Flags* f) {
   static const std::vector<std::string> kValued = {"--out", "--workers", "--strategy", "--epochs",
-                                                   "--seed", "--order", "--threads", "--partitions"};
+                                                   "--seed", "--order", "--threads", "--partitions",
+                                                   "--backend", "--ray-address"};
   for (int i = start; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quiet") {
@@ -109,6 +111,13 @@ Status ApplyOverrides(const Flags& f, spec::ExperimentSpec* s) {
     }
     s->run.order = it->second;
   }
+  if (auto it = f.values.find("--backend"); it != f.values.end()) {
+    if (it->second != "local" && it->second != "ray") {
+      return InvalidArgument("--backend: expected local or ray, got '" + it->second + "'");
+    }
+    s->run.backend = it->second;
+  }
+  if (auto it = f.values.find("--ray-address"); it != f.values.end()) s->run.ray_address = it->second;
   if (s->run.strategy == "sequential") s->run.workers = 1;
   return spec::Validate(*s);
 }

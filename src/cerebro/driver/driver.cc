@@ -10,7 +10,7 @@
 #include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
 #include "cerebro/data/partition_store.h"
-#include "cerebro/exec/local_backend.h"
+#include "cerebro/exec/backend_factory.h"
 #include "cerebro/sched/hopper.h"
 #include "cerebro/search/space.h"
 #include "cerebro/train/worker_api.h"
@@ -164,15 +164,21 @@ Status Runner::Setup() {
   RETURN_IF_ERROR(store_->WriteJsonFile("models.json", models));
   RETURN_IF_ERROR(store_->Publish());
 
-  exec::LocalBackendOptions bo;
-  bo.worker_binary = options_.worker_binary;
-  bo.threads_per_worker = spec_.run.threads_per_worker;
-  backend_ = std::make_unique<exec::LocalBackend>(bo);
+  exec::BackendConfig bc;
+  bc.kind = spec_.run.backend;
+  bc.worker_binary = options_.worker_binary;
+  bc.threads_per_worker = spec_.run.threads_per_worker;
+  bc.ray_address = spec_.run.ray_address;
+  auto backend = exec::MakeBackend(bc);
+  Status st = backend.status();
   std::vector<exec::WorkerSetup> setups;
   for (int p : layout_.worker_partition) setups.push_back({store_->DataDir(), p, p});
-  Status st = backend_->Start(setups);
+  if (st.ok()) {
+    backend_ = std::move(backend).value();
+    st = backend_->Start(setups);
+  }
   if (!st.ok()) {
-    backend_->Shutdown();
+    if (backend_) backend_->Shutdown();
     (void)fs_->RemoveAll(store_->dir());  // nothing trained yet: leave no half-made run
     return st;
   }

@@ -380,6 +380,8 @@ StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::str
       spec.run.seed = static_cast<uint64_t>(seed);
       RETURN_IF_ERROR(sec.Int("threads_per_worker", &spec.run.threads_per_worker, 1));
       RETURN_IF_ERROR(sec.Int("max_unit_retries", &spec.run.max_unit_retries, 0));
+      RETURN_IF_ERROR(sec.String("backend", &spec.run.backend, {"local", "ray"}));
+      RETURN_IF_ERROR(sec.String("ray_address", &spec.run.ray_address));
       RETURN_IF_ERROR(sec.NoUnknownKeys());
     }
     RETURN_IF_ERROR(root.NoUnknownKeys());
@@ -411,6 +413,9 @@ Status Validate(const ExperimentSpec& spec) {
     }
   } else if (spec.search.method == "random" && spec.search.num_models < 1) {
     return InvalidArgument("search.num_models: random search needs num_models >= 1");
+  }
+  if (!spec.run.ray_address.empty() && spec.run.backend != "ray") {
+    return InvalidArgument("run.ray_address: only used with backend: ray");
   }
   if (spec.run.workers > 1024) return InvalidArgument("run.workers: at most 1024");
   if (spec.run.threads_per_worker > 256) return InvalidArgument("run.threads_per_worker: at most 256");
@@ -477,7 +482,9 @@ Json ToJson(const ExperimentSpec& s) {
                   {"order", s.run.order},
                   {"seed", s.run.seed},
                   {"threads_per_worker", s.run.threads_per_worker},
-                  {"max_unit_retries", s.run.max_unit_retries}};
+                  {"max_unit_retries", s.run.max_unit_retries},
+                  {"backend", s.run.backend}};
+  if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
   return j;
 }
 

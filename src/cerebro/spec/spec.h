@@ -72,6 +72,8 @@ struct RunSpec {
   uint64_t seed = 0;
   int threads_per_worker = 1;
   int max_unit_retries = 2;  // re-runs of a unit whose worker died before a model fails
+  std::string backend = "local";  // local | ray
+  std::string ray_address;        // ray: HOST:PORT; "" = start a local head for the run
 };
 
 struct ExperimentSpec {
