@@ -4,6 +4,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -98,11 +99,14 @@ TEST(EndToEndTest, MopGivesEveryModelExactlyEpochsTimesPartitionsUnits) {
   EXPECT_EQ(summary["models"][0]["history"].size(), 3u);
   EXPECT_TRUE(summary["models"][0].contains("params"));
   EXPECT_EQ(ReadJsonLines(r->run_dir + "/metrics.jsonl").size(), 12u);
-  for (int m = 0; m < 4; ++m) {
-    char name[64];
-    std::snprintf(name, sizeof(name), "/checkpoints/model_%04d.state", m);
-    EXPECT_GT(testing::ReadFileOrEmpty(r->run_dir + name).size(), 1000u);
+  // Every model's final state is kept (keep_best defaults to 5 > 4 models), and only it.
+  for (const auto& m : summary["models"]) {
+    ASSERT_TRUE(m["checkpoint"].is_string());
+    EXPECT_GT(testing::ReadFileOrEmpty(r->run_dir + "/" + m["checkpoint"].get<std::string>()).size(), 1000u);
   }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(r->run_dir + "/checkpoints"),
+                          std::filesystem::directory_iterator()),
+            4);
   EXPECT_FALSE(testing::ReadFileOrEmpty(r->run_dir + "/spec.json").empty());
 }
 
@@ -196,6 +200,27 @@ TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
   auto summary = spec::Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
   EXPECT_EQ(summary["models"][3]["status"], "failed");
   EXPECT_TRUE(summary["models"][3].contains("failure"));
+}
+
+TEST(EndToEndTest, AModelThatRunsOutOfMemoryFailsAloneWithTheReason) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  std::string text = testing::SmallSpec(csv, 1, 2);
+  // 200000 x 200000 floats = 160 GB: the allocation fails inside the unit.
+  text.replace(text.find("[[16], [32, 16]]"), 16, "[[16], [200000, 200000]]");
+  auto r = RunExperiment(ParseOrDie(text), Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int failed = 0;
+  for (const auto& m : r->models) {
+    if (m.params["hidden"].size() == 2) {
+      EXPECT_EQ(m.status, "failed");
+      EXPECT_NE(m.failure.find("alloc"), std::string::npos) << m.failure;
+      ++failed;
+    } else {
+      EXPECT_EQ(m.status, "completed") << m.failure;
+    }
+  }
+  EXPECT_EQ(failed, 2);
 }
 
 }  // namespace

@@ -31,6 +31,10 @@ constexpr const char* kUsage = R"(usage:
       directory (default runs/<name>-<time>) and print the ranked models.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
       Only materialize the partitioned data store of SPEC's data section.
+  cerebro resume RUN_DIR [--quiet]
+      Continue a run that was interrupted (killed, crashed, out of power) from its journal.
+  cerebro replay RUN_DIR [--out DIR] [--quiet]
+      Re-execute a run following its journaled partition order and report any divergence.
   cerebro report RUN_DIR
       Print the ranked table of a finished run from its summary.json.
 Flags override the spec's run section.
@@ -160,46 +164,48 @@ int Fail(const Status& st) {
   return ExitCodeFor(st);
 }
 
-int CmdRun(const Flags& f) {
-  if (f.positional.size() != 1) return Fail(InvalidArgument("run: expected one SPEC file"));
-  auto parsed = spec::ParseSpecFile(f.positional[0]);
-  if (!parsed.ok()) return Fail(parsed.status());
-  spec::ExperimentSpec s = std::move(parsed).value();
-  Status st = ApplyOverrides(f, &s);
-  if (!st.ok()) return Fail(st);
-
-  driver::RunOptions opts;
-  opts.out_dir = f.values.count("--out") ? f.values.at("--out") : DefaultOutDir(s);
-  bool tty = ::isatty(2);
-  int last_decile = -1;
-  if (!f.quiet) {
-    opts.on_progress = [&](const driver::Progress& p) {
-      std::string best = p.best_model < 0 ? "-"
-                                          : std::to_string(p.best_value).substr(0, 6) + " (model " +
-                                                std::to_string(p.best_model) + ")";
-      char line[256];
-      std::snprintf(line, sizeof(line), "epoch %d/%d  units %lld/%lld  elapsed %s  left %s  best %s %s",
-                    p.epoch, p.epochs, static_cast<long long>(p.units_done),
-                    static_cast<long long>(p.units_total), Clock(p.elapsed_seconds).c_str(),
-                    Clock(p.eta_seconds).c_str(), p.metric.c_str(), best.c_str());
-      if (tty) {
-        std::fprintf(stderr, "\r\033[K%s", line);
-      } else {
-        int decile = p.units_total > 0 ? static_cast<int>(10 * p.units_done / p.units_total) : 0;
-        if (decile != last_decile) std::fprintf(stderr, "%s\n", line);
-        last_decile = decile;
-      }
-    };
-    opts.on_started = [&](const std::string& dir) {
+// Live progress on stderr: one redrawn line on a terminal, a line per tenth otherwise.
+class ProgressPrinter {
+ public:
+  explicit ProgressPrinter(bool quiet) : quiet_(quiet), tty_(::isatty(2)) {}
+  ~ProgressPrinter() {
+    if (!quiet_ && tty_ && drew_) std::fprintf(stderr, "\n");
+  }
+  void Attach(driver::RunOptions* opts, const std::string& what) {
+    if (quiet_) return;
+    opts->on_started = [what](const std::string& dir, const spec::ExperimentSpec& s) {
       std::fprintf(stderr, "cerebro: %s: strategy %s, %d worker(s), %d epoch(s), seed %llu -> %s\n",
-                   f.positional[0].c_str(), s.run.strategy.c_str(), s.run.workers, s.run.epochs,
+                   what.c_str(), s.run.strategy.c_str(), s.run.workers, s.run.epochs,
                    static_cast<unsigned long long>(s.run.seed), dir.c_str());
     };
+    opts->on_progress = [this](const driver::Progress& p) { Draw(p); };
   }
-  auto result = driver::RunExperiment(s, opts);
-  if (!f.quiet && tty) std::fprintf(stderr, "\n");
-  if (!result.ok()) return Fail(result.status());
-  const driver::RunResult& r = *result;
+
+ private:
+  void Draw(const driver::Progress& p) {
+    std::string best = p.best_model < 0 ? "-"
+                                        : std::to_string(p.best_value).substr(0, 6) + " (model " +
+                                              std::to_string(p.best_model) + ")";
+    char line[256];
+    std::snprintf(line, sizeof(line), "epoch %d/%d  units %lld/%lld  elapsed %s  left %s  best %s %s",
+                  p.epoch, p.epochs, static_cast<long long>(p.units_done),
+                  static_cast<long long>(p.units_total), Clock(p.elapsed_seconds).c_str(),
+                  Clock(p.eta_seconds).c_str(), p.metric.c_str(), best.c_str());
+    if (tty_) {
+      std::fprintf(stderr, "\r\033[K%s", line);
+      drew_ = true;
+    } else {
+      int decile = p.units_total > 0 ? static_cast<int>(10 * p.units_done / p.units_total) : 0;
+      if (decile != last_decile_) std::fprintf(stderr, "%s\n", line);
+      last_decile_ = decile;
+    }
+  }
+  bool quiet_, tty_;
+  bool drew_ = false;
+  int last_decile_ = -1;
+};
+
+int PrintResult(const driver::RunResult& r) {
   std::printf("%s", driver::FormatRankedTable(r).c_str());
   const auto& t = r.timing;
   std::printf("\nrun directory: %s\n", r.run_dir.c_str());
@@ -207,10 +213,60 @@ int CmdRun(const Flags& f) {
     std::printf("best: model %d, val %s %.4f\n", r.best_model, r.metric.c_str(), r.best_value);
   }
   std::printf("time: %.1f s training (%.0f samples/s), %.1f s preparing; state moves %.2f s, "
-              "checkpoints %.2f s\n",
+              "checkpoints %.2f s (%.1f MB kept)\n",
               t.wall_seconds, t.wall_seconds > 0 ? t.train_examples / t.wall_seconds : 0.0,
-              t.prepare_seconds, t.transfer_seconds + t.state_codec_seconds, t.checkpoint_seconds);
+              t.prepare_seconds, t.transfer_seconds + t.state_codec_seconds, t.checkpoint_seconds,
+              t.checkpoint_bytes / 1e6);
   return r.best_model >= 0 ? 0 : 1;
+}
+
+int CmdRun(const Flags& f) {
+  if (f.positional.size() != 1) return Fail(InvalidArgument("run: expected one SPEC file"));
+  auto parsed = spec::ParseSpecFile(f.positional[0]);
+  if (!parsed.ok()) return Fail(parsed.status());
+  spec::ExperimentSpec s = std::move(parsed).value();
+  Status st = ApplyOverrides(f, &s);
+  if (!st.ok()) return Fail(st);
+  driver::RunOptions opts;
+  opts.out_dir = f.values.count("--out") ? f.values.at("--out") : DefaultOutDir(s);
+  StatusOr<driver::RunResult> result = Status(StatusCode::kInternal, "not run");
+  {
+    ProgressPrinter progress(f.quiet);
+    progress.Attach(&opts, f.positional[0]);
+    result = driver::RunExperiment(s, opts);
+  }
+  if (!result.ok()) return Fail(result.status());
+  return PrintResult(*result);
+}
+
+int CmdResume(const Flags& f) {
+  if (f.positional.size() != 1) return Fail(InvalidArgument("resume: expected one RUN_DIR"));
+  if (!f.values.empty()) return Fail(InvalidArgument("resume: takes no flags but --quiet (the run keeps its spec)"));
+  driver::RunOptions opts;
+  StatusOr<driver::RunResult> result = Status(StatusCode::kInternal, "not run");
+  {
+    ProgressPrinter progress(f.quiet);
+    progress.Attach(&opts, "resume " + f.positional[0]);
+    result = driver::ResumeExperiment(f.positional[0], opts);
+  }
+  if (!result.ok()) return Fail(result.status());
+  return PrintResult(*result);
+}
+
+int CmdReplay(const Flags& f) {
+  if (f.positional.size() != 1) return Fail(InvalidArgument("replay: expected one RUN_DIR"));
+  std::string dir = f.positional[0];
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  driver::RunOptions opts;
+  opts.out_dir = f.values.count("--out") ? f.values.at("--out") : dir + "-replay";
+  auto report = driver::ReplayExperiment(dir, opts);
+  if (!report.ok()) return Fail(report.status());
+  const auto& r = *report;
+  std::printf("replayed %s into %s: %lld of %lld epochs bitwise identical; max |difference| %.3g\n",
+              dir.c_str(), r.replay.run_dir.c_str(), static_cast<long long>(r.epochs_identical),
+              static_cast<long long>(r.epochs_compared), r.max_abs_difference);
+  for (const auto& d : r.divergences) std::printf("  diverged: %s\n", d.c_str());
+  return r.divergences.empty() ? 0 : 1;
 }
 
 int CmdPrepare(const Flags& f) {
@@ -287,6 +343,8 @@ int main(int argc, char** argv) {
   if (!st.ok()) return Fail(st);
   if (cmd == "run") return CmdRun(flags);
   if (cmd == "prepare") return CmdPrepare(flags);
+  if (cmd == "resume") return CmdResume(flags);
+  if (cmd == "replay") return CmdReplay(flags);
   if (cmd == "report") return CmdReport(flags);
   return Fail(cerebro::InvalidArgument("unknown command '" + cmd + "' (see cerebro --help)"));
 }

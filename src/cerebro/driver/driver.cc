@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 
 #include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
@@ -66,9 +68,11 @@ struct ModelRun {
   ModelOutcome outcome;
   std::string config_json;
   std::shared_ptr<const std::string> state;
+  int train_seq = 0;  // training units completed; names the checkpoints
   std::map<int, EpochAccumulator> epochs;
-  int failures = 0;  // worker losses while running this model's units
+  int failures = 0;   // worker losses while running this model's units
   bool failed = false;
+  bool done = false;  // all epochs completed
 };
 
 bool Better(double a, double b, spec::Direction d) {
@@ -92,47 +96,59 @@ Json HistoryJson(const std::vector<store::EpochRow>& rows) {
   return h;
 }
 
+const char* KindName(sched::UnitKind k) { return k == sched::UnitKind::kTrain ? "train" : "eval"; }
+
+// One run of the loop, new or resumed. Owns the store, the backend and the scheduler.
 class Runner {
  public:
-  Runner(const spec::ExperimentSpec& spec, const RunOptions& options)
-      : spec_(spec), options_(options),
+  Runner(spec::ExperimentSpec spec, const RunOptions& options)
+      : spec_(std::move(spec)), options_(options),
         fs_(options.fs != nullptr ? options.fs : &RealFileSystem()) {}
 
-  StatusOr<RunResult> Run();
+  // A new run: validate, prepare, publish, train.
+  StatusOr<RunResult> RunNew();
+  // An interrupted run: rebuild state from the journal, train what is left.
+  StatusOr<RunResult> RunResumed(std::unique_ptr<store::ExperimentStore> store, const Json& models);
 
  private:
-  Status Setup();
+  Status LoadModels(const std::vector<search::ModelConfig>& configs);
+  Status StartBackend();
+  void MakeHopper();
+  Status RestoreFromJournal();
+  Status Finish(Status loop_status, RunResult* out);
   Status Loop();
   Status Dispatch(int worker);
   Status Handle(exec::Completion c);
-  Status FinishEpoch(ModelRun& m, int epoch);
-  void FailModel(ModelRun& m, const std::string& why);
+  // Records a successful unit (live or from the journal) and closes epochs it completes.
+  Status Record(const sched::Unit& u, const sched::CompletionEvents& ev, double loss_sum,
+                double correct, int64_t n, double compute, bool restoring);
+  Status FinishEpoch(ModelRun& m, int epoch, bool restoring);
+  void FailModel(ModelRun& m, const std::string& why, bool restoring);
+  void ApplyRetention();
+  void UpdateBest();
   void ReportProgress();
   RunResult BuildResult();
   Status WriteSummary(const RunResult& r);
 
-  const spec::ExperimentSpec& spec_;
+  spec::ExperimentSpec spec_;
   const RunOptions& options_;
   FileSystem* fs_;
   Layout layout_;
   std::vector<ModelRun> models_;
+  std::vector<store::EpochRow> rows_;  // every epoch row in completion order
   std::unique_ptr<store::ExperimentStore> store_;
   std::unique_ptr<exec::Backend> backend_;
   std::unique_ptr<sched::Hopper> hopper_;
   std::vector<bool> worker_dead_;
   int in_flight_ = 0;
-  int64_t units_total_ = 0;
   double start_ = 0;
   RunTiming timing_;
   int best_model_ = -1;
   double best_value_ = 0;
-  int64_t last_report_decile_ = -1;
 };
 
-Status Runner::Setup() {
-  double t0 = Now();
-  ASSIGN_OR_RETURN(auto configs, search::GenerateConfigs(spec_));
-  // Every configuration must be trainable before anything is written.
+Status Runner::LoadModels(const std::vector<search::ModelConfig>& configs) {
+  // Every configuration must be trainable before anything is written or started.
   for (const auto& c : configs) {
     std::string json = c.params.dump();
     char err[512] = {0};
@@ -143,6 +159,7 @@ Status Runner::Setup() {
                                                        json + ")"
                                                  : ""));
     }
+    if (c.id != static_cast<int>(models_.size())) return DataLoss("models: ids must be 0..n-1");
     ModelRun m;
     m.outcome.id = c.id;
     m.outcome.params = c.params;
@@ -151,6 +168,52 @@ Status Runner::Setup() {
     models_.push_back(std::move(m));
   }
   layout_ = LayoutFor(spec_.run);
+  return Status::Ok();
+}
+
+Status Runner::StartBackend() {
+  exec::BackendConfig bc;
+  bc.kind = spec_.run.backend;
+  bc.worker_binary = options_.worker_binary;
+  bc.threads_per_worker = spec_.run.threads_per_worker;
+  bc.ray_address = spec_.run.ray_address;
+  ASSIGN_OR_RETURN(backend_, exec::MakeBackend(bc));
+  std::vector<exec::WorkerSetup> setups;
+  for (int p : layout_.worker_partition) setups.push_back({store_->DataDir(), p, p});
+  Status st = backend_->Start(setups);
+  if (!st.ok()) {
+    backend_->Shutdown();
+    return st;
+  }
+  for (const auto& w : backend_->warnings()) LogWarning(w);
+  worker_dead_.assign(setups.size(), false);
+  return Status::Ok();
+}
+
+void Runner::MakeHopper() {
+  sched::HopperOptions ho;
+  ho.seed = DeriveSeed(spec_.run.seed, "sched");
+  ho.order = spec_.run.order == "fixed" || !options_.scripted_orders.empty() ? sched::Order::kFixed
+                                                                            : sched::Order::kRandom;
+  ho.policy = layout_.policy;
+  hopper_ = std::make_unique<sched::Hopper>(layout_.worker_partition, ho);
+  for (const auto& [key, order] : options_.scripted_orders) {
+    std::vector<int> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    bool permutation = static_cast<int>(order.size()) == layout_.partitions;
+    for (int i = 0; permutation && i < layout_.partitions; ++i) permutation = sorted[i] == i;
+    // Only whole epochs are scripted; a partial one (the run was cut short) follows the seed.
+    if (key.first >= 0 && key.first < static_cast<int>(models_.size()) && permutation) {
+      hopper_->SetTrainOrder(key.first, key.second, order);
+    }
+  }
+  for (auto& m : models_) hopper_->AddModel(m.outcome.id, spec_.run.epochs);
+}
+
+StatusOr<RunResult> Runner::RunNew() {
+  double t0 = Now();
+  ASSIGN_OR_RETURN(auto configs, search::GenerateConfigs(spec_));
+  RETURN_IF_ERROR(LoadModels(configs));
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
   data::PrepareOptions prep;
   prep.num_train_partitions = layout_.partitions;
@@ -160,43 +223,110 @@ Status Runner::Setup() {
   RETURN_IF_ERROR(data::Prepare(ToSourceSpec(spec_), prep, store_->DataDir()));
   RETURN_IF_ERROR(store_->WriteJsonFile("spec.json", spec::ToJson(spec_)));
   Json models = Json::array();
-  for (const auto& m : models_) models.push_back({{"id", m.outcome.id}, {"params", m.outcome.params}});
+  for (const auto& c : configs) models.push_back({{"id", c.id}, {"params", c.params}});
   RETURN_IF_ERROR(store_->WriteJsonFile("models.json", models));
   RETURN_IF_ERROR(store_->Publish());
-
-  exec::BackendConfig bc;
-  bc.kind = spec_.run.backend;
-  bc.worker_binary = options_.worker_binary;
-  bc.threads_per_worker = spec_.run.threads_per_worker;
-  bc.ray_address = spec_.run.ray_address;
-  auto backend = exec::MakeBackend(bc);
-  Status st = backend.status();
-  std::vector<exec::WorkerSetup> setups;
-  for (int p : layout_.worker_partition) setups.push_back({store_->DataDir(), p, p});
-  if (st.ok()) {
-    backend_ = std::move(backend).value();
-    st = backend_->Start(setups);
-  }
+  Status st = StartBackend();
   if (!st.ok()) {
-    if (backend_) backend_->Shutdown();
     (void)fs_->RemoveAll(store_->dir());  // nothing trained yet: leave no half-made run
     return st;
   }
-  for (const auto& w : backend_->warnings()) LogWarning(w);
-  worker_dead_.assign(setups.size(), false);
-
-  sched::HopperOptions ho;
-  ho.seed = DeriveSeed(spec_.run.seed, "sched");
-  ho.order = spec_.run.order == "fixed" ? sched::Order::kFixed : sched::Order::kRandom;
-  ho.policy = layout_.policy;
-  hopper_ = std::make_unique<sched::Hopper>(layout_.worker_partition, ho);
-  for (auto& m : models_) {
-    hopper_->AddModel(m.outcome.id, spec_.run.epochs);
-    m.epochs[0];
-  }
-  units_total_ = hopper_->units_remaining();
+  MakeHopper();
   timing_.prepare_seconds = Now() - t0;
-  if (options_.on_started) options_.on_started(store_->dir());
+  if (options_.on_started) options_.on_started(store_->dir(), spec_);
+  RunResult r;
+  RETURN_IF_ERROR(Finish(Loop(), &r));
+  return r;
+}
+
+StatusOr<RunResult> Runner::RunResumed(std::unique_ptr<store::ExperimentStore> store,
+                                       const Json& models) {
+  double t0 = Now();
+  store_ = std::move(store);
+  std::vector<search::ModelConfig> configs;
+  if (!models.is_array()) return DataLoss(store_->Path("models.json") + ": expected a list");
+  for (const auto& m : models) {
+    if (!m.is_object() || !m.contains("id") || !m["id"].is_number_integer() || !m.contains("params")) {
+      return DataLoss(store_->Path("models.json") + ": malformed entry " + m.dump());
+    }
+    configs.push_back({m["id"].get<int>(), m["params"]});
+  }
+  RETURN_IF_ERROR(LoadModels(configs));
+  MakeHopper();
+  RETURN_IF_ERROR(RestoreFromJournal());
+  if (!hopper_->Done()) RETURN_IF_ERROR(StartBackend());
+  timing_.prepare_seconds = Now() - t0;
+  if (options_.on_started) options_.on_started(store_->dir(), spec_);
+  RunResult r;
+  RETURN_IF_ERROR(Finish(hopper_->Done() ? Status::Ok() : Loop(), &r));
+  return r;
+}
+
+Status Runner::RestoreFromJournal() {
+  ASSIGN_OR_RETURN(std::vector<Json> records, store_->ReadJournal());
+  const std::string where = store_->Path("journal.jsonl");
+  int line = 0;
+  for (const Json& j : records) {
+    ++line;
+    auto bad = [&](const std::string& why) {
+      return DataLoss(where + ":" + std::to_string(line) + ": " + why);
+    };
+    const std::string type = j.value("type", "");
+    int model = j.value("model", -1);
+    if (model < 0 || model >= static_cast<int>(models_.size())) return bad("unknown model");
+    ModelRun& m = models_[model];
+    if (type == "worker_lost") {
+      ++m.failures;
+    } else if (type == "model_failed") {
+      FailModel(m, j.value("reason", "failed"), /*restoring=*/true);
+    } else if (type == "unit") {
+      sched::Unit u;
+      u.model = model;
+      u.epoch = j.value("epoch", -1);
+      u.kind = j.value("kind", "") == "train" ? sched::UnitKind::kTrain : sched::UnitKind::kEval;
+      u.partition = j.value("partition", -1);
+      u.worker = j.value("worker", -1);
+      sched::CompletionEvents ev;
+      if (m.failed || !hopper_->Restore(u.model, u.epoch, u.kind, u.partition, &ev)) {
+        return bad("unit does not fit the schedule (was the spec or journal edited?)");
+      }
+      if (u.kind == sched::UnitKind::kTrain) {
+        m.outcome.checkpoint = j.value("checkpoint", "");
+        ++m.train_seq;
+      }
+      RETURN_IF_ERROR(Record(u, ev, j.value("loss_sum", 0.0), j.value("correct", 0.0),
+                             j.value("examples", int64_t{0}), j.value("compute_seconds", 0.0),
+                             /*restoring=*/true));
+    } else {
+      return bad("unknown record type '" + type + "'");
+    }
+  }
+  // Each live model continues from the state its last journaled unit produced.
+  std::set<std::string> keep;
+  for (auto& m : models_) {
+    if (m.outcome.checkpoint.empty()) continue;
+    if (!m.failed && !m.done) {
+      auto bytes = store_->ReadFile(m.outcome.checkpoint);
+      if (!bytes.ok()) return DataLoss("model " + std::to_string(m.outcome.id) + ": " + bytes.status().message());
+      m.state = std::make_shared<const std::string>(std::move(bytes).value());
+    }
+    keep.insert(m.outcome.checkpoint);
+  }
+  // States written after the last journal line (the crash came between the two) never
+  // happened; retention may have removed others already.
+  auto names = fs_->ListDir(store_->Path("checkpoints"));
+  if (names.ok()) {
+    for (const auto& n : *names) {
+      if (!keep.count("checkpoints/" + n)) (void)store_->RemoveRelative("checkpoints/" + n);
+    }
+  }
+  for (auto& m : models_) {
+    if (!m.outcome.checkpoint.empty() && !fs_->Exists(store_->Path(m.outcome.checkpoint))) {
+      m.outcome.checkpoint.clear();  // removed by retention before the crash
+    }
+  }
+  RETURN_IF_ERROR(store_->RewriteEpochRows(rows_));
+  UpdateBest();
   return Status::Ok();
 }
 
@@ -218,18 +348,54 @@ Status Runner::Dispatch(int w) {
   return Status::Ok();
 }
 
-void Runner::FailModel(ModelRun& m, const std::string& why) {
+void Runner::FailModel(ModelRun& m, const std::string& why, bool restoring) {
   if (m.failed) return;
   m.failed = true;
   m.outcome.status = "failed";
   m.outcome.failure = why;
   hopper_->StopModel(m.outcome.id);
+  if (restoring) return;
   LogWarning("model " + std::to_string(m.outcome.id) + " failed: " + why);
-  (void)store_->AppendJournal(
-      {{"type", "model_failed"}, {"model", m.outcome.id}, {"reason", why}});
+  (void)store_->AppendJournal({{"type", "model_failed"}, {"model", m.outcome.id}, {"reason", why}});
+  ApplyRetention();
 }
 
-Status Runner::FinishEpoch(ModelRun& m, int epoch) {
+void Runner::UpdateBest() {
+  best_model_ = -1;
+  for (const auto& m : models_) {
+    if (m.failed || m.outcome.history.empty()) continue;
+    double v = MetricOf(m.outcome.history.back(), spec_.metric.name);
+    if (best_model_ < 0 || Better(v, best_value_, spec_.metric.direction)) {
+      best_model_ = m.outcome.id;
+      best_value_ = v;
+    }
+  }
+}
+
+// Keeps the latest state of every live model, the final states of the best keep_best
+// finished models, and failed models' last states only when asked (keep_failed).
+void Runner::ApplyRetention() {
+  std::vector<ModelRun*> finished;
+  for (auto& m : models_) {
+    if (m.outcome.checkpoint.empty()) continue;
+    if (m.failed && !spec_.run.keep_failed) {
+      (void)store_->RemoveRelative(m.outcome.checkpoint);
+      m.outcome.checkpoint.clear();
+    } else if (m.done && !m.failed) {
+      finished.push_back(&m);
+    }
+  }
+  std::stable_sort(finished.begin(), finished.end(), [&](const ModelRun* a, const ModelRun* b) {
+    return Better(MetricOf(a->outcome.history.back(), spec_.metric.name),
+                  MetricOf(b->outcome.history.back(), spec_.metric.name), spec_.metric.direction);
+  });
+  for (size_t i = static_cast<size_t>(spec_.run.keep_best); i < finished.size(); ++i) {
+    (void)store_->RemoveRelative(finished[i]->outcome.checkpoint);
+    finished[i]->outcome.checkpoint.clear();
+  }
+}
+
+Status Runner::FinishEpoch(ModelRun& m, int epoch, bool restoring) {
   EpochAccumulator& acc = m.epochs[epoch];
   store::EpochRow row;
   row.model_id = m.outcome.id;
@@ -264,26 +430,38 @@ Status Runner::FinishEpoch(ModelRun& m, int epoch) {
     row.val_loss = val_loss / row.val_examples;
     row.val_accuracy = val_correct / row.val_examples;
   }
-  RETURN_IF_ERROR(store_->AppendEpochRow(row));
+  if (!restoring) RETURN_IF_ERROR(store_->AppendEpochRow(row));
+  rows_.push_back(row);
   m.outcome.history.push_back(row);
   m.epochs.erase(epoch);
   if (!std::isfinite(row.val_loss)) {
-    FailModel(m, "non-finite validation loss after epoch " + std::to_string(row.epoch));
-    return Status::Ok();
+    FailModel(m, "non-finite validation loss after epoch " + std::to_string(row.epoch), restoring);
   }
-  double v = MetricOf(row, spec_.metric.name);
-  if (best_model_ < 0 || Better(v, best_value_, spec_.metric.direction) ||
-      best_model_ == m.outcome.id) {
-    // Re-evaluate the leader from scratch when the current leader's value changed.
-    best_model_ = -1;
-    for (const auto& other : models_) {
-      if (other.failed || other.outcome.history.empty()) continue;
-      double ov = MetricOf(other.outcome.history.back(), spec_.metric.name);
-      if (best_model_ < 0 || Better(ov, best_value_, spec_.metric.direction)) {
-        best_model_ = other.outcome.id;
-        best_value_ = ov;
-      }
-    }
+  return Status::Ok();
+}
+
+Status Runner::Record(const sched::Unit& u, const sched::CompletionEvents& ev, double loss_sum,
+                      double correct, int64_t n, double compute, bool restoring) {
+  ModelRun& m = models_[u.model];
+  EpochAccumulator& acc = m.epochs[u.epoch];
+  auto& parts = u.kind == sched::UnitKind::kTrain ? acc.train : acc.eval;
+  if (parts.size() < static_cast<size_t>(layout_.partitions)) parts.resize(layout_.partitions);
+  auto& part = parts[u.partition];
+  part.loss_sum = loss_sum;
+  part.correct = correct;
+  part.n = n;
+  part.compute = compute;
+  part.worker = u.worker;
+  if (u.kind == sched::UnitKind::kTrain) {
+    part.seq = acc.next_seq++;
+    ++m.outcome.train_units;
+  } else {
+    ++m.outcome.eval_units;
+  }
+  if (ev.epoch_done) RETURN_IF_ERROR(FinishEpoch(m, u.epoch, restoring));
+  if (ev.model_done && !m.failed) {
+    m.done = true;
+    if (!restoring) ApplyRetention();
   }
   return Status::Ok();
 }
@@ -309,7 +487,8 @@ Status Runner::Handle(exec::Completion c) {
                                            {"partition", u.partition},
                                            {"error", c.error}}));
     if (m.failures > spec_.run.max_unit_retries) {
-      FailModel(m, "its units killed " + std::to_string(m.failures) + " workers; last: " + c.error);
+      FailModel(m, "its units killed " + std::to_string(m.failures) + " workers; last: " + c.error,
+                false);
     }
     Status st = backend_->RestartWorker(u.worker);
     if (!st.ok()) {
@@ -321,47 +500,44 @@ Status Runner::Handle(exec::Completion c) {
   }
   if (c.kind == exec::CompletionKind::kModelFailed) {
     hopper_->Fail(u);
-    FailModel(m, c.error);
+    FailModel(m, c.error, false);
     return Status::Ok();
   }
   if (m.failed) {  // a stopped model's last running unit: nothing more to record
     hopper_->Fail(u);
     return Status::Ok();
   }
-  EpochAccumulator& acc = m.epochs[u.epoch];
-  auto& parts = u.kind == sched::UnitKind::kTrain ? acc.train : acc.eval;
-  if (parts.size() < static_cast<size_t>(layout_.partitions)) parts.resize(layout_.partitions);
-  auto& part = parts[u.partition];
-  part.loss_sum = c.loss_sum;
-  part.correct = c.correct;
-  part.n = c.num_examples;
-  part.compute = c.compute_seconds;
-  part.worker = u.worker;
+  Json record = {{"type", "unit"},
+                 {"model", u.model},
+                 {"epoch", u.epoch},
+                 {"kind", KindName(u.kind)},
+                 {"partition", u.partition},
+                 {"worker", u.worker},
+                 {"loss_sum", c.loss_sum},
+                 {"correct", c.correct},
+                 {"examples", c.num_examples},
+                 {"compute_seconds", c.compute_seconds}};
+  std::string previous_checkpoint;
   if (u.kind == sched::UnitKind::kTrain) {
-    part.seq = acc.next_seq++;
     timing_.train_examples += c.num_examples;
     timing_.state_bytes_moved += c.state.size() + (m.state ? m.state->size() : 0);
     m.state = std::make_shared<const std::string>(std::move(c.state));
-    ++m.outcome.train_units;
     double t0 = Now();
-    // Durable order: the checkpoint is in place before the journal says the unit is done.
-    RETURN_IF_ERROR(store_->WriteCheckpoint(u.model, *m.state));
+    // Durable order: the new state is on disk before the journal names it, and the old
+    // one goes only after, so the journal always names a state that exists.
+    ASSIGN_OR_RETURN(std::string name, store_->WriteCheckpoint(u.model, m.train_seq + 1, *m.state));
+    record["checkpoint"] = name;
+    RETURN_IF_ERROR(store_->AppendJournal(record));
+    if (!m.outcome.checkpoint.empty()) RETURN_IF_ERROR(store_->RemoveRelative(m.outcome.checkpoint));
     timing_.checkpoint_seconds += Now() - t0;
+    m.outcome.checkpoint = name;
+    ++m.train_seq;
   } else {
-    ++m.outcome.eval_units;
+    RETURN_IF_ERROR(store_->AppendJournal(record));
   }
-  RETURN_IF_ERROR(store_->AppendJournal({{"type", "unit"},
-                                         {"model", u.model},
-                                         {"epoch", u.epoch},
-                                         {"kind", u.kind == sched::UnitKind::kTrain ? "train" : "eval"},
-                                         {"partition", u.partition},
-                                         {"worker", u.worker},
-                                         {"loss_sum", c.loss_sum},
-                                         {"correct", c.correct},
-                                         {"examples", c.num_examples},
-                                         {"compute_seconds", c.compute_seconds}}));
   sched::CompletionEvents ev = hopper_->Complete(u);
-  if (ev.epoch_done) RETURN_IF_ERROR(FinishEpoch(m, u.epoch));
+  RETURN_IF_ERROR(Record(u, ev, c.loss_sum, c.correct, c.num_examples, c.compute_seconds, false));
+  UpdateBest();
   return Status::Ok();
 }
 
@@ -373,12 +549,11 @@ void Runner::ReportProgress() {
   for (const auto& m : models_) {
     if (!m.failed) p.epoch = std::min(p.epoch, hopper_->epochs_done(m.outcome.id) + 1);
   }
-  p.units_total = units_total_;
   p.units_done = hopper_->units_completed();
-  p.elapsed_seconds = Now() - start_;
   int64_t remaining = hopper_->units_remaining();
-  if (p.units_done > 0) p.eta_seconds = p.elapsed_seconds / p.units_done * remaining;
   p.units_total = p.units_done + remaining;  // shrinks when models fail
+  p.elapsed_seconds = Now() - start_;
+  if (p.units_done > 0) p.eta_seconds = p.elapsed_seconds / p.units_done * remaining;
   p.best_model = best_model_;
   p.best_value = best_value_;
   p.metric = spec_.metric.name;
@@ -418,7 +593,7 @@ RunResult Runner::BuildResult() {
   r.timing = timing_;
   r.warnings = backend_ ? backend_->warnings() : std::vector<std::string>{};
   for (auto& m : models_) {
-    if (!m.failed && m.outcome.history.size() < static_cast<size_t>(spec_.run.epochs)) {
+    if (!m.failed && !m.done) {
       m.outcome.status = "failed";
       m.outcome.failure = "incomplete";
     }
@@ -437,6 +612,8 @@ RunResult Runner::BuildResult() {
     r.best_model = r.models[0].id;
     r.best_value = MetricOf(r.models[0].history.back(), r.metric);
   }
+  auto bytes = store_->CheckpointBytes();
+  r.timing.checkpoint_bytes = bytes.ok() ? *bytes : 0;
   return r;
 }
 
@@ -448,7 +625,7 @@ Status Runner::WriteSummary(const RunResult& r) {
     j["train_units"] = m.train_units;
     j["eval_units"] = m.eval_units;
     j["history"] = HistoryJson(m.history);
-    if (m.status == "completed") j["checkpoint"] = store_->CheckpointPath(m.id).substr(r.run_dir.size() + 1);
+    j["checkpoint"] = m.checkpoint.empty() ? Json(nullptr) : Json(m.checkpoint);
     models.push_back(std::move(j));
   }
   Json summary = Json::object();
@@ -464,6 +641,7 @@ Status Runner::WriteSummary(const RunResult& r) {
     summary["best"] = nullptr;
   }
   summary["strategy"] = spec_.run.strategy;
+  summary["backend"] = spec_.run.backend;
   summary["workers"] = static_cast<int>(layout_.worker_partition.size());
   summary["partitions"] = layout_.partitions;
   summary["epochs"] = spec_.run.epochs;
@@ -480,18 +658,16 @@ Status Runner::WriteSummary(const RunResult& r) {
                        {"train_samples_per_second",
                         t.wall_seconds > 0 ? t.train_examples / t.wall_seconds : 0.0},
                        {"state_bytes_moved", t.state_bytes_moved}};
+  summary["checkpoint_bytes"] = t.checkpoint_bytes;
   summary["models"] = models;
   return store_->WriteJsonFile("summary.json", summary);
 }
 
-StatusOr<RunResult> Runner::Run() {
-  RETURN_IF_ERROR(Setup());
-  Status st = Loop();
-  backend_->Shutdown();
-  RunResult r = BuildResult();
-  RETURN_IF_ERROR(WriteSummary(r));
-  RETURN_IF_ERROR(st);
-  return r;
+Status Runner::Finish(Status loop_status, RunResult* out) {
+  if (backend_) backend_->Shutdown();
+  *out = BuildResult();
+  RETURN_IF_ERROR(WriteSummary(*out));
+  return loop_status;
 }
 
 }  // namespace
@@ -516,7 +692,84 @@ data::SourceSpec ToSourceSpec(const spec::ExperimentSpec& s) {
 StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOptions& options) {
   if (options.out_dir.empty()) return InvalidArgument("--out: missing output directory");
   Runner runner(spec, options);
-  return runner.Run();
+  return runner.RunNew();
+}
+
+namespace {
+struct OpenedRun {
+  std::unique_ptr<store::ExperimentStore> store;
+  spec::ExperimentSpec spec;
+  Json models;
+};
+
+StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs) {
+  OpenedRun o;
+  ASSIGN_OR_RETURN(o.store, store::ExperimentStore::Open(fs, run_dir));
+  ASSIGN_OR_RETURN(std::string spec_text, o.store->ReadFile("spec.json"));
+  ASSIGN_OR_RETURN(o.spec, spec::ParseSpecString(spec_text, o.store->Path("spec.json")));
+  ASSIGN_OR_RETURN(std::string models_text, o.store->ReadFile("models.json"));
+  o.models = Json::parse(models_text, nullptr, /*allow_exceptions=*/false);
+  if (o.models.is_discarded()) return DataLoss(o.store->Path("models.json") + ": not valid JSON");
+  return o;
+}
+}  // namespace
+
+StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options) {
+  FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
+  ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs));
+  Runner runner(run.spec, options);
+  return runner.RunResumed(std::move(run.store), run.models);
+}
+
+StatusOr<ReplayReport> ReplayExperiment(const std::string& run_dir, const RunOptions& options) {
+  if (options.out_dir.empty()) return InvalidArgument("--out: missing output directory");
+  FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
+  ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs));
+  ASSIGN_OR_RETURN(std::vector<Json> journal, run.store->ReadJournal());
+  // The realized training order of every (model, epoch), in completion order.
+  RunOptions replay_options = options;
+  for (const Json& j : journal) {
+    if (j.value("type", "") != "unit" || j.value("kind", "") != "train") continue;
+    replay_options.scripted_orders[{j.value("model", -1), j.value("epoch", -1)}].push_back(
+        j.value("partition", -1));
+  }
+  // The original per-epoch metrics, from metrics.jsonl.
+  std::map<std::pair<int, int>, Json> original;
+  ASSIGN_OR_RETURN(std::string rows, run.store->ReadFile("metrics.jsonl"));
+  std::istringstream in(rows);
+  std::string line;
+  while (std::getline(in, line)) {
+    Json j = Json::parse(line, nullptr, false);
+    if (!j.is_discarded()) original[{j.value("model_id", -1), j.value("epoch", -1)}] = j;
+  }
+  spec::ExperimentSpec spec = run.spec;
+  spec.run.order = "fixed";
+  Runner runner(spec, replay_options);
+  ReplayReport report;
+  ASSIGN_OR_RETURN(report.replay, runner.RunNew());
+  for (const auto& m : report.replay.models) {
+    for (const auto& row : m.history) {
+      auto it = original.find({row.model_id, row.epoch});
+      if (it == original.end()) continue;
+      ++report.epochs_compared;
+      const Json& o = it->second;
+      double diffs[4] = {std::fabs(row.train_loss - o.value("train_loss", 0.0)),
+                         std::fabs(row.train_accuracy - o.value("train_accuracy", 0.0)),
+                         std::fabs(row.val_loss - o.value("val_loss", 0.0)),
+                         std::fabs(row.val_accuracy - o.value("val_accuracy", 0.0))};
+      double worst = *std::max_element(std::begin(diffs), std::end(diffs));
+      report.max_abs_difference = std::max(report.max_abs_difference, worst);
+      if (worst == 0) {
+        ++report.epochs_identical;
+      } else {
+        char buf[200];
+        std::snprintf(buf, sizeof(buf), "model %d epoch %d: val_loss %.9g vs %.9g (max |diff| %.3g)",
+                      row.model_id, row.epoch, row.val_loss, o.value("val_loss", 0.0), worst);
+        report.divergences.push_back(buf);
+      }
+    }
+  }
+  return report;
 }
 
 std::string FormatRankedTable(const RunResult& r) {

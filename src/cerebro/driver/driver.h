@@ -6,6 +6,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -38,10 +39,13 @@ struct RunOptions {
   std::string worker_binary;  // "" = beside this executable
   FileSystem* fs = nullptr;   // null = RealFileSystem()
   // Called once input was validated, the data prepared and the workers started.
-  std::function<void(const std::string& run_dir)> on_started;
+  std::function<void(const std::string& run_dir, const spec::ExperimentSpec& spec)> on_started;
   std::function<void(const Progress&)> on_progress;
   // Called after each completion has been recorded; tests use it to inject faults.
   std::function<void(const exec::Completion&, exec::Backend&)> after_completion;
+  // Replay: training partition order per (model id, epoch) to follow instead of the
+  // seeded one (the run uses order: fixed).
+  std::map<std::pair<int, int>, std::vector<int>> scripted_orders;
 };
 
 struct ModelOutcome {
@@ -50,6 +54,7 @@ struct ModelOutcome {
   std::string status;   // "completed" | "failed"
   std::string failure;  // why, when failed
   std::vector<store::EpochRow> history;
+  std::string checkpoint;  // latest state kept on disk, relative to the run dir; "" if none
   int train_units = 0;  // completed training units
   int eval_units = 0;
   int rank = 0;         // 1 = best; failed models rank after all completed ones
@@ -64,6 +69,7 @@ struct RunTiming {
   double checkpoint_seconds = 0;  // sum of durable checkpoint writes
   int64_t train_examples = 0;     // examples processed by training units
   uint64_t state_bytes_moved = 0;
+  uint64_t checkpoint_bytes = 0;  // on disk at the end, after retention
 };
 
 struct RunResult {
@@ -82,6 +88,24 @@ struct RunResult {
 // in the result, and only a failure of the whole machinery (no live worker, the store
 // refusing writes) returns an error.
 StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOptions& options);
+
+// Continues an interrupted run (the driver was killed at any point) from its journal:
+// completed units are not redone, each model restarts from the state its last journaled
+// unit produced, and the search's configurations come from models.json. With order:
+// fixed the final metrics equal those of an uninterrupted run. options.out_dir is unused.
+// A run that already finished is reported again without training.
+StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options);
+
+// Re-executes a run into options.out_dir following the partition order its journal
+// recorded for every model and epoch, and compares the per-epoch metrics.
+struct ReplayReport {
+  RunResult replay;
+  int64_t epochs_compared = 0;
+  int64_t epochs_identical = 0;   // bitwise equal train/val loss and accuracy
+  double max_abs_difference = 0;
+  std::vector<std::string> divergences;  // one line per differing (model, epoch)
+};
+StatusOr<ReplayReport> ReplayExperiment(const std::string& run_dir, const RunOptions& options);
 
 // The data section of a spec in the data module's terms.
 data::SourceSpec ToSourceSpec(const spec::ExperimentSpec& spec);

@@ -221,9 +221,14 @@ CompletionEvents Hopper::Complete(const Unit& unit) {
   ++units_completed_;
   --units_remaining_;
   if (m.stopped) return {};  // its remaining units were already dropped
+  CompletionEvents events = Advance(m, unit.partition);
+  AddCandidates(idx);
+  return events;
+}
 
+CompletionEvents Hopper::Advance(ModelState& m, int partition) {
   CompletionEvents events;
-  m.slots[unit.partition] = Slot::kDone;
+  m.slots[partition] = Slot::kDone;
   ++m.done_in_phase;
   ++m.done_in_epoch;
   if (m.done_in_phase == num_partitions_) {
@@ -240,8 +245,32 @@ CompletionEvents Hopper::Complete(const Unit& unit) {
       }
     }
   }
-  AddCandidates(idx);
   return events;
+}
+
+bool Hopper::Restore(ModelId id, int epoch, UnitKind kind, int partition,
+                     CompletionEvents* events) {
+  auto it = index_.find(id);
+  if (it == index_.end() || partition < 0 || partition >= num_partitions_) return false;
+  const int idx = it->second;
+  ModelState& m = models_[idx];
+  if (m.epoch != epoch || m.phase != kind || !Eligible(m, partition)) return false;
+  RemoveCandidates(idx);
+  ++units_completed_;
+  --units_remaining_;
+  CompletionEvents ev = Advance(m, partition);
+  if (events != nullptr) *events = ev;
+  AddCandidates(idx);
+  return true;
+}
+
+void Hopper::SetTrainOrder(ModelId id, int epoch, std::vector<int> order) {
+  std::vector<int> sorted = order;
+  std::sort(sorted.begin(), sorted.end());
+  for (int i = 0; i < static_cast<int>(sorted.size()); ++i) CEREBRO_CHECK(sorted[i] == i);
+  CEREBRO_CHECK(static_cast<int>(order.size()) == num_partitions_);
+  CEREBRO_CHECK(index_.find(id) == index_.end());  // before AddModel
+  scripted_orders_[{id, epoch}] = std::move(order);
 }
 
 void Hopper::Requeue(int idx, WorkerId w) {
@@ -304,6 +333,7 @@ int64_t Hopper::units_completed() const { return units_completed_; }
 int64_t Hopper::units_remaining() const { return units_remaining_; }
 
 std::vector<int> Hopper::FixedOrder(ModelId id, int epoch) const {
+  if (auto it = scripted_orders_.find({id, epoch}); it != scripted_orders_.end()) return it->second;
   std::vector<int> order(num_partitions_);
   std::iota(order.begin(), order.end(), 0);
   std::mt19937_64 gen(DeriveSeed(options_.seed, "sched.order",

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <random>
 #include <unordered_map>
@@ -129,6 +130,16 @@ class Hopper {
   // Pure function of (seed, model, epoch, num_partitions); valid for any id.
   std::vector<int> FixedOrder(ModelId id, int epoch) const;
 
+  // Resuming from a journal: marks a unit as already completed without running it. The
+  // unit must be one the model could start right now (its current epoch and phase, still
+  // pending, and next in its fixed order). Returns false and changes nothing otherwise,
+  // so a journal that does not fit the schedule is detected rather than trusted.
+  bool Restore(ModelId id, int epoch, UnitKind kind, int partition,
+               CompletionEvents* events = nullptr);
+  // Replay: makes Order::kFixed follow `order` (a permutation of the partitions) for the
+  // model's training units in `epoch`, instead of the seeded one. Call before AddModel.
+  void SetTrainOrder(ModelId id, int epoch, std::vector<int> order);
+
  private:
   // Per-unit state within the model's current phase.
   enum class Slot : uint8_t { kPending, kRunning, kDone };
@@ -160,6 +171,7 @@ class Hopper {
   uint64_t Uniform(uint64_t n);    // unbiased, portable draw in [0, n)
   void ValidateRunning(const Unit& unit) const;
   void Requeue(int idx, WorkerId w);  // shared by Fail and WorkerLost
+  CompletionEvents Advance(ModelState& m, int partition);  // a unit of m is done
 
   std::vector<int> worker_partition_;
   HopperOptions options_;
@@ -170,6 +182,7 @@ class Hopper {
   std::vector<std::vector<int>> candidates_;    // by partition: idle, live, eligible models
   std::vector<int> worker_model_;               // by worker: running model index or -1
   std::vector<uint8_t> worker_lost_;
+  std::map<std::pair<ModelId, int>, std::vector<int>> scripted_orders_;  // (model, epoch)
   int64_t units_completed_ = 0;
   int64_t units_remaining_ = 0;
 };

@@ -393,6 +393,70 @@ TEST(HopperTest, CompletionEventsMarkEpochAndModelEnd) {
   EXPECT_EQ(hopper.units_completed(), 8);
 }
 
+TEST(HopperTest, RestoreReplaysAJournalAndTheRestContinuesInOrder) {
+  HopperOptions options{9, Order::kFixed, Policy::kRandomGreedy, true};
+  // The uninterrupted schedule, as (model, epoch, kind, partition) in completion order.
+  Hopper full({0, 1, 2}, options);
+  for (int m = 0; m < 3; ++m) full.AddModel(m, 2);
+  std::vector<Unit> done;
+  while (!full.Done()) {
+    for (int w = 0; w < 3; ++w) {
+      if (full.worker_busy(w)) continue;
+      if (auto u = full.Next(w)) {
+        full.Complete(*u);
+        done.push_back(*u);
+      }
+    }
+  }
+  // Restore the first half, then run the rest: each model's train order is unchanged.
+  Hopper resumed({0, 1, 2}, options);
+  for (int m = 0; m < 3; ++m) resumed.AddModel(m, 2);
+  const size_t half = done.size() / 2;
+  for (size_t i = 0; i < half; ++i) {
+    ASSERT_TRUE(resumed.Restore(done[i].model, done[i].epoch, done[i].kind, done[i].partition)) << i;
+  }
+  EXPECT_EQ(resumed.units_completed(), static_cast<int64_t>(half));
+  // A unit that was already restored, or one out of fixed order, is refused.
+  EXPECT_FALSE(resumed.Restore(done[0].model, done[0].epoch, done[0].kind, done[0].partition));
+  EXPECT_FALSE(resumed.Restore(7, 0, UnitKind::kTrain, 0));
+  std::map<int, std::vector<int>> train_seq;
+  for (size_t i = 0; i < half; ++i) {
+    if (done[i].kind == UnitKind::kTrain) train_seq[done[i].model].push_back(done[i].partition);
+  }
+  while (!resumed.Done()) {
+    for (int w = 0; w < 3; ++w) {
+      if (resumed.worker_busy(w)) continue;
+      if (auto u = resumed.Next(w)) {
+        resumed.Complete(*u);
+        if (u->kind == UnitKind::kTrain) train_seq[u->model].push_back(u->partition);
+      }
+    }
+  }
+  for (int m = 0; m < 3; ++m) {
+    std::vector<int> expected = full.FixedOrder(m, 0);
+    std::vector<int> e1 = full.FixedOrder(m, 1);
+    expected.insert(expected.end(), e1.begin(), e1.end());
+    EXPECT_EQ(train_seq[m], expected) << "model " << m;
+  }
+}
+
+TEST(HopperTest, ScriptedTrainOrderIsFollowed) {
+  Hopper hopper({0, 1, 2}, HopperOptions{1, Order::kFixed, Policy::kRandomGreedy, false});
+  hopper.SetTrainOrder(0, 0, {2, 0, 1});
+  hopper.AddModel(0, 1);
+  EXPECT_EQ(hopper.FixedOrder(0, 0), (std::vector<int>{2, 0, 1}));
+  std::vector<int> seen;
+  while (!hopper.Done()) {
+    for (int w = 0; w < 3; ++w) {
+      if (auto u = hopper.Next(w)) {
+        seen.push_back(u->partition);
+        hopper.Complete(*u);
+      }
+    }
+  }
+  EXPECT_EQ(seen, (std::vector<int>{2, 0, 1}));
+}
+
 TEST(HopperTest, ExtendMakesAFinishedModelSchedulableAgain) {
   Hopper hopper({0}, HopperOptions{1, Order::kFixed, Policy::kRandomGreedy, false});
   hopper.AddModel(0, 0);

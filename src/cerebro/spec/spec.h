@@ -72,6 +72,9 @@ struct RunSpec {
   uint64_t seed = 0;
   int threads_per_worker = 1;
   int max_unit_retries = 2;  // re-runs of a unit whose worker died before a model fails
+  int keep_best = 5;          // finished models whose final checkpoint is kept (best first);
+                              // live models always keep their latest state
+  bool keep_failed = false;   // keep the last checkpoint of failed models
   std::string backend = "local";  // local | ray
   std::string ray_address;        // ray: HOST:PORT; "" = start a local head for the run
 };

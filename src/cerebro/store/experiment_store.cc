@@ -1,6 +1,10 @@
 #include "cerebro/store/experiment_store.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
 
 #include <cstdio>
 
@@ -17,17 +21,52 @@ std::string FormatDouble(double x) {
 ExperimentStore::ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir)
     : fs_(fs), final_dir_(std::move(final_dir)), dir_(std::move(staging_dir)) {}
 
+namespace {
+std::string TrimSlashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Staging directories of runs whose process is gone (killed while preparing).
+void RemoveStaleStaging(FileSystem* fs, const std::string& final_dir) {
+  std::string parent = final_dir.substr(0, final_dir.find_last_of('/') + 1);
+  std::string base = final_dir.substr(parent.size());
+  auto names = fs->ListDir(parent.empty() ? "." : parent);
+  if (!names.ok()) return;
+  const std::string prefix = base + ".partial-";
+  for (const auto& n : *names) {
+    if (n.rfind(prefix, 0) != 0) continue;
+    int pid = std::atoi(n.c_str() + prefix.size());
+    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) (void)fs->RemoveAll(parent + n);
+  }
+}
+}  // namespace
+
 StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Create(FileSystem* fs,
                                                                    const std::string& dir) {
-  std::string final_dir = dir;
-  while (final_dir.size() > 1 && final_dir.back() == '/') final_dir.pop_back();
+  std::string final_dir = TrimSlashes(dir);
   if (fs->Exists(final_dir)) {
     return AlreadyExists(final_dir + ": output directory already exists (choose another --out)");
   }
+  RemoveStaleStaging(fs, final_dir);
   std::string staging = final_dir + ".partial-" + std::to_string(::getpid());
-  RETURN_IF_ERROR(fs->RemoveAll(staging));  // a stale one from a crashed run of this pid
+  RETURN_IF_ERROR(fs->RemoveAll(staging));
   RETURN_IF_ERROR(fs->MakeDirs(JoinPath(staging, "checkpoints")));
   return std::unique_ptr<ExperimentStore>(new ExperimentStore(fs, final_dir, staging));
+}
+
+StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(FileSystem* fs,
+                                                                 const std::string& dir) {
+  std::string d = TrimSlashes(dir);
+  for (const char* needed : {"spec.json", "models.json", "data/meta.json"}) {
+    if (!fs->Exists(JoinPath(d, needed))) {
+      return NotFound(JoinPath(d, needed) + ": missing (is this a cerebro run directory?)");
+    }
+  }
+  auto store = std::unique_ptr<ExperimentStore>(new ExperimentStore(fs, d, d));
+  store->published_ = true;
+  RETURN_IF_ERROR(fs->MakeDirs(JoinPath(d, "checkpoints")));
+  return store;
 }
 
 ExperimentStore::~ExperimentStore() {
@@ -45,48 +84,96 @@ Status ExperimentStore::Publish() {
   return Status::Ok();
 }
 
-std::string ExperimentStore::CheckpointPath(int model_id) const {
-  char name[40];
-  std::snprintf(name, sizeof(name), "checkpoints/model_%04d.state", model_id);
-  return JoinPath(dir_, name);
+std::string ExperimentStore::CheckpointName(int model_id, int unit_seq) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "checkpoints/model_%04d.u%05d.state", model_id, unit_seq);
+  return name;
 }
 
 Status ExperimentStore::WriteJsonFile(const std::string& name, const Json& value) {
   return fs_->WriteFileAtomic(JoinPath(dir_, name), value.dump(2) + "\n");
 }
 
+StatusOr<std::string> ExperimentStore::ReadFile(const std::string& relative) {
+  return fs_->ReadFile(JoinPath(dir_, relative));
+}
+
+StatusOr<std::vector<Json>> ExperimentStore::ReadJournal() {
+  const std::string path = JoinPath(dir_, "journal.jsonl");
+  std::vector<Json> records;
+  if (!fs_->Exists(path)) return records;
+  ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path));
+  size_t pos = 0;
+  for (int line_no = 1; pos < text.size(); ++line_no) {
+    size_t end = text.find('\n', pos);
+    const bool last = end == std::string::npos || end + 1 == text.size();
+    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
+    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (end == std::string::npos || j.is_discarded() || !j.is_object()) {
+      if (!last) return DataLoss(path + ":" + std::to_string(line_no) + ": corrupt journal record");
+      // The final record was torn by a crash mid-append: it never happened.
+      RETURN_IF_ERROR(fs_->WriteFileAtomic(path, std::string_view(text).substr(0, pos)));
+      break;
+    }
+    records.push_back(std::move(j));
+    pos = end + 1;
+  }
+  return records;
+}
+
 Status ExperimentStore::AppendJournal(const Json& record) {
   return fs_->AppendDurable(JoinPath(dir_, "journal.jsonl"), record.dump() + "\n");
 }
 
-Status ExperimentStore::WriteCheckpoint(int model_id, std::string_view state) {
-  return fs_->WriteFileAtomic(CheckpointPath(model_id), state);
+StatusOr<std::string> ExperimentStore::WriteCheckpoint(int model_id, int unit_seq,
+                                                       std::string_view state) {
+  std::string name = CheckpointName(model_id, unit_seq);
+  RETURN_IF_ERROR(fs_->WriteFileAtomic(JoinPath(dir_, name), state));
+  return name;
 }
 
-Status ExperimentStore::RemoveCheckpoint(int model_id) {
-  return fs_->RemoveFile(CheckpointPath(model_id));
+Status ExperimentStore::RemoveRelative(const std::string& relative) {
+  return fs_->RemoveFile(JoinPath(dir_, relative));
 }
 
-Status ExperimentStore::AppendEpochRow(const EpochRow& r) {
-  std::string csv_path = JoinPath(dir_, "metrics.csv");
-  std::string line;
-  if (!fs_->Exists(csv_path)) {
-    line = "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
-           "val_examples,seconds\n";
-  }
-  line += std::to_string(r.model_id) + "," + std::to_string(r.epoch) + "," +
-          FormatDouble(r.train_loss) + "," + FormatDouble(r.train_accuracy) + "," +
-          FormatDouble(r.val_loss) + "," + FormatDouble(r.val_accuracy) + "," +
-          std::to_string(r.train_examples) + "," + std::to_string(r.val_examples) + "," +
-          FormatDouble(r.seconds) + "\n";
-  RETURN_IF_ERROR(fs_->AppendDurable(csv_path, line));
+std::string ExperimentStore::CsvHeader() {
+  return "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
+         "val_examples,seconds\n";
+}
+
+std::string ExperimentStore::CsvLine(const EpochRow& r) {
+  return std::to_string(r.model_id) + "," + std::to_string(r.epoch) + "," +
+         FormatDouble(r.train_loss) + "," + FormatDouble(r.train_accuracy) + "," +
+         FormatDouble(r.val_loss) + "," + FormatDouble(r.val_accuracy) + "," +
+         std::to_string(r.train_examples) + "," + std::to_string(r.val_examples) + "," +
+         FormatDouble(r.seconds) + "\n";
+}
+
+std::string ExperimentStore::JsonLine(const EpochRow& r) {
   Json j = {{"model_id", r.model_id},        {"epoch", r.epoch},
             {"train_loss", r.train_loss},    {"train_accuracy", r.train_accuracy},
             {"val_loss", r.val_loss},        {"val_accuracy", r.val_accuracy},
             {"train_examples", r.train_examples}, {"val_examples", r.val_examples},
             {"seconds", r.seconds},          {"train_order", r.train_order},
             {"workers", r.workers}};
-  return fs_->AppendDurable(JoinPath(dir_, "metrics.jsonl"), j.dump() + "\n");
+  return j.dump() + "\n";
+}
+
+Status ExperimentStore::AppendEpochRow(const EpochRow& r) {
+  std::string csv_path = JoinPath(dir_, "metrics.csv");
+  std::string line = fs_->Exists(csv_path) ? "" : CsvHeader();
+  RETURN_IF_ERROR(fs_->AppendDurable(csv_path, line + CsvLine(r)));
+  return fs_->AppendDurable(JoinPath(dir_, "metrics.jsonl"), JsonLine(r));
+}
+
+Status ExperimentStore::RewriteEpochRows(const std::vector<EpochRow>& rows) {
+  std::string csv = CsvHeader(), jsonl;
+  for (const auto& r : rows) {
+    csv += CsvLine(r);
+    jsonl += JsonLine(r);
+  }
+  RETURN_IF_ERROR(fs_->WriteFileAtomic(JoinPath(dir_, "metrics.csv"), csv));
+  return fs_->WriteFileAtomic(JoinPath(dir_, "metrics.jsonl"), jsonl);
 }
 
 StatusOr<uint64_t> ExperimentStore::CheckpointBytes() {

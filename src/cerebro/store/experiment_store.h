@@ -6,7 +6,10 @@
 //   RUN_DIR/data/              the partitioned store (data/partition_store.h)
 //   RUN_DIR/journal.jsonl      append-only, fsync'd: one line per completed unit (with its
 //                              realized partition and worker) and per event (failures)
-//   RUN_DIR/checkpoints/model_NNNN.state  latest model+optimizer state, atomic replace
+//   RUN_DIR/checkpoints/model_NNNN.uKKKKK.state  model+optimizer state after the model's
+//                              K-th training unit; written atomically *before* the journal
+//                              line naming it, and the previous one deleted after it, so the
+//                              journal always names a state that is on disk
 //   RUN_DIR/metrics.csv        one row per model per epoch
 //   RUN_DIR/metrics.jsonl      the same rows as JSON, with the epoch's realized order
 //   RUN_DIR/summary.json       ranked models, best model, metric direction
@@ -44,6 +47,8 @@ class ExperimentStore {
   // Starts a new experiment that will live at `dir`. Fails with AlreadyExists if `dir`
   // exists. Everything is written to a staging directory until Publish().
   static StatusOr<std::unique_ptr<ExperimentStore>> Create(FileSystem* fs, const std::string& dir);
+  // Opens an existing (published) run directory to continue writing to it.
+  static StatusOr<std::unique_ptr<ExperimentStore>> Open(FileSystem* fs, const std::string& dir);
   // Removes the staging directory if Publish() was never called.
   ~ExperimentStore();
 
@@ -57,19 +62,33 @@ class ExperimentStore {
   // The current path of the run directory (staging before Publish()).
   const std::string& dir() const { return dir_; }
   std::string DataDir() const { return JoinPath(dir_, "data"); }
-  std::string CheckpointPath(int model_id) const;
+  // "checkpoints/model_0003.u00012.state": relative to dir().
+  static std::string CheckpointName(int model_id, int unit_seq);
+  std::string Path(const std::string& relative) const { return JoinPath(dir_, relative); }
 
   Status WriteJsonFile(const std::string& name, const Json& value);
+  StatusOr<std::string> ReadFile(const std::string& relative);
   Status AppendJournal(const Json& record);
-  Status WriteCheckpoint(int model_id, std::string_view state);
-  Status RemoveCheckpoint(int model_id);
+  // Reads journal.jsonl. A torn last line (the driver died mid-append) is dropped and
+  // the file truncated to the last whole record; a corrupt record elsewhere is DataLoss
+  // naming the line.
+  StatusOr<std::vector<Json>> ReadJournal();
+  // Writes the state durably under CheckpointName(model_id, unit_seq); returns that name.
+  StatusOr<std::string> WriteCheckpoint(int model_id, int unit_seq, std::string_view state);
+  Status RemoveRelative(const std::string& relative);
   Status AppendEpochRow(const EpochRow& row);
+  // Replaces metrics.csv and metrics.jsonl with exactly these rows (used by resume, which
+  // rebuilds them from the journal).
+  Status RewriteEpochRows(const std::vector<EpochRow>& rows);
 
   // Bytes used by checkpoints right now.
   StatusOr<uint64_t> CheckpointBytes();
 
  private:
   ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir);
+  static std::string CsvHeader();
+  static std::string CsvLine(const EpochRow& row);
+  static std::string JsonLine(const EpochRow& row);
 
   FileSystem* fs_;
   std::string final_dir_;

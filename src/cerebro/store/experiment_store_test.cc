@@ -40,8 +40,11 @@ TEST_F(StoreTest, PublishedStoreHoldsJournalCheckpointsAndMetrics) {
   EXPECT_EQ(s.dir(), dir);
   ASSERT_TRUE(s.AppendJournal(Json{{"model", 0}, {"partition", 1}}).ok());
   ASSERT_TRUE(s.AppendJournal(Json{{"model", 1}, {"partition", 0}}).ok());
-  ASSERT_TRUE(s.WriteCheckpoint(3, "abc").ok());
-  ASSERT_TRUE(s.WriteCheckpoint(3, "abcdef").ok());
+  ASSERT_TRUE(s.WriteCheckpoint(3, 1, "abc").ok());
+  auto name = s.WriteCheckpoint(3, 2, "abcdef");
+  ASSERT_TRUE(name.ok());
+  EXPECT_EQ(*name, "checkpoints/model_0003.u00002.state");
+  ASSERT_TRUE(s.RemoveRelative(ExperimentStore::CheckpointName(3, 1)).ok());
   EpochRow row;
   row.model_id = 3;
   row.epoch = 1;
@@ -49,7 +52,7 @@ TEST_F(StoreTest, PublishedStoreHoldsJournalCheckpointsAndMetrics) {
   row.train_order = {1, 0};
   ASSERT_TRUE(s.AppendEpochRow(row).ok());
   ASSERT_TRUE(s.AppendEpochRow(row).ok());
-  EXPECT_EQ(*fs.ReadFile(s.CheckpointPath(3)), "abcdef");
+  EXPECT_EQ(*s.ReadFile(*name), "abcdef");
   EXPECT_EQ(*s.CheckpointBytes(), 6u);
   std::string journal = *fs.ReadFile(JoinPath(dir, "journal.jsonl"));
   EXPECT_EQ(journal, "{\"model\":0,\"partition\":1}\n{\"model\":1,\"partition\":0}\n");
@@ -58,8 +61,38 @@ TEST_F(StoreTest, PublishedStoreHoldsJournalCheckpointsAndMetrics) {
             "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
             "val_examples,seconds");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
-  ASSERT_TRUE(s.RemoveCheckpoint(3).ok());
+  ASSERT_TRUE(s.RemoveRelative(*name).ok());
   EXPECT_EQ(*s.CheckpointBytes(), 0u);
+}
+
+TEST_F(StoreTest, TornLastJournalRecordIsDroppedAndCorruptMiddleIsRefused) {
+  FileSystem& fs = RealFileSystem();
+  std::string dir = JoinPath(root_, "run");
+  auto st = ExperimentStore::Create(&fs, dir);
+  ASSERT_TRUE(st.ok());
+  ExperimentStore& s = **st;
+  ASSERT_TRUE(s.AppendJournal(Json{{"n", 1}}).ok());
+  ASSERT_TRUE(s.AppendJournal(Json{{"n", 2}}).ok());
+  ASSERT_TRUE(fs.AppendDurable(s.Path("journal.jsonl"), "{\"n\": 3, \"tor").ok());
+  auto records = s.ReadJournal();
+  ASSERT_TRUE(records.ok()) << records.status().ToString();
+  EXPECT_EQ(records->size(), 2u);
+  EXPECT_EQ(*s.ReadFile("journal.jsonl"), "{\"n\":1}\n{\"n\":2}\n");  // truncated to whole records
+  ASSERT_TRUE(fs.WriteFileAtomic(s.Path("journal.jsonl"), "{\"n\":1}\ngarbage\n{\"n\":3}\n").ok());
+  auto bad = s.ReadJournal();
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(bad.status().message().find("journal.jsonl:2"), std::string::npos);
+}
+
+TEST_F(StoreTest, StaleStagingOfADeadProcessIsRemoved) {
+  FileSystem& fs = RealFileSystem();
+  std::string dir = JoinPath(root_, "run");
+  // pid 2^22+1 is above the default pid_max, so no live process has it.
+  ASSERT_TRUE(fs.MakeDirs(dir + ".partial-4194305/data").ok());
+  auto st = ExperimentStore::Create(&fs, dir);
+  ASSERT_TRUE(st.ok());
+  EXPECT_FALSE(fs.Exists(dir + ".partial-4194305"));
 }
 
 TEST_F(StoreTest, RefusesAnExistingDirectory) {

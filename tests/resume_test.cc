@@ -1,0 +1,263 @@
+// Nothing lost: the driver killed at random points and resumed, injected disk faults,
+// replay of a run's journaled order, and checkpoint retention.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <thread>
+#include <tuple>
+
+#include "cerebro/driver/driver.h"
+#include "fault_fs.h"
+#include "test_data.h"
+
+namespace cerebro {
+namespace {
+
+using testing::TempDir;
+using Json = spec::Json;
+
+spec::ExperimentSpec ParseOrDie(const std::string& text) {
+  auto s = spec::ParseSpecString(text, "test.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+driver::RunOptions Options(const std::string& out) {
+  driver::RunOptions o;
+  o.out_dir = out;
+  o.worker_binary = testing::BinaryDir() + "/cerebro-worker";
+  return o;
+}
+
+std::vector<Json> ReadJsonLines(const std::string& path) {
+  std::vector<Json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(Json::parse(line));
+  return out;
+}
+
+// metrics.jsonl without the timing- and placement-dependent fields, sorted.
+std::vector<std::string> Metrics(const std::string& run_dir) {
+  std::vector<std::string> rows;
+  for (auto j : ReadJsonLines(run_dir + "/metrics.jsonl")) {
+    j.erase("seconds");
+    j.erase("workers");
+    rows.push_back(j.dump());
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// Every (model, epoch, kind, partition) the journal records, with its count.
+std::map<std::tuple<int, int, std::string, int>, int> UnitCounts(const std::string& run_dir) {
+  std::map<std::tuple<int, int, std::string, int>, int> counts;
+  for (const auto& j : ReadJsonLines(run_dir + "/journal.jsonl")) {
+    if (j["type"] != "unit") continue;
+    counts[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
+            j["partition"].get<int>()}]++;
+  }
+  return counts;
+}
+
+void ExpectEachUnitOnce(const std::string& run_dir, size_t expected_units) {
+  auto counts = UnitCounts(run_dir);
+  EXPECT_EQ(counts.size(), expected_units);
+  for (const auto& [unit, n] : counts) EXPECT_EQ(n, 1) << "a completed unit was redone";
+}
+
+class ResumeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    csv_ = testing::WriteBlobsCsv(tmp_.path(), 600);
+    spec_text_ = testing::SmallSpec(csv_, 3, 2, "  order: fixed\n");
+    std::ofstream(tmp_.Join("spec.yaml")) << spec_text_;
+    auto ref = driver::RunExperiment(ParseOrDie(spec_text_), Options(tmp_.Join("reference")));
+    ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+    reference_ = Metrics(ref->run_dir);
+    ASSERT_EQ(reference_.size(), 12u);  // 4 models x 3 epochs
+  }
+  TempDir tmp_;
+  std::string csv_, spec_text_;
+  std::vector<std::string> reference_;
+};
+
+// Starts `cerebro ARGS...` and returns its pid.
+pid_t Spawn(const std::vector<std::string>& args) {
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> argv;
+    std::string bin = testing::BinaryDir() + "/cerebro";
+    argv.push_back(bin.data());
+    std::vector<std::string> copy = args;
+    for (auto& a : copy) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execv(bin.c_str(), argv.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
+  const std::string out = tmp_.Join("run");
+  std::mt19937 rng(20261127);
+  std::uniform_int_distribution<int> delay_ms(50, 2500);
+  int kills = 0, attempts = 0;
+  bool finished = false;
+  while (!finished && attempts < 200) {
+    ++attempts;
+    bool published = std::filesystem::exists(out + "/spec.json");
+    pid_t pid = published ? Spawn({"resume", out, "--quiet"})
+                          : Spawn({"run", tmp_.Join("spec.yaml"), "--out", out, "--quiet"});
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    if (kills < 20) {
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms(rng));
+      while (std::chrono::steady_clock::now() < deadline && ::waitpid(pid, &status, WNOHANG) == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      if (::waitpid(pid, &status, WNOHANG) == 0) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, &status, 0);
+        ++kills;
+        continue;
+      }
+    } else {
+      ::waitpid(pid, &status, 0);
+    }
+    ASSERT_TRUE(WIFEXITED(status)) << "attempt " << attempts;
+    ASSERT_EQ(WEXITSTATUS(status), 0) << "attempt " << attempts;
+    finished = std::filesystem::exists(out + "/summary.json");
+  }
+  ASSERT_TRUE(finished);
+  EXPECT_EQ(kills, 20);
+  EXPECT_EQ(Metrics(out), reference_);
+  ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
+  auto summary = Json::parse(testing::ReadFileOrEmpty(out + "/summary.json"));
+  for (const auto& m : summary["models"]) EXPECT_EQ(m["status"], "completed");
+  // No staging directory or stray checkpoint is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
+    EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos);
+  }
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out + "/checkpoints"),
+                          std::filesystem::directory_iterator()),
+            4);
+}
+
+TEST_F(ResumeTest, FinishedRunResumesWithoutTraining) {
+  auto again = driver::ResumeExperiment(tmp_.Join("reference"), Options(""));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->timing.train_examples, 0);
+  EXPECT_EQ(Metrics(tmp_.Join("reference")), reference_);
+  EXPECT_EQ(again->models.size(), 4u);
+}
+
+TEST_F(ResumeTest, ResumeRefusesWhatIsNotARunDirectory) {
+  auto r = driver::ResumeExperiment(tmp_.path(), Options(""));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("spec.json: missing"), std::string::npos) << r.status().message();
+}
+
+// Each write site of the store fails once (ENOSPC or EIO; a short append; a crash
+// between writing a temp file and renaming it). The run reports the fault; resume then
+// either finishes with exactly the reference metrics or refuses with a clear message.
+TEST_F(ResumeTest, InjectedDiskFaultsNeverLeaveASilentlyCorruptStore) {
+  using Mode = testing::FaultInjectingFileSystem::Mode;
+  struct Site {
+    std::string path;
+    int nth;
+    int err;
+    Mode mode;
+  };
+  const std::vector<Site> sites = {
+      {"spec.json", 1, ENOSPC, Mode::kFailBefore},
+      {"models.json", 1, EIO, Mode::kCrashBeforeRename},
+      {"checkpoints/", 1, ENOSPC, Mode::kFailBefore},  // the staging mkdir
+      {".state", 3, EIO, Mode::kCrashBeforeRename},
+      {".state", 9, ENOSPC, Mode::kFailBefore},
+      {"journal.jsonl", 1, ENOSPC, Mode::kShortWrite},
+      {"journal.jsonl", 17, EIO, Mode::kShortWrite},
+      {"metrics.csv", 2, EIO, Mode::kFailBefore},
+      {"metrics.jsonl", 3, ENOSPC, Mode::kShortWrite},
+      {"summary.json", 1, EIO, Mode::kFailBefore},
+  };
+  int resumed = 0, refused = 0;
+  for (size_t i = 0; i < sites.size(); ++i) {
+    const Site& site = sites[i];
+    SCOPED_TRACE(site.path + " #" + std::to_string(site.nth) + " errno " + std::to_string(site.err));
+    std::string out = tmp_.Join("fault" + std::to_string(i));
+    testing::FaultInjectingFileSystem fs(site.path, site.nth, site.err, site.mode);
+    driver::RunOptions o = Options(out);
+    o.fs = &fs;
+    auto r = driver::RunExperiment(ParseOrDie(spec_text_), o);
+    ASSERT_TRUE(fs.fired());
+    ASSERT_FALSE(r.ok()) << "a failed write must not go unreported";
+    EXPECT_NE(r.status().message().find("injected fault"), std::string::npos) << r.status().message();
+    auto again = driver::ResumeExperiment(out, Options(""));
+    if (again.ok()) {
+      ++resumed;
+      EXPECT_EQ(Metrics(out), reference_);
+      ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
+    } else {
+      ++refused;
+      // Refusals only happen when the run never got published: nothing to resume.
+      EXPECT_EQ(again.status().code(), StatusCode::kNotFound) << again.status().message();
+      EXPECT_FALSE(std::filesystem::exists(out));
+    }
+  }
+  EXPECT_GE(resumed, 7);
+  EXPECT_LE(refused, 3);
+}
+
+TEST(ReplayTest, ReplayOfARandomOrderRunIsBitwiseIdentical) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  auto run = driver::RunExperiment(ParseOrDie(testing::SmallSpec(csv, 2, 2)), Options(tmp.Join("run")));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  auto report = driver::ReplayExperiment(run->run_dir, Options(tmp.Join("replay")));
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_EQ(report->epochs_compared, 8);
+  EXPECT_EQ(report->epochs_identical, 8);
+  EXPECT_TRUE(report->divergences.empty());
+  EXPECT_EQ(report->max_abs_difference, 0.0);
+}
+
+TEST(RetentionTest, KeepsOnlyTheBestFinishedAndDropsFailedModelsStates) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  std::string text = testing::SmallSpec(csv, 1, 2, "  keep_best: 1\n");
+  text.replace(text.find("optimizer: adam"), 15, "optimizer: sgd");
+  text.replace(text.find("[0.01, 0.003]"), 13, "[0.05, 1.0e30]");  // two models blow up
+  auto r = driver::RunExperiment(ParseOrDie(text), Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int with_checkpoint = 0;
+  for (const auto& m : r->models) {
+    if (!m.checkpoint.empty()) {
+      ++with_checkpoint;
+      EXPECT_EQ(m.rank, 1);
+      EXPECT_TRUE(std::filesystem::exists(r->run_dir + "/" + m.checkpoint));
+    }
+  }
+  EXPECT_EQ(with_checkpoint, 1);
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(r->run_dir + "/checkpoints"),
+                          std::filesystem::directory_iterator()),
+            1);
+  EXPECT_GT(r->timing.checkpoint_bytes, 0u);
+  auto summary = Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
+  EXPECT_EQ(summary["checkpoint_bytes"].get<uint64_t>(), r->timing.checkpoint_bytes);
+}
+
+}  // namespace
+}  // namespace cerebro
