@@ -8,10 +8,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-2}
 REPEATS=${2:-3}
-BIN=${BIN:-build/cerebro}
 SPEC=examples/fashion_mnist/mlp_grid.yaml
 WORK=$(mktemp -d /tmp/cerebro-bench-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# A private copy of the binaries, so a rebuild during the benchmark cannot change them.
+cp "${BUILD_DIR:-build}/cerebro" "${BUILD_DIR:-build}/cerebro-worker" "$WORK/"
+BIN="$WORK/cerebro"
 
 for r in $(seq 1 "$REPEATS"); do
   for s in mop sequential task; do
