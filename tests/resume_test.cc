@@ -46,12 +46,10 @@ std::vector<Json> ReadJsonLines(const std::string& path) {
   return out;
 }
 
-// metrics.jsonl without the timing- and placement-dependent fields, sorted.
+// metrics.jsonl rows (which hold no timing or placement), sorted.
 std::vector<std::string> Metrics(const std::string& run_dir) {
   std::vector<std::string> rows;
   for (auto j : ReadJsonLines(run_dir + "/metrics.jsonl")) {
-    j.erase("seconds");
-    j.erase("workers");
     rows.push_back(j.dump());
   }
   std::sort(rows.begin(), rows.end());

@@ -24,7 +24,7 @@ namespace cerebro::cli {
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  cerebro run SPEC [--out DIR] [--workers N] [--strategy mop|sequential|task]
+  cerebro run SPEC [--out DIR] [--workers N] [--partitions P] [--strategy mop|sequential|task]
                    [--epochs E] [--seed S] [--order random|fixed] [--threads T]
                    [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
@@ -100,6 +100,9 @@ Status ApplyOverrides(const Flags& f, spec::ExperimentSpec* s) {
   v = static_cast<int64_t>(s->run.seed);
   RETURN_IF_ERROR(IntFlag(f, "--seed", 0, &v));
   s->run.seed = static_cast<uint64_t>(v);
+  v = s->run.partitions;
+  RETURN_IF_ERROR(IntFlag(f, "--partitions", 1, &v));
+  s->run.partitions = static_cast<int>(v);
   v = s->run.threads_per_worker;
   RETURN_IF_ERROR(IntFlag(f, "--threads", 1, &v));
   s->run.threads_per_worker = static_cast<int>(v);

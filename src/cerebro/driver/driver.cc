@@ -28,20 +28,24 @@ double Now() {
 // How a strategy lays data out: number of partitions and which one each worker holds.
 struct Layout {
   int partitions = 1;
-  std::vector<int> worker_partition;
+  std::vector<int> worker_partition;  // by worker process
+  int concurrency = 1;                // units in flight at once (run.workers)
   sched::Policy policy = sched::Policy::kRandomGreedy;
 };
 
 Layout LayoutFor(const spec::RunSpec& run) {
   Layout l;
+  l.concurrency = run.workers;
   if (run.strategy == "mop") {
-    // One partition per worker; models hop.
-    l.partitions = run.workers;
-    for (int w = 0; w < run.workers; ++w) l.worker_partition.push_back(w);
+    // One partition per worker process; models hop. With more partitions than workers,
+    // every partition still gets its own process, but only `workers` run at once.
+    l.partitions = run.partitions > 0 ? run.partitions : run.workers;
+    for (int p = 0; p < l.partitions; ++p) l.worker_partition.push_back(p);
   } else if (run.strategy == "sequential") {
     // One worker, all the data, models one after another.
     l.partitions = 1;
     l.worker_partition = {0};
+    l.concurrency = 1;
     l.policy = sched::Policy::kLowestIdFirst;
   } else {  // task: every worker holds a full copy and trains whole models
     l.partitions = 1;
@@ -331,6 +335,7 @@ Status Runner::RestoreFromJournal() {
 }
 
 Status Runner::Dispatch(int w) {
+  if (in_flight_ >= layout_.concurrency) return Status::Ok();
   if (worker_dead_[w] || hopper_->worker_busy(w)) return Status::Ok();
   std::optional<sched::Unit> u = hopper_->Next(w);
   if (!u) return Status::Ok();
@@ -563,7 +568,15 @@ void Runner::ReportProgress() {
 Status Runner::Loop() {
   start_ = Now();
   const int workers = backend_->num_workers();
-  for (int w = 0; w < workers; ++w) RETURN_IF_ERROR(Dispatch(w));
+  // When processes outnumber the concurrency, start each round at a different process so
+  // no partition is favoured.
+  int first = 0;
+  auto dispatch_all = [&]() -> Status {
+    for (int k = 0; k < workers; ++k) RETURN_IF_ERROR(Dispatch((first + k) % workers));
+    first = (first + 1) % workers;
+    return Status::Ok();
+  };
+  RETURN_IF_ERROR(dispatch_all());
   while (!hopper_->Done()) {
     if (in_flight_ == 0) {
       return Internal("no live worker can run the remaining " +
@@ -579,7 +592,7 @@ Status Runner::Loop() {
     ReportProgress();
     if (options_.after_completion) options_.after_completion(copy_for_hook, *backend_);
     // A completion frees a worker and a model: either may unlock units elsewhere.
-    for (int w = 0; w < workers; ++w) RETURN_IF_ERROR(Dispatch(w));
+    RETURN_IF_ERROR(dispatch_all());
   }
   timing_.wall_seconds = Now() - start_;
   return Status::Ok();
@@ -642,7 +655,7 @@ Status Runner::WriteSummary(const RunResult& r) {
   }
   summary["strategy"] = spec_.run.strategy;
   summary["backend"] = spec_.run.backend;
-  summary["workers"] = static_cast<int>(layout_.worker_partition.size());
+  summary["workers"] = layout_.concurrency;
   summary["partitions"] = layout_.partitions;
   summary["epochs"] = spec_.run.epochs;
   summary["seed"] = spec_.run.seed;
@@ -665,6 +678,15 @@ Status Runner::WriteSummary(const RunResult& r) {
 
 Status Runner::Finish(Status loop_status, RunResult* out) {
   if (backend_) backend_->Shutdown();
+  if (loop_status.ok()) {
+    // Rows were appended as epochs completed, in an order that depends on timing; the
+    // finished files list them by (model, epoch), so equal runs give equal bytes.
+    std::vector<store::EpochRow> sorted = rows_;
+    std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+      return std::make_pair(a.model_id, a.epoch) < std::make_pair(b.model_id, b.epoch);
+    });
+    RETURN_IF_ERROR(store_->RewriteEpochRows(sorted));
+  }
   *out = BuildResult();
   RETURN_IF_ERROR(WriteSummary(*out));
   return loop_status;

@@ -66,7 +66,10 @@ struct SearchSpec {
 
 struct RunSpec {
   int epochs = 1;
-  int workers = 2;
+  int workers = 2;     // units running at once (CPU slots)
+  int partitions = 0;  // mop: data partitions, one worker process each (0 = workers).
+                       // More partitions than workers keeps results independent of the
+                       // worker count: with order: fixed, 1 and 2 workers train alike.
   std::string strategy = "mop";  // mop | sequential | task
   std::string order = "random";  // random | fixed
   uint64_t seed = 0;

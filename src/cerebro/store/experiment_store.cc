@@ -138,15 +138,14 @@ Status ExperimentStore::RemoveRelative(const std::string& relative) {
 
 std::string ExperimentStore::CsvHeader() {
   return "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
-         "val_examples,seconds\n";
+         "val_examples\n";
 }
 
 std::string ExperimentStore::CsvLine(const EpochRow& r) {
   return std::to_string(r.model_id) + "," + std::to_string(r.epoch) + "," +
          FormatDouble(r.train_loss) + "," + FormatDouble(r.train_accuracy) + "," +
          FormatDouble(r.val_loss) + "," + FormatDouble(r.val_accuracy) + "," +
-         std::to_string(r.train_examples) + "," + std::to_string(r.val_examples) + "," +
-         FormatDouble(r.seconds) + "\n";
+         std::to_string(r.train_examples) + "," + std::to_string(r.val_examples) + "\n";
 }
 
 std::string ExperimentStore::JsonLine(const EpochRow& r) {
@@ -154,8 +153,7 @@ std::string ExperimentStore::JsonLine(const EpochRow& r) {
             {"train_loss", r.train_loss},    {"train_accuracy", r.train_accuracy},
             {"val_loss", r.val_loss},        {"val_accuracy", r.val_accuracy},
             {"train_examples", r.train_examples}, {"val_examples", r.val_examples},
-            {"seconds", r.seconds},          {"train_order", r.train_order},
-            {"workers", r.workers}};
+            {"train_order", r.train_order}};
   return j.dump() + "\n";
 }
 

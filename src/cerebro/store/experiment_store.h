@@ -10,8 +10,11 @@
 //                              K-th training unit; written atomically *before* the journal
 //                              line naming it, and the previous one deleted after it, so the
 //                              journal always names a state that is on disk
-//   RUN_DIR/metrics.csv        one row per model per epoch
-//   RUN_DIR/metrics.jsonl      the same rows as JSON, with the epoch's realized order
+//   RUN_DIR/metrics.csv        one row per model per epoch: losses, accuracies, examples
+//   RUN_DIR/metrics.jsonl      the same rows as JSON, with the epoch's realized order.
+//                              Neither holds timing or worker placement (those are in the
+//                              journal and summary), so with order: fixed both files are a
+//                              function of the seed alone, whatever the worker count.
 //   RUN_DIR/summary.json       ranked models, best model, metric direction
 //
 // A new store is built in RUN_DIR.partial-<pid> and only appears under RUN_DIR once

@@ -59,7 +59,7 @@ TEST_F(StoreTest, PublishedStoreHoldsJournalCheckpointsAndMetrics) {
   std::string csv = *fs.ReadFile(JoinPath(dir, "metrics.csv"));
   EXPECT_EQ(csv.substr(0, csv.find('\n')),
             "model_id,epoch,train_loss,train_accuracy,val_loss,val_accuracy,train_examples,"
-            "val_examples,seconds");
+            "val_examples");
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 3);
   ASSERT_TRUE(s.RemoveRelative(*name).ok());
   EXPECT_EQ(*s.CheckpointBytes(), 0u);
