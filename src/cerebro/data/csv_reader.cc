@@ -1,6 +1,7 @@
 // CSV: one example per line, all columns numeric except that the label column holds a
 // class id (classification) or a number (regression). No quoting: numeric data never
 // needs it, and a quoted header name is unquoted.
+#include <cmath>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +74,11 @@ StatusOr<size_t> ResolveLabelColumn(const std::string& path, const SourceSpec& s
 
 StatusOr<Dataset> ReadCsv(const std::string& path, const SourceSpec& spec) {
   ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path));
+  return internal::ParseCsvText(path, text, spec);
+}
+
+StatusOr<Dataset> internal::ParseCsvText(const std::string& path, const std::string& text,
+                                         const SourceSpec& spec) {
   Dataset d;
   d.task = spec.task;
   const bool exact_scale = spec.feature_scale == 1.0;
@@ -141,7 +147,14 @@ StatusOr<Dataset> ReadCsv(const std::string& path, const SourceSpec& spec) {
         return InvalidArgument(where + ": " + column + ": '" + std::string(fields[i]) +
                                "' is not a finite number");
       }
-      d.features.push_back(exact_scale ? v : static_cast<float>(v * spec.feature_scale));
+      if (!exact_scale) {
+        v = static_cast<float>(v * spec.feature_scale);
+        if (!std::isfinite(v)) {
+          return InvalidArgument(where + ": " + std::string(fields[i]) + " * feature_scale " +
+                                 std::to_string(spec.feature_scale) + " is not a finite float");
+        }
+      }
+      d.features.push_back(v);
     }
   }
   if (num_fields == 0 || d.features.empty()) {

@@ -57,6 +57,17 @@ void SetNumClasses(Dataset* d);
 // integers first).
 void ApplyTask(Task task, Dataset* d);
 
+// In-memory forms of ReadIdx, ReadCsv and ReadLibSvm: the file-based readers load the
+// (already gunzipped) bytes and call these. The path arguments only name the sources in
+// error messages. Used directly by the fuzz targets in fuzz/.
+StatusOr<Dataset> ParseIdxBytes(const std::string& images_path, const std::string& image_bytes,
+                                const std::string& labels_path, const std::string& label_bytes,
+                                double feature_scale);
+StatusOr<Dataset> ParseCsvText(const std::string& path, const std::string& text,
+                               const SourceSpec& spec);
+StatusOr<Dataset> ParseLibSvmText(const std::string& path, const std::string& text,
+                                  const SourceSpec& spec);
+
 }  // namespace cerebro::data::internal
 
 namespace cerebro::data::internal {

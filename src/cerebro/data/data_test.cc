@@ -684,6 +684,120 @@ TEST(LoadPartitionTest, DetectsTruncationAndBadArguments) {
   EXPECT_HAS_SUBSTR(d.status().message(), "does not match meta.json");
 }
 
+// ---- Regression tests for inputs found by the fuzz targets in fuzz/ (fuzz/README.md).
+
+TEST(DataFuzzRegressionTest, IdxWithNoExamplesOrEmptyImagesIsRejected) {
+  // Found by fuzz/idx_fuzz: 0 images were returned as a Dataset with no examples, and a
+  // zero image dimension stopped the size check, so dims {0, 0, 2^32-1, 2^32-1} passed
+  // and Dataset::example_size() overflowed int64.
+  TempDir tmp;
+  WriteBytes(tmp.Path("img0"), MakeIdx({0, 28, 28}, {}));
+  WriteBytes(tmp.Path("lab0"), MakeIdx({0}, {}));
+  auto d = ReadIdx(tmp.Path("img0"), tmp.Path("lab0"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("img0") + ": no examples");
+
+  WriteBytes(tmp.Path("img1"), MakeIdx({2, 0, 0xffffffffu, 0xffffffffu}, {}));
+  WriteBytes(tmp.Path("lab1"), MakeIdx({2}, {0, 1}));
+  d = ReadIdx(tmp.Path("img1"), tmp.Path("lab1"), 1.0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(d.status().message(), "IDX image dimension 1 is 0");
+}
+
+TEST(DataFuzzRegressionTest, FeatureScaleThatOverflowsFloatIsAnError) {
+  // Found by the fuzz targets' finiteness check: a finite feature_scale (a double) such
+  // as 1e300 turned finite features into float infinities that went on into training.
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1e300);
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(), "into a non-finite float");
+  EXPECT_TRUE(ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1e36).ok());  // 255e36 fits a float
+
+  WriteBytes(tmp.Path("d.csv"), "a,b,label\n1,2,0\n1e30,2,1\n");
+  SourceSpec csv = CsvSpec("");
+  csv.feature_scale = 1e10;
+  d = ReadCsv(tmp.Path("d.csv"), csv);
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("d.csv") + ":3: 1e30 * feature_scale");
+  EXPECT_HAS_SUBSTR(d.status().message(), "is not a finite float");
+
+  WriteBytes(tmp.Path("d.svm"), "1 1:1\n0 2:-3e37\n");
+  SourceSpec svm = LibSvmSpec(0);
+  svm.feature_scale = 100;
+  d = ReadLibSvm(tmp.Path("d.svm"), svm);
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(),
+                    tmp.Path("d.svm") + ":2: feature 2: -3e37 * feature_scale");
+  svm.feature_scale = 0.5;
+  d = ReadLibSvm(tmp.Path("d.svm"), svm);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->features, (std::vector<float>{0.5f, 0, 0, static_cast<float>(-3e37f * 0.5)}));
+}
+
+TEST(DataFuzzRegressionTest, LibSvmHugeIndexInATinyFileIsRejectedBeforeAllocating) {
+  // Found by fuzz/libsvm_fuzz: "1 4000000000:1" (14 bytes) asked for a 16 GB dense
+  // matrix (the old limit was 2^34 values whatever the file size).
+  TempDir tmp;
+  WriteBytes(tmp.Path("x.svm"), "1 4000000000:1\n");
+  auto d = ReadLibSvm(tmp.Path("x.svm"), LibSvmSpec(0));
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_HAS_SUBSTR(d.status().message(), "1 examples x 4000000000 features is too large");
+  // The same with the width given by num_features.
+  WriteBytes(tmp.Path("y.svm"), "1 1:1\n0 2:1\n");
+  d = ReadLibSvm(tmp.Path("y.svm"), LibSvmSpec(int64_t{1} << 33));
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(), "too large to store densely");
+  // A wide but plausible file still reads: 2 x 100000 dense values from 25 bytes.
+  WriteBytes(tmp.Path("z.svm"), "1 100000:1\n0 3:2 99999:1\n");
+  d = ReadLibSvm(tmp.Path("z.svm"), LibSvmSpec(0));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->feature_shape, (std::vector<int64_t>{100000}));
+  EXPECT_EQ(d->features[100000 + 2], 2.0f);
+}
+
+TEST(DataFuzzRegressionTest, StoreMetaWithNonIntegerNumbersIsDataLoss) {
+  // Found by fuzz/store_meta_fuzz: get<int>() of 1.5e300 is undefined behaviour (UBSan:
+  // "outside the range of representable values"); likewise for the shape, n and seed.
+  TempDir tmp;
+  const std::string good =
+      R"({"format_version":1,"task":"classification","feature_shape":[2,3],"num_classes":4,)"
+      R"("seed":7,"train":[{"x":"a.npy","y":"b.npy","n":5}],"val":[]})";
+  WriteBytes(tmp.Path("meta.json"), good);
+  auto meta = ReadStoreMeta(tmp.path());
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->feature_shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(meta->seed, 7u);
+  struct Case {
+    std::string from, to, expected;
+  };
+  const std::vector<Case> cases = {
+      {R"("format_version":1)", R"("format_version":1.5e300)", "format_version must be an integer"},
+      {R"("format_version":1)", R"("format_version":4294967297)", "unsupported format_version"},
+      {"[2,3]", "[2,1e300]", "feature_shape[1] must be an integer"},
+      {"[2,3]", "[2,18446744073709551615]", "feature_shape[1] must be an integer"},
+      {"[2,3]", "[16777216,16777216,16777216]", "is too large"},
+      {"[2,3]", "{}", "feature_shape must be a non-empty array"},
+      {R"("num_classes":4)", R"("num_classes":4.5)", "num_classes must be an integer"},
+      {R"("seed":7)", R"("seed":-1)", "seed must be a non-negative integer"},
+      {R"("seed":7)", R"("seed":1e300)", "seed must be a non-negative integer"},
+      {R"("n":5)", R"("n":-1e300)", "train: n must be an integer"},
+  };
+  for (const Case& c : cases) {
+    std::string text = good;
+    text.replace(text.find(c.from), c.from.size(), c.to);
+    WriteBytes(tmp.Path("meta.json"), text);
+    meta = ReadStoreMeta(tmp.path());
+    ASSERT_FALSE(meta.ok()) << text;
+    EXPECT_HAS_SUBSTR(meta.status().message(), c.expected);
+  }
+}
+
 constexpr char kFashionDir[] = "/usr/share/datasets/fashion-mnist/";
 
 TEST(FashionMnistTest, ReadsRealFilesAndLoadsAPartition) {

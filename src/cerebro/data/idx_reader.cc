@@ -1,6 +1,7 @@
 // IDX (the MNIST container): 0x00 0x00 <type> <ndim>, then ndim big-endian uint32
 // dimensions, then the data in C order. Only unsigned bytes (type 0x08) are accepted,
 // which covers MNIST, Fashion-MNIST, KMNIST and EMNIST.
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -76,6 +77,13 @@ StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& lab
   }
   ASSIGN_OR_RETURN(std::string image_bytes, ReadMaybeGzip(images_path));
   ASSIGN_OR_RETURN(std::string label_bytes, ReadMaybeGzip(labels_path));
+  return internal::ParseIdxBytes(images_path, image_bytes, labels_path, label_bytes, feature_scale);
+}
+
+StatusOr<Dataset> internal::ParseIdxBytes(const std::string& images_path,
+                                          const std::string& image_bytes,
+                                          const std::string& labels_path,
+                                          const std::string& label_bytes, double feature_scale) {
   ASSIGN_OR_RETURN(IdxArray images, ParseIdx(images_path, image_bytes));
   ASSIGN_OR_RETURN(IdxArray labels, ParseIdx(labels_path, label_bytes));
   if (images.dims.size() < 2) {
@@ -91,6 +99,15 @@ StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& lab
     return InvalidArgument(images_path + " has " + std::to_string(n) + " images but " +
                            labels_path + " has " + std::to_string(labels.dims[0]) + " labels");
   }
+  if (n == 0) return InvalidArgument(images_path + ": no examples (IDX dimension 0 is 0)");
+  // A zero-sized image would let the other dimensions be anything (ParseIdx stops
+  // counting at a zero), and their product overflow.
+  for (size_t i = 1; i < images.dims.size(); ++i) {
+    if (images.dims[i] == 0) {
+      return InvalidArgument(images_path + ": IDX image dimension " + std::to_string(i) +
+                             " is 0; images must be non-empty");
+    }
+  }
 
   Dataset d;
   d.task = Task::kClassification;
@@ -105,7 +122,14 @@ StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& lab
   // A lookup table turns the per-pixel multiply into a load and keeps x*scale bitwise
   // identical to computing it in double and rounding once.
   float table[256];
-  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v * feature_scale);
+  for (int v = 0; v < 256; ++v) {
+    table[v] = static_cast<float>(v * feature_scale);
+    if (!std::isfinite(table[v])) {
+      return InvalidArgument(images_path + ": feature_scale " + std::to_string(feature_scale) +
+                             " turns pixel value " + std::to_string(v) +
+                             " into a non-finite float");
+    }
+  }
   for (size_t i = 0; i < d.features.size(); ++i) d.features[i] = table[images.data[i]];
   d.int_labels.assign(labels.data, labels.data + n);
   internal::SetNumClasses(&d);

@@ -1,6 +1,9 @@
 // LibSVM / SVMlight: "label index:value index:value ..." with 1-based, strictly
 // increasing indices; absent features are 0. Output is dense (the models here are
 // dense), so this is for the modest-width datasets LibSVM is usually used for.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -31,6 +34,15 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec) {
                            std::to_string(spec.libsvm_num_features));
   }
   ASSIGN_OR_RETURN(std::string text, ReadMaybeGzip(path));
+  return internal::ParseLibSvmText(path, text, spec);
+}
+
+StatusOr<Dataset> internal::ParseLibSvmText(const std::string& path, const std::string& text,
+                                            const SourceSpec& spec) {
+  if (spec.libsvm_num_features < 0) {
+    return InvalidArgument(path + ": libsvm_num_features must be >= 0 (0 = infer), got " +
+                           std::to_string(spec.libsvm_num_features));
+  }
   Dataset d;
   d.task = spec.task;
 
@@ -96,6 +108,14 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec) {
         return InvalidArgument(where + ": feature " + std::to_string(index) + ": '" +
                                std::string(tok.substr(colon + 1)) + "' is not a finite number");
       }
+      if (spec.feature_scale != 1.0) {
+        value = static_cast<float>(value * spec.feature_scale);
+        if (!std::isfinite(value)) {
+          return InvalidArgument(where + ": feature " + std::to_string(index) + ": " +
+                                 std::string(tok.substr(colon + 1)) + " * feature_scale " +
+                                 std::to_string(spec.feature_scale) + " is not a finite float");
+        }
+      }
       prev = index;
       if (index > max_index) max_index = index;
       entries.emplace_back(index - 1, value);
@@ -106,10 +126,17 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec) {
   const int64_t width = spec.libsvm_num_features > 0 ? spec.libsvm_num_features : max_index;
   if (width == 0) return InvalidArgument(path + ": no features in any example");
   // Densifying a very wide sparse file would exhaust memory; say so instead of crashing.
-  if (width > (int64_t{1} << 34) / n) {
+  // The limit grows with the file (a 15-byte line naming feature 4000000000 must not ask
+  // for 16 GB): at most 1024 dense values per byte of input, 2^26 for any file, and
+  // never more than 2^34.
+  const uint64_t limit = std::min<uint64_t>(
+      std::max<uint64_t>(uint64_t{1} << 26, uint64_t{1024} * text.size()), uint64_t{1} << 34);
+  if (static_cast<uint64_t>(width) > limit / static_cast<uint64_t>(n)) {
     return InvalidArgument(path + ": " + std::to_string(n) + " examples x " +
-                           std::to_string(width) +
-                           " features is too large to store densely (limit 2^34 values)");
+                           std::to_string(width) + " features is too large to store densely (" +
+                           std::to_string(limit) + " values at most for this " +
+                           std::to_string(text.size()) +
+                           "-byte file); check the feature indices or num_features");
   }
   d.feature_shape = {width};
   d.features.assign(static_cast<size_t>(n * width), 0.0f);
@@ -117,9 +144,7 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec) {
   for (int64_t r = 0; r < n; ++r) {
     float* row = d.features.data() + r * width;
     for (int64_t e = row_start[r]; e < row_start[r + 1]; ++e) {
-      row[entries[e].first] = spec.feature_scale == 1.0
-                                  ? entries[e].second
-                                  : static_cast<float>(entries[e].second * spec.feature_scale);
+      row[entries[e].first] = entries[e].second;  // already scaled
     }
   }
   internal::SetNumClasses(&d);

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -223,6 +224,15 @@ bool IsPlainFileName(const std::string& s) {
   return !s.empty() && s != "." && s != ".." && s.find('/') == std::string::npos;
 }
 
+// `v` as an int64; `what` names it in the error. nlohmann's get<int64_t>() would also
+// take a float and convert it, which is undefined behaviour out of range ("n": 1e300).
+StatusOr<int64_t> AsInt64(const Json& v, const std::string& what) {
+  if (!v.is_number_integer() || (v.is_number_unsigned() && v.get<uint64_t>() > INT64_MAX)) {
+    return DataLoss(what + " must be an integer, got " + v.dump());
+  }
+  return v.get<int64_t>();
+}
+
 StatusOr<std::vector<PartitionInfo>> ParsePartitions(const Json& a, const std::string& where) {
   if (!a.is_array()) return DataLoss(where + " must be an array");
   std::vector<PartitionInfo> out;
@@ -230,7 +240,7 @@ StatusOr<std::vector<PartitionInfo>> ParsePartitions(const Json& a, const std::s
     PartitionInfo p;
     p.x_file = e.at("x").get<std::string>();
     p.y_file = e.at("y").get<std::string>();
-    p.num_examples = e.at("n").get<int64_t>();
+    ASSIGN_OR_RETURN(p.num_examples, AsInt64(e.at("n"), where + ": n"));
     if (!IsPlainFileName(p.x_file) || !IsPlainFileName(p.y_file) || p.num_examples < 0) {
       return DataLoss(where + ": bad partition entry " + e.dump());
     }
@@ -283,7 +293,8 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
   if (j.is_discarded() || !j.is_object()) return DataLoss(path + ": not a valid JSON object");
   StoreMeta meta;
   try {
-    const int version = j.at("format_version").get<int>();
+    ASSIGN_OR_RETURN(const int64_t version,
+                     AsInt64(j.at("format_version"), path + ": format_version"));
     if (version != kFormatVersion) {
       return FailedPrecondition(path + ": unsupported format_version " + std::to_string(version) +
                                 " (this build reads " + std::to_string(kFormatVersion) + ")");
@@ -296,18 +307,36 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
     } else {
       return DataLoss(path + ": unknown task '" + task + "'");
     }
-    meta.feature_shape = j.at("feature_shape").get<std::vector<int64_t>>();
-    if (meta.feature_shape.empty()) return DataLoss(path + ": feature_shape is empty");
+    const Json& shape = j.at("feature_shape");
+    if (!shape.is_array() || shape.empty()) {
+      return DataLoss(path + ": feature_shape must be a non-empty array of integers");
+    }
+    int64_t example_size = 1;
+    for (size_t i = 0; i < shape.size(); ++i) {
+      ASSIGN_OR_RETURN(int64_t d,
+                       AsInt64(shape[i], path + ": feature_shape[" + std::to_string(i) + "]"));
+      meta.feature_shape.push_back(d);
+    }
     for (int64_t d : meta.feature_shape) {
       if (d <= 0)
         return DataLoss(path + ": feature_shape " + ShapeString(meta.feature_shape) +
                         " has a non-positive dimension");
+      // Readers compute prod(feature_shape) * n; a product past 2^48 is no real store.
+      if (example_size > (int64_t{1} << 48) / d) {
+        return DataLoss(path + ": feature_shape " + ShapeString(meta.feature_shape) +
+                        " is too large");
+      }
+      example_size *= d;
     }
-    meta.num_classes = j.at("num_classes").get<int64_t>();
+    ASSIGN_OR_RETURN(meta.num_classes, AsInt64(j.at("num_classes"), path + ": num_classes"));
     if (meta.task == Task::kClassification && meta.num_classes < 1) {
       return DataLoss(path + ": num_classes must be >= 1 for classification");
     }
-    meta.seed = j.at("seed").get<uint64_t>();
+    const Json& seed = j.at("seed");
+    if (!seed.is_number_unsigned()) {
+      return DataLoss(path + ": seed must be a non-negative integer, got " + seed.dump());
+    }
+    meta.seed = seed.get<uint64_t>();
     ASSIGN_OR_RETURN(meta.train, ParsePartitions(j.at("train"), path + ": train"));
     ASSIGN_OR_RETURN(meta.val, ParsePartitions(j.at("val"), path + ": val"));
     if (meta.train.empty()) return DataLoss(path + ": no train partitions");

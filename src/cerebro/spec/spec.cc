@@ -2,7 +2,10 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -11,15 +14,89 @@ namespace cerebro::spec {
 namespace {
 
 // ---- YAML -> JSON -------------------------------------------------------------------
+// YAML 1.2's core schema spellings of infinity and NaN.
+bool IsYamlNonFinite(const std::string& s) {
+  static const std::set<std::string> kForms = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF",
+                                               "-.inf", "-.Inf", "-.INF", ".nan",  ".NaN",  ".NAN"};
+  return kForms.count(s) > 0;
+}
+
+// "path: " for an error message ("" at the top level).
+std::string At(const std::string& path) { return path.empty() ? std::string() : path + ": "; }
+
+// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), the rule
+// nlohmann::json enforces when it dumps a string; returns the offset of the first bad
+// byte, or npos.
+size_t FindInvalidUtf8(const std::string& s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = p[i];
+    size_t len = 0;
+    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if (c >= 0xc2 && c <= 0xdf) {
+      len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      len = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      len = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // > U+10FFFF
+    } else {
+      return i;
+    }
+    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; ++k) {
+      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return i;
+    }
+    i += len;
+  }
+  return std::string::npos;
+}
+
+Status CheckUtf8(const std::string& s, const std::string& path, const char* what) {
+  size_t bad = FindInvalidUtf8(s);
+  if (bad == std::string::npos) return Status::Ok();
+  return InvalidArgument(At(path) + what + " is not valid UTF-8 (bad byte at offset " +
+                         std::to_string(bad) + "); save the spec as UTF-8");
+}
+
+// Limits on the YAML -> JSON conversion. Real specs nest a few levels and hold a few
+// hundred values. The conversion recurses and expands aliases (*a), so without limits a
+// deeply nested document overflows the stack, a cyclic alias (&a [*a]) recurses forever,
+// and 9 levels of anchors holding 10 aliases each expand to 10^9 values ("billion
+// laughs"). ordered_json looks keys up linearly, hence the cap on keys per mapping.
+constexpr int kMaxDepth = 64;
+constexpr size_t kMaxValues = 100000;
+constexpr size_t kMaxKeysPerMapping = 10000;
+
 // yaml-cpp hands back untyped scalars; plain (unquoted) scalars are typed the way YAML
 // 1.2's core schema does, quoted ones stay strings.
-StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path) {
+StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path, int depth,
+                          size_t* values_left) {
+  if (depth > kMaxDepth) {
+    return InvalidArgument(At(path) + "nested more than " + std::to_string(kMaxDepth) +
+                           " levels deep (or an alias refers to its own anchor)");
+  }
+  if (*values_left == 0) {
+    return InvalidArgument(At(path) + "the spec holds more than " + std::to_string(kMaxValues) +
+                           " values once aliases are expanded");
+  }
+  --*values_left;
   switch (node.Type()) {
     case YAML::NodeType::Null:
     case YAML::NodeType::Undefined:
       return Json(nullptr);
     case YAML::NodeType::Scalar: {
       const std::string& s = node.Scalar();
+      // Every string ends up in the resolved JSON spec, which cannot hold invalid UTF-8.
+      RETURN_IF_ERROR(CheckUtf8(s, path, "value"));
       if (node.Tag() == "!") return Json(s);  // quoted
       if (s == "true" || s == "True" || s == "TRUE") return Json(true);
       if (s == "false" || s == "False" || s == "FALSE") return Json(false);
@@ -29,26 +106,43 @@ StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path) {
       long long i = std::strtoll(s.c_str(), &end, 10);
       if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<int64_t>(i));
       double d = std::strtod(s.c_str(), &end);
-      if (end != s.c_str() && *end == '\0') return Json(d);
+      // NaN and infinities ("nan", "inf", "1e999", YAML's ".inf") cannot be stored in the
+      // resolved JSON spec (they would come back as null) and are never a sensible
+      // setting, so they are rejected here rather than passed on.
+      bool number = end != s.c_str() && *end == '\0';
+      if ((number && !std::isfinite(d)) || IsYamlNonFinite(s)) {
+        return InvalidArgument(path + ": '" + s +
+                               "' is not a finite number (NaN and infinity are not allowed; "
+                               "quote it if you mean a string)");
+      }
+      if (number) return Json(d);
       return Json(s);
     }
     case YAML::NodeType::Sequence: {
       Json arr = Json::array();
-      for (size_t i = 0; i < node.size(); ++i) {
-        ASSIGN_OR_RETURN(Json v, YamlToJson(node[i], path + "[" + std::to_string(i) + "]"));
+      size_t i = 0;
+      for (const YAML::Node& item : node) {
+        ASSIGN_OR_RETURN(Json v, YamlToJson(item, path + "[" + std::to_string(i++) + "]", depth + 1,
+                                            values_left));
         arr.push_back(std::move(v));
       }
       return arr;
     }
     case YAML::NodeType::Map: {
+      if (node.size() > kMaxKeysPerMapping) {
+        return InvalidArgument(At(path) + "a mapping with more than " +
+                               std::to_string(kMaxKeysPerMapping) + " keys");
+      }
       Json obj = Json::object();
+      std::set<std::string> seen;
       for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) return InvalidArgument(path + ": map keys must be strings");
+        if (!kv.first.IsScalar()) return InvalidArgument(At(path) + "map keys must be strings");
         std::string key = kv.first.Scalar();
+        RETURN_IF_ERROR(CheckUtf8(key, path, "a key"));
         std::string sub = path.empty() ? key : path + "." + key;
-        if (obj.contains(key)) return InvalidArgument(sub + ": duplicate key");
-        ASSIGN_OR_RETURN(Json v, YamlToJson(kv.second, sub));
-        obj[key] = std::move(v);
+        if (!seen.insert(key).second) return InvalidArgument(sub + ": duplicate key");
+        ASSIGN_OR_RETURN(Json v, YamlToJson(kv.second, sub, depth + 1, values_left));
+        obj.push_back({key, std::move(v)});
       }
       return obj;
     }
@@ -57,7 +151,7 @@ StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path) {
 }
 
 std::string Describe(const Json& v) {
-  std::string s = v.dump();
+  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (s.size() > 40) s = s.substr(0, 37) + "...";
   return s;
 }
@@ -307,7 +401,8 @@ StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::str
   Json root_json;
   try {
     YAML::Node node = YAML::Load(text);
-    auto j = YamlToJson(node, "");
+    size_t values_left = kMaxValues;
+    auto j = YamlToJson(node, "", 0, &values_left);
     if (!j.ok()) return with_source(j.status());
     root_json = std::move(j).value();
   } catch (const YAML::Exception& e) {
@@ -378,8 +473,11 @@ StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::str
       int64_t seed = 0;
       RETURN_IF_ERROR(sec.Int("seed", &seed, 0));
       spec.run.seed = static_cast<uint64_t>(seed);
+      RETURN_IF_ERROR(sec.Int("partitions", &spec.run.partitions, 0));
       RETURN_IF_ERROR(sec.Int("threads_per_worker", &spec.run.threads_per_worker, 1));
       RETURN_IF_ERROR(sec.Int("max_unit_retries", &spec.run.max_unit_retries, 0));
+      RETURN_IF_ERROR(sec.Int("keep_best", &spec.run.keep_best, 0));
+      RETURN_IF_ERROR(sec.Bool("keep_failed", &spec.run.keep_failed));
       RETURN_IF_ERROR(sec.String("backend", &spec.run.backend, {"local", "ray"}));
       RETURN_IF_ERROR(sec.String("ray_address", &spec.run.ray_address));
       RETURN_IF_ERROR(sec.NoUnknownKeys());
@@ -418,6 +516,15 @@ Status Validate(const ExperimentSpec& spec) {
     return InvalidArgument("run.ray_address: only used with backend: ray");
   }
   if (spec.run.workers > 1024) return InvalidArgument("run.workers: at most 1024");
+  if (spec.run.partitions > 1024) return InvalidArgument("run.partitions: at most 1024");
+  if (spec.run.partitions != 0 && spec.run.strategy != "mop") {
+    return InvalidArgument("run.partitions: only used by strategy mop");
+  }
+  if (spec.run.partitions != 0 && spec.run.partitions < spec.run.workers) {
+    return InvalidArgument("run.partitions: " + std::to_string(spec.run.partitions) +
+                           " partitions cannot keep " + std::to_string(spec.run.workers) +
+                           " workers busy (use partitions >= workers)");
+  }
   if (spec.run.threads_per_worker > 256) return InvalidArgument("run.threads_per_worker: at most 256");
   return Status::Ok();
 }
@@ -481,8 +588,11 @@ Json ToJson(const ExperimentSpec& s) {
                   {"strategy", s.run.strategy},
                   {"order", s.run.order},
                   {"seed", s.run.seed},
+                  {"partitions", s.run.partitions},
                   {"threads_per_worker", s.run.threads_per_worker},
                   {"max_unit_retries", s.run.max_unit_retries},
+                  {"keep_best", s.run.keep_best},
+                  {"keep_failed", s.run.keep_failed},
                   {"backend", s.run.backend}};
   if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
   return j;

@@ -113,6 +113,96 @@ TEST(SpecTest, QuotedScalarsStayStrings) {
   EXPECT_EQ(s->name, "123");
 }
 
+// Regression tests for inputs found by fuzz/spec_fuzz (see fuzz/README.md).
+
+// Replaces "  batch_size: 128" in kGood with `line` (under params).
+std::string WithParamLine(const std::string& line) {
+  std::string text = kGood;
+  const std::string from = "  batch_size: 128";
+  text.replace(text.find(from), from.size(), line);
+  return text;
+}
+
+TEST(SpecFuzzRegressionTest, NonFiniteNumbersAreRejectedNamingTheField) {
+  // `lr: nan` used to parse to a NaN that the resolved spec stored as null, so the
+  // spec the store wrote no longer parsed ("params.x: missing value").
+  for (const char* v :
+       {"nan", "NaN", "inf", "-infinity", "1e999", "-1e999", ".inf", "-.inf", ".NaN"}) {
+    auto s = ParseSpecString(WithParamLine(std::string("  x: ") + v), "s.yaml");
+    ASSERT_FALSE(s.ok()) << v;
+    EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(s.status().message().find("s.yaml: params.x: '"), std::string::npos)
+        << s.status().message();
+    EXPECT_NE(s.status().message().find("not a finite number"), std::string::npos);
+  }
+  auto s = ParseSpecString(WithParamLine("  x: {choice: [1, .inf]}"), "s.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("params.x.choice[1]"), std::string::npos)
+      << s.status().message();
+  // Quoted, they are strings, and tiny numbers that underflow are fine.
+  s = ParseSpecString(WithParamLine("  x: 'nan'\n  y: 1e-400"), "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->params[4].value, Json("nan"));
+}
+
+TEST(SpecFuzzRegressionTest, InvalidUtf8IsAnErrorNotAnException) {
+  // Invalid UTF-8 in a value or key made Describe() / ToJson().dump() throw
+  // nlohmann::json::type_error (316) out of the parser.
+  for (const std::string& bad : {std::string("\xff"), std::string("a\xc3"),
+                                std::string("\xed\xa0\x80"), std::string("\xc0\xaf")}) {
+    auto s = ParseSpecString(WithParamLine("  x: " + bad), "s.yaml");
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find("params.x: value is not valid UTF-8"), std::string::npos)
+        << s.status().message();
+    s = ParseSpecString(WithParamLine("  " + bad + "k: 1"), "s.yaml");
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.status().message().find("params: a key is not valid UTF-8"), std::string::npos)
+        << s.status().message();
+  }
+  // Valid multi-byte UTF-8 round-trips.
+  auto s = ParseSpecString(WithParamLine("  x: \"h\xc3\xa9llo \xe2\x82\xac \xf0\x9f\x98\x80\""),
+                           "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto again = ParseSpecString(ToJson(*s).dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(ToJson(*again), ToJson(*s));
+}
+
+TEST(SpecFuzzRegressionTest, CyclicAliasesAndDeepNestingAreErrors) {
+  // An alias inside its own anchor used to recurse until the stack overflowed.
+  for (const char* line : {"  x: &a [1, *a]", "  x: &m {k: *m}"}) {
+    auto s = ParseSpecString(WithParamLine(line), "s.yaml");
+    ASSERT_FALSE(s.ok()) << line;
+    EXPECT_NE(s.status().message().find("nested more than 64 levels"), std::string::npos)
+        << s.status().message();
+  }
+  std::string deep = "  x: " + std::string(65, '[') + std::string(65, ']');
+  auto s = ParseSpecString(WithParamLine(deep), "s.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("nested more than 64 levels"), std::string::npos);
+  std::string ok = "  x: " + std::string(60, '[') + std::string(60, ']');
+  EXPECT_TRUE(ParseSpecString(WithParamLine(ok), "s.yaml").ok());
+}
+
+TEST(SpecFuzzRegressionTest, AliasExpansionIsBounded) {
+  // "Billion laughs": 9 levels of 10 aliases each expanded to 10^9 values (a hang).
+  std::string lines = "  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    lines += "  a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) lines += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    lines += "]\n";
+  }
+  auto s = ParseSpecString(WithParamLine(lines), "s.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.status().message().find("more than 100000 values once aliases are expanded"),
+            std::string::npos)
+      << s.status().message();
+  // A few aliases are fine.
+  s = ParseSpecString(WithParamLine("  a: &l [1, 2]\n  b: [*l, *l]"), "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->params[5].value, Json::parse("[[1,2],[1,2]]"));
+}
+
 TEST(SpecTest, MissingFileIsNotFound) {
   auto s = ParseSpecFile("/nonexistent/spec.yaml");
   ASSERT_FALSE(s.ok());
