@@ -129,6 +129,25 @@ TEST(EndToEndTest, SequentialAndTaskStrategiesTrainEveryModelOnAllData) {
   }
 }
 
+TEST(EndToEndTest, DataParallelBaselineTrainsEachModelOnAllPartitionsAndAverages) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 3, 2));
+  s.run.strategy = "dp";
+  auto r = RunExperiment(s, Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& m : r->models) {
+    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.train_units, 3 * 2);
+    EXPECT_EQ(m.history.back().train_examples, 450);
+  }
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 3, 2);
+  EXPECT_GE(r->best_value, 0.9);
+  auto again = driver::ResumeExperiment(r->run_dir, Options(""));
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("cannot be resumed"), std::string::npos);
+}
+
 TEST(EndToEndTest, FixedOrderGivesBitwiseIdenticalMetricsFilesWithOneOrTwoWorkers) {
   TempDir tmp;
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);

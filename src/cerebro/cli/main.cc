@@ -24,7 +24,7 @@ namespace cerebro::cli {
 namespace {
 
 constexpr const char* kUsage = R"(usage:
-  cerebro run SPEC [--out DIR] [--workers N] [--partitions P] [--strategy mop|sequential|task]
+  cerebro run SPEC [--out DIR] [--workers N] [--partitions P] [--strategy mop|sequential|task|dp]
                    [--epochs E] [--seed S] [--order random|fixed] [--threads T]
                    [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
@@ -107,8 +107,10 @@ Status ApplyOverrides(const Flags& f, spec::ExperimentSpec* s) {
   RETURN_IF_ERROR(IntFlag(f, "--threads", 1, &v));
   s->run.threads_per_worker = static_cast<int>(v);
   if (auto it = f.values.find("--strategy"); it != f.values.end()) {
-    if (it->second != "mop" && it->second != "sequential" && it->second != "task") {
-      return InvalidArgument("--strategy: expected mop, sequential or task, got '" + it->second + "'");
+    if (it->second != "mop" && it->second != "sequential" && it->second != "task" &&
+        it->second != "dp") {
+      return InvalidArgument("--strategy: expected mop, sequential, task or dp, got '" +
+                             it->second + "'");
     }
     s->run.strategy = it->second;
   }

@@ -47,6 +47,11 @@ Layout LayoutFor(const spec::RunSpec& run) {
     l.worker_partition = {0};
     l.concurrency = 1;
     l.policy = sched::Policy::kLowestIdFirst;
+  } else if (run.strategy == "dp") {
+    // Data-parallel baseline: one partition per worker; every worker trains the same
+    // model at once from the same state and the states are averaged (LoopDataParallel).
+    l.partitions = run.workers;
+    for (int p = 0; p < l.partitions; ++p) l.worker_partition.push_back(p);
   } else {  // task: every worker holds a full copy and trains whole models
     l.partitions = 1;
     l.worker_partition.assign(static_cast<size_t>(run.workers), 0);
@@ -121,7 +126,13 @@ class Runner {
   Status RestoreFromJournal();
   Status Finish(Status loop_status, RunResult* out);
   Status Loop();
-  Status Dispatch(int worker);
+  // The data-parallel baseline: models one at a time, each epoch's training units on
+  // all partitions at once from the same state, then the states averaged.
+  Status LoopDataParallel();
+  // Waits for the `units` just submitted; re-submits a unit whose worker died (up to
+  // max_unit_retries). Fills `done` by partition; returns false if the model failed.
+  StatusOr<bool> CollectDataParallel(ModelRun& m, std::vector<exec::UnitRequest>& units,
+                                     std::vector<exec::Completion>* done);  Status Dispatch(int worker);
   Status Handle(exec::Completion c);
   // Records a successful unit (live or from the journal) and closes epochs it completes.
   Status Record(const sched::Unit& u, const sched::CompletionEvents& ev, double loss_sum,
@@ -199,6 +210,8 @@ void Runner::MakeHopper() {
   ho.seed = DeriveSeed(spec_.run.seed, "sched");
   ho.order = spec_.run.order == "fixed" || !options_.scripted_orders.empty() ? sched::Order::kFixed
                                                                             : sched::Order::kRandom;
+  // The data-parallel loop only books its units with the hopper (Restore), in any order.
+  if (spec_.run.strategy == "dp") ho.order = sched::Order::kRandom;
   ho.policy = layout_.policy;
   hopper_ = std::make_unique<sched::Hopper>(layout_.worker_partition, ho);
   for (const auto& [key, order] : options_.scripted_orders) {
@@ -239,7 +252,7 @@ StatusOr<RunResult> Runner::RunNew() {
   timing_.prepare_seconds = Now() - t0;
   if (options_.on_started) options_.on_started(store_->dir(), spec_);
   RunResult r;
-  RETURN_IF_ERROR(Finish(Loop(), &r));
+  RETURN_IF_ERROR(Finish(spec_.run.strategy == "dp" ? LoopDataParallel() : Loop(), &r));
   return r;
 }
 
@@ -295,7 +308,7 @@ Status Runner::RestoreFromJournal() {
         return bad("unit does not fit the schedule (was the spec or journal edited?)");
       }
       if (u.kind == sched::UnitKind::kTrain) {
-        m.outcome.checkpoint = j.value("checkpoint", "");
+        if (j.contains("checkpoint")) m.outcome.checkpoint = j.value("checkpoint", "");
         ++m.train_seq;
       }
       RETURN_IF_ERROR(Record(u, ev, j.value("loss_sum", 0.0), j.value("correct", 0.0),
@@ -598,6 +611,131 @@ Status Runner::Loop() {
   return Status::Ok();
 }
 
+StatusOr<bool> Runner::CollectDataParallel(ModelRun& m, std::vector<exec::UnitRequest>& units,
+                                           std::vector<exec::Completion>* done) {
+  done->assign(units.size(), exec::Completion{});
+  size_t pending = units.size();
+  bool failed = false;
+  while (pending > 0) {
+    ASSIGN_OR_RETURN(exec::Completion c, backend_->WaitAny());
+    --in_flight_;
+    timing_.compute_seconds += c.compute_seconds;
+    timing_.transfer_seconds += c.transfer_seconds;
+    timing_.state_codec_seconds += c.state_seconds;
+    const int p = c.unit.partition;
+    if (c.kind == exec::CompletionKind::kWorkerLost) {
+      ++m.failures;
+      RETURN_IF_ERROR(store_->AppendJournal({{"type", "worker_lost"}, {"worker", c.unit.worker},
+                                             {"model", m.outcome.id}, {"epoch", c.unit.epoch},
+                                             {"partition", p}, {"error", c.error}}));
+      RETURN_IF_ERROR(backend_->RestartWorker(c.unit.worker));
+      if (m.failures > spec_.run.max_unit_retries) {
+        failed = true;
+        (*done)[p].error = "its units killed " + std::to_string(m.failures) + " workers; last: " + c.error;
+        --pending;
+      } else {
+        RETURN_IF_ERROR(backend_->Submit(units[p]));  // the same unit, from the same state
+        ++in_flight_;
+      }
+      continue;
+    }
+    if (c.kind == exec::CompletionKind::kModelFailed) failed = true;
+    (*done)[p] = std::move(c);
+    --pending;
+  }
+  if (failed) {
+    for (const auto& c : *done) {
+      if (!c.error.empty()) {
+        FailModel(m, c.error, false);
+        break;
+      }
+    }
+  }
+  return !failed;
+}
+
+Status Runner::LoopDataParallel() {
+  start_ = Now();
+  ASSIGN_OR_RETURN(data::StoreMeta meta, data::ReadStoreMeta(store_->DataDir()));
+  const int64_t outputs = meta.task == data::Task::kClassification ? meta.num_classes : 1;
+  const int partitions = layout_.partitions;
+  for (ModelRun& m : models_) {
+    for (int e = 0; e < spec_.run.epochs && !m.failed; ++e) {
+      for (sched::UnitKind kind : {sched::UnitKind::kTrain, sched::UnitKind::kEval}) {
+        std::vector<exec::UnitRequest> units(partitions);
+        for (int p = 0; p < partitions; ++p) {
+          exec::UnitRequest& req = units[p];
+          req.unit = sched::Unit{m.outcome.id, e, kind, p, /*worker=*/p};
+          req.model_config_json = m.config_json;
+          req.init_seed = DeriveSeed(spec_.run.seed, "model.init", {static_cast<uint64_t>(m.outcome.id)});
+          req.unit_seed = DeriveSeed(spec_.run.seed, "unit",
+                                     {static_cast<uint64_t>(m.outcome.id), static_cast<uint64_t>(e),
+                                      static_cast<uint64_t>(kind), static_cast<uint64_t>(p)});
+          req.state = m.state;
+          RETURN_IF_ERROR(backend_->Submit(req));
+          ++in_flight_;
+        }
+        std::vector<exec::Completion> done;
+        ASSIGN_OR_RETURN(bool ok, CollectDataParallel(m, units, &done));
+        if (!ok) break;
+        std::string checkpoint;
+        if (kind == sched::UnitKind::kTrain) {
+          // Model averaging: the element-wise mean of the partitions' states, in
+          // partition order (deterministic).
+          double t0 = Now();
+          std::vector<const uint8_t*> ptrs;
+          std::vector<size_t> sizes;
+          for (const auto& c : done) {
+            ptrs.push_back(reinterpret_cast<const uint8_t*>(c.state.data()));
+            sizes.push_back(c.state.size());
+            timing_.train_examples += c.num_examples;
+            timing_.state_bytes_moved += c.state.size() + (m.state ? m.state->size() : 0);
+          }
+          uint8_t* avg = nullptr;
+          size_t avg_size = 0;
+          char err[512] = {0};
+          int rc = cerebro_average_states(m.config_json.c_str(), meta.feature_shape.data(),
+                                          static_cast<int>(meta.feature_shape.size()), outputs,
+                                          ptrs.data(), sizes.data(), partitions, &avg, &avg_size,
+                                          err, sizeof(err));
+          if (rc != CEREBRO_OK) {
+            FailModel(m, std::string("averaging states: ") + err, false);
+            break;
+          }
+          m.state = std::make_shared<const std::string>(reinterpret_cast<const char*>(avg), avg_size);
+          cerebro_buffer_free(avg);
+          timing_.state_codec_seconds += Now() - t0;
+          t0 = Now();
+          ASSIGN_OR_RETURN(checkpoint, store_->WriteCheckpoint(m.outcome.id, m.train_seq + 1, *m.state));
+          timing_.checkpoint_seconds += Now() - t0;
+        }
+        for (int p = 0; p < partitions; ++p) {
+          const exec::Completion& c = done[p];
+          Json record = {{"type", "unit"}, {"model", m.outcome.id}, {"epoch", e},
+                         {"kind", KindName(kind)}, {"partition", p}, {"worker", c.unit.worker},
+                         {"loss_sum", c.loss_sum}, {"correct", c.correct},
+                         {"examples", c.num_examples}, {"compute_seconds", c.compute_seconds}};
+          if (!checkpoint.empty() && p == partitions - 1) record["checkpoint"] = checkpoint;
+          RETURN_IF_ERROR(store_->AppendJournal(record));
+          sched::CompletionEvents ev;
+          CEREBRO_CHECK(hopper_->Restore(m.outcome.id, e, kind, p, &ev));
+          RETURN_IF_ERROR(Record(c.unit, ev, c.loss_sum, c.correct, c.num_examples,
+                                 c.compute_seconds, false));
+          ReportProgress();
+        }
+        if (!checkpoint.empty()) {
+          if (!m.outcome.checkpoint.empty()) RETURN_IF_ERROR(store_->RemoveRelative(m.outcome.checkpoint));
+          m.outcome.checkpoint = checkpoint;
+          ++m.train_seq;
+        }
+      }
+      UpdateBest();
+    }
+  }
+  timing_.wall_seconds = Now() - start_;
+  return Status::Ok();
+}
+
 RunResult Runner::BuildResult() {
   RunResult r;
   r.run_dir = store_->dir();
@@ -739,6 +877,9 @@ StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs) {
 StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options) {
   FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
   ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs));
+  if (run.spec.run.strategy == "dp") {
+    return FailedPrecondition(run_dir + ": strategy dp (a benchmark baseline) cannot be resumed");
+  }
   Runner runner(run.spec, options);
   return runner.RunResumed(std::move(run.store), run.models);
 }

@@ -468,7 +468,7 @@ StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::str
       Section sec(*r, "run");
       RETURN_IF_ERROR(sec.Int("epochs", &spec.run.epochs, 1));
       RETURN_IF_ERROR(sec.Int("workers", &spec.run.workers, 1));
-      RETURN_IF_ERROR(sec.String("strategy", &spec.run.strategy, {"mop", "sequential", "task"}));
+      RETURN_IF_ERROR(sec.String("strategy", &spec.run.strategy, {"mop", "sequential", "task", "dp"}));
       RETURN_IF_ERROR(sec.String("order", &spec.run.order, {"random", "fixed"}));
       int64_t seed = 0;
       RETURN_IF_ERROR(sec.Int("seed", &seed, 0));

@@ -70,7 +70,7 @@ struct RunSpec {
   int partitions = 0;  // mop: data partitions, one worker process each (0 = workers).
                        // More partitions than workers keeps results independent of the
                        // worker count: with order: fixed, 1 and 2 workers train alike.
-  std::string strategy = "mop";  // mop | sequential | task
+  std::string strategy = "mop";  // mop | sequential | task | dp (data-parallel baseline)
   std::string order = "random";  // random | fixed
   uint64_t seed = 0;
   int threads_per_worker = 1;

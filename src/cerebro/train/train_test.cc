@@ -261,6 +261,51 @@ TEST_F(WorkerApiTest, SameSeedsGiveBitwiseIdenticalResults) {
   EXPECT_NE(RunUnitOn(a, kMlp, true, 4, 9).state, ua.state);
 }
 
+// The data-parallel baseline's model averaging: the mean of identical states is that
+// state (bit for bit), and the mean of two different ones is a usable third model.
+TEST_F(WorkerApiTest, AverageStatesIsAnElementwiseMeanOfUsableStates) {
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(w.Load(store_, "val", 0), CEREBRO_OK);
+  Unit a = RunUnitOn(w, kMlp, true, 5, 1);
+  Unit b = RunUnitOn(w, kMlp, true, 5, 2);
+  ASSERT_EQ(a.rc, CEREBRO_OK) << a.error;
+  ASSERT_EQ(b.rc, CEREBRO_OK) << b.error;
+  const int64_t shape[] = {kFeatures};
+  auto average = [&](const std::vector<const Unit*>& units, std::vector<uint8_t>* out) {
+    std::vector<const uint8_t*> ptrs;
+    std::vector<size_t> sizes;
+    for (const Unit* u : units) {
+      ptrs.push_back(u->state.data());
+      sizes.push_back(u->state.size());
+    }
+    uint8_t* state = nullptr;
+    size_t size = 0;
+    char err[512] = {0};
+    int rc = cerebro_average_states(kMlp, shape, 1, kClasses, ptrs.data(), sizes.data(),
+                                    static_cast<int>(units.size()), &state, &size, err, sizeof err);
+    if (rc == CEREBRO_OK) out->assign(state, state + size);
+    cerebro_buffer_free(state);
+    return rc;
+  };
+  std::vector<uint8_t> same, mixed;
+  ASSERT_EQ(average({&a, &a}, &same), CEREBRO_OK);
+  EXPECT_EQ(same, a.state);
+  ASSERT_EQ(average({&a, &b}, &mixed), CEREBRO_OK);
+  EXPECT_NE(mixed, a.state);
+  EXPECT_NE(mixed, b.state);
+  Unit eval = RunUnitOn(w, kMlp, false, 5, 0, mixed);
+  ASSERT_EQ(eval.rc, CEREBRO_OK) << eval.error;
+  EXPECT_GT(eval.accuracy(), 0.5);
+  // A corrupt state is refused, not averaged.
+  std::vector<uint8_t> bad = a.state;
+  bad[bad.size() / 2] ^= 0xff;
+  Unit corrupt{};
+  corrupt.state = bad;
+  std::vector<uint8_t> ignored;
+  EXPECT_EQ(average({&a, &corrupt}, &ignored), CEREBRO_ERR_STATE);
+}
+
 // Restoring a state must restore everything that the next unit depends on: weights,
 // Adam's moments and step count, SGD's momentum buffers. Continuing in one process
 // without serializing (Trainer::RunUnits) is the reference.

@@ -493,6 +493,67 @@ StatusOr<std::vector<UnitResult>> RunUnitsImpl(const std::vector<UnitRequest>& r
   return results;
 }
 
+// Element-wise mean of `tensors` written into `target` (no autograd).
+void AverageInto(torch::Tensor target, const std::vector<torch::Tensor>& tensors) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor sum = torch::zeros_like(target, torch::kDouble);
+  for (const auto& t : tensors) sum.add_(t.to(torch::kDouble));
+  target.copy_(sum.div_(static_cast<double>(tensors.size())));
+}
+
+StatusOr<MallocBuffer> AverageStatesImpl(const std::string& config_json,
+                                         const model::InputSpec& input,
+                                         const std::vector<std::pair<const uint8_t*, size_t>>& states) {
+  if (states.empty()) return InvalidArgument("average: no states");
+  ASSIGN_OR_RETURN(model::ModelConfig config, model::ParseModelConfig(config_json));
+  struct Copy {
+    model::Net net;
+    std::unique_ptr<torch::optim::Optimizer> optimizer;
+  };
+  std::vector<Copy> copies(states.size());
+  for (size_t k = 0; k < states.size(); ++k) {
+    ASSIGN_OR_RETURN(copies[k].net, model::BuildNet(config, input));
+    copies[k].optimizer = MakeOptimizer(config, copies[k].net.module->parameters());
+    RETURN_IF_ERROR(DecodeState(states[k].first, states[k].second, copies[k].net,
+                                copies[k].optimizer.get(), config.optimizer));
+  }
+  Copy& target = copies[0];
+  auto params_of = [](Copy& c) { return c.net.module->parameters(); };
+  std::vector<std::vector<torch::Tensor>> params;
+  for (auto& c : copies) params.push_back(params_of(c));
+  for (size_t i = 0; i < params[0].size(); ++i) {
+    std::vector<torch::Tensor> all;
+    for (auto& p : params) all.push_back(p[i]);
+    AverageInto(params[0][i], all);
+    // Optimizer state, slot by slot (absent where a parameter never got a gradient).
+    std::vector<torch::optim::OptimizerParamState*> st;
+    for (size_t k = 0; k < copies.size(); ++k) {
+      auto& map = copies[k].optimizer->state();
+      auto it = map.find(ParamKey(params[k][i]));
+      if (it == map.end()) break;
+      st.push_back(it->second.get());
+    }
+    if (st.size() != copies.size()) continue;
+    auto average_slot = [&](auto getter) {
+      std::vector<torch::Tensor> slot;
+      for (auto* x : st) slot.push_back(getter(x));
+      AverageInto(getter(st[0]), slot);
+    };
+    if (config.optimizer == model::OptimizerKind::kSgd) {
+      average_slot([](auto* x) { return static_cast<torch::optim::SGDParamState*>(x)->momentum_buffer(); });
+    } else if (config.optimizer == model::OptimizerKind::kAdam) {
+      average_slot([](auto* x) { return static_cast<torch::optim::AdamParamState*>(x)->exp_avg(); });
+      average_slot([](auto* x) { return static_cast<torch::optim::AdamParamState*>(x)->exp_avg_sq(); });
+    } else {
+      average_slot([](auto* x) { return static_cast<torch::optim::AdamWParamState*>(x)->exp_avg(); });
+      average_slot([](auto* x) { return static_cast<torch::optim::AdamWParamState*>(x)->exp_avg_sq(); });
+    }
+  }
+  MallocBuffer out;
+  EncodeState(target.net, *target.optimizer, config.optimizer, &out);
+  return out;
+}
+
 // Torch reports failures as exceptions; they stop here (see STYLE.md).
 template <typename Fn>
 auto ContainTorchErrors(Fn&& fn) -> decltype(fn()) {
@@ -566,6 +627,13 @@ Status Trainer::LoadPartition(const std::string& store_dir, PartitionKind kind, 
       data::Dataset dataset,
       data::LoadPartition(store_dir, kind == PartitionKind::kTrain ? "train" : "val", index));
   return SetPartition(kind, std::move(dataset));
+}
+
+StatusOr<MallocBuffer> AverageStates(const std::string& config_json,
+                                     const std::vector<int64_t>& feature_shape, int64_t num_outputs,
+                                     const std::vector<std::pair<const uint8_t*, size_t>>& states) {
+  model::InputSpec input{feature_shape, num_outputs};
+  return ContainTorchErrors([&] { return AverageStatesImpl(config_json, input, states); });
 }
 
 StatusOr<UnitResult> Trainer::RunUnit(const UnitRequest& request) {

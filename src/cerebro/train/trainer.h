@@ -108,6 +108,14 @@ class Trainer {
   std::unique_ptr<Partition> val_;
 };
 
+// The element-wise mean of several states of one model (weights and optimizer moments;
+// step counts are taken from the first): the model-averaging step of the data-parallel
+// baseline. Every state must decode into the model `config_json` builds for data of
+// `feature_shape` with `num_outputs` outputs.
+StatusOr<MallocBuffer> AverageStates(const std::string& config_json,
+                                     const std::vector<int64_t>& feature_shape, int64_t num_outputs,
+                                     const std::vector<std::pair<const uint8_t*, size_t>>& states);
+
 // Per-process settings for a worker: flush-to-zero for denormals, torch's intra-op
 // threads (and OpenMP's and OpenBLAS's, which torch shares) set to `threads` and, the
 // first time it is called in a process, inter-op threads to 1. Process-wide. Fails with InvalidArgument if threads < 1.

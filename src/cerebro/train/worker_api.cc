@@ -169,6 +169,29 @@ int cerebro_validate_model_config(const char* model_config_json, char* err, size
 
 void cerebro_buffer_free(uint8_t* buffer) { std::free(buffer); }
 
+int cerebro_average_states(const char* model_config_json, const int64_t* feature_shape,
+                           int feature_rank, int64_t num_outputs, const uint8_t* const* states,
+                           const size_t* state_sizes, int n, uint8_t** out_state,
+                           size_t* out_size, char* err, size_t err_cap) {
+  if (out_state != nullptr) *out_state = nullptr;
+  if (out_size != nullptr) *out_size = 0;
+  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+    if (model_config_json == nullptr || feature_shape == nullptr || states == nullptr ||
+        state_sizes == nullptr || out_state == nullptr || out_size == nullptr || n < 1 ||
+        feature_rank < 1) {
+      return Fail(CEREBRO_ERR_INVALID, "average: bad arguments", err, err_cap);
+    }
+    std::vector<int64_t> shape(feature_shape, feature_shape + feature_rank);
+    std::vector<std::pair<const uint8_t*, size_t>> list;
+    for (int i = 0; i < n; ++i) list.emplace_back(states[i], state_sizes[i]);
+    auto avg = cerebro::train::AverageStates(model_config_json, shape, num_outputs, list);
+    if (!avg.ok()) return Fail(UnitErrorCode(avg.status()), avg.status().message(), err, err_cap);
+    *out_size = avg->size();
+    *out_state = avg->Release();
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
 int cerebro_blas_suggested_coretype(char* buf, size_t cap) {
   try {
     std::string core = cerebro::train::SuggestedOpenBlasCoreType();

@@ -82,6 +82,15 @@ int cerebro_validate_model_config(const char* model_config_json, char* err, size
 
 void cerebro_buffer_free(uint8_t* buffer);
 
+/* Averages n >= 1 states of the model `model_config_json` on data of shape
+ * feature_shape[0..feature_rank) with num_outputs outputs (classes, or 1 for regression):
+ * weights and optimizer moments element-wise. On CEREBRO_OK *out_state (release with
+ * cerebro_buffer_free) holds the result. Used by the data-parallel baseline. */
+int cerebro_average_states(const char* model_config_json, const int64_t* feature_shape,
+                           int feature_rank, int64_t num_outputs, const uint8_t* const* states,
+                           const size_t* state_sizes, int n, uint8_t** out_state,
+                           size_t* out_size, char* err, size_t err_cap);
+
 /* When the OpenBLAS in this process did not recognise the CPU and runs generic kernels,
  * writes the OPENBLAS_CORETYPE value that selects the right ones (e.g. "SkylakeX") and
  * returns 1; otherwise returns 0. OpenBLAS reads the variable only at load time, so a
