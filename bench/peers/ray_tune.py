@@ -1,0 +1,314 @@
+#!/usr/bin/env python3
+"""The task-parallel external peer: Ray Tune (ray[tune] 2.60) running the configs of a
+Cerebro models.json as parallel trials, W at a time, each trial training one config on
+all the training data with one CPU and one torch thread.
+
+  .venv-bench/bin/python bench/peers/ray_tune.py --store DIR --configs models.json \
+      --epochs E --workers W --out result.json [--seed S]
+
+The data goes the way Ray Tune's docs recommend for large objects:
+tune.with_parameters(trainable, data=...) puts it in the object store once; each trial
+gets zero-copy numpy views of it (torch.from_numpy, no per-trial copy unless
+--copy-data). A local Ray (ray.init(num_cpus=W)) is started and shut down by this script;
+it checks that none of its processes are left behind. See bench/peers/README.md.
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, HERE)
+import common  # noqa: E402
+
+common.ensure_blas_env()  # may re-exec with OPENBLAS_CORETYPE=SkylakeX (workers inherit it)
+
+# Before ray is imported (docs/ray-spike.md): keep a local cluster on this host's address
+# as given, no token auth, no usage stats. Trials import `common` from this directory.
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_AUTH_MODE"] = "disabled"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+os.environ["PYTHONDONTWRITEBYTECODE"] = "1"  # trials import common.py too
+os.environ["PYTHONPATH"] = HERE + (os.pathsep + os.environ["PYTHONPATH"]
+                                   if os.environ.get("PYTHONPATH") else "")
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+
+def trial_fn(config, data=None):
+    """One Tune trial: one model, `epochs` epochs, a tune.report per epoch."""
+    import os
+    import time
+    import common
+    from ray import tune
+
+    t_start = time.time()
+    common.configure_torch(config["threads"])
+    import torch
+    if config["copy_data"]:
+        tensors = {k: torch.tensor(data[k]) for k in ("x_train", "y_train", "x_val", "y_val")}
+    else:
+        tensors = common.to_tensors(data)
+    meta = data["meta"]
+    blas = common.blas_info()
+    static = {
+        "model_id": int(config["model"]["id"]),
+        "pid": os.getpid(),
+        "trial_start_time": t_start,
+        "torch_threads": torch.get_num_threads(),
+        "torch_version": torch.__version__,
+        "openblas_corename": blas["openblas_corename"] or "",
+        "openblas_coretype_env": blas["openblas_coretype_env"] or "",
+        "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS", ""),
+    }
+
+    def report(rec):
+        tune.report(dict(rec, **static, report_time=time.time()))
+
+    common.train_model(config["model"], tensors, meta["feature_shape"],
+                       int(meta["num_classes"]), config["epochs"], config["seed"],
+                       on_epoch=report)
+
+
+def session_processes(session_dir):
+    """Pids (other than ours) whose command line names the Ray session directory."""
+    out = []
+    me = os.getpid()
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) == me:
+            continue
+        try:
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if session_dir in cmd:
+            out.append((int(d), cmd[:160]))
+    return out
+
+
+def child_processes():
+    """Live descendants of this process (walks /proc ppid links)."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2:].split()
+        if fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(d))
+    out, stack = [], list(children.get(os.getpid(), []))
+    while stack:
+        p = stack.pop()
+        out.append(p)
+        stack.extend(children.get(p, []))
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--store", required=True, help="Cerebro partitioned store directory")
+    ap.add_argument("--configs", required=True, help="models.json: [{id, params}, ...]")
+    ap.add_argument("--epochs", type=int, required=True)
+    ap.add_argument("--workers", type=int, required=True, help="concurrent trials (= CPUs)")
+    ap.add_argument("--out", required=True, help="result JSON path")
+    ap.add_argument("--seed", type=int, default=2026, help="run seed (Cerebro's run.seed)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads per trial (Cerebro: 1)")
+    ap.add_argument("--copy-data", action="store_true",
+                    help="each trial copies the data into its own torch tensors "
+                         "(torch.tensor) instead of zero-copy views of the object store")
+    ap.add_argument("--storage", help="Tune storage dir (default: a temp dir, removed)")
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args()
+
+    t_start = time.perf_counter()
+    configs = common.load_configs(args.configs)
+    t = time.perf_counter()
+    data = common.load_store(args.store)
+    load_seconds = time.perf_counter() - t
+    meta = data["meta"]
+    n_train = int(data["x_train"].shape[0])
+    n_val = int(data["x_val"].shape[0])
+    data_bytes = common.data_nbytes(data)
+
+    import ray
+    from ray import tune
+
+    t = time.perf_counter()
+    ray.init(num_cpus=args.workers, include_dashboard=False,
+             log_to_driver=not args.quiet, configure_logging=True,
+             logging_level="warning" if args.quiet else "info")
+    ray_init_seconds = time.perf_counter() - t
+    try:
+        session_dir = ray._private.worker._global_node.get_session_dir_path()
+    except Exception:  # private API: fall back to the "latest" link
+        session_dir = os.path.realpath("/tmp/ray/session_latest")
+    ray_version = ray.__version__
+
+    storage = args.storage or tempfile.mkdtemp(prefix="peers_ray_tune_")
+    t = time.perf_counter()
+    # with_parameters puts `data` in the object store once; trials get it from there.
+    trainable = tune.with_parameters(trial_fn, data=data)
+    trainable = tune.with_resources(trainable, {"cpu": 1})
+    put_seconds = time.perf_counter() - t
+    # The driver's own copy is no longer needed: drop it, so that the run holds one copy
+    # (the object store's) rather than two.
+    del data
+    gc.collect()
+
+    param_space = {
+        "model": tune.grid_search(configs),
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "threads": args.threads,
+        "copy_data": bool(args.copy_data),
+    }
+    tuner = tune.Tuner(
+        trainable,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(max_concurrent_trials=args.workers, num_samples=1,
+                                    metric="val_accuracy", mode="max"),
+        run_config=tune.RunConfig(name="peers_ray_tune", storage_path=storage,
+                                  verbose=0 if args.quiet else 1),
+    )
+    t = time.perf_counter()
+    fit_start_wall = time.time()
+    results = tuner.fit()
+    fit_seconds = time.perf_counter() - t
+
+    per_model, errors, trials = [], [], []
+    for r in results:
+        if r.error is not None:
+            errors.append({"config": r.config.get("model"), "error": repr(r.error)[:2000]})
+            continue
+        df = r.metrics_dataframe
+        rows = df.sort_values("epoch").to_dict("records")
+        hist = [{k: row[k] for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
+                                     "val_accuracy", "train_seconds", "eval_seconds",
+                                     "train_samples_per_second", "train_cpu_seconds",
+                                     "train_samples_per_cpu_second")} for row in rows]
+        for h in hist:
+            h["epoch"] = int(h["epoch"])
+        last = rows[-1]
+        per_model.append({"id": int(last["model_id"]), "history": hist,
+                          "train_seconds": sum(h["train_seconds"] for h in hist),
+                          "eval_seconds": sum(h["eval_seconds"] for h in hist)})
+        trials.append({
+            "id": int(last["model_id"]), "pid": int(last["pid"]),
+            "start_after_fit_seconds": float(last["trial_start_time"]) - fit_start_wall,
+            "end_after_fit_seconds": float(last["report_time"]) - fit_start_wall,
+            "torch_threads": int(last["torch_threads"]),
+            "openblas_corename": last["openblas_corename"],
+            "openblas_coretype_env": last["openblas_coretype_env"],
+            "omp_num_threads_env": last["omp_num_threads_env"],
+            "torch_version": last["torch_version"],
+        })
+    per_model.sort(key=lambda m: m["id"])
+    trials.sort(key=lambda m: m["id"])
+
+    t = time.perf_counter()
+    ray.shutdown()
+    shutdown_seconds = time.perf_counter() - t
+    # No process left behind: wait (up to 15 s) for this session's processes to exit.
+    deadline = time.monotonic() + 15
+    while True:
+        left = session_processes(session_dir) + [(p, "child") for p in child_processes()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    cleanup_seconds = time.perf_counter() - t
+    if not args.storage:
+        shutil.rmtree(storage, ignore_errors=True)
+    wall = time.perf_counter() - t_start
+
+    done_models = len(per_model)
+    train_samples = n_train * args.epochs * done_models
+    compute = sum(m["train_seconds"] for m in per_model)
+    trial_busy = sum(m["train_seconds"] + m["eval_seconds"] for m in per_model)
+    # The driver trains nothing and does not import torch itself (that would add ~200 MB
+    # to its RSS); BLAS and torch facts come from the trials.
+    blas = {"driver_openblas_coretype_env": os.environ.get("OPENBLAS_CORETYPE"),
+            "openblas_coretype_origin": os.environ.get("CEREBRO_PEER_CORETYPE_ORIGIN"),
+            "trial_openblas_corenames": sorted({t["openblas_corename"] for t in trials})}
+    best = common.best_of(per_model) if per_model else None
+    result = {
+        "system": "ray_tune",
+        "mode": f"Ray Tune trials, {args.workers} concurrent, 1 CPU each",
+        "store": os.path.abspath(args.store),
+        "configs": os.path.abspath(args.configs),
+        "num_models": len(configs),
+        "completed_models": done_models,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "workers": args.workers,
+        "wall_seconds": wall,
+        "load_seconds": load_seconds,
+        "train_wall_seconds": fit_seconds,
+        "train_samples": train_samples,
+        "samples_per_second": train_samples / wall,
+        "train_loop_samples_per_second": train_samples / compute if compute else None,
+        "best": best,
+        "per_model": per_model,
+        "errors": errors,
+        # One copy in the object store (shared memory, mapped read-only by each trial);
+        # with --copy-data each concurrent trial holds its own copy on top.
+        "data_bytes_held": data_bytes * (1 + (args.workers if args.copy_data else 0)),
+        "data_copies": 1 + (args.workers if args.copy_data else 0),
+        "data_bytes_one_copy": data_bytes,
+        "data_passing": ("tune.with_parameters (object store, one copy); trials use "
+                         + ("per-trial torch.tensor copies" if args.copy_data
+                            else "zero-copy torch.from_numpy views")),
+        "train_examples": n_train,
+        "val_examples": n_val,
+        "threads": args.threads,
+        "flush_denormal": True,
+        "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
+        "blas": blas,
+        "trials": trials,
+        "tune_overhead": {
+            "ray_init_seconds": ray_init_seconds,
+            "with_parameters_put_seconds": put_seconds,
+            "fit_seconds": fit_seconds,
+            "trial_busy_seconds_sum": trial_busy,
+            "ideal_fit_seconds": trial_busy / min(args.workers, max(done_models, 1)),
+            "fit_minus_ideal_seconds": fit_seconds - trial_busy / min(args.workers,
+                                                                      max(done_models, 1)),
+            "first_trial_start_after_fit_seconds":
+                min((t["start_after_fit_seconds"] for t in trials), default=None),
+            "shutdown_seconds": shutdown_seconds,
+            "shutdown_until_no_processes_seconds": cleanup_seconds,
+            "notes": ("ideal_fit_seconds = sum of in-trial train+eval time / concurrent "
+                      "trials; the difference is Tune's scheduling, actor start-up, "
+                      "object fetch, reporting and imbalance"),
+        },
+        "ray_session_dir": session_dir,
+        "leftover_processes": [{"pid": p, "cmdline": c} for p, c in left],
+        "ray_version": ray_version,
+        "torch_version": trials[0]["torch_version"] if trials else None,
+        "driver_imported_torch": "torch" in sys.modules,
+        "machine": common.machine_info(),
+    }
+    common.write_json(args.out, result)
+    if best:
+        print(f"ray_tune: {done_models}/{len(configs)} model(s) x {args.epochs} epoch(s) on "
+              f"{args.workers} workers in {wall:.1f} s (fit {fit_seconds:.1f} s, init "
+              f"{ray_init_seconds:.1f} s, shutdown {shutdown_seconds:.1f} s), "
+              f"{result['samples_per_second']:.0f} samples/s, best model {best['id']} "
+              f"val_accuracy {best['val_accuracy']:.4f}; leftover processes: {len(left)} -> "
+              f"{args.out}", flush=True)
+    if errors or left:
+        print(f"ray_tune: {len(errors)} trial error(s), {len(left)} leftover process(es); "
+              f"see {args.out}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark (issue 5): one command that prepares the workloads and
+# prints one table per workload, written to bench/results/<date>-<workload>.md.
+#
+#   bench/run.sh [WORKLOADS] [REPEATS] [SYSTEMS]
+#     WORKLOADS  space-separated, default "mlp_aug_4 cnn_plain" (also: mlp_aug_16)
+#     REPEATS    runs per system, interleaved (default 3); medians are reported
+#     SYSTEMS    default "mop task sequential dp pytorch ray_tune"
+#
+# Needs scripts/setup.sh (Cerebro) and bench/setup_peers.sh (PyTorch, Ray Tune venv).
+# Every run is wrapped in bench/peers/peak_rss.py, which samples the memory of the
+# whole process tree (driver + workers, or Ray's raylet/GCS/workers).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+WORKLOADS=${1:-"mlp_aug_4 cnn_plain"}
+REPEATS=${2:-3}
+SYSTEMS=${3:-"mop task sequential dp pytorch ray_tune"}
+PY=/usr/bin/python3
+VENV_PY=.venv-bench/bin/python
+WORK=bench/work/runs-$(date +%Y%m%d-%H%M%S)
+mkdir -p "$WORK"
+# Private copies of the binaries: a rebuild during the benchmark cannot change them.
+cp build/cerebro build/cerebro-worker "$WORK/"
+
+case " $WORKLOADS " in *" mlp_aug_"*) $PY bench/make_augmented.py ;; esac
+
+for wl in $WORKLOADS; do
+  spec=bench/specs/$wl.yaml
+  epochs=$($PY -c "import yaml,sys;print(yaml.safe_load(open('$spec'))['run']['epochs'])")
+  workers=$($PY -c "import yaml,sys;print(yaml.safe_load(open('$spec'))['run']['workers'])")
+  # The store the peers read: the same examples, shuffled once with the same seed.
+  store=$WORK/$wl-store
+  "$WORK/cerebro" prepare "$spec" --out "$store" --partitions "$workers" > /dev/null
+  # The configurations, exactly as Cerebro generates them.
+  "$WORK/cerebro" run "$spec" --epochs 1 --out "$WORK/$wl-configs" --quiet --workers 1 \
+      --strategy sequential > /dev/null 2>&1 || true
+  configs=$WORK/$wl-configs/models.json
+  [ -f "$configs" ] || { echo "bench: could not generate configurations for $wl" >&2; exit 1; }
+  for r in $(seq 1 "$REPEATS"); do
+    for sys in $SYSTEMS; do
+      out=$WORK/$wl-$sys-$r
+      echo "bench: $wl $sys run $r" >&2
+      case $sys in
+        mop|task|dp)
+          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
+            "$WORK/cerebro" run "$spec" --strategy "$sys" --workers "$workers" --quiet --out "$out" \
+            > "$out.log" 2>&1 ;;
+        sequential)
+          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
+            "$WORK/cerebro" run "$spec" --strategy sequential --quiet --out "$out" > "$out.log" 2>&1 ;;
+        pytorch)
+          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
+            "$VENV_PY" bench/peers/pytorch_seq.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+        ray_tune)
+          $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- \
+            "$VENV_PY" bench/peers/ray_tune.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --workers "$workers" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+      esac
+    done
+  done
+  $PY bench/report.py --work "$WORK" --workload "$wl" --repeats "$REPEATS" --systems "$SYSTEMS" \
+      --store "$store" --command "bench/run.sh \"$WORKLOADS\" $REPEATS \"$SYSTEMS\""
+done
