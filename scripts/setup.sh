@@ -37,6 +37,25 @@ if [ -e "$openblas" ]; then
 fi
 echo "setup: libblas.so.3 -> $(readlink -f /usr/lib/${arch_triplet}/libblas.so.3)"
 
+# Ray's C++ API (for `--backend ray`) comes only as a pip wheel: install it, pinned, into
+# a project-local virtualenv made from Debian's python3 (never the system site-packages).
+# CMake then finds .venv/.../ray/cpp and builds the Ray backend. CEREBRO_SKIP_RAY=1 skips
+# this; the local backend builds and works without Ray.
+RAY_VERSION=2.60.0
+if [ "${CEREBRO_SKIP_RAY:-0}" != "1" ]; then
+  if ! /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
+  if ! .venv/bin/python -c "import ray, sys; sys.exit(ray.__version__ != '$RAY_VERSION')" 2>/dev/null \
+     || [ ! -e "$(.venv/bin/python -c 'import ray, os; print(os.path.dirname(ray.__file__))')/cpp/lib/libray_api.so" ]; then
+    echo "setup: installing ray[cpp]==$RAY_VERSION into .venv"
+    .venv/bin/pip install -q "ray[cpp]==$RAY_VERSION"
+  fi
+  echo "setup: Ray $(.venv/bin/python -c 'import ray; print(ray.__version__)') in .venv"
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR"

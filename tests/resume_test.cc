@@ -109,19 +109,31 @@ pid_t Spawn(const std::vector<std::string>& args) {
 }
 
 TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
-  const std::string out = tmp_.Join("run");
+  // Kill points are spread over the length of an uninterrupted run of the CLI, measured
+  // here, so they land in start-up, training and shutdown alike on fast or slow machines.
+  auto t0 = std::chrono::steady_clock::now();
+  pid_t timing = Spawn({"run", tmp_.Join("spec.yaml"), "--out", tmp_.Join("timing"), "--quiet"});
+  int timing_status = 0;
+  ::waitpid(timing, &timing_status, 0);
+  ASSERT_TRUE(WIFEXITED(timing_status) && WEXITSTATUS(timing_status) == 0);
+  const int run_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          std::chrono::steady_clock::now() - t0)
+                                          .count());
   std::mt19937 rng(20261127);
-  std::uniform_int_distribution<int> delay_ms(50, 2500);
-  int kills = 0, attempts = 0;
-  bool finished = false;
-  while (!finished && attempts < 200) {
-    ++attempts;
-    bool published = std::filesystem::exists(out + "/spec.json");
-    pid_t pid = published ? Spawn({"resume", out, "--quiet"})
-                          : Spawn({"run", tmp_.Join("spec.yaml"), "--out", out, "--quiet"});
-    ASSERT_GT(pid, 0);
-    int status = 0;
-    if (kills < 20) {
+  std::uniform_int_distribution<int> delay_ms(20, std::max(100, run_ms * 9 / 10));
+  // Episodes: a fresh run, killed at a random point again and again (each time resumed)
+  // until one attempt finishes; then its metrics must equal the uninterrupted run's.
+  int kills = 0, attempts = 0, episodes = 0;
+  while (kills < 20 && attempts < 300) {
+    const std::string out = tmp_.Join("run" + std::to_string(episodes++));
+    bool finished = false;
+    while (!finished && attempts < 300) {
+      ++attempts;
+      bool published = std::filesystem::exists(out + "/spec.json");
+      pid_t pid = published ? Spawn({"resume", out, "--quiet"})
+                            : Spawn({"run", tmp_.Join("spec.yaml"), "--out", out, "--quiet"});
+      ASSERT_GT(pid, 0);
+      int status = 0;
       auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms(rng));
       while (std::chrono::steady_clock::now() < deadline && ::waitpid(pid, &status, WNOHANG) == 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -132,26 +144,25 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
         ++kills;
         continue;
       }
-    } else {
-      ::waitpid(pid, &status, 0);
+      ASSERT_TRUE(WIFEXITED(status)) << "attempt " << attempts;
+      ASSERT_EQ(WEXITSTATUS(status), 0) << "attempt " << attempts;
+      finished = std::filesystem::exists(out + "/summary.json");
     }
-    ASSERT_TRUE(WIFEXITED(status)) << "attempt " << attempts;
-    ASSERT_EQ(WEXITSTATUS(status), 0) << "attempt " << attempts;
-    finished = std::filesystem::exists(out + "/summary.json");
+    ASSERT_TRUE(finished) << out;
+    EXPECT_EQ(Metrics(out), reference_) << out;
+    ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
+    auto summary = Json::parse(testing::ReadFileOrEmpty(out + "/summary.json"));
+    for (const auto& m : summary["models"]) EXPECT_EQ(m["status"], "completed");
+    // No stray checkpoint is left behind.
+    EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out + "/checkpoints"),
+                            std::filesystem::directory_iterator()),
+              4);
   }
-  ASSERT_TRUE(finished);
-  EXPECT_EQ(kills, 20);
-  EXPECT_EQ(Metrics(out), reference_);
-  ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
-  auto summary = Json::parse(testing::ReadFileOrEmpty(out + "/summary.json"));
-  for (const auto& m : summary["models"]) EXPECT_EQ(m["status"], "completed");
-  // No staging directory or stray checkpoint is left behind.
+  EXPECT_GE(kills, 20);
+  // No staging directory is left behind.
   for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
     EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos);
   }
-  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(out + "/checkpoints"),
-                          std::filesystem::directory_iterator()),
-            4);
 }
 
 TEST_F(ResumeTest, FinishedRunResumesWithoutTraining) {

@@ -1,0 +1,60 @@
+// LocalRayHead: a one-node Ray cluster on loopback that this process starts, owns and
+// stops — for `cerebro run --backend ray` without --ray-address, and for tests.
+//
+// It runs `ray start --head --block` as a child in its own process group with
+// PR_SET_PDEATHSIG=SIGTERM: `--block` makes that process own the cluster (on SIGTERM it
+// stops the GCS, the raylet and, through the raylet, every worker), and the death signal
+// makes this happen even when the driver dies without cleaning up (Ctrl-C, a crash,
+// SIGKILL). Its own process group keeps a terminal's Ctrl-C away from it, so the stop is
+// always the orderly one. Each head gets a free port and a private --temp-dir, so heads
+// do not collide and "nothing left behind" can be checked precisely.
+// Not thread-safe; the process (thread) that starts a head must outlive its use.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cerebro/common/status.h"
+
+namespace cerebro::exec {
+
+struct RayHeadOptions {
+  std::string ray_cli;  // the `ray` executable; "" = DefaultRayCli()
+  int num_cpus = 2;
+  // Extra environment for Ray's processes; Ray's workers inherit it from the raylet.
+  std::map<std::string, std::string> env;
+  double start_timeout_seconds = 90;
+};
+
+// $CEREBRO_RAY_CLI, else the `ray` of the virtualenv the build found, else "ray" on PATH.
+std::string DefaultRayCli();
+
+class LocalRayHead {
+ public:
+  static StatusOr<std::unique_ptr<LocalRayHead>> Start(const RayHeadOptions& options);
+  ~LocalRayHead();  // Stop()
+  LocalRayHead(const LocalRayHead&) = delete;
+  LocalRayHead& operator=(const LocalRayHead&) = delete;
+
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  const std::string& temp_dir() const { return temp_dir_; }
+
+  // Stops the cluster: SIGTERM to `ray start --block`, which stops its processes; after
+  // a grace period, SIGKILL to the whole process group. Then removes the temp dir (kept
+  // when $CEREBRO_RAY_KEEP_LOGS is set). Idempotent. Error if processes remain.
+  Status Stop();
+
+  // Processes of this head still alive (their command line names its temp dir, or they
+  // are in its process group): for leftover checks.
+  std::vector<int> LiveProcesses() const;
+
+ private:
+  LocalRayHead() = default;
+  std::string address_;
+  std::string temp_dir_;
+  int pid_ = -1;  // `ray start --block`, also the process group id
+};
+
+}  // namespace cerebro::exec

@@ -1,0 +1,231 @@
+// End-to-end on a real Ray cluster: the driver with `backend: ray`, actors running the
+// real trainer on a real partitioned store. The suite starts its own one-node head on
+// loopback (a free port, a private temp dir) and checks at the end that none of its
+// processes survive. Built only when Ray's C++ API was found (CEREBRO_WITH_RAY).
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <dirent.h>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <tuple>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/exec/ray/ray_backend.h"
+#include "cerebro/exec/ray/ray_head.h"
+#include "test_data.h"
+
+namespace cerebro {
+namespace {
+
+using driver::RunExperiment;
+using driver::RunOptions;
+using testing::TempDir;
+
+spec::ExperimentSpec ParseOrDie(const std::string& text) {
+  auto s = spec::ParseSpecString(text, "test.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+RunOptions Options(const std::string& out) {
+  RunOptions o;
+  o.out_dir = out;
+  o.worker_binary = testing::BinaryDir() + "/cerebro-worker";
+  return o;
+}
+
+std::vector<spec::Json> ReadJsonLines(const std::string& path) {
+  std::vector<spec::Json> out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) out.push_back(spec::Json::parse(line));
+  return out;
+}
+
+void ExpectEveryUnitExactlyOnce(const std::string& run_dir, int models, int epochs, int partitions) {
+  std::map<std::tuple<int, int, std::string, int>, int> counts;
+  for (const auto& j : ReadJsonLines(run_dir + "/journal.jsonl")) {
+    if (j["type"] != "unit") continue;
+    counts[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
+            j["partition"].get<int>()}]++;
+  }
+  EXPECT_EQ(counts.size(), static_cast<size_t>(models * epochs * partitions * 2));
+  for (int m = 0; m < models; ++m)
+    for (int e = 0; e < epochs; ++e)
+      for (int p = 0; p < partitions; ++p)
+        for (const char* kind : {"train", "eval"}) {
+          EXPECT_EQ((counts[{m, e, kind, p}]), 1) << "model " << m << " epoch " << e << " " << kind << " " << p;
+        }
+}
+
+// metrics.jsonl rows without wall-clock fields, sorted: what must not depend on timing.
+std::vector<std::string> MetricsWithoutTiming(const std::string& run_dir) {
+  std::vector<std::string> rows;
+  for (auto j : ReadJsonLines(run_dir + "/metrics.jsonl")) {
+    j.erase("seconds");
+    rows.push_back(j.dump());
+  }
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// checkpoints/ of a run: file name -> bytes.
+std::map<std::string, std::string> Checkpoints(const std::string& run_dir) {
+  std::map<std::string, std::string> files;
+  std::string dir = run_dir + "/checkpoints";
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") files[name] = testing::ReadFileOrEmpty(dir + "/" + name);
+    }
+    ::closedir(d);
+  }
+  return files;
+}
+
+// Processes of any Cerebro-started Ray head (their command lines name its temp dir).
+std::set<int> CerebroRayProcesses(const std::string& except_dir) {
+  std::set<int> pids;
+  DIR* dir = ::opendir("/proc");
+  if (dir == nullptr) return pids;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string cmdline = testing::ReadFileOrEmpty("/proc/" + name + "/cmdline");
+    std::string stat = testing::ReadFileOrEmpty("/proc/" + name + "/stat");
+    size_t rp = stat.rfind(')');
+    if (rp != std::string::npos && rp + 2 < stat.size() && stat[rp + 2] == 'Z') continue;
+    if (cmdline.find("/tmp/cerebro-ray-") != std::string::npos &&
+        (except_dir.empty() || cmdline.find(except_dir) == std::string::npos)) {
+      pids.insert(std::stoi(name));
+    }
+  }
+  ::closedir(dir);
+  return pids;
+}
+
+class RayEndToEndTest : public ::testing::Test {
+ protected:
+  // One head for the suite: `ray start` and its stop cost ~10 s together.
+  static void SetUpTestSuite() {
+    exec::RayHeadOptions o;
+    o.num_cpus = 2;
+    o.env = exec::RayWorkerEnvironment(1);  // what RayBackend gives a head it starts
+    auto head = exec::LocalRayHead::Start(o);
+    ASSERT_TRUE(head.ok()) << head.status().ToString();
+    head_ = std::move(head).value().release();
+  }
+  static void TearDownTestSuite() {
+    if (head_ == nullptr) return;
+    std::string dir = head_->temp_dir();
+    Status st = head_->Stop();
+    EXPECT_TRUE(st.ok()) << st.ToString();
+    EXPECT_TRUE(head_->LiveProcesses().empty());
+    EXPECT_TRUE(CerebroRayProcesses("").empty()) << "a Ray process outlived its head";
+    delete head_;  // owned by the suite (gtest's static hooks cannot hold a unique_ptr)
+    head_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(head_, nullptr) << "no Ray head"; }
+
+  spec::ExperimentSpec RaySpec(const std::string& text) {
+    spec::ExperimentSpec s = ParseOrDie(text);
+    s.run.backend = "ray";
+    s.run.ray_address = head_->address();
+    return s;
+  }
+
+  static exec::LocalRayHead* head_;
+};
+
+exec::LocalRayHead* RayEndToEndTest::head_ = nullptr;
+
+TEST_F(RayEndToEndTest, EveryModelGetsEveryUnitOnceAndFixedOrderMatchesLocalBitwise) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  std::string text = testing::SmallSpec(csv, 2, 2, "  order: fixed\n");
+  auto local = RunExperiment(ParseOrDie(text), Options(tmp.Join("local")));
+  ASSERT_TRUE(local.ok()) << local.status().ToString();
+  auto ray = RunExperiment(RaySpec(text), Options(tmp.Join("ray")));
+  ASSERT_TRUE(ray.ok()) << ray.status().ToString();
+
+  ASSERT_EQ(ray->models.size(), 4u);
+  for (const auto& m : ray->models) {
+    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.train_units, 2 * 2);
+    EXPECT_EQ(m.eval_units, 2 * 2);
+  }
+  ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
+  // Same trainer, seeds and partition order: same numbers, to the bit.
+  EXPECT_EQ(MetricsWithoutTiming(ray->run_dir), MetricsWithoutTiming(local->run_dir));
+  EXPECT_EQ(ray->best_model, local->best_model);
+  EXPECT_EQ(ray->best_value, local->best_value);
+  // The checkpoints, file by file: the model states themselves are identical.
+  std::map<std::string, std::string> local_states = Checkpoints(local->run_dir);
+  EXPECT_GE(local_states.size(), 4u);
+  EXPECT_TRUE(local_states == Checkpoints(ray->run_dir));
+}
+
+TEST_F(RayEndToEndTest, KilledActorIsReplacedAndNoCompletedUnitIsLost) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  RunOptions o = Options(tmp.Join("run"));
+  int completions = 0;
+  int victim_pid = -1;
+  o.after_completion = [&](const exec::Completion& c, exec::Backend& backend) {
+    if (++completions != 3 || victim_pid > 0) return;
+    // Kill the actor that did not just finish: it is (very likely) mid-unit.
+    int victim = 1 - c.unit.worker;
+    victim_pid = dynamic_cast<exec::RayBackend&>(backend).worker_pid(victim);
+    ASSERT_GT(victim_pid, 0);
+    ::kill(victim_pid, SIGKILL);
+  };
+  auto r = RunExperiment(RaySpec(testing::SmallSpec(csv, 2, 2)), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(victim_pid, 0);
+  for (const auto& m : r->models) EXPECT_EQ(m.status, "completed") << m.failure;
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 2);
+  int lost = 0;
+  for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) {
+    if (j["type"] != "worker_lost") continue;
+    ++lost;
+    EXPECT_NE(j["error"].get<std::string>().find("lost"), std::string::npos) << j.dump();
+  }
+  EXPECT_EQ(lost, 1);
+}
+
+TEST_F(RayEndToEndTest, WithoutAnAddressTheRunStartsAndStopsItsOwnHead) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 1, 2));
+  s.run.backend = "ray";  // no ray_address
+  std::set<int> before = CerebroRayProcesses(head_->temp_dir());
+  auto r = RunExperiment(s, Options(tmp.Join("run")));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 1, 2);
+  EXPECT_EQ(CerebroRayProcesses(head_->temp_dir()), before) << "the run's own head left processes";
+}
+
+TEST(RayBackendTest, AnAddressWhereNothingListensIsAOneLineError) {
+  exec::RayBackendOptions o;
+  o.address = "127.0.0.1:1";  // privileged, never a Ray head
+  exec::RayBackend backend(o);
+  Status st = backend.Start({{"/nonexistent", 0, 0}});
+  EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
+  EXPECT_NE(st.message().find("127.0.0.1:1"), std::string::npos) << st.message();
+  EXPECT_EQ(st.message().find('\n'), std::string::npos);
+}
+
+TEST(RayBackendTest, StateHashTellsStatesApartBySizeAndContent) {
+  std::string a(1000003, 'x'), b = a;
+  EXPECT_EQ(exec::StateHash(a.data(), a.size()), exec::StateHash(b.data(), b.size()));
+  b[500001] = 'y';
+  EXPECT_NE(exec::StateHash(a.data(), a.size()), exec::StateHash(b.data(), b.size()));
+  EXPECT_NE(exec::StateHash(a.data(), a.size()), exec::StateHash(a.data(), a.size() - 1));
+}
+
+}  // namespace
+}  // namespace cerebro
