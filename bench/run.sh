@@ -7,7 +7,8 @@
 #     REPEATS    runs per system, interleaved (default 3); medians are reported
 #     SYSTEMS    default "mop task sequential dp pytorch ray_tune"
 #
-# Needs scripts/setup.sh (Cerebro) and bench/setup_peers.sh (PyTorch, Ray Tune venv).
+# Needs scripts/setup.sh (Cerebro); installs the peers itself (bench/setup_peers.sh:
+# Debian's python3-torch, a .venv-bench with Ray Tune), idempotently.
 # Every run is wrapped in bench/peers/peak_rss.py, which samples the memory of the
 # whole process tree (driver + workers, or Ray's raylet/GCS/workers).
 set -euo pipefail
@@ -17,6 +18,7 @@ REPEATS=${2:-3}
 SYSTEMS=${3:-"mop task sequential dp pytorch ray_tune"}
 PY=/usr/bin/python3
 VENV_PY=.venv-bench/bin/python
+case " $SYSTEMS " in *" pytorch "*|*" ray_tune "*) bash bench/setup_peers.sh > /dev/null ;; esac
 WORK=bench/work/runs-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$WORK"
 # Private copies of the binaries: a rebuild during the benchmark cannot change them.
