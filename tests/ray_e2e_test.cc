@@ -16,6 +16,7 @@
 #include "cerebro/driver/driver.h"
 #include "cerebro/exec/ray/ray_backend.h"
 #include "cerebro/exec/ray/ray_head.h"
+#include "run_helpers.h"
 #include "test_data.h"
 
 namespace cerebro {
@@ -23,44 +24,12 @@ namespace {
 
 using driver::RunExperiment;
 using driver::RunOptions;
+using testing::ExpectEveryUnitExactlyOnce;
+using testing::Options;
+using testing::ParseOrDie;
+using testing::ReadJsonLines;
 using testing::TempDir;
 
-spec::ExperimentSpec ParseOrDie(const std::string& text) {
-  auto s = spec::ParseSpecString(text, "test.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return *s;
-}
-
-RunOptions Options(const std::string& out) {
-  RunOptions o;
-  o.out_dir = out;
-  o.worker_binary = testing::BinaryDir() + "/cerebro-worker";
-  return o;
-}
-
-std::vector<spec::Json> ReadJsonLines(const std::string& path) {
-  std::vector<spec::Json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(spec::Json::parse(line));
-  return out;
-}
-
-void ExpectEveryUnitExactlyOnce(const std::string& run_dir, int models, int epochs, int partitions) {
-  std::map<std::tuple<int, int, std::string, int>, int> counts;
-  for (const auto& j : ReadJsonLines(run_dir + "/journal.jsonl")) {
-    if (j["type"] != "unit") continue;
-    counts[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
-            j["partition"].get<int>()}]++;
-  }
-  EXPECT_EQ(counts.size(), static_cast<size_t>(models * epochs * partitions * 2));
-  for (int m = 0; m < models; ++m)
-    for (int e = 0; e < epochs; ++e)
-      for (int p = 0; p < partitions; ++p)
-        for (const char* kind : {"train", "eval"}) {
-          EXPECT_EQ((counts[{m, e, kind, p}]), 1) << "model " << m << " epoch " << e << " " << kind << " " << p;
-        }
-}
 
 // metrics.jsonl rows without wall-clock fields, sorted: what must not depend on timing.
 std::vector<std::string> MetricsWithoutTiming(const std::string& run_dir) {

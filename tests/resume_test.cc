@@ -17,34 +17,18 @@
 
 #include "cerebro/driver/driver.h"
 #include "fault_fs.h"
+#include "run_helpers.h"
 #include "test_data.h"
 
 namespace cerebro {
 namespace {
 
+using testing::ExpectEveryUnitExactlyOnce;
+using testing::Options;
+using testing::ParseOrDie;
+using testing::ReadJsonLines;
 using testing::TempDir;
 using Json = spec::Json;
-
-spec::ExperimentSpec ParseOrDie(const std::string& text) {
-  auto s = spec::ParseSpecString(text, "test.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return *s;
-}
-
-driver::RunOptions Options(const std::string& out) {
-  driver::RunOptions o;
-  o.out_dir = out;
-  o.worker_binary = testing::BinaryDir() + "/cerebro-worker";
-  return o;
-}
-
-std::vector<Json> ReadJsonLines(const std::string& path) {
-  std::vector<Json> out;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) out.push_back(Json::parse(line));
-  return out;
-}
 
 // metrics.jsonl rows (which hold no timing or placement), sorted.
 std::vector<std::string> Metrics(const std::string& run_dir) {
@@ -54,23 +38,6 @@ std::vector<std::string> Metrics(const std::string& run_dir) {
   }
   std::sort(rows.begin(), rows.end());
   return rows;
-}
-
-// Every (model, epoch, kind, partition) the journal records, with its count.
-std::map<std::tuple<int, int, std::string, int>, int> UnitCounts(const std::string& run_dir) {
-  std::map<std::tuple<int, int, std::string, int>, int> counts;
-  for (const auto& j : ReadJsonLines(run_dir + "/journal.jsonl")) {
-    if (j["type"] != "unit") continue;
-    counts[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
-            j["partition"].get<int>()}]++;
-  }
-  return counts;
-}
-
-void ExpectEachUnitOnce(const std::string& run_dir, size_t expected_units) {
-  auto counts = UnitCounts(run_dir);
-  EXPECT_EQ(counts.size(), expected_units);
-  for (const auto& [unit, n] : counts) EXPECT_EQ(n, 1) << "a completed unit was redone";
 }
 
 class ResumeTest : public ::testing::Test {
@@ -150,7 +117,7 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
     }
     ASSERT_TRUE(finished) << out;
     EXPECT_EQ(Metrics(out), reference_) << out;
-    ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
+    ExpectEveryUnitExactlyOnce(out, 4, 3, 2);
     auto summary = Json::parse(testing::ReadFileOrEmpty(out + "/summary.json"));
     for (const auto& m : summary["models"]) EXPECT_EQ(m["status"], "completed");
     // No stray checkpoint is left behind.
@@ -218,7 +185,7 @@ TEST_F(ResumeTest, InjectedDiskFaultsNeverLeaveASilentlyCorruptStore) {
     if (again.ok()) {
       ++resumed;
       EXPECT_EQ(Metrics(out), reference_);
-      ExpectEachUnitOnce(out, 4 * 3 * 2 * 2);
+      ExpectEveryUnitExactlyOnce(out, 4, 3, 2);
     } else {
       ++refused;
       // Refusals only happen when the run never got published: nothing to resume.
