@@ -13,28 +13,9 @@ cd "$(dirname "$0")/.."
 RAY_VERSION=2.60.0
 VENV=.venv-bench
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-PACKAGES=(python3-torch python3-numpy python3-venv libopenblas0-openmp)
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup_peers: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-# Same BLAS as Cerebro: point libblas.so.3 (which LibTorch links) at OpenBLAS.
-arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-openblas="/usr/lib/${arch_triplet}/openblas-openmp/libblas.so.3"
-if [ -e "$openblas" ]; then
-  $SUDO update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
-  lapack="/usr/lib/${arch_triplet}/openblas-openmp/liblapack.so.3"
-  [ -e "$lapack" ] && $SUDO update-alternatives --set "liblapack.so.3-${arch_triplet}" "$lapack" >/dev/null
-fi
+. scripts/lib.sh
+apt_install_missing setup_peers python3-torch python3-numpy python3-venv libopenblas0-openmp
+use_openblas  # the same BLAS as Cerebro
 
 [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
 # Debian's torch 1.13 is built against NumPy 1.x: a NumPy 2 wheel in the venv (which

@@ -14,27 +14,10 @@ PACKAGES=(
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libgtest-dev
 )
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "setup: installing ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-# LibTorch links libblas.so.3; point that alternative at OpenBLAS.
+. scripts/lib.sh
+apt_install_missing setup "${PACKAGES[@]}"
+use_openblas
 arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-openblas="/usr/lib/${arch_triplet}/openblas-openmp/libblas.so.3"
-if [ -e "$openblas" ]; then
-  $SUDO update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
-  lapack="/usr/lib/${arch_triplet}/openblas-openmp/liblapack.so.3"
-  [ -e "$lapack" ] && $SUDO update-alternatives --set "liblapack.so.3-${arch_triplet}" "$lapack" >/dev/null
-fi
 echo "setup: libblas.so.3 -> $(readlink -f /usr/lib/${arch_triplet}/libblas.so.3)"
 
 # Ray's C++ API (for `--backend ray`) comes only as a pip wheel: install it, pinned, into
@@ -43,10 +26,7 @@ echo "setup: libblas.so.3 -> $(readlink -f /usr/lib/${arch_triplet}/libblas.so.3
 # this; the local backend builds and works without Ray.
 RAY_VERSION=2.60.0
 if [ "${CEREBRO_SKIP_RAY:-0}" != "1" ]; then
-  if ! /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null; then
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-venv
-  fi
+  /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install_missing setup python3-venv
   [ -x .venv/bin/python ] || /usr/bin/python3 -m venv .venv
   if ! .venv/bin/python -c "import ray, sys; sys.exit(ray.__version__ != '$RAY_VERSION')" 2>/dev/null \
      || [ ! -e "$(.venv/bin/python -c 'import ray, os; print(os.path.dirname(ray.__file__))')/cpp/lib/libray_api.so" ]; then
