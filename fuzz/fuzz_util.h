@@ -74,8 +74,10 @@ inline void CheckDataset(const data::Dataset& d) {
   }
   const int64_t n = d.num_examples();
   FUZZ_CHECK(n > 0);
-  FUZZ_CHECK(static_cast<int64_t>(d.features.size()) == n * size);
-  for (float v : d.features) FUZZ_CHECK(std::isfinite(v));
+  FUZZ_CHECK(d.num_feature_values() == n * size);
+  FUZZ_CHECK(d.encoding == data::FeatureEncoding::kUint8 ? d.features.empty()
+                                                         : d.byte_features.empty());
+  for (int64_t i = 0; i < n * size; ++i) FUZZ_CHECK(std::isfinite(d.FeatureAt(i)));
   if (d.task == data::Task::kClassification) {
     FUZZ_CHECK(d.float_labels.empty());
     for (int64_t y : d.int_labels) FUZZ_CHECK(y >= 0 && y < d.num_classes);

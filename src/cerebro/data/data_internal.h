@@ -79,10 +79,10 @@ class NpyFile {
  public:
   // NotFound if missing; DataLoss (naming the file) for a bad magic, a malformed header
   // or a file size that does not match the shape; InvalidArgument for fortran_order
-  // True or a dtype other than "<f4"/"<i8".
+  // True or a dtype other than "<f4"/"<i8"/"|u1".
   static StatusOr<NpyFile> Open(const std::string& path);
 
-  const std::string& dtype() const { return dtype_; }  // "<f4" or "<i8"
+  const std::string& dtype() const { return dtype_; }  // "<f4", "<i8" or "|u1"
   const std::vector<int64_t>& shape() const { return shape_; }
   size_t payload_bytes() const { return payload_bytes_; }
   // Reads exactly payload_bytes() into dst.

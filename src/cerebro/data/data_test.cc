@@ -103,9 +103,13 @@ void ExpectIdxMatches(const Dataset& d, const SmallIdx& s, double scale) {
   EXPECT_EQ(d.example_size(), 6);
   EXPECT_EQ(d.num_classes, 4);
   EXPECT_EQ(d.int_labels, (std::vector<int64_t>{3, 0, 1, 3, 2}));
-  ASSERT_EQ(d.features.size(), s.pixels.size());
+  // Pixels are kept as bytes and decode to exactly the scaled floats.
+  EXPECT_EQ(d.encoding, FeatureEncoding::kUint8);
+  EXPECT_TRUE(d.features.empty());
+  EXPECT_EQ(d.byte_features, s.pixels);
+  ASSERT_EQ(d.num_feature_values(), static_cast<int64_t>(s.pixels.size()));
   for (size_t i = 0; i < s.pixels.size(); ++i) {
-    EXPECT_FLOAT_EQ(d.features[i], static_cast<float>(s.pixels[i] * scale));
+    EXPECT_EQ(d.FeatureAt(static_cast<int64_t>(i)), static_cast<float>(s.pixels[i] * scale));
   }
 }
 
@@ -614,6 +618,80 @@ TEST(PrepareTest, RegressionStoresFloatLabels) {
   for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(d->float_labels[i], d->features[i] - 0.5f);
 }
 
+TEST(PrepareTest, IdxStoresKeepPixelsAsBytes) {
+  TempDir tmp;
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  SourceSpec spec;
+  spec.format = "idx";
+  spec.train_path = tmp.Path("img");
+  spec.train_labels_path = tmp.Path("lab");
+  spec.val_fraction = 0.2;
+  spec.feature_scale = 1.0 / 255;
+  ASSERT_TRUE(Prepare(spec, PrepareOptions{}, tmp.Path("store")).ok());
+
+  auto meta = ReadStoreMeta(tmp.Path("store"));
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->encoding, FeatureEncoding::kUint8);
+  EXPECT_EQ(meta->feature_scale, 1.0 / 255);
+  auto x = ReadNpy(tmp.Path("store/train_000.x.npy"));  // numpy.load() gives uint8
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  EXPECT_EQ(x->dtype, "|u1");
+  EXPECT_EQ(x->shape, (std::vector<int64_t>{4, 1, 2, 3}));
+
+  auto d = LoadPartition(tmp.Path("store"), "train", 0);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->encoding, FeatureEncoding::kUint8);
+  EXPECT_EQ(d->byte_feature_scale, 1.0 / 255);
+  EXPECT_TRUE(d->features.empty());
+  ASSERT_EQ(d->byte_features.size(), 4u * 6);
+  // Each stored row is one of the source images (rows are shuffled).
+  for (int64_t r = 0; r < 4; ++r) {
+    const int64_t first = d->byte_features[r * 6] / 8;  // pixel i is i * 8
+    for (int64_t j = 0; j < 6; ++j) EXPECT_EQ(d->byte_features[r * 6 + j], (first + j) * 8);
+    EXPECT_EQ(d->int_labels[r], s.labels[first / 6]);
+  }
+}
+
+TEST(PrepareTest, FormatOneFloatStoresStillLoad) {
+  TempDir tmp;
+  RealFileSystem().MakeDirs(tmp.Path("store"));
+  const std::vector<float> x = {0.5f, 1.5f, 2.5f, 3.5f};
+  const std::vector<int64_t> y = {1, 0};
+  ASSERT_TRUE(WriteNpyFloat(tmp.Path("store/t.x.npy"), {2, 2}, x.data()).ok());
+  ASSERT_TRUE(WriteNpyInt64(tmp.Path("store/t.y.npy"), {2}, y.data()).ok());
+  WriteBytes(tmp.Path("store/meta.json"),
+             R"({"format_version":1,"task":"classification","feature_shape":[2],)"
+             R"("num_classes":2,"seed":7,"train":[{"x":"t.x.npy","y":"t.y.npy","n":2}],"val":[]})");
+  auto d = LoadPartition(tmp.Path("store"), "train", 0);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->encoding, FeatureEncoding::kFloat32);
+  EXPECT_EQ(d->features, x);
+
+  // Version 2 names the dtype; a byte store whose file holds floats is refused.
+  WriteBytes(tmp.Path("store/meta.json"),
+             R"({"format_version":2,"task":"classification","feature_shape":[2],)"
+             R"("feature_dtype":"uint8","feature_scale":1.0,)"
+             R"("num_classes":2,"seed":7,"train":[{"x":"t.x.npy","y":"t.y.npy","n":2}],"val":[]})");
+  d = LoadPartition(tmp.Path("store"), "train", 0);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kDataLoss);
+  EXPECT_HAS_SUBSTR(d.status().message(), "t.x.npy: dtype <f4 shape [2, 2] does not match");
+  for (const char* bad : {R"("feature_dtype":"uint16","feature_scale":1.0,)",
+                          R"("feature_dtype":"uint8","feature_scale":1e300,)",
+                          R"("feature_dtype":"uint8",)"}) {
+    WriteBytes(tmp.Path("store/meta.json"),
+               std::string(R"({"format_version":2,"task":"classification","feature_shape":[2],)") +
+                   bad +
+                   R"("num_classes":2,"seed":7,"train":[{"x":"t.x.npy","y":"t.y.npy","n":2}],)"
+                   R"("val":[]})");
+    auto meta = ReadStoreMeta(tmp.Path("store"));
+    ASSERT_FALSE(meta.ok()) << bad;
+    EXPECT_EQ(meta.status().code(), StatusCode::kDataLoss) << bad;
+  }
+}
+
 // Fails the Nth WriteFileAtomic with EIO-like IoError; forwards everything else.
 class FailingFileSystem : public FileSystem {
  public:
@@ -818,9 +896,10 @@ TEST(FashionMnistTest, ReadsRealFilesAndLoadsAPartition) {
   EXPECT_EQ(train->num_examples(), 60000);
   EXPECT_EQ(train->feature_shape, (std::vector<int64_t>{1, 28, 28}));
   EXPECT_EQ(train->num_classes, 10);
-  auto [lo, hi] = std::minmax_element(train->features.begin(), train->features.end());
-  EXPECT_EQ(*lo, 0.0f);
-  EXPECT_EQ(*hi, 1.0f);
+  auto [lo, hi] =
+      std::minmax_element(train->byte_features.begin(), train->byte_features.end());
+  EXPECT_EQ(ByteFeatureTable(spec.feature_scale)[*lo], 0.0f);
+  EXPECT_EQ(ByteFeatureTable(spec.feature_scale)[*hi], 1.0f);
 
   TempDir tmp;
   PrepareOptions options;

@@ -22,6 +22,17 @@ struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
 };
 
+// The gzip ISIZE trailer (last 4 bytes, little endian); 0 when the file is too short.
+// Read with pread so the descriptor's offset stays at the start for gzdopen.
+StatusOr<uint64_t> TrailerSize(int fd, uint64_t file_size, const std::string& path) {
+  if (file_size < 18) return uint64_t{0};  // smaller than a minimal gzip member
+  unsigned char b[4];
+  ssize_t got = ::pread(fd, b, sizeof(b), static_cast<off_t>(file_size - 4));
+  if (got < 0) return internal::ErrnoError(path, "read", errno);
+  if (got != 4) return uint64_t{0};
+  return uint64_t{b[0]} | (uint64_t{b[1]} << 8) | (uint64_t{b[2]} << 16) | (uint64_t{b[3]} << 24);
+}
+
 StatusOr<std::string> ReadGzip(const std::string& path) {
   // Open ourselves first so a missing file is reported as NotFound from errno, which
   // gzopen does not reliably preserve.
@@ -36,9 +47,14 @@ StatusOr<std::string> ReadGzip(const std::string& path) {
   }
   gzbuffer(gz.get(), 1 << 17);
 
+  // A single-member gzip file ends with ISIZE, the uncompressed size mod 2^32: with it
+  // the buffer is sized exactly once (growing by doubling would touch up to twice the
+  // data's memory). Without it (or when it is wrong) start at 4x and double as needed.
+  ASSIGN_OR_RETURN(uint64_t isize, TrailerSize(fd.get(), compressed_size, path));
   std::string out;
-  // Images compress ~4x; start there and double as needed.
   size_t capacity = std::max<uint64_t>(1 << 16, compressed_size * 4);
+  // Deflate expands at most ~1032x, so a larger claim is a lie (or a bomb): ignore it.
+  if (isize > 0 && isize <= compressed_size * 1032) capacity = isize + 1;  // +1: EOF seen
   out.resize(capacity);
   size_t size = 0;
   while (true) {

@@ -1,6 +1,7 @@
 // IDX (the MNIST container): 0x00 0x00 <type> <ndim>, then ndim big-endian uint32
 // dimensions, then the data in C order. Only unsigned bytes (type 0x08) are accepted,
 // which covers MNIST, Fashion-MNIST, KMNIST and EMNIST.
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -117,20 +118,19 @@ StatusOr<Dataset> internal::ParseIdxBytes(const std::string& images_path,
   } else {
     d.feature_shape.assign(images.dims.begin() + 1, images.dims.end());
   }
-  const int64_t size = d.example_size();
-  d.features.resize(static_cast<size_t>(n * size));
-  // A lookup table turns the per-pixel multiply into a load and keeps x*scale bitwise
-  // identical to computing it in double and rounding once.
-  float table[256];
+  // Pixels stay bytes (see partition_store.h); the table only checks that every value
+  // the scale can produce is a finite float.
+  const std::array<float, 256> table = ByteFeatureTable(feature_scale);
   for (int v = 0; v < 256; ++v) {
-    table[v] = static_cast<float>(v * feature_scale);
     if (!std::isfinite(table[v])) {
       return InvalidArgument(images_path + ": feature_scale " + std::to_string(feature_scale) +
                              " turns pixel value " + std::to_string(v) +
                              " into a non-finite float");
     }
   }
-  for (size_t i = 0; i < d.features.size(); ++i) d.features[i] = table[images.data[i]];
+  d.encoding = FeatureEncoding::kUint8;
+  d.byte_feature_scale = feature_scale;
+  d.byte_features.assign(images.data, images.data + n * d.example_size());
   d.int_labels.assign(labels.data, labels.data + n);
   internal::SetNumClasses(&d);
   return d;

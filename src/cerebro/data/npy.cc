@@ -1,4 +1,5 @@
-// NumPy .npy v1.0/v2.0 codec for float32 ("<f4") and int64 ("<i8") C-order arrays.
+// NumPy .npy v1.0/v2.0 codec for float32 ("<f4"), int64 ("<i8") and uint8 ("|u1")
+// C-order arrays.
 // Format: "\x93NUMPY", major, minor, header length (2 bytes LE in v1, 4 in v2/v3),
 // then a Python dict literal padded with spaces and ended by '\n', then the payload.
 #include <cstring>
@@ -25,6 +26,7 @@ constexpr size_t kMagicLen = 6;
 size_t ItemSize(const std::string& dtype) {
   if (dtype == "<f4") return 4;
   if (dtype == "<i8") return 8;
+  if (dtype == "|u1") return 1;
   return 0;
 }
 
@@ -261,7 +263,7 @@ StatusOr<NpyFile> NpyFile::Open(const std::string& path) {
   const size_t item = ItemSize(f.dtype_);
   if (item == 0) {
     return InvalidArgument(path + ": unsupported dtype '" + f.dtype_ +
-                           "'; expected '<f4' or '<i8'");
+                           "'; expected '<f4', '<i8' or '|u1'");
   }
   f.shape_ = shape->second.tuple;
   uint64_t count = 1;

@@ -29,9 +29,27 @@ int64_t Dataset::example_size() const {
   return size;
 }
 
+int64_t Dataset::num_feature_values() const {
+  return static_cast<int64_t>(encoding == FeatureEncoding::kUint8 ? byte_features.size()
+                                                                   : features.size());
+}
+
+float Dataset::FeatureAt(int64_t i) const {
+  if (encoding == FeatureEncoding::kFloat32) return features[i];
+  return static_cast<float>(byte_features[i] * byte_feature_scale);  // = ByteFeatureTable
+}
+
+std::array<float, 256> ByteFeatureTable(double scale) {
+  std::array<float, 256> table;
+  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v * scale);
+  return table;
+}
+
 namespace {
 
-constexpr int kFormatVersion = 1;
+// 2 added feature_dtype/feature_scale (byte features); 1 stores are float32 and still read.
+constexpr int kFormatVersion = 2;
+constexpr int kOldestReadableFormatVersion = 1;
 using Json = nlohmann::json;
 
 const char* TaskName(Task t) {
@@ -93,20 +111,38 @@ Json SourceToJson(const SourceSpec& s) {
               {"task", TaskName(s.task)}};
 }
 
-// Writes examples src[idx[0..count)] as NAME.x.npy / NAME.y.npy in `dir`.
+// Writes rows src[idx[0..count)] of a row-major array with `size` values per row as a
+// .npy file, gathering straight into the file's bytes (a partition is copied once).
+template <typename T>
+Status WriteRowsNpy(FileSystem& fs, const std::string& path, const char* dtype,
+                    const std::vector<int64_t>& shape, const std::vector<T>& src, int64_t size,
+                    const int64_t* idx, int64_t count) {
+  std::string contents = internal::EncodeNpyHeader(dtype, shape);
+  const size_t header = contents.size();
+  const size_t row_bytes = sizeof(T) * static_cast<size_t>(size);
+  contents.resize(header + row_bytes * static_cast<size_t>(count));
+  for (int64_t i = 0; i < count; ++i) {
+    std::memcpy(contents.data() + header + i * row_bytes, src.data() + idx[i] * size, row_bytes);
+  }
+  return fs.WriteFileAtomic(path, contents);
+}
+
+// Writes examples src[idx[0..count)] as NAME.x.npy / NAME.y.npy in `dir`, features in
+// the dataset's own encoding.
 Status WritePartition(FileSystem& fs, const std::string& dir, const std::string& name,
                       const Dataset& src, const int64_t* idx, int64_t count, PartitionInfo* info) {
   const int64_t size = src.example_size();
-  std::vector<float> x(static_cast<size_t>(count * size));
-  for (int64_t i = 0; i < count; ++i) {
-    std::memcpy(x.data() + i * size, src.features.data() + idx[i] * size, sizeof(float) * size);
-  }
   std::vector<int64_t> x_shape = {count};
   x_shape.insert(x_shape.end(), src.feature_shape.begin(), src.feature_shape.end());
   info->x_file = name + ".x.npy";
   info->y_file = name + ".y.npy";
   info->num_examples = count;
-  RETURN_IF_ERROR(WriteNpyFloat(fs, JoinPath(dir, info->x_file), x_shape, x.data()));
+  const std::string x_path = JoinPath(dir, info->x_file);
+  if (src.encoding == FeatureEncoding::kUint8) {
+    RETURN_IF_ERROR(WriteRowsNpy(fs, x_path, "|u1", x_shape, src.byte_features, size, idx, count));
+  } else {
+    RETURN_IF_ERROR(WriteRowsNpy(fs, x_path, "<f4", x_shape, src.features, size, idx, count));
+  }
   if (src.task == Task::kClassification) {
     std::vector<int64_t> y(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) y[i] = src.int_labels[idx[i]];
@@ -185,6 +221,10 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
                              ShapeString(val_storage.feature_shape) + " but training examples (" +
                              source.train_path + ") have " + ShapeString(train.feature_shape));
     }
+    if (val_storage.encoding != train.encoding) {
+      return Internal(source.val_path + ": read with another feature encoding than " +
+                      source.train_path);
+    }
     val = &val_storage;
     num_classes = std::max(num_classes, val_storage.num_classes);
     val_idx =
@@ -214,6 +254,9 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
             {"feature_shape", train.feature_shape},
             {"num_classes", train.task == Task::kClassification ? num_classes : 0},
             {"seed", options.seed},
+            {"feature_dtype", train.encoding == FeatureEncoding::kUint8 ? "uint8" : "float32"},
+            {"feature_scale", train.encoding == FeatureEncoding::kUint8 ? train.byte_feature_scale
+                                                                        : 1.0},
             {"train", PartitionsToJson(meta.train)},
             {"val", PartitionsToJson(meta.val)},
             {"source", SourceToJson(source)}};
@@ -295,9 +338,32 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
   try {
     ASSIGN_OR_RETURN(const int64_t version,
                      AsInt64(j.at("format_version"), path + ": format_version"));
-    if (version != kFormatVersion) {
+    if (version < kOldestReadableFormatVersion || version > kFormatVersion) {
       return FailedPrecondition(path + ": unsupported format_version " + std::to_string(version) +
-                                " (this build reads " + std::to_string(kFormatVersion) + ")");
+                                " (this build reads " +
+                                std::to_string(kOldestReadableFormatVersion) + " to " +
+                                std::to_string(kFormatVersion) + ")");
+    }
+    if (version >= 2) {
+      const std::string dtype = j.at("feature_dtype").get<std::string>();
+      if (dtype == "uint8") {
+        meta.encoding = FeatureEncoding::kUint8;
+      } else if (dtype != "float32") {
+        return DataLoss(path + ": unknown feature_dtype '" + dtype + "' (expected uint8 or float32)");
+      }
+      const Json& scale = j.at("feature_scale");
+      if (!scale.is_number() || !std::isfinite(scale.get<double>())) {
+        return DataLoss(path + ": feature_scale must be a finite number, got " + scale.dump());
+      }
+      meta.feature_scale = scale.get<double>();
+      if (meta.encoding == FeatureEncoding::kUint8) {
+        for (float v : ByteFeatureTable(meta.feature_scale)) {
+          if (!std::isfinite(v)) {
+            return DataLoss(path + ": feature_scale " + scale.dump() +
+                            " makes byte features non-finite floats");
+          }
+        }
+      }
     }
     const std::string task = j.at("task").get<std::string>();
     if (task == "classification") {
@@ -367,12 +433,21 @@ StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind,
   ASSIGN_OR_RETURN(internal::NpyFile x, internal::NpyFile::Open(x_path));
   std::vector<int64_t> x_shape = {n};
   x_shape.insert(x_shape.end(), meta.feature_shape.begin(), meta.feature_shape.end());
-  if (x.dtype() != "<f4" || x.shape() != x_shape) {
+  const bool bytes = meta.encoding == FeatureEncoding::kUint8;
+  const char* x_dtype = bytes ? "|u1" : "<f4";
+  if (x.dtype() != x_dtype || x.shape() != x_shape) {
     return DataLoss(x_path + ": dtype " + x.dtype() + " shape " + ShapeString(x.shape()) +
-                    " does not match meta.json (<f4 " + ShapeString(x_shape) + ")");
+                    " does not match meta.json (" + x_dtype + " " + ShapeString(x_shape) + ")");
   }
-  d.features.resize(x.payload_bytes() / sizeof(float));
-  RETURN_IF_ERROR(x.ReadPayload(d.features.data()));
+  d.encoding = meta.encoding;
+  if (bytes) {
+    d.byte_feature_scale = meta.feature_scale;
+    d.byte_features.resize(x.payload_bytes());
+    RETURN_IF_ERROR(x.ReadPayload(d.byte_features.data()));
+  } else {
+    d.features.resize(x.payload_bytes() / sizeof(float));
+    RETURN_IF_ERROR(x.ReadPayload(d.features.data()));
+  }
 
   const std::string y_path = JoinPath(dir, part.y_file);
   ASSIGN_OR_RETURN(internal::NpyFile y, internal::NpyFile::Open(y_path));

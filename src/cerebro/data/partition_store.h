@@ -1,19 +1,27 @@
 // The partitioned store: what `cerebro prepare` writes and what a worker loads.
 //
-// On disk (a directory, format_version 1):
-//   meta.json            {"format_version":1,"task":"classification"|"regression",
+// On disk (a directory, format_version 2):
+//   meta.json            {"format_version":2,"task":"classification"|"regression",
 //                         "feature_shape":[1,28,28],"num_classes":10,"seed":42,
+//                         "feature_dtype":"uint8"|"float32","feature_scale":0.0039..,
 //                         "train":[{"x":"train_000.x.npy","y":"train_000.y.npy","n":30000},..],
 //                         "val":[{"x":"val_000.x.npy","y":"val_000.y.npy","n":10000},..],
 //                         "source":{...the data section of the spec...}}
-//   train_NNN.x.npy      float32, shape [n, *feature_shape], C order, little endian
+//   train_NNN.x.npy      shape [n, *feature_shape], C order, little endian; dtype float32
+//                        ("<f4"), or uint8 ("|u1") for 8-bit sources (IDX images), whose
+//                        feature value is ByteFeatureTable(feature_scale)[byte]
 //   train_NNN.y.npy      int64 [n] for classification, float32 [n] for regression
 //   val_NNN.{x,y}.npy    the same for validation partitions
 // Plain NumPy .npy (v1.0) so users can inspect partitions with numpy.load().
+// Format 1 stores (always float32, no feature_dtype) are still read.
+// Why bytes stay bytes: an 8-bit image as float32 takes 4x the memory in every worker and
+// 4x the disk; the trainer decodes each batch through a 256-entry table instead (a load
+// per pixel), which gives exactly the floats a float32 store would have held.
 // Preparation writes into DIR.tmp-<pid> and renames it to DIR only when complete, so a
 // failed prepare never leaves a half-written store. Functions are thread-compatible.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -25,17 +33,34 @@ namespace cerebro::data {
 
 enum class Task { kClassification, kRegression };
 
-// An in-memory labelled dataset. features holds num_examples * prod(feature_shape)
-// floats, row-major. Exactly one of int_labels / float_labels is used, by task.
+// How a Dataset holds its features (see the store format above).
+enum class FeatureEncoding {
+  kFloat32,  // `features`
+  kUint8,    // `byte_features`, value = ByteFeatureTable(byte_feature_scale)[byte]
+};
+
+// The float each byte value stands for: static_cast<float>(v * scale), computed in
+// double and rounded once, so a byte store decodes to exactly what a float32 store of
+// the same source holds.
+std::array<float, 256> ByteFeatureTable(double scale);
+
+// An in-memory labelled dataset. The features of num_examples * prod(feature_shape)
+// values, row-major, are in `features` (kFloat32) or `byte_features` (kUint8); the
+// other vector is empty. Exactly one of int_labels / float_labels is used, by task.
 struct Dataset {
   Task task = Task::kClassification;
   std::vector<int64_t> feature_shape;  // per example, e.g. {784} or {1, 28, 28}
+  FeatureEncoding encoding = FeatureEncoding::kFloat32;
   std::vector<float> features;
+  std::vector<uint8_t> byte_features;
+  double byte_feature_scale = 1.0;     // kUint8 only
   std::vector<int64_t> int_labels;     // classification, values in [0, num_classes)
   std::vector<float> float_labels;     // regression
   int64_t num_classes = 0;             // classification only
   int64_t num_examples() const;
   int64_t example_size() const;        // product of feature_shape
+  int64_t num_feature_values() const;  // size of the vector in use
+  float FeatureAt(int64_t i) const;    // the i-th feature value, decoded
 };
 
 // Where the raw data comes from. Paths are files; `.gz` files are decompressed on read.
@@ -75,6 +100,8 @@ struct PartitionInfo {
 struct StoreMeta {
   Task task = Task::kClassification;
   std::vector<int64_t> feature_shape;
+  FeatureEncoding encoding = FeatureEncoding::kFloat32;
+  double feature_scale = 1.0;  // kUint8 only
   int64_t num_classes = 0;
   uint64_t seed = 0;
   std::vector<PartitionInfo> train;
@@ -83,6 +110,7 @@ struct StoreMeta {
 
 // Reads the source, shuffles once (seeded), splits off validation, cuts train and val
 // into contiguous near-equal partitions and writes the store atomically to `dir`.
+// Holds the source in its own encoding (bytes for IDX) plus one partition at a time.
 // Fails (with nothing written) if `dir` exists, a file is missing or malformed
 // (the message names the file and, where known, the line/record), or there are
 // more partitions than examples.

@@ -25,7 +25,8 @@ StatusOr<Dataset> ReadLibSvm(const std::string& path, const SourceSpec& spec);
 // Dispatches on spec.format for the train (or, with `validation`, the val) source.
 StatusOr<Dataset> ReadSource(const SourceSpec& spec, bool validation);
 
-// .npy v1.0 (little endian, C order). dtype "<f4" or "<i8". `data` holds prod(shape)
+// .npy v1.0 (little endian, C order). dtype "<f4" or "<i8" (the store writes its
+// "|u1" features itself, straight from the rows it gathers). `data` holds prod(shape)
 // elements. The file is replaced atomically (temp file, fsync, rename) through `fs`
 // (RealFileSystem() for the overloads without one).
 Status WriteNpyFloat(const std::string& path, const std::vector<int64_t>& shape,
@@ -37,7 +38,7 @@ Status WriteNpyFloat(FileSystem& fs, const std::string& path, const std::vector<
 Status WriteNpyInt64(FileSystem& fs, const std::string& path, const std::vector<int64_t>& shape,
                      const int64_t* data);
 struct NpyArray {
-  std::string dtype;            // "<f4" or "<i8"
+  std::string dtype;            // "<f4", "<i8" or "|u1"
   std::vector<int64_t> shape;
   std::string bytes;            // raw little-endian payload
 };

@@ -518,6 +518,60 @@ TEST(TrainerTest, RegressionUsesMseAndReportsNoAccuracy) {
   EXPECT_EQ(ce.status().code(), StatusCode::kInvalidArgument);
 }
 
+// 8x8 byte images of the same two classes, kept as bytes (as IDX sources are).
+data::Dataset ByteImages(int n, uint64_t seed) {
+  data::Dataset d;
+  d.task = data::Task::kClassification;
+  d.feature_shape = {1, 8, 8};
+  d.num_classes = 2;
+  d.encoding = data::FeatureEncoding::kUint8;
+  d.byte_feature_scale = 1.0 / 255;
+  std::mt19937_64 gen(seed);
+  for (int i = 0; i < n; ++i) {
+    int label = i % 2;
+    for (int r = 0; r < 8; ++r)
+      for (int c = 0; c < 8; ++c)
+        d.byte_features.push_back(static_cast<uint8_t>(((label ? c : r) < 4 ? 160 : 0) + gen() % 96));
+    d.int_labels.push_back(label);
+  }
+  return d;
+}
+
+// The same examples with the features decoded to float32 up front.
+data::Dataset Decoded(const data::Dataset& bytes) {
+  data::Dataset d = bytes;
+  d.encoding = data::FeatureEncoding::kFloat32;
+  d.byte_features.clear();
+  for (int64_t i = 0; i < bytes.num_feature_values(); ++i) d.features.push_back(bytes.FeatureAt(i));
+  return d;
+}
+
+TEST(TrainerTest, ByteFeaturesTrainBitwiseLikeTheirDecodedFloats) {
+  ASSERT_TRUE(ConfigureProcess(1).ok());
+  const std::string config =
+      R"({"model":"cnn","conv_channels":[4],"kernel_size":3,"dense":[8],"lr":0.01,"batch_size":7})";
+  std::vector<std::vector<uint8_t>> states;
+  std::vector<double> eval_loss;
+  for (bool bytes : {true, false}) {
+    Trainer t;
+    data::Dataset train = ByteImages(50, 1), val = ByteImages(30, 2);
+    ASSERT_TRUE(t.SetPartition(PartitionKind::kTrain, bytes ? train : Decoded(train)).ok());
+    ASSERT_TRUE(t.SetPartition(PartitionKind::kVal, bytes ? val : Decoded(val)).ok());
+    std::vector<uint8_t> state;
+    for (uint64_t unit = 0; unit < 2; ++unit) {
+      auto r = t.RunUnit(UnitRequest{config, true, 1, unit, state.data(), state.size()});
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      state.assign(r->state.data(), r->state.data() + r->state.size());
+    }
+    auto eval = t.RunUnit(UnitRequest{config, false, 1, 0, state.data(), state.size()});
+    ASSERT_TRUE(eval.ok()) << eval.status().ToString();
+    states.push_back(state);
+    eval_loss.push_back(eval->loss_sum);
+  }
+  EXPECT_EQ(states[0], states[1]);
+  EXPECT_EQ(eval_loss[0], eval_loss[1]);
+}
+
 TEST(TrainerTest, RejectsInconsistentDatasets) {
   Trainer t;
   data::Dataset d = Images(4, 1);
@@ -526,6 +580,12 @@ TEST(TrainerTest, RejectsInconsistentDatasets) {
   data::Dataset bad_label = Images(4, 1);
   bad_label.int_labels[0] = 2;
   EXPECT_EQ(t.SetPartition(PartitionKind::kTrain, bad_label).code(), StatusCode::kDataLoss);
+  data::Dataset short_bytes = ByteImages(4, 1);
+  short_bytes.byte_features.pop_back();
+  EXPECT_EQ(t.SetPartition(PartitionKind::kTrain, short_bytes).code(), StatusCode::kDataLoss);
+  data::Dataset both = ByteImages(4, 1);
+  both.features.push_back(1.0f);  // floats beside bytes: which one is meant?
+  EXPECT_EQ(t.SetPartition(PartitionKind::kTrain, both).code(), StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -58,8 +58,47 @@ uint8_t* MallocBuffer::Release() {
 // unique_ptr and the vectors are never resized, so the views stay valid.
 struct Trainer::Partition {
   data::Dataset dataset;
-  torch::Tensor x;  // float32 [n, *feature_shape], aliasing dataset.features
+  // float32 [n, *feature_shape] aliasing dataset.features, or uint8 aliasing
+  // dataset.byte_features (decoded per batch through byte_table).
+  torch::Tensor x;
   torch::Tensor y;  // int64 [n] (classification) or float32 [n] (regression)
+  std::array<float, 256> byte_table{};
+
+  // Examples idx[0..count) as a float32 batch. One batch-sized copy; the partition
+  // itself is never copied.
+  torch::Tensor Rows(const int64_t* idx, int64_t count) const {
+    if (dataset.encoding == data::FeatureEncoding::kFloat32) {
+      // from_blob only reads idx here; index_select does not keep it.
+      torch::Tensor idx_t = torch::from_blob(const_cast<int64_t*>(idx), {count}, torch::kLong);
+      return x.index_select(0, idx_t);
+    }
+    torch::Tensor out = NewBatch(count);
+    const int64_t size = dataset.example_size();
+    float* dst = out.data_ptr<float>();
+    for (int64_t i = 0; i < count; ++i) {
+      Decode(dataset.byte_features.data() + idx[i] * size, size, dst + i * size);
+    }
+    return out;
+  }
+
+  // Examples [lo, hi) as a float32 batch (a view when the features are float32).
+  torch::Tensor Range(int64_t lo, int64_t hi) const {
+    if (dataset.encoding == data::FeatureEncoding::kFloat32) return x.slice(0, lo, hi);
+    torch::Tensor out = NewBatch(hi - lo);
+    const int64_t size = dataset.example_size();
+    Decode(dataset.byte_features.data() + lo * size, (hi - lo) * size, out.data_ptr<float>());
+    return out;
+  }
+
+ private:
+  torch::Tensor NewBatch(int64_t count) const {
+    std::vector<int64_t> shape = {count};
+    shape.insert(shape.end(), dataset.feature_shape.begin(), dataset.feature_shape.end());
+    return torch::empty(shape, torch::kFloat);
+  }
+  void Decode(const uint8_t* src, int64_t count, float* dst) const {
+    for (int64_t j = 0; j < count; ++j) dst[j] = byte_table[src[j]];
+  }
 };
 
 namespace {
@@ -424,8 +463,7 @@ Status RunPass(Session& s, const Trainer::Partition& part, bool train, uint64_t 
     for (int64_t b = 0; b < num_batches; ++b) {
       const int64_t lo = b * batch_size, hi = std::min(n, lo + batch_size);
       torch::Tensor idx = order_t.slice(0, lo, hi);
-      // One batch-sized copy per step; the partition itself is never copied.
-      torch::Tensor xb = part.x.index_select(0, idx);
+      torch::Tensor xb = part.Rows(order.data() + lo, hi - lo);
       torch::Tensor yb = part.y.index_select(0, idx);
       s.optimizer->zero_grad();
       torch::Tensor out = s.net.forward(xb);
@@ -449,7 +487,7 @@ Status RunPass(Session& s, const Trainer::Partition& part, bool train, uint64_t 
     torch::NoGradGuard no_grad;
     for (int64_t lo = 0; lo < n; lo += kEvalBatchSize) {
       const int64_t hi = std::min(n, lo + kEvalBatchSize);
-      torch::Tensor out = s.net.forward(part.x.slice(0, lo, hi));
+      torch::Tensor out = s.net.forward(part.Range(lo, hi));
       torch::Tensor yb = part.y.slice(0, lo, hi);
       loss_sum += ComputeLoss(s.loss, out, yb, at::Reduction::Sum).item<double>();
       if (s.classification) correct += out.argmax(1).eq(yb).sum().item<int64_t>();
@@ -589,9 +627,16 @@ Status Trainer::SetPartition(PartitionKind kind, data::Dataset dataset) {
   const bool classification = dataset.task == data::Task::kClassification;
   const int64_t n = classification ? static_cast<int64_t>(dataset.int_labels.size())
                                    : static_cast<int64_t>(dataset.float_labels.size());
-  if (static_cast<int64_t>(dataset.features.size()) != n * example_size) {
-    return fail("features hold " + std::to_string(dataset.features.size()) + " values, expected " +
-                std::to_string(n) + " x " + std::to_string(example_size));
+  const bool bytes = dataset.encoding == data::FeatureEncoding::kUint8;
+  if (dataset.num_feature_values() != n * example_size ||
+      !(bytes ? dataset.features.empty() : dataset.byte_features.empty())) {
+    return fail("features hold " + std::to_string(dataset.num_feature_values()) +
+                " values, expected " + std::to_string(n) + " x " + std::to_string(example_size));
+  }
+  if (bytes) {
+    for (float v : data::ByteFeatureTable(dataset.byte_feature_scale)) {
+      if (!std::isfinite(v)) return fail("byte_feature_scale makes features non-finite");
+    }
   }
   if (n != dataset.num_examples()) return fail("label count disagrees with num_examples");
   if (classification) {
@@ -612,7 +657,9 @@ Status Trainer::SetPartition(PartitionKind kind, data::Dataset dataset) {
   try {
     // from_blob: views over the vectors, no copy. Units only read them (index_select and
     // slice), never write.
-    part->x = torch::from_blob(ds.features.data(), shape, torch::kFloat);
+    part->x = bytes ? torch::from_blob(ds.byte_features.data(), shape, torch::kByte)
+                    : torch::from_blob(ds.features.data(), shape, torch::kFloat);
+    if (bytes) part->byte_table = data::ByteFeatureTable(ds.byte_feature_scale);
     part->y = classification ? torch::from_blob(ds.int_labels.data(), {n}, torch::kLong)
                              : torch::from_blob(ds.float_labels.data(), {n}, torch::kFloat);
   } catch (const c10::Error& e) {
