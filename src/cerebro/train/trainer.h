@@ -117,8 +117,10 @@ StatusOr<MallocBuffer> AverageStates(const std::string& config_json,
                                      const std::vector<std::pair<const uint8_t*, size_t>>& states);
 
 // Per-process settings for a worker: flush-to-zero for denormals, torch's intra-op
-// threads (and OpenMP's and OpenBLAS's, which torch shares) set to `threads` and, the
-// first time it is called in a process, inter-op threads to 1. Process-wide. Fails with InvalidArgument if threads < 1.
+// threads (and OpenMP's and OpenBLAS's, which torch shares) set to `threads`, the
+// first time it is called in a process inter-op threads to 1, and glibc's mmap/trim
+// thresholds raised so tensor buffers are reused rather than re-faulted every step.
+// Process-wide. Fails with InvalidArgument if threads < 1.
 Status ConfigureProcess(int threads);
 
 // Empty when the BLAS that LibTorch resolved is an optimised one (OpenBLAS, BLIS, MKL)
