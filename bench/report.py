@@ -16,8 +16,10 @@ def load(path):
 
 
 def store_bytes(store):
+    """(train, val) bytes of the store as the workers hold it: features in the store's
+    encoding (1 byte for a uint8 store, decoded per batch; 4 for float32), int64 labels."""
     meta = load(os.path.join(store, "meta.json"))
-    example = 4
+    example = 1 if meta.get("feature_dtype", "float32") == "uint8" else 4
     for d in meta["feature_shape"]:
         example *= d
     per = lambda n: n * (example + 8)
@@ -46,7 +48,8 @@ def peer_row(result, mem):
     return dict(wall=mem["wall_seconds"], train_wall=result["wall_seconds"],
                 sps=result["train_samples"] / mem["wall_seconds"],
                 rss=mem["peak_tree_rss_bytes"], pss=mem.get("peak_tree_pss_bytes") or 0,
-                worker_rss=per, held=result.get("data_bytes_held", 0), moved=0,
+                worker_rss=per, held=result.get("data_bytes_held", 0),
+                moved=result.get("bytes_moved_between_workers", 0),
                 best=result["best"]["val_accuracy"])
 
 
@@ -80,7 +83,7 @@ def main():
     mb = lambda b: f"{b / 1e6:,.0f}"
     lines = [f"# Benchmark: {a.workload}", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}. Date {datetime.date.today()}.",
-             f"Command: `{a.command}`. Median of {a.repeats} interleaved runs per system; 2 parallel workers/trials "
+             f"Command: `{a.command}`. Median of {a.repeats} interleaved runs per system; 2 parallel workers/trials/ranks "
              "(sequential and pytorch use one). Wall time includes start-up (data loading, worker/cluster start).",
              "",
              "| system | wall s | train samples/s | wall vs MOP | peak RSS of all processes MB | peak PSS MB | "
@@ -97,8 +100,13 @@ def main():
     lines += ["", "Per-run wall seconds: " + "; ".join(
         f"{s} " + ", ".join(f"{x['wall']:.1f}" for x in rows[s]) for s in rows),
               "", "'wall vs MOP' > 1 means slower than MOP. 'data held' counts training + validation arrays "
-              "held by the workers (task holds a copy per worker; Ray Tune as its script reports). 'state moved' "
-              "is model state shipped between driver and workers (Cerebro) — Ray Tune trials never move."]
+              "held by the workers (task holds a copy per worker; every system keeps a uint8 store's features as "
+              "bytes and decodes each batch; pytorch_ddp holds one copy split over its ranks; "
+              "ray_tune as its script reports: one copy in the object store; ray_tune_load: one copy per trial "
+              "alive at once, as measured from the trials' start and end times). 'state moved' is model state "
+              "shipped between driver and workers (Cerebro); for pytorch_ddp it is the gradient all-reduce "
+              "volume, counted as a ring all-reduce (2*(W-1)/W x gradient bytes sent per rank per step, summed "
+              "over ranks and steps); Ray Tune trials never move."]
     text = "\n".join(lines) + "\n"
     print(text)
     os.makedirs("bench/results", exist_ok=True)

@@ -5,7 +5,15 @@
 #   bench/run.sh [WORKLOADS] [REPEATS] [SYSTEMS]
 #     WORKLOADS  space-separated, default "mlp_aug_4 cnn_plain" (also: mlp_aug_16)
 #     REPEATS    runs per system, interleaved (default 3); medians are reported
-#     SYSTEMS    default "mop task sequential dp pytorch ray_tune"
+#     SYSTEMS    default "mop task sequential dp pytorch pytorch_ddp ray_tune"; optional:
+#                ray_tune_load (Ray Tune with each trial loading the data itself, the pattern
+#                of Ray Tune's PyTorch tutorials, instead of tune.with_parameters)
+#
+# Systems: mop/task/sequential/dp are Cerebro's strategies (cerebro run --strategy);
+# pytorch = bench/peers/pytorch_seq.py (configs one after another, one process);
+# pytorch_ddp = bench/peers/pytorch_ddp.py (configs one after another, each on W
+# DistributedDataParallel ranks that average gradients every batch, one partition each);
+# ray_tune / ray_tune_load = bench/peers/ray_tune.py --data-passing object_store / per_trial.
 #
 # Needs scripts/setup.sh (Cerebro); installs the peers itself (bench/setup_peers.sh:
 # Debian's python3-torch, a .venv-bench with Ray Tune), idempotently.
@@ -15,10 +23,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKLOADS=${1:-"mlp_aug_4 cnn_plain"}
 REPEATS=${2:-3}
-SYSTEMS=${3:-"mop task sequential dp pytorch ray_tune"}
+SYSTEMS=${3:-"mop task sequential dp pytorch pytorch_ddp ray_tune"}
 PY=/usr/bin/python3
 VENV_PY=.venv-bench/bin/python
-case " $SYSTEMS " in *" pytorch "*|*" ray_tune "*) bash bench/setup_peers.sh > /dev/null ;; esac
+for sys in $SYSTEMS; do
+  case $sys in
+    mop|task|sequential|dp|pytorch|pytorch_ddp|ray_tune|ray_tune_load) ;;
+    *) echo "bench: unknown system '$sys'" >&2; exit 2 ;;
+  esac
+done
+case " $SYSTEMS " in
+  *" pytorch "*|*" pytorch_ddp "*|*" ray_tune "*|*" ray_tune_load "*)
+    bash bench/setup_peers.sh > /dev/null ;;
+esac
 WORK=bench/work/runs-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$WORK"
 # Private copies of the binaries: a rebuild during the benchmark cannot change them.
@@ -54,10 +71,17 @@ for wl in $WORKLOADS; do
           $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
             "$VENV_PY" bench/peers/pytorch_seq.py --store "$store" --configs "$configs" \
             --epochs "$epochs" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
-        ray_tune)
+        pytorch_ddp)
+          $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- \
+            "$VENV_PY" bench/peers/pytorch_ddp.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --workers "$workers" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+        ray_tune|ray_tune_load)
+          passing=object_store
+          [ "$sys" = ray_tune_load ] && passing=per_trial
           $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- \
             "$VENV_PY" bench/peers/ray_tune.py --store "$store" --configs "$configs" \
-            --epochs "$epochs" --workers "$workers" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+            --epochs "$epochs" --workers "$workers" --data-passing "$passing" \
+            --out "$out.json" --quiet > "$out.log" 2>&1 ;;
       esac
     done
   done

@@ -1,11 +1,14 @@
-"""Shared pieces of the external-peer baselines (pytorch_seq.py, ray_tune.py).
+"""Shared pieces of the external-peer baselines (pytorch_seq.py, pytorch_ddp.py,
+ray_tune.py).
 
 Everything here mirrors what Cerebro's C++ trainer does, so that a peer trains the same
 models on the same data with the same per-step work:
 
   * data: a Cerebro partitioned store (DIR/meta.json + NumPy .npy partitions), loaded
-    into one float32 x / int64 y array per split (all train partitions concatenated, all
-    val partitions concatenated);
+    into one x / int64 y array per split (all train partitions concatenated, all val
+    partitions concatenated, or a chosen subset of them); x keeps the store's encoding:
+    uint8 stores (format 2) stay bytes and each batch is decoded with Cerebro's 256-entry
+    table, as the C++ trainer does;
   * models: the built-in families of src/cerebro/model/families.cc ("mlp", "cnn"), built
     from the same flat params dict, with the same layer order and module types;
   * optimizers: src/cerebro/train/trainer.cc MakeOptimizer (sgd with momentum, adam with
@@ -143,36 +146,97 @@ def derive_seed(seed, tag, parts=()):
 
 # ---- data -----------------------------------------------------------------------------------
 
-def load_store(store_dir):
-    """Loads a Cerebro partitioned store into numpy arrays.
+FORMAT_VERSIONS = (1, 2)  # partition_store.h: 2 added feature_dtype / feature_scale
 
-    Returns dict(meta, x_train, y_train, x_val, y_val). Each split is read partition by
-    partition (memory-mapped) straight into one preallocated array, so loading never
-    holds two copies of the data."""
-    import numpy as np
+
+def read_meta(store_dir):
+    """meta.json of a Cerebro store, checked. Adds "_feature_dtype" ("float32" | "uint8")
+    and "_feature_scale" (float; 1.0 for float32 stores): format 1 stores and format 2
+    stores without the keys are float32."""
     with open(os.path.join(store_dir, "meta.json")) as f:
         meta = json.load(f)
-    if meta.get("format_version") != 1:
+    if meta.get("format_version") not in FORMAT_VERSIONS:
         raise ValueError(f"{store_dir}/meta.json: format_version {meta.get('format_version')} "
-                         "(expected 1)")
+                         f"(the peers read {', '.join(map(str, FORMAT_VERSIONS))})")
     if meta.get("task", "classification") != "classification":
         raise ValueError("the peers support classification stores only")
-    shape = tuple(int(d) for d in meta["feature_shape"])
+    dtype = meta.get("feature_dtype", "float32")
+    if dtype not in ("float32", "uint8"):
+        raise ValueError(f"{store_dir}/meta.json: feature_dtype {dtype!r} "
+                         "(expected float32 or uint8)")
+    scale = meta.get("feature_scale", 1.0)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
+        raise ValueError(f"{store_dir}/meta.json: feature_scale {scale!r} is not a number")
+    meta["_feature_dtype"] = dtype
+    meta["_feature_scale"] = float(scale) if dtype == "uint8" else 1.0
+    return meta
 
-    def load_split(parts, name):
+
+def byte_feature_table(scale):
+    """partition_store.cc ByteFeatureTable: table[v] = float(v * scale), the product in
+    double precision, so a uint8 store decodes to exactly the floats Cerebro trains on."""
+    import numpy as np
+    table = (np.arange(256, dtype=np.float64) * float(scale)).astype(np.float32)
+    if not np.all(np.isfinite(table)):
+        raise ValueError(f"feature_scale {scale!r} makes byte features non-finite")
+    return table
+
+
+def rank_partitions(num_parts, rank, world):
+    """Indices of the partitions rank `rank` of `world` takes: round robin (with as many
+    partitions as ranks, partition r goes to rank r)."""
+    return [i for i in range(num_parts) if i % world == rank]
+
+
+def split_sizes(meta, kind, parts=None):
+    """Example counts of the `kind` ("train" | "val") partitions `parts` (default all)."""
+    entries = meta.get(kind, [])
+    idx = range(len(entries)) if parts is None else parts
+    return [int(entries[i]["n"]) for i in idx]
+
+
+def split_nbytes(meta, n):
+    """Bytes of n examples as the peers hold them in memory: features in the store's
+    encoding (1 byte for uint8, 4 for float32) and int64 labels."""
+    size = 1 if meta["_feature_dtype"] == "uint8" else 4
+    for d in meta["feature_shape"]:
+        size *= int(d)
+    return n * (size + 8)
+
+
+def load_store(store_dir, train_parts=None, val_parts=None):
+    """Loads a Cerebro partitioned store into numpy arrays.
+
+    Returns dict(meta, x_train, y_train, x_val, y_val, table): features in the store's
+    encoding, int64 labels, and for a uint8 store (format 2, feature_dtype "uint8", .npy
+    dtype |u1) byte_feature_table(feature_scale), else None. uint8 features stay bytes,
+    as Cerebro's workers (and torchvision's MNIST datasets) keep them, and are decoded
+    per batch (rows / span), so every system holds the same bytes of data.
+    train_parts / val_parts: indices of the partitions to load (default: all), e.g. one
+    rank's share (rank_partitions). Each split is read partition by partition (memory-
+    mapped) straight into one preallocated array, so loading never holds two copies."""
+    import numpy as np
+    meta = read_meta(store_dir)
+    shape = tuple(int(d) for d in meta["feature_shape"])
+    want = np.dtype(np.uint8) if meta["_feature_dtype"] == "uint8" else np.dtype(np.float32)
+
+    def load_split(kind, which):
+        entries = meta.get(kind, [])
+        parts = [entries[i] for i in (range(len(entries)) if which is None else which)]
         n = sum(int(p["n"]) for p in parts)
-        x = np.empty((n,) + shape, dtype=np.float32)
+        x = np.empty((n,) + shape, dtype=want)
         y = np.empty((n,), dtype=np.int64)
         lo = 0
         for p in parts:
             px = np.load(os.path.join(store_dir, p["x"]), mmap_mode="r")
             py = np.load(os.path.join(store_dir, p["y"]), mmap_mode="r")
             k = int(p["n"])
-            if px.shape != (k,) + shape or px.dtype != np.float32:
-                raise ValueError(f"{name} partition {p['x']}: {px.dtype}{px.shape}, "
-                                 f"expected float32{(k,) + shape}")
+            if px.shape != (k,) + shape or px.dtype != want:
+                raise ValueError(f"{kind} partition {p['x']}: {px.dtype}{px.shape}, "
+                                 f"expected {want}{(k,) + shape} (meta.json feature_dtype "
+                                 f"{meta['_feature_dtype']})")
             if py.shape != (k,) or py.dtype != np.int64:
-                raise ValueError(f"{name} partition {p['y']}: {py.dtype}{py.shape}, "
+                raise ValueError(f"{kind} partition {p['y']}: {py.dtype}{py.shape}, "
                                  f"expected int64({k},)")
             x[lo:lo + k] = px
             y[lo:lo + k] = py
@@ -180,18 +244,20 @@ def load_store(store_dir):
             del px, py
         return x, y
 
-    x_train, y_train = load_split(meta["train"], "train")
-    x_val, y_val = load_split(meta.get("val", []), "val")
+    x_train, y_train = load_split("train", train_parts)
+    x_val, y_val = load_split("val", val_parts)
+    table = byte_feature_table(meta["_feature_scale"]) if want == np.uint8 else None
     return {"meta": meta, "x_train": x_train, "y_train": y_train,
-            "x_val": x_val, "y_val": y_val}
+            "x_val": x_val, "y_val": y_val, "table": table}
 
 
 def data_nbytes(data):
     return sum(int(data[k].nbytes) for k in ("x_train", "y_train", "x_val", "y_val"))
 
 
-def load_configs(path):
-    """models.json: [{"id": int, "params": {...}}, ...] (Cerebro's run-dir format)."""
+def load_configs(path, max_configs=None):
+    """models.json: [{"id": int, "params": {...}}, ...] (Cerebro's run-dir format); with
+    max_configs, only the first that many (smoke runs)."""
     with open(path) as f:
         models = json.load(f)
     if not isinstance(models, list) or not models:
@@ -202,7 +268,7 @@ def load_configs(path):
             raise ValueError(f"{path}: malformed entry {m!r}")
         validate_params(m["params"])
         out.append({"id": int(m["id"]), "params": m["params"]})
-    return out
+    return out[:max_configs] if max_configs else out
 
 
 # ---- models (src/cerebro/model/families.cc) --------------------------------------------------
@@ -339,15 +405,34 @@ def make_optimizer(params, model_params):
 
 def to_tensors(data):
     """Zero-copy torch views of the numpy arrays (read-only arrays, e.g. from Ray's
-    object store, are fine: training only reads them)."""
+    object store, are fine: training only reads them), plus "table": the byte decoding
+    table as a tensor, or None for float32 features."""
     import warnings
     import torch
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "array is not writable"
-        return {k: torch.from_numpy(data[k]) for k in ("x_train", "y_train", "x_val", "y_val")}
+        out = {k: torch.from_numpy(data[k]) for k in ("x_train", "y_train", "x_val", "y_val")}
+    table = data.get("table")
+    out["table"] = None if table is None else torch.from_numpy(table.copy())
+    return out
 
 
-def evaluate(model, x, y):
+def rows(x, idx, table):
+    """Examples idx of x as a float32 batch: trainer.cc Partition::Rows (uint8 features
+    decoded through `table`, float32 ones gathered)."""
+    import torch
+    xb = x.index_select(0, idx)
+    return xb if table is None else torch.take(table, xb.long())
+
+
+def span(x, lo, hi, table):
+    """Examples [lo, hi) of x as a float32 batch: trainer.cc Partition::Range."""
+    import torch
+    xb = x[lo:hi]
+    return xb if table is None else torch.take(table, xb.long())
+
+
+def evaluate(model, x, y, table=None):
     """trainer.cc RunPass(train=false): in order, batches of 1024, summed loss."""
     import torch
     import torch.nn.functional as F
@@ -356,7 +441,7 @@ def evaluate(model, x, y):
     loss_sum, correct = 0.0, 0
     with torch.no_grad():
         for lo in range(0, n, EVAL_BATCH_SIZE):
-            out = model(x[lo:lo + EVAL_BATCH_SIZE])
+            out = model(span(x, lo, lo + EVAL_BATCH_SIZE, table))
             yb = y[lo:lo + EVAL_BATCH_SIZE]
             loss_sum += F.cross_entropy(out, yb, reduction="sum").item()
             correct += int(out.argmax(1).eq(yb).sum().item())
@@ -394,7 +479,7 @@ def train_model(config, tensors, feature_shape, num_classes, epochs, seed, on_ep
         loss_sum, correct = 0.0, 0
         for lo in range(0, n, batch_size):  # the last partial batch included
             idx = order[lo:lo + batch_size]
-            xb = x.index_select(0, idx)
+            xb = rows(x, idx, tensors["table"])
             yb = y.index_select(0, idx)
             opt.zero_grad()
             out = model(xb)
@@ -409,7 +494,8 @@ def train_model(config, tensors, feature_shape, num_classes, epochs, seed, on_ep
                 correct += int(out.argmax(1).eq(yb).sum().item())
         t1 = time.perf_counter()
         c1 = time.thread_time()
-        val_loss_sum, val_correct, n_val = evaluate(model, tensors["x_val"], tensors["y_val"])
+        val_loss_sum, val_correct, n_val = evaluate(model, tensors["x_val"], tensors["y_val"],
+                                                    tensors["table"])
         t2 = time.perf_counter()
         train_seconds += t1 - t0
         eval_seconds += t2 - t1
@@ -459,6 +545,21 @@ def machine_info():
     return {"cpu": model, "cpus": os.cpu_count(), "avx512f": "avx512f" in cpu_flags(),
             "kernel": platform.release(), "python": platform.python_version(),
             "loadavg_at_start": os.getloadavg()}
+
+
+def add_common_args(ap, workers_help=None, threads_per="process"):
+    """The options every peer runner takes; `workers_help` adds a required --workers."""
+    ap.add_argument("--store", required=True, help="Cerebro partitioned store directory")
+    ap.add_argument("--configs", required=True, help="models.json: [{id, params}, ...]")
+    ap.add_argument("--epochs", type=int, required=True)
+    if workers_help:
+        ap.add_argument("--workers", type=int, required=True, help=workers_help)
+    ap.add_argument("--out", required=True, help="result JSON path")
+    ap.add_argument("--seed", type=int, default=2026, help="run seed (Cerebro's run.seed)")
+    ap.add_argument("--threads", type=int, default=1,
+                    help=f"torch intra-op threads per {threads_per} (Cerebro: 1)")
+    ap.add_argument("--max-configs", type=int, help="train only the first K configs (smoke)")
+    ap.add_argument("--quiet", action="store_true")
 
 
 def write_json(path, obj):

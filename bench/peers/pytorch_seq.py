@@ -22,19 +22,13 @@ import time  # noqa: E402
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--store", required=True, help="Cerebro partitioned store directory")
-    ap.add_argument("--configs", required=True, help="models.json: [{id, params}, ...]")
-    ap.add_argument("--epochs", type=int, required=True)
-    ap.add_argument("--out", required=True, help="result JSON path")
-    ap.add_argument("--seed", type=int, default=2026, help="run seed (Cerebro's run.seed)")
-    ap.add_argument("--threads", type=int, default=1, help="torch intra-op threads (Cerebro: 1)")
-    ap.add_argument("--quiet", action="store_true")
+    common.add_common_args(ap)
     args = ap.parse_args()
 
     t_start = time.perf_counter()
     import torch
     common.configure_torch(args.threads)
-    configs = common.load_configs(args.configs)
+    configs = common.load_configs(args.configs, args.max_configs)
 
     t_load = time.perf_counter()
     data = common.load_store(args.store)

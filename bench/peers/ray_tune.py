@@ -4,13 +4,22 @@ Cerebro models.json as parallel trials, W at a time, each trial training one con
 all the training data with one CPU and one torch thread.
 
   .venv-bench/bin/python bench/peers/ray_tune.py --store DIR --configs models.json \
-      --epochs E --workers W --out result.json [--seed S]
+      --epochs E --workers W --out result.json [--seed S] \
+      [--data-passing object_store|per_trial] [--max-configs K]
 
-The data goes the way Ray Tune's docs recommend for large objects:
+--data-passing object_store (the default; system "ray_tune"): the data goes the way Ray
+Tune's docs recommend for large objects: the driver loads it and
 tune.with_parameters(trainable, data=...) puts it in the object store once; each trial
-gets zero-copy numpy views of it (torch.from_numpy, no per-trial copy unless
---copy-data). A local Ray (ray.init(num_cpus=W)) is started and shut down by this script;
-it checks that none of its processes are left behind. See bench/peers/README.md.
+gets zero-copy numpy views of it (torch.from_numpy, no per-trial copy unless --copy-data).
+
+--data-passing per_trial (system "ray_tune_load"): the pattern of Ray Tune's own PyTorch
+tutorials (load_data() inside the trainable): the driver passes only the store path and
+never loads the data; every trial loads the whole store itself (common.load_store) into
+its own arrays, so W concurrent trials hold W copies. The script measures how many
+trials overlapped (from their start and last-report times) and reports that many copies.
+
+A local Ray (ray.init(num_cpus=W)) is started and shut down by this script; it checks
+that none of its processes are left behind. See bench/peers/README.md.
 """
 import os
 import sys
@@ -39,8 +48,10 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 
-def trial_fn(config, data=None):
-    """One Tune trial: one model, `epochs` epochs, a tune.report per epoch."""
+def trial_fn(config, data=None, store=None):
+    """One Tune trial: one model, `epochs` epochs, a tune.report per epoch. Gets `data`
+    from the object store (object_store passing) or loads the store at `store` itself
+    (per_trial passing)."""
     import os
     import time
     import common
@@ -49,8 +60,15 @@ def trial_fn(config, data=None):
     t_start = time.time()
     common.configure_torch(config["threads"])
     import torch
+    load_seconds = 0.0
+    if data is None:  # per_trial: load_data() inside the trainable
+        t = time.perf_counter()
+        data = common.load_store(store)
+        load_seconds = time.perf_counter() - t
+    data_bytes = common.data_nbytes(data)
     if config["copy_data"]:
         tensors = {k: torch.tensor(data[k]) for k in ("x_train", "y_train", "x_val", "y_val")}
+        tensors["table"] = None if data["table"] is None else torch.tensor(data["table"])
     else:
         tensors = common.to_tensors(data)
     meta = data["meta"]
@@ -64,6 +82,8 @@ def trial_fn(config, data=None):
         "openblas_corename": blas["openblas_corename"] or "",
         "openblas_coretype_env": blas["openblas_coretype_env"] or "",
         "omp_num_threads_env": os.environ.get("OMP_NUM_THREADS", ""),
+        "trial_load_seconds": load_seconds,
+        "trial_data_bytes": data_bytes,
     }
 
     def report(rec):
@@ -115,29 +135,38 @@ def child_processes():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--store", required=True, help="Cerebro partitioned store directory")
-    ap.add_argument("--configs", required=True, help="models.json: [{id, params}, ...]")
-    ap.add_argument("--epochs", type=int, required=True)
-    ap.add_argument("--workers", type=int, required=True, help="concurrent trials (= CPUs)")
-    ap.add_argument("--out", required=True, help="result JSON path")
-    ap.add_argument("--seed", type=int, default=2026, help="run seed (Cerebro's run.seed)")
-    ap.add_argument("--threads", type=int, default=1, help="torch threads per trial (Cerebro: 1)")
+    common.add_common_args(ap, workers_help="concurrent trials (= CPUs)", threads_per="trial")
     ap.add_argument("--copy-data", action="store_true",
                     help="each trial copies the data into its own torch tensors "
                          "(torch.tensor) instead of zero-copy views of the object store")
+    ap.add_argument("--data-passing", choices=("object_store", "per_trial"),
+                    default="object_store",
+                    help="object_store: the driver loads the data once and passes it with "
+                         "tune.with_parameters (system ray_tune); per_trial: each trial loads "
+                         "the store itself, as in Ray Tune's PyTorch tutorials "
+                         "(system ray_tune_load)")
     ap.add_argument("--storage", help="Tune storage dir (default: a temp dir, removed)")
-    ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args()
+    per_trial = args.data_passing == "per_trial"
+    if per_trial and args.copy_data:
+        ap.error("--copy-data goes with --data-passing object_store only")
 
     t_start = time.perf_counter()
-    configs = common.load_configs(args.configs)
+    configs = common.load_configs(args.configs, args.max_configs)
     t = time.perf_counter()
-    data = common.load_store(args.store)
+    if per_trial:  # the driver reads meta.json only; the trials load the data
+        data = None
+        meta = common.read_meta(args.store)
+        n_train = sum(common.split_sizes(meta, "train"))
+        n_val = sum(common.split_sizes(meta, "val"))
+        data_bytes = common.split_nbytes(meta, n_train + n_val)
+    else:
+        data = common.load_store(args.store)
+        meta = data["meta"]
+        n_train = int(data["x_train"].shape[0])
+        n_val = int(data["x_val"].shape[0])
+        data_bytes = common.data_nbytes(data)
     load_seconds = time.perf_counter() - t
-    meta = data["meta"]
-    n_train = int(data["x_train"].shape[0])
-    n_val = int(data["x_val"].shape[0])
-    data_bytes = common.data_nbytes(data)
 
     import ray
     from ray import tune
@@ -155,8 +184,12 @@ def main():
 
     storage = args.storage or tempfile.mkdtemp(prefix="peers_ray_tune_")
     t = time.perf_counter()
-    # with_parameters puts `data` in the object store once; trials get it from there.
-    trainable = tune.with_parameters(trial_fn, data=data)
+    if per_trial:
+        # Only the path travels; each trial loads the store (Ray Tune's tutorial pattern).
+        trainable = tune.with_parameters(trial_fn, store=os.path.abspath(args.store))
+    else:
+        # with_parameters puts `data` in the object store once; trials get it from there.
+        trainable = tune.with_parameters(trial_fn, data=data)
     trainable = tune.with_resources(trainable, {"cpu": 1})
     put_seconds = time.perf_counter() - t
     # The driver's own copy is no longer needed: drop it, so that the run holds one copy
@@ -210,6 +243,8 @@ def main():
             "openblas_coretype_env": last["openblas_coretype_env"],
             "omp_num_threads_env": last["omp_num_threads_env"],
             "torch_version": last["torch_version"],
+            "load_seconds": float(last["trial_load_seconds"]),
+            "data_bytes": int(last["trial_data_bytes"]),
         })
     per_model.sort(key=lambda m: m["id"])
     trials.sort(key=lambda m: m["id"])
@@ -239,9 +274,32 @@ def main():
             "openblas_coretype_origin": os.environ.get("CEREBRO_PEER_CORETYPE_ORIGIN"),
             "trial_openblas_corenames": sorted({t["openblas_corename"] for t in trials})}
     best = common.best_of(per_model) if per_model else None
+    if per_trial:
+        # Copies held at once = the most trials alive at the same moment (from each trial's
+        # start to its last report; its arrays go when the function returns).
+        events = sorted([(t["start_after_fit_seconds"], 1) for t in trials]
+                        + [(t["end_after_fit_seconds"], -1) for t in trials],
+                        key=lambda e: (e[0], e[1]))
+        copies = alive = 0
+        for _, d in events:
+            alive += d
+            copies = max(copies, alive)
+        held = sum(sorted((t["data_bytes"] for t in trials), reverse=True)[:copies])
+        trial_loads = [t["load_seconds"] for t in trials]
+        load_seconds = sum(trial_loads)  # all the loading work, over the trials
+        data_passing = ("per trial: each trial loads the store itself (Ray Tune tutorial "
+                        "load_data() pattern); the driver passes the path only")
+    else:
+        copies = 1 + (args.workers if args.copy_data else 0)
+        held = data_bytes * copies
+        trial_loads = None
+        data_passing = ("tune.with_parameters (object store, one copy); trials use "
+                        + ("per-trial torch.tensor copies" if args.copy_data
+                           else "zero-copy torch.from_numpy views"))
     result = {
-        "system": "ray_tune",
-        "mode": f"Ray Tune trials, {args.workers} concurrent, 1 CPU each",
+        "system": "ray_tune_load" if per_trial else "ray_tune",
+        "mode": (f"Ray Tune trials, {args.workers} concurrent, 1 CPU each, "
+                 + ("each trial loads the data" if per_trial else "data via the object store")),
         "store": os.path.abspath(args.store),
         "configs": os.path.abspath(args.configs),
         "num_models": len(configs),
@@ -258,14 +316,15 @@ def main():
         "best": best,
         "per_model": per_model,
         "errors": errors,
-        # One copy in the object store (shared memory, mapped read-only by each trial);
-        # with --copy-data each concurrent trial holds its own copy on top.
-        "data_bytes_held": data_bytes * (1 + (args.workers if args.copy_data else 0)),
-        "data_copies": 1 + (args.workers if args.copy_data else 0),
+        # object_store: one copy in the object store (shared memory, mapped read-only by
+        # each trial); with --copy-data each concurrent trial holds its own copy on top.
+        # per_trial: one private copy per trial, as many as overlapped (measured).
+        "data_bytes_held": held,
+        "data_copies": copies,
         "data_bytes_one_copy": data_bytes,
-        "data_passing": ("tune.with_parameters (object store, one copy); trials use "
-                         + ("per-trial torch.tensor copies" if args.copy_data
-                            else "zero-copy torch.from_numpy views")),
+        "data_passing": data_passing,
+        "data_passing_mode": args.data_passing,
+        "trial_load_seconds": trial_loads,
         "train_examples": n_train,
         "val_examples": n_val,
         "threads": args.threads,
@@ -298,11 +357,12 @@ def main():
     }
     common.write_json(args.out, result)
     if best:
-        print(f"ray_tune: {done_models}/{len(configs)} model(s) x {args.epochs} epoch(s) on "
+        print(f"{result['system']}: {done_models}/{len(configs)} model(s) x {args.epochs} epoch(s) on "
               f"{args.workers} workers in {wall:.1f} s (fit {fit_seconds:.1f} s, init "
               f"{ray_init_seconds:.1f} s, shutdown {shutdown_seconds:.1f} s), "
               f"{result['samples_per_second']:.0f} samples/s, best model {best['id']} "
-              f"val_accuracy {best['val_accuracy']:.4f}; leftover processes: {len(left)} -> "
+              f"val_accuracy {best['val_accuracy']:.4f}; data copies held {copies}; "
+              f"leftover processes: {len(left)} -> "
               f"{args.out}", flush=True)
     if errors or left:
         print(f"ray_tune: {len(errors)} trial error(s), {len(left)} leftover process(es); "

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Smoke test of the external peers (small: ~1 minute on 2 cores). Not the benchmark.
-#   bench/peers/smoke.sh            tiny blobs store: PyTorch sequential + Ray Tune 2 trials
+#   bench/peers/smoke.sh            tiny blobs store: PyTorch sequential, PyTorch DDP (2 ranks)
+#                                   and Ray Tune 2 trials
 #   bench/peers/smoke.sh --fmnist   also Fashion-MNIST, one 784-1000-500-10 MLP, 1 epoch
 # Needs bench/setup_peers.sh and a built build/cerebro. Writes under ${SMOKE_DIR:-/tmp/peers_smoke}.
 set -euo pipefail
@@ -47,6 +48,9 @@ rm -rf "$D/store"
 echo "== PyTorch sequential, tiny store"
 "$PY" bench/peers/pytorch_seq.py --store "$D/store" --configs "$D/models.json" --epochs 2 \
   --out "$D/pytorch_tiny.json"
+echo "== PyTorch DDP, 2 ranks, tiny store"
+"$PY" bench/peers/pytorch_ddp.py --store "$D/store" --configs "$D/models.json" --epochs 2 \
+  --workers 2 --out "$D/pytorch_ddp_tiny.json"
 echo "== Ray Tune, 2 trials on 2 workers, tiny store (under peak_rss.py)"
 "$PY" bench/peers/peak_rss.py --out "$D/ray_tiny_mem.json" -- \
   "$PY" bench/peers/ray_tune.py --store "$D/store" --configs "$D/models.json" --epochs 2 \
