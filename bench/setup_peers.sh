@@ -15,7 +15,7 @@ VENV=.venv-bench
 
 . scripts/lib.sh
 apt_install_missing setup_peers python3-torch python3-numpy python3-venv libopenblas0-openmp
-use_openblas  # the same BLAS as Cerebro
+use_openblas setup_peers  # the same BLAS as Cerebro
 
 [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$VENV"
 # Debian's torch 1.13 is built against NumPy 1.x: a NumPy 2 wheel in the venv (which
@@ -45,7 +45,6 @@ if ! venv_ok; then
   venv_ok || { echo "setup_peers: $VENV is still broken (see above)" >&2; exit 1; }
 fi
 
-echo "setup_peers: libblas.so.3 -> $(readlink -f /usr/lib/${arch_triplet}/libblas.so.3)"
 "$VENV/bin/python" - <<'EOF'
 import sys, numpy, torch, ray
 print(f"setup_peers: python {sys.version.split()[0]} ({sys.executable})")

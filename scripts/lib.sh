@@ -2,6 +2,7 @@
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 
 # apt_install_missing TAG PACKAGE...: installs the Debian packages not yet installed.
 apt_install_missing() {
@@ -17,16 +18,16 @@ apt_install_missing() {
   fi
 }
 
-# use_openblas: points the libblas.so.3 (and liblapack.so.3) alternative, which LibTorch
-# links, at OpenBLAS; Debian's default reference BLAS trains ~15x slower.
+# use_openblas TAG: points the libblas.so.3 (and liblapack.so.3) alternative, which LibTorch
+# links, at OpenBLAS (Debian's default reference BLAS trains ~15x slower), and says
+# where libblas.so.3 now points.
 use_openblas() {
-  local arch_triplet openblas lapack
-  arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+  local openblas lapack
   openblas="/usr/lib/${arch_triplet}/openblas-openmp/libblas.so.3"
   if [ -e "$openblas" ]; then
     $SUDO update-alternatives --set "libblas.so.3-${arch_triplet}" "$openblas" >/dev/null
     lapack="/usr/lib/${arch_triplet}/openblas-openmp/liblapack.so.3"
     [ -e "$lapack" ] && $SUDO update-alternatives --set "liblapack.so.3-${arch_triplet}" "$lapack" >/dev/null
   fi
-  return 0
+  echo "$1: libblas.so.3 -> $(readlink -f "/usr/lib/${arch_triplet}/libblas.so.3")"
 }

@@ -16,9 +16,7 @@ PACKAGES=(
 
 . scripts/lib.sh
 apt_install_missing setup "${PACKAGES[@]}"
-use_openblas
-arch_triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
-echo "setup: libblas.so.3 -> $(readlink -f /usr/lib/${arch_triplet}/libblas.so.3)"
+use_openblas setup
 
 # Ray's C++ API (for `--backend ray`) comes only as a pip wheel: install it, pinned, into
 # a project-local virtualenv made from Debian's python3 (never the system site-packages).

@@ -45,6 +45,13 @@ std::array<float, 256> ByteFeatureTable(double scale) {
   return table;
 }
 
+bool ByteFeatureScaleIsFinite(double scale) {
+  for (float v : ByteFeatureTable(scale)) {
+    if (!std::isfinite(v)) return false;
+  }
+  return true;
+}
+
 namespace {
 
 // 2 added feature_dtype/feature_scale (byte features); 1 stores are float32 and still read.
@@ -349,20 +356,18 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
       if (dtype == "uint8") {
         meta.encoding = FeatureEncoding::kUint8;
       } else if (dtype != "float32") {
-        return DataLoss(path + ": unknown feature_dtype '" + dtype + "' (expected uint8 or float32)");
+        return DataLoss(path + ": unknown feature_dtype '" + dtype +
+                        "' (expected uint8 or float32)");
       }
       const Json& scale = j.at("feature_scale");
       if (!scale.is_number() || !std::isfinite(scale.get<double>())) {
         return DataLoss(path + ": feature_scale must be a finite number, got " + scale.dump());
       }
       meta.feature_scale = scale.get<double>();
-      if (meta.encoding == FeatureEncoding::kUint8) {
-        for (float v : ByteFeatureTable(meta.feature_scale)) {
-          if (!std::isfinite(v)) {
-            return DataLoss(path + ": feature_scale " + scale.dump() +
-                            " makes byte features non-finite floats");
-          }
-        }
+      if (meta.encoding == FeatureEncoding::kUint8 &&
+          !ByteFeatureScaleIsFinite(meta.feature_scale)) {
+        return DataLoss(path + ": feature_scale " + scale.dump() +
+                        " makes byte features non-finite floats");
       }
     }
     const std::string task = j.at("task").get<std::string>();

@@ -43,6 +43,8 @@ enum class FeatureEncoding {
 // double and rounded once, so a byte store decodes to exactly what a float32 store of
 // the same source holds.
 std::array<float, 256> ByteFeatureTable(double scale);
+// True when every entry of ByteFeatureTable(scale) is finite.
+bool ByteFeatureScaleIsFinite(double scale);
 
 // An in-memory labelled dataset. The features of num_examples * prod(feature_shape)
 // values, row-major, are in `features` (kFloat32) or `byte_features` (kUint8); the

@@ -531,7 +531,8 @@ data::Dataset ByteImages(int n, uint64_t seed) {
     int label = i % 2;
     for (int r = 0; r < 8; ++r)
       for (int c = 0; c < 8; ++c)
-        d.byte_features.push_back(static_cast<uint8_t>(((label ? c : r) < 4 ? 160 : 0) + gen() % 96));
+        d.byte_features.push_back(
+            static_cast<uint8_t>(((label ? c : r) < 4 ? 160 : 0) + gen() % 96));
     d.int_labels.push_back(label);
   }
   return d;

@@ -634,10 +634,8 @@ Status Trainer::SetPartition(PartitionKind kind, data::Dataset dataset) {
     return fail("features hold " + std::to_string(dataset.num_feature_values()) +
                 " values, expected " + std::to_string(n) + " x " + std::to_string(example_size));
   }
-  if (bytes) {
-    for (float v : data::ByteFeatureTable(dataset.byte_feature_scale)) {
-      if (!std::isfinite(v)) return fail("byte_feature_scale makes features non-finite");
-    }
+  if (bytes && !data::ByteFeatureScaleIsFinite(dataset.byte_feature_scale)) {
+    return fail("byte_feature_scale makes features non-finite");
   }
   if (n != dataset.num_examples()) return fail("label count disagrees with num_examples");
   if (classification) {
