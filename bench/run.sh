@@ -50,16 +50,9 @@ for wl in $WORKLOADS; do
   # The store the peers read: the same examples, shuffled once with the same seed.
   store=$WORK/$wl-store
   "$WORK/cerebro" prepare "$spec" --out "$store" --partitions "$workers" > /dev/null
-  # The configurations, exactly as Cerebro generates them: a run writes models.json before
-  # it trains, so stop it as soon as the file is there.
-  configs=$WORK/$wl-configs/models.json
-  "$WORK/cerebro" run "$spec" --epochs 1 --out "$WORK/$wl-configs" --quiet --workers 1 \
-      --strategy sequential > /dev/null 2>&1 &
-  gen=$!
-  while kill -0 "$gen" 2>/dev/null && [ ! -f "$configs" ]; do sleep 0.2; done
-  kill "$gen" 2>/dev/null || true
-  wait "$gen" 2>/dev/null || true
-  [ -f "$configs" ] || { echo "bench: could not generate configurations for $wl" >&2; exit 1; }
+  # The configurations, exactly as Cerebro generates them (a run's models.json).
+  configs=$WORK/$wl-configs.json
+  "$WORK/cerebro" configs "$spec" > "$configs"
   for r in $(seq 1 "$REPEATS"); do
     for sys in $SYSTEMS; do
       out=$WORK/$wl-$sys-$r

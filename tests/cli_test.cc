@@ -83,6 +83,21 @@ TEST_F(CliTest, RunSucceedsAndWritesSummaryWithContractFields) {
   EXPECT_NE(report.out.find("completed"), std::string::npos);
 }
 
+TEST_F(CliTest, ConfigsPrintsWhatARunWritesToModelsJsonWithoutTraining) {
+  const std::string spec = Spec(Good());
+  auto r = RunCerebro("configs " + spec + " --seed 11");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_FALSE(std::filesystem::exists(Out()));
+  auto printed = nlohmann::json::parse(r.out);
+  ASSERT_EQ(printed.size(), 4u);
+  r = RunCerebro("run " + spec + " --seed 11 --out " + Out() + " --epochs 1 --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(printed, nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/models.json")));
+
+  ExpectCleanFailure(RunCerebro("configs " + spec + " --workers 2"),
+                     "--workers: configs takes only --seed", tmp_.Join("none"));
+}
+
 TEST_F(CliTest, UnknownKeyInSpec) {
   ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), "  epochs:", "  epoch:")) + " --out " + Out()),
                      "run.epoch: unknown key", Out());

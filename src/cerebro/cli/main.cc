@@ -29,6 +29,8 @@ constexpr const char* kUsage = R"(usage:
                    [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
       directory (default runs/<name>-<time>) and print the ranked models.
+  cerebro configs SPEC [--seed S]
+      Print the configurations SPEC generates (models.json's format) without training.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
       Only materialize the partitioned data store of SPEC's data section.
   cerebro resume RUN_DIR [--quiet]
@@ -296,6 +298,22 @@ int CmdPrepare(const Flags& f) {
   return 0;
 }
 
+int CmdConfigs(const Flags& f) {
+  if (f.positional.size() != 1) return Fail(InvalidArgument("configs: expected one SPEC file"));
+  for (const auto& [key, value] : f.values) {
+    if (key != "--seed") return Fail(InvalidArgument(key + ": configs takes only --seed"));
+  }
+  auto parsed = spec::ParseSpecFile(f.positional[0]);
+  if (!parsed.ok()) return Fail(parsed.status());
+  spec::ExperimentSpec s = std::move(parsed).value();
+  Status st = ApplyOverrides(f, &s);
+  if (!st.ok()) return Fail(st);
+  auto configs = driver::ConfigurationsJson(s);
+  if (!configs.ok()) return Fail(configs.status());
+  std::printf("%s\n", configs->dump(2).c_str());
+  return 0;
+}
+
 int CmdReport(const Flags& f) {
   if (f.positional.size() != 1) return Fail(InvalidArgument("report: expected one RUN_DIR"));
   std::string path = f.positional[0] + "/summary.json";
@@ -347,6 +365,7 @@ int main(int argc, char** argv) {
   cerebro::Status st = ParseFlags(argc, argv, 2, &flags);
   if (!st.ok()) return Fail(st);
   if (cmd == "run") return CmdRun(flags);
+  if (cmd == "configs") return CmdConfigs(flags);
   if (cmd == "prepare") return CmdPrepare(flags);
   if (cmd == "resume") return CmdResume(flags);
   if (cmd == "replay") return CmdReplay(flags);

@@ -25,6 +25,13 @@ double Now() {
   return duration<double>(steady_clock::now().time_since_epoch()).count();
 }
 
+// models.json: [{"id": ..., "params": {...}}, ...].
+spec::Json ModelsJson(const std::vector<search::ModelConfig>& configs) {
+  spec::Json models = spec::Json::array();
+  for (const auto& c : configs) models.push_back({{"id", c.id}, {"params", c.params}});
+  return models;
+}
+
 // How a strategy lays data out: number of partitions and which one each worker holds.
 struct Layout {
   int partitions = 1;
@@ -239,9 +246,7 @@ StatusOr<RunResult> Runner::RunNew() {
   prep.partitions_field = "run.workers (one partition per worker)";
   RETURN_IF_ERROR(data::Prepare(ToSourceSpec(spec_), prep, store_->DataDir()));
   RETURN_IF_ERROR(store_->WriteJsonFile("spec.json", spec::ToJson(spec_)));
-  Json models = Json::array();
-  for (const auto& c : configs) models.push_back({{"id", c.id}, {"params", c.params}});
-  RETURN_IF_ERROR(store_->WriteJsonFile("models.json", models));
+  RETURN_IF_ERROR(store_->WriteJsonFile("models.json", ModelsJson(configs)));
   RETURN_IF_ERROR(store_->Publish());
   Status st = StartBackend();
   if (!st.ok()) {
@@ -831,6 +836,11 @@ Status Runner::Finish(Status loop_status, RunResult* out) {
 }
 
 }  // namespace
+
+StatusOr<spec::Json> ConfigurationsJson(const spec::ExperimentSpec& spec) {
+  ASSIGN_OR_RETURN(auto configs, search::GenerateConfigs(spec));
+  return ModelsJson(configs);
+}
 
 data::SourceSpec ToSourceSpec(const spec::ExperimentSpec& s) {
   data::SourceSpec src;

@@ -107,6 +107,10 @@ struct ReplayReport {
 };
 StatusOr<ReplayReport> ReplayExperiment(const std::string& run_dir, const RunOptions& options);
 
+// The configurations `spec` generates, as a run's models.json holds them:
+// [{"id": 0, "params": {...}}, ...]. InvalidArgument for a search space that yields none.
+StatusOr<spec::Json> ConfigurationsJson(const spec::ExperimentSpec& spec);
+
 // The data section of a spec in the data module's terms.
 data::SourceSpec ToSourceSpec(const spec::ExperimentSpec& spec);
 
