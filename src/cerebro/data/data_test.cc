@@ -96,6 +96,14 @@ SmallIdx MakeSmallIdx() {
   return s;
 }
 
+// MakeSmallIdx written as plain IDX files tmp/img and tmp/lab.
+SmallIdx WriteSmallIdx(const TempDir& tmp) {
+  SmallIdx s = MakeSmallIdx();
+  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  return s;
+}
+
 void ExpectIdxMatches(const Dataset& d, const SmallIdx& s, double scale) {
   EXPECT_EQ(d.task, Task::kClassification);
   EXPECT_EQ(d.num_examples(), 5);
@@ -115,9 +123,7 @@ void ExpectIdxMatches(const Dataset& d, const SmallIdx& s, double scale) {
 
 TEST(IdxReaderTest, ReadsPlainFiles) {
   TempDir tmp;
-  SmallIdx s = MakeSmallIdx();
-  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
-  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  SmallIdx s = WriteSmallIdx(tmp);
   auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 0.5);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ExpectIdxMatches(*d, s, 0.5);
@@ -620,9 +626,7 @@ TEST(PrepareTest, RegressionStoresFloatLabels) {
 
 TEST(PrepareTest, IdxStoresKeepPixelsAsBytes) {
   TempDir tmp;
-  SmallIdx s = MakeSmallIdx();
-  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
-  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  SmallIdx s = WriteSmallIdx(tmp);
   SourceSpec spec;
   spec.format = "idx";
   spec.train_path = tmp.Path("img");
@@ -788,9 +792,7 @@ TEST(DataFuzzRegressionTest, FeatureScaleThatOverflowsFloatIsAnError) {
   // Found by the fuzz targets' finiteness check: a finite feature_scale (a double) such
   // as 1e300 turned finite features into float infinities that went on into training.
   TempDir tmp;
-  SmallIdx s = MakeSmallIdx();
-  WriteBytes(tmp.Path("img"), MakeIdx({5, 2, 3}, s.pixels));
-  WriteBytes(tmp.Path("lab"), MakeIdx({5}, s.labels));
+  SmallIdx s = WriteSmallIdx(tmp);
   auto d = ReadIdx(tmp.Path("img"), tmp.Path("lab"), 1e300);
   ASSERT_FALSE(d.ok());
   EXPECT_HAS_SUBSTR(d.status().message(), "into a non-finite float");
