@@ -660,7 +660,7 @@ TEST(PrepareTest, IdxStoresKeepPixelsAsBytes) {
 
 TEST(PrepareTest, FormatOneFloatStoresStillLoad) {
   TempDir tmp;
-  RealFileSystem().MakeDirs(tmp.Path("store"));
+  ASSERT_TRUE(RealFileSystem().MakeDirs(tmp.Path("store")).ok());
   const std::vector<float> x = {0.5f, 1.5f, 2.5f, 3.5f};
   const std::vector<int64_t> y = {1, 0};
   ASSERT_TRUE(WriteNpyFloat(tmp.Path("store/t.x.npy"), {2, 2}, x.data()).ok());
