@@ -8,6 +8,11 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import common  # noqa: E402  (bench/peers/common.py: the store's meta and byte counts)
 
 
 def load(path):
@@ -16,16 +21,10 @@ def load(path):
 
 
 def store_bytes(store):
-    """(train, val) bytes of the store as the workers hold it: features in the store's
-    encoding (1 byte for a uint8 store, decoded per batch; 4 for float32), int64 labels."""
-    meta = load(os.path.join(store, "meta.json"))
-    example = 1 if meta.get("feature_dtype", "float32") == "uint8" else 4
-    for d in meta["feature_shape"]:
-        example *= d
-    per = lambda n: n * (example + 8)
-    train = sum(per(p["n"]) for p in meta["train"])
-    val = sum(per(p["n"]) for p in meta["val"])
-    return train, val
+    """(train, val) bytes of the store as the workers hold it (common.split_nbytes)."""
+    meta = common.read_meta(store)
+    return tuple(common.split_nbytes(meta, sum(common.split_sizes(meta, kind)))
+                 for kind in ("train", "val"))
 
 
 def cerebro_row(run_dir, mem, strategy, store_train, store_val, workers):
