@@ -36,12 +36,14 @@ int64_t Dataset::num_feature_values() const {
 
 float Dataset::FeatureAt(int64_t i) const {
   if (encoding == FeatureEncoding::kFloat32) return features[i];
-  return static_cast<float>(byte_features[i] * byte_feature_scale);  // = ByteFeatureTable
+  return ByteFeatureValue(byte_features[i], byte_feature_scale);
 }
+
+float ByteFeatureValue(uint8_t byte, double scale) { return static_cast<float>(byte * scale); }
 
 std::array<float, 256> ByteFeatureTable(double scale) {
   std::array<float, 256> table;
-  for (int v = 0; v < 256; ++v) table[v] = static_cast<float>(v * scale);
+  for (int v = 0; v < 256; ++v) table[v] = ByteFeatureValue(static_cast<uint8_t>(v), scale);
   return table;
 }
 

@@ -39,9 +39,11 @@ enum class FeatureEncoding {
   kUint8,    // `byte_features`, value = ByteFeatureTable(byte_feature_scale)[byte]
 };
 
-// The float each byte value stands for: static_cast<float>(v * scale), computed in
+// The float a byte value stands for: static_cast<float>(byte * scale), computed in
 // double and rounded once, so a byte store decodes to exactly what a float32 store of
-// the same source holds.
+// the same source holds. ByteFeatureTable holds it for every byte value (the trainer's
+// per-batch decoding).
+float ByteFeatureValue(uint8_t byte, double scale);
 std::array<float, 256> ByteFeatureTable(double scale);
 // True when every entry of ByteFeatureTable(scale) is finite.
 bool ByteFeatureScaleIsFinite(double scale);
