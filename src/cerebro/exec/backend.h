@@ -12,10 +12,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "cerebro/common/enum_names.h"
 #include "cerebro/common/status.h"
+#include "cerebro/common/wakeup.h"
 #include "cerebro/sched/hopper.h"
 
 namespace cerebro::exec {
@@ -34,16 +37,35 @@ struct UnitRequest {
   std::shared_ptr<const std::string> state;  // null or empty: fresh model
 };
 
+// How a unit ended. The two failure classes are kept apart because the driver treats
+// them differently: a retryable failure re-queues the unit from the model's last state
+// (counting against run.max_unit_retries), a terminal one fails the model at once.
 enum class CompletionKind {
   kOk,
-  kModelFailed,  // the model cannot go on (bad config, exception, OOM, non-finite loss)
-  kWorkerLost,   // the worker process died; the unit may be retried elsewhere/later
+  kModelFailed,  // terminal for the model (cause: invalid config, exception, out of
+                 // memory, non-finite loss); the worker is fine
+  kRetry,        // retryable, the worker is fine: e.g. the state arrived corrupted
+  kWorkerLost,   // retryable: the worker died, stopped answering or lost its partition;
+                 // the caller decides whether to RestartWorker()
+};
+
+// Why a unit failed, finer than the kind (journaled and shown to the user).
+enum class FailureCause {
+  kNone,
+  kInvalidConfig,     // kModelFailed
+  kException,         // kModelFailed
+  kOutOfMemory,       // kModelFailed
+  kNonFinite,         // kModelFailed: non-finite training loss
+  kStateCorrupt,      // kRetry: the state bytes could not be decoded
+  kPartitionMissing,  // kWorkerLost: the worker could not (re)load its data
+  kWorkerDied,        // kWorkerLost: crash, kill, broken connection, malformed reply
 };
 
 struct Completion {
   sched::Unit unit;
   CompletionKind kind = CompletionKind::kOk;
-  std::string error;         // for kModelFailed / kWorkerLost: one line
+  FailureCause cause = FailureCause::kNone;
+  std::string error;         // for the failure kinds: one line
   double loss_sum = 0;
   double correct = 0;
   int64_t num_examples = 0;
@@ -69,8 +91,10 @@ class Backend {
   virtual int num_workers() const = 0;
   // Hands a unit to worker request.unit.worker, which must be idle.
   virtual Status Submit(const UnitRequest& request) = 0;
-  // Blocks until a submitted unit ends. FailedPrecondition if none is in flight.
-  virtual StatusOr<Completion> WaitAny() = 0;
+  // Blocks until a submitted unit ends and returns it, or until `wake` (may be null) is
+  // notified and returns nullopt without draining it. With nothing in flight it waits
+  // for `wake` alone; FailedPrecondition if nothing is in flight and `wake` is null.
+  virtual StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) = 0;
   // Replaces a lost worker with a fresh one that reloads the same partitions.
   virtual Status RestartWorker(int worker) = 0;
   // Stops every worker (idempotent). Called by the destructor too.
@@ -81,3 +105,26 @@ class Backend {
 };
 
 }  // namespace cerebro::exec
+
+namespace cerebro {
+template <>
+struct EnumNames<exec::CompletionKind> {
+  static constexpr NamedValue<exec::CompletionKind> kTable[] = {
+      {exec::CompletionKind::kOk, "ok"},
+      {exec::CompletionKind::kModelFailed, "model_failed"},
+      {exec::CompletionKind::kRetry, "retry"},
+      {exec::CompletionKind::kWorkerLost, "worker_lost"}};
+};
+template <>
+struct EnumNames<exec::FailureCause> {
+  static constexpr NamedValue<exec::FailureCause> kTable[] = {
+      {exec::FailureCause::kNone, "none"},
+      {exec::FailureCause::kInvalidConfig, "invalid_config"},
+      {exec::FailureCause::kException, "exception"},
+      {exec::FailureCause::kOutOfMemory, "out_of_memory"},
+      {exec::FailureCause::kNonFinite, "non_finite"},
+      {exec::FailureCause::kStateCorrupt, "state_corrupt"},
+      {exec::FailureCause::kPartitionMissing, "partition_missing"},
+      {exec::FailureCause::kWorkerDied, "worker_died"}};
+};
+}  // namespace cerebro

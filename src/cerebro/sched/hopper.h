@@ -28,12 +28,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cerebro/common/ids.h"
+
 namespace cerebro::sched {
 
-using ModelId = int;
-using WorkerId = int;
-
-enum class UnitKind { kTrain = 0, kEval = 1 };
+using ::cerebro::ModelId;
+using ::cerebro::UnitKind;
+using ::cerebro::WorkerId;
 
 struct Unit {
   ModelId model = -1;
