@@ -4,6 +4,7 @@
 // name is spelled once (after Abseil's AbslParseFlag/AbslUnparseFlag). Pure; thread-safe.
 #pragma once
 
+#include <iterator>
 #include <optional>
 #include <string>
 #include <string_view>
