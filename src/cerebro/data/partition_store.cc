@@ -9,7 +9,6 @@
 #include <cstring>
 #include <functional>
 #include <nlohmann/json.hpp>
-#include <random>
 #include <utility>
 
 #include "cerebro/common/rng.h"
@@ -69,27 +68,6 @@ std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
   for (size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
   return s + "]";
-}
-
-// Unbiased draw in [0, bound): std::uniform_int_distribution's algorithm is
-// implementation-defined, and the store must be identical on every platform.
-uint64_t UniformBelow(std::mt19937_64& rng, uint64_t bound) {
-  const uint64_t threshold = (0 - bound) % bound;  // 2^64 mod bound
-  while (true) {
-    uint64_t r = rng();
-    if (r >= threshold) return r % bound;
-  }
-}
-
-std::vector<int64_t> ShuffledIndices(int64_t n, uint64_t seed) {
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) perm[i] = i;
-  std::mt19937_64 rng(seed);
-  for (int64_t i = n - 1; i > 0; --i) {
-    int64_t j = static_cast<int64_t>(UniformBelow(rng, static_cast<uint64_t>(i) + 1));
-    std::swap(perm[i], perm[j]);
-  }
-  return perm;
 }
 
 // Sizes of k contiguous parts of n that differ by at most one (the larger ones first).
@@ -208,7 +186,7 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
                    FileSystem& fs) {
   ASSIGN_OR_RETURN(Dataset train, ReadSource(source, /*validation=*/false));
   std::vector<int64_t> train_idx =
-      ShuffledIndices(train.num_examples(), DeriveSeed(options.seed, "data.shuffle"));
+      ShuffledRange(train.num_examples(), DeriveSeed(options.seed, "data.shuffle"));
   std::vector<int64_t> val_idx;
   Dataset val_storage;
   const Dataset* val = &train;
@@ -237,7 +215,7 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
     val = &val_storage;
     num_classes = std::max(num_classes, val_storage.num_classes);
     val_idx =
-        ShuffledIndices(val_storage.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
+        ShuffledRange(val_storage.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
   }
   if (static_cast<int64_t>(train_idx.size()) < options.num_train_partitions) {
     return InvalidArgument(options.partitions_field + ": " +

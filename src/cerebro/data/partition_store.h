@@ -118,8 +118,8 @@ struct StoreMeta {
 // Fails (with nothing written) if `dir` exists, a file is missing or malformed
 // (the message names the file and, where known, the line/record), or there are
 // more partitions than examples.
-// The shuffle is Fisher-Yates driven by std::mt19937_64(DeriveSeed(seed, "data.shuffle"))
-// with our own unbiased bounded draw, so a seed gives the same store on every platform.
+// The shuffle is common's ShuffledRange(n, DeriveSeed(seed, "data.shuffle")) (rng.h:
+// Fisher-Yates with a specified bounded draw), so a seed gives the same store everywhere.
 // A val_fraction split takes the last round(n * val_fraction) shuffled examples; a
 // separate val source is shuffled with DeriveSeed(seed, "data.shuffle.val").
 // Partition i of k holds n/k or n/k+1 examples (the larger ones first).
