@@ -19,7 +19,10 @@ std::string FormatDouble(double x) {
 }  // namespace
 
 ExperimentStore::ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir)
-    : fs_(fs), final_dir_(std::move(final_dir)), dir_(std::move(staging_dir)) {}
+    : fs_(fs),
+      final_dir_(std::move(final_dir)),
+      dir_(std::move(staging_dir)),
+      journal_(fs, JoinPath(dir_, "journal.jsonl")) {}
 
 namespace {
 std::string TrimSlashes(std::string dir) {
@@ -80,6 +83,7 @@ Status ExperimentStore::Publish() {
   }
   RETURN_IF_ERROR(fs_->Rename(dir_, final_dir_));
   dir_ = final_dir_;
+  journal_.Relocate(JoinPath(dir_, "journal.jsonl"));
   published_ = true;
   return Status::Ok();
 }
@@ -96,33 +100,6 @@ Status ExperimentStore::WriteJsonFile(const std::string& name, const Json& value
 
 StatusOr<std::string> ExperimentStore::ReadFile(const std::string& relative) {
   return fs_->ReadFile(JoinPath(dir_, relative));
-}
-
-StatusOr<std::vector<Json>> ExperimentStore::ReadJournal() {
-  const std::string path = JoinPath(dir_, "journal.jsonl");
-  std::vector<Json> records;
-  if (!fs_->Exists(path)) return records;
-  ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path));
-  size_t pos = 0;
-  for (int line_no = 1; pos < text.size(); ++line_no) {
-    size_t end = text.find('\n', pos);
-    const bool last = end == std::string::npos || end + 1 == text.size();
-    std::string line = text.substr(pos, end == std::string::npos ? std::string::npos : end - pos);
-    Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (end == std::string::npos || j.is_discarded() || !j.is_object()) {
-      if (!last) return DataLoss(path + ":" + std::to_string(line_no) + ": corrupt journal record");
-      // The final record was torn by a crash mid-append: it never happened.
-      RETURN_IF_ERROR(fs_->WriteFileAtomic(path, std::string_view(text).substr(0, pos)));
-      break;
-    }
-    records.push_back(std::move(j));
-    pos = end + 1;
-  }
-  return records;
-}
-
-Status ExperimentStore::AppendJournal(const Json& record) {
-  return fs_->AppendDurable(JoinPath(dir_, "journal.jsonl"), record.dump() + "\n");
 }
 
 StatusOr<std::string> ExperimentStore::WriteCheckpoint(int model_id, int unit_seq,

@@ -4,8 +4,8 @@
 //   RUN_DIR/spec.json          the resolved spec (defaults filled in, CLI overrides applied)
 //   RUN_DIR/models.json        every generated configuration: [{"id", "params"}]
 //   RUN_DIR/data/              the partitioned store (data/partition_store.h)
-//   RUN_DIR/journal.jsonl      append-only, fsync'd: one line per completed unit (with its
-//                              realized partition and worker) and per event (failures)
+//   RUN_DIR/journal.jsonl      append-only, fsync'd: one typed record per change of the
+//                              run's state (store/journal.h): the source of truth
 //   RUN_DIR/checkpoints/model_NNNN.uKKKKK.state  model+optimizer state after the model's
 //                              K-th training unit; written atomically *before* the journal
 //                              line naming it, and the previous one deleted after it, so the
@@ -29,21 +29,10 @@
 #include "cerebro/common/file_system.h"
 #include "cerebro/common/status.h"
 #include "cerebro/spec/spec.h"
+#include "cerebro/store/epoch_row.h"
+#include "cerebro/store/journal.h"
 
 namespace cerebro::store {
-
-using Json = spec::Json;
-
-struct EpochRow {
-  int model_id = 0;
-  int epoch = 0;  // 1-based in the files: "after epoch 1"
-  double train_loss = 0, train_accuracy = 0;
-  double val_loss = 0, val_accuracy = 0;
-  int64_t train_examples = 0, val_examples = 0;
-  double seconds = 0;  // summed unit compute time of this model in this epoch
-  std::vector<int> train_order;  // realized partition order of the training units
-  std::vector<int> workers;      // worker that ran each of those units
-};
 
 class ExperimentStore {
  public:
@@ -71,11 +60,8 @@ class ExperimentStore {
 
   Status WriteJsonFile(const std::string& name, const Json& value);
   StatusOr<std::string> ReadFile(const std::string& relative);
-  Status AppendJournal(const Json& record);
-  // Reads journal.jsonl. A torn last line (the driver died mid-append) is dropped and
-  // the file truncated to the last whole record; a corrupt record elsewhere is DataLoss
-  // naming the line.
-  StatusOr<std::vector<Json>> ReadJournal();
+  // RUN_DIR/journal.jsonl (store/journal.h); follows the directory through Publish().
+  Journal& journal() { return journal_; }
   // Writes the state durably under CheckpointName(model_id, unit_seq); returns that name.
   StatusOr<std::string> WriteCheckpoint(int model_id, int unit_seq, std::string_view state);
   Status RemoveRelative(const std::string& relative);
@@ -97,6 +83,7 @@ class ExperimentStore {
   std::string final_dir_;
   std::string dir_;
   bool published_ = false;
+  Journal journal_;
 };
 
 }  // namespace cerebro::store

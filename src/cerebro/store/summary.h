@@ -13,7 +13,7 @@
 #include "cerebro/common/ids.h"
 #include "cerebro/common/status.h"
 #include "cerebro/spec/spec.h"
-#include "cerebro/store/experiment_store.h"
+#include "cerebro/store/epoch_row.h"
 
 namespace cerebro::store {
 

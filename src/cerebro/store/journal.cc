@@ -1,0 +1,343 @@
+#include "cerebro/store/journal.h"
+
+#include <limits>
+#include <type_traits>
+
+namespace cerebro::store {
+namespace {
+
+using Json = spec::Json;
+
+// Tags, one per record type; stable on disk.
+template <typename T>
+struct Tag;
+template <> struct Tag<JournalHeader> { static constexpr std::string_view kName = "journal"; };
+template <> struct Tag<UnitDone> { static constexpr std::string_view kName = "unit"; };
+template <> struct Tag<WorkerLost> { static constexpr std::string_view kName = "worker_lost"; };
+template <> struct Tag<UnitRetried> { static constexpr std::string_view kName = "unit_retried"; };
+template <> struct Tag<ModelFailed> { static constexpr std::string_view kName = "model_failed"; };
+template <> struct Tag<ModelAdded> { static constexpr std::string_view kName = "model_added"; };
+template <> struct Tag<ModelStopped> { static constexpr std::string_view kName = "model_stopped"; };
+template <> struct Tag<ModelExtended> { static constexpr std::string_view kName = "model_extended"; };
+template <> struct Tag<ProcedureDecision> { static constexpr std::string_view kName = "decision"; };
+
+// Reads typed fields of one JSON record; the first problem wins and names the field.
+class FieldReader {
+ public:
+  explicit FieldReader(const Json& j) : j_(j) {}
+
+  template <typename T>
+  void Get(const char* key, T* out, bool required = true) {
+    if (!error_.empty()) return;
+    auto it = j_.find(key);
+    if (it == j_.end()) {
+      if (required) error_ = std::string(key) + ": missing";
+      return;
+    }
+    const Json& v = *it;
+    if constexpr (std::is_same_v<T, std::string>) {
+      if (!v.is_string()) return Bad(key, "a string");
+      *out = v.get<std::string>();
+    } else if constexpr (std::is_same_v<T, double>) {
+      if (!v.is_number()) return Bad(key, "a number");
+      *out = v.get<double>();
+    } else if constexpr (std::is_same_v<T, uint64_t>) {
+      if (!v.is_number_unsigned()) return Bad(key, "an unsigned integer");
+      *out = v.get<uint64_t>();
+    } else if constexpr (std::is_integral_v<T>) {
+      if (!v.is_number_integer()) return Bad(key, "an integer");
+      int64_t x = v.get<int64_t>();
+      if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max()) {
+        return Bad(key, "an integer in range");
+      }
+      *out = static_cast<T>(x);
+    } else if constexpr (std::is_same_v<T, Json>) {
+      *out = v;
+    } else {  // an enum with EnumNames
+      if (!v.is_string()) return Bad(key, "a string");
+      auto e = ParseEnum<T>(v.get<std::string>());
+      if (!e) return Bad(key, "one of " + EnumChoices<T>());
+      *out = *e;
+    }
+  }
+  // A non-negative id or index.
+  void GetIndex(const char* key, int* out) {
+    Get(key, out);
+    if (error_.empty() && *out < 0) Bad(key, "a non-negative integer");
+  }
+  void Fail(std::string why) {
+    if (error_.empty()) error_ = std::move(why);
+  }
+  const std::string& error() const { return error_; }
+
+ private:
+  void Bad(const char* key, const std::string& what) {
+    error_ = std::string(key) + ": expected " + what;
+  }
+  const Json& j_;
+  std::string error_;
+};
+
+// Encode/Decode per record type. Field names are part of the format.
+void Put(Json& j, const JournalHeader& r) { j["version"] = r.version; }
+void Take(FieldReader& f, JournalHeader* r) { f.Get("version", &r->version); }
+
+void Put(Json& j, const UnitDone& r) {
+  j["model"] = r.model;
+  j["epoch"] = r.epoch;
+  j["kind"] = EnumName(r.kind);
+  j["partition"] = r.partition;
+  j["worker"] = r.worker;
+  j["loss_sum"] = r.loss_sum;
+  j["correct"] = r.correct;
+  j["examples"] = r.examples;
+  j["compute_seconds"] = r.compute_seconds;
+  if (!r.checkpoint.empty()) {
+    j["checkpoint"] = r.checkpoint;
+    if (r.state_size > 0) {
+      j["state_size"] = r.state_size;
+      j["state_hash"] = r.state_hash;
+    }
+  }
+}
+void Take(FieldReader& f, UnitDone* r) {
+  f.GetIndex("model", &r->model);
+  f.GetIndex("epoch", &r->epoch);
+  f.Get("kind", &r->kind);
+  f.GetIndex("partition", &r->partition);
+  f.Get("worker", &r->worker);
+  f.Get("loss_sum", &r->loss_sum);
+  f.Get("correct", &r->correct);
+  f.Get("examples", &r->examples);
+  f.Get("compute_seconds", &r->compute_seconds);
+  f.Get("checkpoint", &r->checkpoint, /*required=*/false);
+  f.Get("state_size", &r->state_size, false);
+  f.Get("state_hash", &r->state_hash, false);
+  if (r->kind == UnitKind::kTrain && r->checkpoint.empty()) f.Fail("checkpoint: missing");
+}
+
+template <typename R>  // WorkerLost and UnitRetried share their fields
+void PutUnitFailure(Json& j, const R& r) {
+  j["worker"] = r.worker;
+  j["model"] = r.model;
+  j["epoch"] = r.epoch;
+  j["partition"] = r.partition;
+  j["error"] = r.error;
+  if (!r.cause.empty()) j["cause"] = r.cause;
+}
+template <typename R>
+void TakeUnitFailure(FieldReader& f, R* r) {
+  f.Get("worker", &r->worker);
+  f.GetIndex("model", &r->model);
+  f.Get("epoch", &r->epoch);
+  f.Get("partition", &r->partition);
+  f.Get("error", &r->error, false);
+  f.Get("cause", &r->cause, false);
+}
+void Put(Json& j, const WorkerLost& r) { PutUnitFailure(j, r); }
+void Take(FieldReader& f, WorkerLost* r) { TakeUnitFailure(f, r); }
+void Put(Json& j, const UnitRetried& r) { PutUnitFailure(j, r); }
+void Take(FieldReader& f, UnitRetried* r) { TakeUnitFailure(f, r); }
+
+void Put(Json& j, const ModelFailed& r) {
+  j["model"] = r.model;
+  j["reason"] = r.reason;
+  if (!r.cause.empty()) j["cause"] = r.cause;
+}
+void Take(FieldReader& f, ModelFailed* r) {
+  f.GetIndex("model", &r->model);
+  f.Get("reason", &r->reason, false);
+  f.Get("cause", &r->cause, false);
+}
+
+void Put(Json& j, const ModelAdded& r) {
+  j["model"] = r.model;
+  j["params"] = r.params;
+  j["origin"] = EnumName(r.origin);
+  j["epochs"] = r.epochs;
+  if (r.parent >= 0) j["parent"] = r.parent;
+  if (!r.warm_start.empty()) j["warm_start"] = r.warm_start;
+}
+void Take(FieldReader& f, ModelAdded* r) {
+  f.GetIndex("model", &r->model);
+  f.Get("params", &r->params);
+  if (f.error().empty() && !r->params.is_object()) f.Fail("params: expected an object");
+  f.Get("origin", &r->origin);
+  f.GetIndex("epochs", &r->epochs);
+  f.Get("parent", &r->parent, false);
+  f.Get("warm_start", &r->warm_start, false);
+}
+
+void Put(Json& j, const ModelStopped& r) {
+  j["model"] = r.model;
+  j["reason"] = EnumName(r.reason);
+  if (!r.detail.empty()) j["detail"] = r.detail;
+}
+void Take(FieldReader& f, ModelStopped* r) {
+  f.GetIndex("model", &r->model);
+  f.Get("reason", &r->reason);
+  f.Get("detail", &r->detail, false);
+}
+
+void Put(Json& j, const ModelExtended& r) {
+  j["model"] = r.model;
+  j["epochs"] = r.epochs;
+  j["origin"] = EnumName(r.origin);
+}
+void Take(FieldReader& f, ModelExtended* r) {
+  f.GetIndex("model", &r->model);
+  f.GetIndex("epochs", &r->epochs);
+  f.Get("origin", &r->origin);
+}
+
+void Put(Json& j, const ProcedureDecision& r);  // below: it encodes its actions with EncodeTagged
+
+template <typename T>
+Json EncodeTagged(const T& r) {
+  Json j = {{"type", Tag<T>::kName}};
+  Put(j, r);
+  return j;
+}
+
+void Put(Json& j, const ProcedureDecision& r) {
+  j["epochs_seen"] = r.epochs_seen;
+  Json actions = Json::array();
+  for (const Action& a : r.actions) {
+    actions.push_back(std::visit([](const auto& x) { return EncodeTagged(x); }, a));
+  }
+  j["actions"] = std::move(actions);
+  j["state"] = r.state;
+}
+
+void Take(FieldReader& f, ProcedureDecision* r);  // below: it decodes its actions
+
+// Decodes a record of type T into the variant Out that holds it.
+template <typename T, typename Out>
+StatusOr<Out> DecodeAs(const Json& j) {
+  T r;
+  FieldReader f(j);
+  Take(f, &r);
+  if (!f.error().empty()) return InvalidArgument(std::string(Tag<T>::kName) + ": " + f.error());
+  return Out(std::move(r));
+}
+
+StatusOr<Action> DecodeAction(const Json& j) {
+  const std::string type = j.is_object() ? j.value("type", "") : "";
+  if (type == Tag<ModelAdded>::kName) return DecodeAs<ModelAdded, Action>(j);
+  if (type == Tag<ModelStopped>::kName) return DecodeAs<ModelStopped, Action>(j);
+  if (type == Tag<ModelExtended>::kName) return DecodeAs<ModelExtended, Action>(j);
+  return InvalidArgument("decision: actions: unknown action '" + type + "'");
+}
+
+void Take(FieldReader& f, ProcedureDecision* r) {
+  f.Get("epochs_seen", &r->epochs_seen);
+  Json actions;
+  f.Get("actions", &actions);
+  f.Get("state", &r->state);
+  if (!f.error().empty()) return;
+  if (!actions.is_array()) return f.Fail("actions: expected a list");
+  for (const Json& a : actions) {
+    auto action = DecodeAction(a);
+    if (!action.ok()) return f.Fail(action.status().message());
+    r->actions.push_back(std::move(action).value());
+  }
+}
+
+}  // namespace
+
+std::string_view RecordTag(const Record& record) {
+  return std::visit([](const auto& r) { return Tag<std::decay_t<decltype(r)>>::kName; }, record);
+}
+
+std::string EncodeRecord(const Record& record) {
+  return std::visit([](const auto& r) { return EncodeTagged(r).dump(); }, record);
+}
+
+StatusOr<Record> DecodeRecord(std::string_view line, int version) {
+  Json j = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) return InvalidArgument("not a JSON object");
+  auto type_it = j.find("type");
+  if (type_it == j.end() || !type_it->is_string()) return InvalidArgument("type: missing");
+  const std::string type = type_it->get<std::string>();
+  // Version 1 knew three records; everything else is version 2.
+  const bool v1_tag = type == Tag<UnitDone>::kName || type == Tag<WorkerLost>::kName ||
+                      type == Tag<ModelFailed>::kName;
+  if (version < 2 && !v1_tag) {
+    return InvalidArgument("record type '" + type + "' in a version-1 journal");
+  }
+  if (type == Tag<JournalHeader>::kName) return DecodeAs<JournalHeader, Record>(j);
+  if (type == Tag<UnitDone>::kName) return DecodeAs<UnitDone, Record>(j);
+  if (type == Tag<WorkerLost>::kName) return DecodeAs<WorkerLost, Record>(j);
+  if (type == Tag<UnitRetried>::kName) return DecodeAs<UnitRetried, Record>(j);
+  if (type == Tag<ModelFailed>::kName) return DecodeAs<ModelFailed, Record>(j);
+  if (type == Tag<ModelAdded>::kName) return DecodeAs<ModelAdded, Record>(j);
+  if (type == Tag<ModelStopped>::kName) return DecodeAs<ModelStopped, Record>(j);
+  if (type == Tag<ModelExtended>::kName) return DecodeAs<ModelExtended, Record>(j);
+  if (type == Tag<ProcedureDecision>::kName) return DecodeAs<ProcedureDecision, Record>(j);
+  return InvalidArgument("unknown record type '" + type + "'");
+}
+
+StatusOr<JournalContents> Journal::Read() {
+  JournalContents out;
+  if (!fs_->Exists(path_)) return out;
+  ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path_));
+  size_t pos = 0;
+  for (int line_no = 1; pos < text.size(); ++line_no) {
+    const size_t end = text.find('\n', pos);
+    const bool last = end == std::string::npos || end + 1 == text.size();
+    std::string_view line = std::string_view(text).substr(
+        pos, end == std::string::npos ? std::string_view::npos : end - pos);
+    auto where = [&](const std::string& why) {
+      return DataLoss(path_ + ":" + std::to_string(line_no) + ": " + why);
+    };
+    Json probe = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (end == std::string::npos || probe.is_discarded() || !probe.is_object()) {
+      if (!last) return where("corrupt journal record");
+      // The final record was torn by a crash mid-append: it never happened.
+      RETURN_IF_ERROR(fs_->WriteFileAtomic(path_, std::string_view(text).substr(0, pos)));
+      break;
+    }
+    if (line_no == 1 && probe.value("type", "") == Tag<JournalHeader>::kName) {
+      auto header = DecodeRecord(line, kJournalVersion);
+      if (!header.ok()) return where(header.status().message());
+      out.version = std::get<JournalHeader>(*header).version;
+      if (out.version < 2 || out.version > kJournalVersion) {
+        return where("journal format version " + std::to_string(out.version) +
+                     " is not one this cerebro reads (1.." + std::to_string(kJournalVersion) +
+                     ")");
+      }
+    } else {
+      if (line_no == 1) out.version = 1;  // the first release wrote no header
+      auto record = DecodeRecord(line, out.version);
+      if (!record.ok()) return where(record.status().message());
+      if (std::holds_alternative<JournalHeader>(*record)) return where("a second header");
+      out.records.push_back(std::move(record).value());
+      out.lines.push_back(line_no);
+    }
+    pos = end + 1;
+  }
+  has_header_ = out.version >= 2 && pos > 0;
+  return out;
+}
+
+Status Journal::Append(const Record& record) {
+  std::string text;
+  if (!has_header_) {
+    auto size = fs_->Exists(path_) ? fs_->FileSize(path_) : StatusOr<uint64_t>(uint64_t{0});
+    if (!size.ok()) return size.status();
+    if (*size == 0) text = EncodeRecord(JournalHeader{}) + "\n";
+    has_header_ = true;
+  }
+  text += EncodeRecord(record) + "\n";
+  return fs_->AppendDurable(path_, text);
+}
+
+Status Journal::Rewrite(const std::vector<Record>& records) {
+  std::string text = EncodeRecord(JournalHeader{}) + "\n";
+  for (const Record& r : records) text += EncodeRecord(r) + "\n";
+  RETURN_IF_ERROR(fs_->WriteFileAtomic(path_, text));
+  has_header_ = true;
+  return Status::Ok();
+}
+
+}  // namespace cerebro::store
