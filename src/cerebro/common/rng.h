@@ -1,10 +1,11 @@
 // The determinism primitives, one copy each. Seed derivation: every random stream in
 // Cerebro (shuffles, hyperparameter draws, scheduler choices, weight init) gets its own
 // seed derived from the user's seed and a stable tag, so streams are independent and
-// results do not depend on call order. The bounded draw and the shuffle are specified
-// here (not by the standard library, whose uniform_int_distribution and std::shuffle are
-// implementation-defined), so a seed gives the same data order on every platform.
-// Golden values in common_test.cc pin every output. Pure functions; thread-safe.
+// results do not depend on call order. The bounded draw, the unit-interval draw and the
+// shuffle are specified here (not by the standard library, whose distributions and
+// std::shuffle are implementation-defined), so a seed gives the same data order on every
+// platform. Golden values in common_test.cc pin every output. No shared state: thread-safe
+// as long as each thread draws from its own generator.
 #pragma once
 
 #include <cstdint>
@@ -51,6 +52,12 @@ inline uint64_t UniformBelow(std::mt19937_64& gen, uint64_t n) {
     const uint64_t r = gen();
     if (r >= threshold) return r % n;
   }
+}
+
+// Uniform in [0, 1): the top 53 bits of one draw times 2^-53, so every value is a
+// multiple of 2^-53 (std::uniform_real_distribution is implementation-defined).
+inline double Uniform01(std::mt19937_64& gen) {
+  return static_cast<double>(gen() >> 11) * 0x1.0p-53;
 }
 
 // Fisher-Yates from the back: for i = n-1 .. 1, swap v[i] with v[UniformBelow(i + 1)].
