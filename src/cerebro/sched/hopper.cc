@@ -6,26 +6,11 @@
 #include "cerebro/sched/hopper.h"
 
 #include <algorithm>
-#include <numeric>
 
 #include "cerebro/common/rng.h"
 #include "cerebro/common/status.h"
 
 namespace cerebro::sched {
-namespace {
-
-// Unbiased draw in [0, n) by rejection sampling. Used instead of
-// std::uniform_int_distribution, whose output differs between standard libraries;
-// mt19937_64 itself is fully specified, so decisions are portable.
-uint64_t BoundedDraw(std::mt19937_64& gen, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;  // 2^64 mod n
-  for (;;) {
-    uint64_t r = gen();
-    if (r >= threshold) return r % n;
-  }
-}
-
-}  // namespace
 
 Hopper::Hopper(std::vector<int> worker_partition, HopperOptions options)
     : worker_partition_(std::move(worker_partition)),
@@ -102,7 +87,7 @@ void Hopper::RemoveCandidates(int idx) {
   }
 }
 
-uint64_t Hopper::Uniform(uint64_t n) { return BoundedDraw(rng_, n); }
+uint64_t Hopper::Uniform(uint64_t n) { return UniformBelow(rng_, n); }
 
 int Hopper::PickCandidate(int p) {
   const std::vector<int>& set = candidates_[p];
@@ -334,15 +319,10 @@ int64_t Hopper::units_remaining() const { return units_remaining_; }
 
 std::vector<int> Hopper::FixedOrder(ModelId id, int epoch) const {
   if (auto it = scripted_orders_.find({id, epoch}); it != scripted_orders_.end()) return it->second;
-  std::vector<int> order(num_partitions_);
-  std::iota(order.begin(), order.end(), 0);
-  std::mt19937_64 gen(DeriveSeed(options_.seed, "sched.order",
-                                 {static_cast<uint64_t>(static_cast<int64_t>(id)),
-                                  static_cast<uint64_t>(epoch)}));
-  for (int i = num_partitions_ - 1; i > 0; --i) {  // Fisher-Yates
-    std::swap(order[i], order[BoundedDraw(gen, static_cast<uint64_t>(i) + 1)]);
-  }
-  return order;
+  return ShuffledRange(num_partitions_,
+                       DeriveSeed(options_.seed, "sched.order",
+                                  {static_cast<uint64_t>(static_cast<int64_t>(id)),
+                                   static_cast<uint64_t>(epoch)}));
 }
 
 }  // namespace cerebro::sched

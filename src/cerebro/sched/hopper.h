@@ -127,7 +127,7 @@ class Hopper {
   // Pending units of live models plus every running unit.
   int64_t units_remaining() const;
   // The fixed-order permutation of train partitions for (model, epoch) (Order::kFixed):
-  // a Fisher-Yates shuffle seeded by DeriveSeed(seed, "sched.order", {model, epoch}).
+  // ShuffledRange(num_partitions, DeriveSeed(seed, "sched.order", {model, epoch})).
   // Pure function of (seed, model, epoch, num_partitions); valid for any id.
   std::vector<int> FixedOrder(ModelId id, int epoch) const;
 
@@ -169,7 +169,7 @@ class Hopper {
   void AddCandidates(int idx);     // inserts the model where Eligible()
   void RemoveCandidates(int idx);  // removes the model from every candidate set
   int PickCandidate(int p);        // a model index from candidates_[p] (non-empty)
-  uint64_t Uniform(uint64_t n);    // unbiased, portable draw in [0, n)
+  uint64_t Uniform(uint64_t n);    // UniformBelow(rng_, n): unbiased, portable
   void ValidateRunning(const Unit& unit) const;
   void Requeue(int idx, WorkerId w);  // shared by Fail and WorkerLost
   CompletionEvents Advance(ModelState& m, int partition);  // a unit of m is done

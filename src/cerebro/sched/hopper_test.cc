@@ -26,7 +26,7 @@ using testing::FakeLoopConfig;
 std::vector<double> UniformValues(int n, double lo, double hi, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::vector<double> v(n);
-  for (double& x : v) x = lo + (hi - lo) * (rng() >> 11) * 0x1.0p-53;
+  for (double& x : v) x = lo + (hi - lo) * Uniform01(rng);
   return v;
 }
 
@@ -337,6 +337,50 @@ TEST(HopperTest, SameSeedSameDecisions) {
       EXPECT_FALSE(SameUnits(a, RecordDecisions(options, 6, 20)));
     }
   }
+}
+
+// "1t0 0e2 ...": model, t(rain) or e(val), partition; "!" marks a unit whose worker is
+// not the partition's (ReplicatedPartitions(W, 1) gives worker w partition w).
+std::string DecisionString(const std::vector<Unit>& units) {
+  std::string s;
+  for (const Unit& u : units) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(u.model) + (u.kind == UnitKind::kTrain ? "t" : "e") +
+         std::to_string(u.partition) + (u.worker == u.partition ? "" : "!");
+  }
+  return s;
+}
+
+// A seed's decisions are part of what a run reproduces (fixed-order metrics are bitwise
+// identical across releases). The golden values were recorded with the scheduler's own
+// bounded draw and Fisher-Yates, before both moved to common/rng.h (15e2161).
+TEST(HopperTest, FixedOrderForASeedIsPinned) {
+  Hopper p5(ReplicatedPartitions(5, 1), HopperOptions{7, Order::kFixed});
+  EXPECT_EQ(p5.FixedOrder(0, 0), (std::vector<int>{0, 1, 3, 4, 2}));
+  EXPECT_EQ(p5.FixedOrder(3, 2), (std::vector<int>{3, 1, 0, 2, 4}));
+  Hopper p16(ReplicatedPartitions(16, 1), HopperOptions{7, Order::kFixed});
+  EXPECT_EQ(p16.FixedOrder(0, 0),
+            (std::vector<int>{14, 9, 8, 4, 15, 1, 7, 6, 10, 3, 2, 0, 5, 12, 13, 11}));
+  EXPECT_EQ(p16.FixedOrder(3, 2),
+            (std::vector<int>{5, 12, 8, 3, 14, 13, 15, 0, 4, 11, 2, 7, 6, 9, 1, 10}));
+}
+
+TEST(HopperTest, DecisionsForASeedArePinned) {
+  auto decisions = [](Order order, Policy policy) {
+    return DecisionString(RecordDecisions(HopperOptions{123, order, policy, true}, 3, 3));
+  };
+  EXPECT_EQ(decisions(Order::kRandom, Policy::kRandomGreedy),
+            "0t0 1t1 2t2 1t0 0t1 2t0 1t2 2t1 1e0 0t2 2e1 0e0 1e2 2e0 0e1 2e2 1e1 2t0 "
+            "0e2 1t1 0t0 2t2 1t0 0t1 1t2 2t1 1e0 0t2 2e1 0e0 1e2 2e0 0e1 2e2 1e1 0e2");
+  EXPECT_EQ(decisions(Order::kRandom, Policy::kMostRemainingWorkFirst),
+            "2t0 0t1 1t2 0t0 2t1 1t0 0t2 1t1 0e0 2t2 1e1 2e0 0e2 1e0 2e1 1e2 0e1 1t0 "
+            "2e2 0t1 2t0 1t2 0t0 2t1 0t2 1t1 0e0 2t2 1e1 2e0 0e2 1e0 2e1 1e2 0e1 2e2");
+  EXPECT_EQ(decisions(Order::kFixed, Policy::kRandomGreedy),
+            "2t0 1t1 2t2 1t0 0t1 1t2 0t0 2t1 1e2 2e0 1e1 0t2 1e0 2e1 0e2 0e0 1t2 0e1 "
+            "1t0 2e2 0t0 1t1 1e0 2t1 1e2 2t0 0t1 2t2 1e1 2e0 0t2 2e1 0e0 2e2 0e1 0e2");
+  EXPECT_EQ(decisions(Order::kFixed, Policy::kMostRemainingWorkFirst),
+            "2t0 0t1 2t2 0t0 1t1 0t2 1t0 2t1 0e2 2e0 0e1 1t2 0e0 2e1 1e2 0t0 1e1 2e2 "
+            "1e0 0t1 1t2 2t1 1t0 0t2 2t0 1t1 0e2 1e0 0e1 2t2 0e0 1e1 2e2 2e0 1e2 2e1");
 }
 
 TEST(HopperTest, LowestIdFirstWithOneWorkerTrainsModelsOneAfterAnother) {

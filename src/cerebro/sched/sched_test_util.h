@@ -13,6 +13,7 @@
 #include <random>
 #include <vector>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/sched/hopper.h"
 
 namespace cerebro::sched::testing {
@@ -252,13 +253,13 @@ class FakeLoop {
     }
   };
 
-  bool Chance(double p) { return p > 0 && std::uniform_real_distribution<>(0, 1)(rng_) < p; }
+  bool Chance(double p) { return p > 0 && Uniform01(rng_) < p; }
 
   void Offer() {
     // Random worker order, so no worker is systematically first to choose.
     std::vector<int> order(h_.num_workers());
     for (int w = 0; w < h_.num_workers(); ++w) order[w] = w;
-    std::shuffle(order.begin(), order.end(), rng_);
+    Shuffle(order, rng_);
     for (int w : order) {
       if (h_.worker_lost(w) || h_.worker_busy(w)) continue;
       std::optional<Unit> u = h_.Next(w);
@@ -268,7 +269,7 @@ class FakeLoop {
       double cost = u->model < static_cast<int>(cfg_.model_cost.size())
                         ? cfg_.model_cost[u->model]
                         : 1.0;
-      double j = std::uniform_real_distribution<>(1 - cfg_.jitter, 1 + cfg_.jitter)(rng_);
+      double j = 1 - cfg_.jitter + 2 * cfg_.jitter * Uniform01(rng_);
       queue_.push(Ev{now_ + cost / cfg_.worker_speed[w] * j, seq_++, *u, generation_[w]});
     }
   }

@@ -42,9 +42,6 @@ class Timed {
   DecisionTimer* t_;
 };
 
-// Uniform in [0, 1) from the top 53 bits; portable, unlike the std distributions.
-double Unit01(std::mt19937_64& gen) { return static_cast<double>(gen() >> 11) * 0x1.0p-53; }
-
 }  // namespace
 
 SimConfig MakeSimConfig(const SimWorkload& workload, HopperOptions options) {
@@ -56,12 +53,12 @@ SimConfig MakeSimConfig(const SimWorkload& workload, HopperOptions options) {
   std::mt19937_64 cost_gen(DeriveSeed(workload.seed, "sim.cost"));
   const double log_lo = std::log(workload.cost_min), log_hi = std::log(workload.cost_max);
   for (int m = 0; m < workload.models; ++m) {
-    config.model_cost.push_back(std::exp(log_lo + (log_hi - log_lo) * Unit01(cost_gen)));
+    config.model_cost.push_back(std::exp(log_lo + (log_hi - log_lo) * Uniform01(cost_gen)));
   }
   std::mt19937_64 speed_gen(DeriveSeed(workload.seed, "sim.speed"));
   for (int w = 0; w < workload.workers; ++w) {
     config.worker_speed.push_back(workload.speed_min +
-                                  (workload.speed_max - workload.speed_min) * Unit01(speed_gen));
+                                  (workload.speed_max - workload.speed_min) * Uniform01(speed_gen));
   }
   return config;
 }

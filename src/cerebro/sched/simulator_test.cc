@@ -120,6 +120,23 @@ TEST(SimulatorTest, SameConfigSameResult) {
   }
 }
 
+// Worker speeds come from Uniform01 and, with equal costs, the makespan is exact IEEE
+// arithmetic, so these pin the workload draws and the decisions bit for bit. Recorded
+// with the simulator's and scheduler's own draws before they moved to common/rng.h
+// (15e2161).
+TEST(SimulatorTest, ResultForASeedIsPinned) {
+  SimWorkload w{12, 4, 2, 1, 1, 1, 3.3, 11};
+  SimConfig random = MakeSimConfig(w, HopperOptions{5, Order::kRandom});
+  EXPECT_EQ(random.worker_speed, (std::vector<double>{0x1.0940a8852d062p+1, 0x1.c268d392a6355p+0,
+                                                      0x1.4d446ed7e47a6p+1, 0x1.2042a97a694aep+1}));
+  SimResult r = Simulate(random);
+  EXPECT_EQ(r.makespan, 0x1.b4826c3c92ff8p+3);
+  EXPECT_EQ(r.decisions, 134);
+  SimResult f = Simulate(MakeSimConfig(w, HopperOptions{5, Order::kFixed}));
+  EXPECT_EQ(f.makespan, 0x1.b4826c3c92ff8p+3);
+  EXPECT_EQ(f.decisions, 152);
+}
+
 // Acceptance criterion: Cerebro's randomized greedy (the default) finishes 256
 // heterogeneous models (costs log-uniform over a 60x range) on 16 heterogeneous workers
 // (speeds uniform over 5.6-18.7, a 3.3x range), 5 epochs, within 10% of the lower bound,
