@@ -5,16 +5,18 @@
 //   hop:   A's task returned -> B's task holds the bytes (serialize, object store,
 //          resolve, deserialize), wall clock, measured by the actors;
 //   chain: the driver's view, submitting both tasks to B's (small) reply.
-// Also times the driver-side costs the Ray backend adds per unit: StateHash over N bytes.
+// Also times the driver-side cost the Ray backend adds per unit: the state hash (Hash64)
+// over N bytes.
 //   usage: cerebro_ray_handoff_bench [--address HOST:PORT] [--iterations K] BYTES...
 // Without --address it starts (and stops) a local head like `cerebro run --backend ray`.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "cerebro/common/clock.h"
+#include "cerebro/common/rng.h"
 #include "cerebro/exec/ray/ray_backend.h"
 
 namespace {
@@ -63,11 +65,10 @@ int main(int argc, char** argv) {
     std::string buf(bytes, '\x07');
     std::vector<double> hash_ms;
     for (int i = 0; i < 5; ++i) {
-      auto t0 = std::chrono::steady_clock::now();
-      volatile uint64_t h = StateHash(buf.data(), buf.size());
+      const double t0 = cerebro::MonotonicSeconds();
+      volatile uint64_t h = cerebro::Hash64(buf.data(), buf.size());
       (void)h;
-      hash_ms.push_back(std::chrono::duration<double, std::milli>(
-                            std::chrono::steady_clock::now() - t0).count());
+      hash_ms.push_back((cerebro::MonotonicSeconds() - t0) * 1e3);
     }
     std::printf(
         "bytes=%zu iterations=%d hop_median_ms=%.2f hop_p10_ms=%.2f hop_p90_ms=%.2f "

@@ -1,6 +1,6 @@
 // cerebro_sim_bench: the MOP scheduler in the discrete-event simulator, makespan against
 // the lower bound, and the scheduler's own decision time (wall time inside
-// Hopper::Next/Complete per unit, measured with std::chrono through the simulator's
+// Hopper::Next/Complete per unit, measured with MonotonicSeconds through the simulator's
 // DecisionTimer hook, so the library itself never reads a clock).
 //
 // Usage: cerebro_sim_bench [--per-seed]
@@ -9,12 +9,12 @@
 // and the simulator offers every idle worker after each completion, so most Next calls
 // return nothing; "ns/call" is the mean per Next/Complete call.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "cerebro/common/clock.h"
 #include "cerebro/sched/simulator.h"
 
 namespace {
@@ -27,15 +27,15 @@ using cerebro::sched::SimResult;
 using cerebro::sched::SimWorkload;
 using cerebro::sched::Simulate;
 
-class ChronoTimer : public cerebro::sched::DecisionTimer {
+class ClockTimer : public cerebro::sched::DecisionTimer {
  public:
-  void Begin() override { start_ = std::chrono::steady_clock::now(); }
-  void End() override { total_ += std::chrono::steady_clock::now() - start_; }
-  double seconds() const { return std::chrono::duration<double>(total_).count(); }
+  void Begin() override { start_ = cerebro::MonotonicSeconds(); }
+  void End() override { total_ += cerebro::MonotonicSeconds() - start_; }
+  double seconds() const { return total_; }
 
  private:
-  std::chrono::steady_clock::time_point start_;
-  std::chrono::steady_clock::duration total_{};
+  double start_ = 0;
+  double total_ = 0;
 };
 
 struct Scenario {
@@ -101,7 +101,7 @@ int main(int argc, char** argv) {
         options.seed = static_cast<uint64_t>(s);
         options.order = v.order;
         options.policy = v.policy;
-        ChronoTimer timer;
+        ClockTimer timer;
         cerebro::sched::SimConfig config = MakeSimConfig(w, options);
         config.cost_hints = v.cost_hints;
         SimResult r = Simulate(config, &timer);
