@@ -1,3 +1,4 @@
+// Hash64 (declared in rng.h): the model-state checksum, one copy for every module.
 #include <cstring>
 
 #include "cerebro/common/rng.h"
@@ -15,6 +16,9 @@ uint64_t Hash64(const void* data, size_t n) {
     for (int l = 0; l < 4; ++l) {
       uint64_t word;
       std::memcpy(&word, p + i + 8 * l, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+      word = __builtin_bswap64(word);  // words are little-endian, so the hash is portable
+#endif
       lane[l] = round(lane[l], word);
     }
   }
