@@ -50,7 +50,7 @@ int64_t GridSize(const spec::ExperimentSpec& spec) {
 StatusOr<std::vector<ModelConfig>> GenerateConfigs(const spec::ExperimentSpec& spec) {
   RETURN_IF_ERROR(spec::Validate(spec));
   std::vector<ModelConfig> out;
-  if (spec.search.method == "grid") {
+  if (spec.search.method == spec::SearchMethod::kGrid) {
     int64_t n = GridSize(spec);
     if (n > kMaxModels) {
       return InvalidArgument("params: the grid has " + std::to_string(n) +

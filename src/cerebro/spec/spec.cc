@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -105,6 +106,12 @@ StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path, int d
       errno = 0;
       long long i = std::strtoll(s.c_str(), &end, 10);
       if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<int64_t>(i));
+      // Integers past int64's range but within uint64's (seeds): keep them exact.
+      if (errno == ERANGE && s[0] != '-') {
+        errno = 0;
+        unsigned long long u = std::strtoull(s.c_str(), &end, 10);
+        if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<uint64_t>(u));
+      }
       double d = std::strtod(s.c_str(), &end);
       // NaN and infinities ("nan", "inf", "1e999", YAML's ".inf") cannot be stored in the
       // resolved JSON spec (they would come back as null) and are never a sensible
@@ -150,10 +157,12 @@ StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path, int d
   return Json(nullptr);
 }
 
+// A value as an error message quotes it: strings in single quotes, as typed.
 std::string Describe(const Json& v) {
-  std::string s = v.dump(-1, ' ', false, Json::error_handler_t::replace);
+  std::string s = v.is_string() ? v.get<std::string>()
+                                : v.dump(-1, ' ', false, Json::error_handler_t::replace);
   if (s.size() > 40) s = s.substr(0, 37) + "...";
-  return s;
+  return v.is_string() ? "'" + s + "'" : s;
 }
 
 std::string Join(const std::vector<std::string>& xs) {
@@ -187,11 +196,18 @@ class Section {
     return Status::Ok();
   }
 
+  // Integers never wrap: a value past int64 is "too large", not a negative number.
   Status Int(const std::string& key, int64_t* out, int64_t min_value) {
     const Json* v = Get(key);
     if (v == nullptr) return Status::Ok();
     if (!v->is_number_integer()) {
-      return InvalidArgument(Path(key) + ": expected an integer, got " + Describe(*v));
+      const char* what = min_value == 1   ? "a positive integer"
+                         : min_value == 0 ? "a non-negative integer"
+                                          : "an integer";
+      return InvalidArgument(Path(key) + ": expected " + what + ", got " + Describe(*v));
+    }
+    if (v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX) {
+      return InvalidArgument(Path(key) + ": too large: " + v->dump());
     }
     int64_t x = v->get<int64_t>();
     if (x < min_value) {
@@ -206,6 +222,33 @@ class Section {
     RETURN_IF_ERROR(Int(key, &x, min_value));
     if (x > 1'000'000'000) return InvalidArgument(Path(key) + ": too large: " + std::to_string(x));
     *out = static_cast<int>(x);
+    return Status::Ok();
+  }
+
+  // The whole uint64 range (seeds); nothing is clamped.
+  Status Uint64(const std::string& key, uint64_t* out) {
+    const Json* v = Get(key);
+    if (v == nullptr) return Status::Ok();
+    if (!v->is_number_integer() || (!v->is_number_unsigned() && v->get<int64_t>() < 0)) {
+      return InvalidArgument(Path(key) + ": expected an integer in [0, 2^64 - 1], got " +
+                             Describe(*v));
+    }
+    *out = v->get<uint64_t>();
+    return Status::Ok();
+  }
+
+  // One of E's names (EnumNames<E>); `given` (optional) says whether the key was set.
+  template <typename E>
+  Status Enum(const std::string& key, E* out, bool* given = nullptr) {
+    const Json* v = Get(key);
+    if (given != nullptr) *given = v != nullptr;
+    if (v == nullptr) return Status::Ok();
+    std::optional<E> e = v->is_string() ? ParseEnum<E>(v->get<std::string>()) : std::nullopt;
+    if (!e) {
+      return InvalidArgument(Path(key) + ": expected one of " + EnumChoices<E>() + ", got " +
+                             Describe(*v));
+    }
+    *out = *e;
     return Status::Ok();
   }
 
@@ -254,14 +297,15 @@ Status RequireObject(const Json* v, const std::string& path) {
 bool IsIntegral(double x) { return std::floor(x) == x && std::fabs(x) < 9e15; }
 
 StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::string& path) {
+  using Kind = Distribution::Kind;
   Param p;
   p.name = name;
-  static const std::vector<std::string> kKinds = {"choice", "uniform", "quniform", "loguniform",
-                                                  "qloguniform"};
-  bool is_dist = v.is_object() && v.size() == 1 &&
-                 std::find(kKinds.begin(), kKinds.end(), v.begin().key()) != kKinds.end();
+  std::optional<Kind> kind_of =
+      v.is_object() && v.size() == 1 ? ParseEnum<Kind>(v.begin().key()) : std::nullopt;
+  bool is_dist = kind_of.has_value();
   if (v.is_object() && !is_dist) {
-    return InvalidArgument(path + ": a distribution is a mapping with one key among " + Join(kKinds));
+    return InvalidArgument(path + ": a distribution is a mapping with one key among " +
+                           EnumChoices<Kind>());
   }
   if (!is_dist) {
     if (v.is_null()) return InvalidArgument(path + ": missing value");
@@ -273,22 +317,19 @@ StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::st
   const Json& args = v.begin().value();
   std::string apath = path + "." + kind;
   Distribution& d = p.dist;
-  if (kind == "choice") {
-    d.kind = Distribution::Kind::kChoice;
+  d.kind = *kind_of;
+  if (d.kind == Kind::kChoice) {
     if (!args.is_array()) return InvalidArgument(apath + ": expected a list of values");
     if (args.empty()) return InvalidArgument(apath + ": empty choice (give at least one value)");
     for (const auto& c : args) d.choices.push_back(c);
     return p;
   }
-  d.kind = kind == "uniform"      ? Distribution::Kind::kUniform
-           : kind == "quniform"   ? Distribution::Kind::kQUniform
-           : kind == "loguniform" ? Distribution::Kind::kLogUniform
-                                  : Distribution::Kind::kQLogUniform;
-  bool quantized = kind[0] == 'q';
+  const bool quantized = d.kind == Kind::kQUniform || d.kind == Kind::kQLogUniform;
+  const bool log = d.kind == Kind::kLogUniform || d.kind == Kind::kQLogUniform;
   size_t want = quantized ? 3 : 2;
   if (!args.is_array() || args.size() != want) {
     return InvalidArgument(apath + ": expected [" + (quantized ? "low, high, q" : "low, high") +
-                           "]" + (kind.find("log") != std::string::npos ? " (base-10 exponents)" : ""));
+                           "]" + (log ? " (base-10 exponents)" : ""));
   }
   for (const auto& a : args) {
     if (!a.is_number() || !std::isfinite(a.get<double>())) {
@@ -301,13 +342,13 @@ StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::st
     return InvalidArgument(apath + ": low must be < high, got [" + Describe(args[0]) + ", " +
                            Describe(args[1]) + "]");
   }
-  if (kind.find("log") != std::string::npos && (d.low < -300 || d.high > 300)) {
+  if (log && (d.low < -300 || d.high > 300)) {
     return InvalidArgument(apath + ": exponents must lie in [-300, 300] (base 10)");
   }
   if (quantized) {
     d.q = args[2].get<double>();
     if (!(d.q > 0)) return InvalidArgument(apath + ": q must be > 0, got " + Describe(args[2]));
-    bool int_bounds = kind == "quniform" ? (IsIntegral(d.low) && IsIntegral(d.high)) : true;
+    bool int_bounds = d.kind == Kind::kQUniform ? (IsIntegral(d.low) && IsIntegral(d.high)) : true;
     d.integer = IsIntegral(d.q) && int_bounds;
   }
   return p;
@@ -381,143 +422,174 @@ Status ParseData(Section& root, DataSpec* d) {
   return s.NoUnknownKeys();
 }
 
-}  // namespace
-
-const char* DistributionKindName(Distribution::Kind kind) {
-  switch (kind) {
-    case Distribution::Kind::kChoice: return "choice";
-    case Distribution::Kind::kUniform: return "uniform";
-    case Distribution::Kind::kQUniform: return "quniform";
-    case Distribution::Kind::kLogUniform: return "loguniform";
-    case Distribution::Kind::kQLogUniform: return "qloguniform";
-  }
-  return "?";
+Status ParseSearch(Section& root, SearchSpec* search) {
+  const Json* v = root.Get("search");
+  if (v == nullptr) return Status::Ok();
+  RETURN_IF_ERROR(RequireObject(v, "search"));
+  Section s(*v, "search");
+  RETURN_IF_ERROR(s.Enum("method", &search->method));
+  RETURN_IF_ERROR(s.Int("num_models", &search->num_models, 1));
+  return s.NoUnknownKeys();
 }
 
-const char* DirectionName(Direction d) { return d == Direction::kMaximize ? "max" : "min"; }
+// The metric's direction follows from its name; a given direction must agree.
+Status ParseMetric(Section& root, Task task, MetricSpec* metric) {
+  metric->name = task == Task::kRegression ? "loss" : "accuracy";
+  bool direction_given = false;
+  if (const Json* m = root.Get("metric")) {
+    if (m->is_string()) {
+      metric->name = m->get<std::string>();
+    } else {
+      RETURN_IF_ERROR(RequireObject(m, "metric"));
+      Section s(*m, "metric");
+      RETURN_IF_ERROR(s.String("name", &metric->name));
+      RETURN_IF_ERROR(s.Enum("direction", &metric->direction, &direction_given));
+      RETURN_IF_ERROR(s.NoUnknownKeys());
+    }
+  }
+  if (metric->name != "accuracy" && metric->name != "loss") {
+    return InvalidArgument("metric.name: expected one of accuracy, loss, got '" + metric->name +
+                           "'");
+  }
+  Direction natural = metric->name == "accuracy" ? Direction::kMaximize : Direction::kMinimize;
+  if (direction_given && metric->direction != natural) {
+    return InvalidArgument("metric.direction: " + metric->name + " must be '" +
+                           std::string(EnumName(natural)) + "'");
+  }
+  metric->direction = natural;
+  return Status::Ok();
+}
 
-StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name) {
+Status ParseRun(Section& root, RunSpec* run) {
+  if (const Json* r = root.Get("run")) {
+    RETURN_IF_ERROR(RequireObject(r, "run"));
+    Section s(*r, "run");
+    RETURN_IF_ERROR(s.Int("epochs", &run->epochs, 1));
+    RETURN_IF_ERROR(s.Int("workers", &run->workers, 1));
+    RETURN_IF_ERROR(s.Enum("strategy", &run->strategy));
+    RETURN_IF_ERROR(s.Enum("order", &run->order));
+    RETURN_IF_ERROR(s.Uint64("seed", &run->seed));
+    RETURN_IF_ERROR(s.Int("partitions", &run->partitions, 0));
+    RETURN_IF_ERROR(s.Int("threads_per_worker", &run->threads_per_worker, 1));
+    RETURN_IF_ERROR(s.Int("max_unit_retries", &run->max_unit_retries, 0));
+    RETURN_IF_ERROR(s.Int("keep_best", &run->keep_best, 0));
+    RETURN_IF_ERROR(s.Bool("keep_failed", &run->keep_failed));
+    RETURN_IF_ERROR(s.Enum("backend", &run->backend));
+    RETURN_IF_ERROR(s.String("ray_address", &run->ray_address));
+    RETURN_IF_ERROR(s.NoUnknownKeys());
+  }
+  // Sequential training is one worker by definition (spec.h).
+  if (run->strategy == Strategy::kSequential) run->workers = 1;
+  return Status::Ok();
+}
+
+// The typed spec from the document (YAML already converted to JSON, overrides applied).
+Status ReadSpec(const Json& doc, ExperimentSpec* spec) {
+  Section root(doc, "");
+  RETURN_IF_ERROR(root.String("name", &spec->name));
+  RETURN_IF_ERROR(root.Enum("task", &spec->task));
+  RETURN_IF_ERROR(ParseData(root, &spec->data));
+  const Json* params = root.Get("params");
+  if (params == nullptr) return InvalidArgument("params: missing (the model and its hyperparameters)");
+  RETURN_IF_ERROR(RequireObject(params, "params"));
+  if (!params->contains("model")) return InvalidArgument("params.model: missing (e.g. mlp or cnn)");
+  for (auto it = params->begin(); it != params->end(); ++it) {
+    ASSIGN_OR_RETURN(Param p, ParseParam(it.key(), it.value(), "params." + it.key()));
+    spec->params.push_back(std::move(p));
+  }
+  RETURN_IF_ERROR(ParseSearch(root, &spec->search));
+  RETURN_IF_ERROR(ParseMetric(root, spec->task, &spec->metric));
+  RETURN_IF_ERROR(ParseRun(root, &spec->run));
+  RETURN_IF_ERROR(root.NoUnknownKeys());
+  return Validate(*spec);
+}
+
+// Sets each override's path in the document, making the mappings on the way. A path
+// through something that is not a mapping is left alone: reading the document reports
+// that field of the file ("run: expected a mapping").
+void ApplyOverrides(const Overrides& overrides, Json* doc) {
+  for (const Override& o : overrides) {
+    Json* node = doc;
+    size_t start = 0;
+    while (node != nullptr) {
+      const size_t dot = o.path.find('.', start);
+      const std::string key = o.path.substr(start, dot == std::string::npos ? dot : dot - start);
+      if (node->is_null()) *node = Json::object();
+      if (!node->is_object()) break;
+      if (dot == std::string::npos) {
+        (*node)[key] = o.value;
+        break;
+      }
+      node = &(*node)[key];
+      start = dot + 1;
+    }
+  }
+}
+
+// An error about an overridden field names the flag that set it, not the file.
+Status Blame(const Status& st, const std::string& source_name, const Overrides& overrides) {
+  for (const Override& o : overrides) {
+    const std::string prefix = o.path + ": ";
+    if (st.message().rfind(prefix, 0) == 0) {
+      return Status(st.code(), o.name + ": " + st.message().substr(prefix.size()));
+    }
+  }
+  return st.WithContext(source_name);
+}
+
+}  // namespace
+
+StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
+                                         const Overrides& overrides) {
   auto with_source = [&](const Status& st) { return st.WithContext(source_name); };
-  Json root_json;
+  Json doc;
   try {
     YAML::Node node = YAML::Load(text);
     size_t values_left = kMaxValues;
     auto j = YamlToJson(node, "", 0, &values_left);
     if (!j.ok()) return with_source(j.status());
-    root_json = std::move(j).value();
+    doc = std::move(j).value();
   } catch (const YAML::Exception& e) {
     return with_source(InvalidArgument("line " + std::to_string(e.mark.line + 1) + ": " + e.msg));
   }
-  if (!root_json.is_object()) return with_source(InvalidArgument("expected a mapping at the top level"));
-
+  if (!doc.is_object()) return with_source(InvalidArgument("expected a mapping at the top level"));
+  ApplyOverrides(overrides, &doc);
   ExperimentSpec spec;
-  Section root(root_json, "");
-  Status st = [&]() -> Status {
-    RETURN_IF_ERROR(root.String("name", &spec.name));
-    RETURN_IF_ERROR(root.String("task", &spec.task, {"classification", "regression"}));
-    RETURN_IF_ERROR(ParseData(root, &spec.data));
-
-    const Json* params = root.Get("params");
-    if (params == nullptr) return InvalidArgument("params: missing (the model and its hyperparameters)");
-    RETURN_IF_ERROR(RequireObject(params, "params"));
-    if (!params->contains("model")) return InvalidArgument("params.model: missing (e.g. mlp or cnn)");
-    for (auto it = params->begin(); it != params->end(); ++it) {
-      ASSIGN_OR_RETURN(Param p, ParseParam(it.key(), it.value(), "params." + it.key()));
-      spec.params.push_back(std::move(p));
-    }
-
-    if (const Json* s = root.Get("search")) {
-      RETURN_IF_ERROR(RequireObject(s, "search"));
-      Section sec(*s, "search");
-      RETURN_IF_ERROR(sec.String("method", &spec.search.method, {"grid", "random"}));
-      RETURN_IF_ERROR(sec.Int("num_models", &spec.search.num_models, 1));
-      RETURN_IF_ERROR(sec.NoUnknownKeys());
-    }
-
-    spec.metric.name = "accuracy";
-    if (spec.task == "regression") spec.metric.name = "loss";
-    bool direction_given = false;
-    if (const Json* m = root.Get("metric")) {
-      if (m->is_string()) {
-        spec.metric.name = m->get<std::string>();
-      } else {
-        RETURN_IF_ERROR(RequireObject(m, "metric"));
-        Section sec(*m, "metric");
-        RETURN_IF_ERROR(sec.String("name", &spec.metric.name));
-        std::string dir;
-        RETURN_IF_ERROR(sec.String("direction", &dir, {"max", "min"}));
-        if (!dir.empty()) {
-          direction_given = true;
-          spec.metric.direction = dir == "max" ? Direction::kMaximize : Direction::kMinimize;
-        }
-        RETURN_IF_ERROR(sec.NoUnknownKeys());
-      }
-    }
-    if (spec.metric.name != "accuracy" && spec.metric.name != "loss") {
-      return InvalidArgument("metric.name: expected one of accuracy, loss, got '" + spec.metric.name + "'");
-    }
-    Direction natural = spec.metric.name == "accuracy" ? Direction::kMaximize : Direction::kMinimize;
-    if (direction_given && spec.metric.direction != natural) {
-      return InvalidArgument(std::string("metric.direction: ") + spec.metric.name + " must be '" +
-                             DirectionName(natural) + "'");
-    }
-    spec.metric.direction = natural;
-
-    if (const Json* r = root.Get("run")) {
-      RETURN_IF_ERROR(RequireObject(r, "run"));
-      Section sec(*r, "run");
-      RETURN_IF_ERROR(sec.Int("epochs", &spec.run.epochs, 1));
-      RETURN_IF_ERROR(sec.Int("workers", &spec.run.workers, 1));
-      RETURN_IF_ERROR(sec.String("strategy", &spec.run.strategy, {"mop", "sequential", "task", "dp"}));
-      RETURN_IF_ERROR(sec.String("order", &spec.run.order, {"random", "fixed"}));
-      int64_t seed = 0;
-      RETURN_IF_ERROR(sec.Int("seed", &seed, 0));
-      spec.run.seed = static_cast<uint64_t>(seed);
-      RETURN_IF_ERROR(sec.Int("partitions", &spec.run.partitions, 0));
-      RETURN_IF_ERROR(sec.Int("threads_per_worker", &spec.run.threads_per_worker, 1));
-      RETURN_IF_ERROR(sec.Int("max_unit_retries", &spec.run.max_unit_retries, 0));
-      RETURN_IF_ERROR(sec.Int("keep_best", &spec.run.keep_best, 0));
-      RETURN_IF_ERROR(sec.Bool("keep_failed", &spec.run.keep_failed));
-      RETURN_IF_ERROR(sec.String("backend", &spec.run.backend, {"local", "ray"}));
-      RETURN_IF_ERROR(sec.String("ray_address", &spec.run.ray_address));
-      RETURN_IF_ERROR(sec.NoUnknownKeys());
-    }
-    RETURN_IF_ERROR(root.NoUnknownKeys());
-    return Validate(spec);
-  }();
-  if (!st.ok()) return with_source(st);
+  Status st = ReadSpec(doc, &spec);
+  if (!st.ok()) return Blame(st, source_name, overrides);
   spec.source_file = source_name;
   return spec;
 }
 
-StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path) {
+StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides& overrides) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(path + ": cannot open spec file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseSpecString(ss.str(), path);
+  return ParseSpecString(ss.str(), path, overrides);
 }
 
 Status Validate(const ExperimentSpec& spec) {
-  if (spec.search.method == "grid") {
+  if (spec.search.method == SearchMethod::kGrid) {
     for (const Param& p : spec.params) {
       if (p.searched && p.dist.kind != Distribution::Kind::kChoice) {
         return InvalidArgument("params." + p.name + ": grid search needs 'choice' (got '" +
-                               DistributionKindName(p.dist.kind) + "'); use search.method: random");
+                               std::string(EnumName(p.dist.kind)) +
+                               "'); use search.method: random");
       }
     }
     if (spec.search.num_models != 0) {
       return InvalidArgument("search.num_models: only used by random search");
     }
-  } else if (spec.search.method == "random" && spec.search.num_models < 1) {
+  } else if (spec.search.method == SearchMethod::kRandom && spec.search.num_models < 1) {
     return InvalidArgument("search.num_models: random search needs num_models >= 1");
   }
-  if (!spec.run.ray_address.empty() && spec.run.backend != "ray") {
+  if (!spec.run.ray_address.empty() && spec.run.backend != BackendKind::kRay) {
     return InvalidArgument("run.ray_address: only used with backend: ray");
   }
   if (spec.run.workers > 1024) return InvalidArgument("run.workers: at most 1024");
   if (spec.run.partitions > 1024) return InvalidArgument("run.partitions: at most 1024");
-  if (spec.run.partitions != 0 && spec.run.strategy != "mop") {
+  if (spec.run.partitions != 0 && spec.run.strategy != Strategy::kMop) {
     return InvalidArgument("run.partitions: only used by strategy mop");
   }
   if (spec.run.partitions != 0 && spec.run.partitions < spec.run.workers) {
@@ -529,10 +601,17 @@ Status Validate(const ExperimentSpec& spec) {
   return Status::Ok();
 }
 
+namespace {
+template <typename E>
+std::string Name(E value) {
+  return std::string(EnumName(value));
+}
+}  // namespace
+
 Json ToJson(const ExperimentSpec& s) {
   Json j = Json::object();
   if (!s.name.empty()) j["name"] = s.name;
-  j["task"] = s.task;
+  j["task"] = Name(s.task);
   Json data = Json::object();
   data["format"] = s.data.format;
   auto files = [&](const std::string& path, const std::string& labels) {
@@ -577,23 +656,23 @@ Json ToJson(const ExperimentSpec& s) {
       args.push_back(d.high);
       if (d.q > 0) args.push_back(d.q);
     }
-    params[p.name] = Json{{DistributionKindName(d.kind), args}};
+    params[p.name] = Json{{Name(d.kind), args}};
   }
   j["params"] = params;
-  j["search"] = Json{{"method", s.search.method}};
+  j["search"] = Json{{"method", Name(s.search.method)}};
   if (s.search.num_models > 0) j["search"]["num_models"] = s.search.num_models;
-  j["metric"] = Json{{"name", s.metric.name}, {"direction", DirectionName(s.metric.direction)}};
+  j["metric"] = Json{{"name", s.metric.name}, {"direction", Name(s.metric.direction)}};
   j["run"] = Json{{"epochs", s.run.epochs},
                   {"workers", s.run.workers},
-                  {"strategy", s.run.strategy},
-                  {"order", s.run.order},
+                  {"strategy", Name(s.run.strategy)},
+                  {"order", Name(s.run.order)},
                   {"seed", s.run.seed},
                   {"partitions", s.run.partitions},
                   {"threads_per_worker", s.run.threads_per_worker},
                   {"max_unit_retries", s.run.max_unit_retries},
                   {"keep_best", s.run.keep_best},
                   {"keep_failed", s.run.keep_failed},
-                  {"backend", s.run.backend}};
+                  {"backend", Name(s.run.backend)}};
   if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
   return j;
 }

@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cerebro/common/enum_names.h"
 #include "cerebro/common/status.h"
 
 namespace cerebro::spec {
@@ -28,8 +29,6 @@ struct Distribution {
   double q = 0;               // the q-forms: > 0; values are round(x / q) * q
   bool integer = false;       // q-forms with integral q and bounds yield integers
 };
-
-const char* DistributionKindName(Distribution::Kind kind);
 
 // One entry of `params`: either a fixed value or a distribution to search over.
 struct Param {
@@ -51,8 +50,19 @@ struct DataSpec {
   double feature_scale = 1.0;
 };
 
+// The spec's named settings. Their spellings (in spec files, spec.json, flags and
+// summary.json) are the EnumNames tables at the end of this file, and only there.
+enum class Task { kClassification, kRegression };
+enum class SearchMethod { kGrid, kRandom };
+// mop: models hop over one partition per worker; sequential: one worker, all the data,
+// models one after another; task: every worker holds all the data and trains whole
+// models; dp: the data-parallel baseline (all workers train one model, states averaged).
+enum class Strategy { kMop, kSequential, kTask, kDataParallel };
+// random: the scheduler's randomized greedy order; fixed: each model's partition order
+// per epoch is derived from the seed, so results do not depend on timing.
+enum class Order { kRandom, kFixed };
+enum class BackendKind { kLocal, kRay };
 enum class Direction { kMaximize, kMinimize };
-const char* DirectionName(Direction d);  // "max" | "min"
 
 struct MetricSpec {
   std::string name = "accuracy";  // accuracy | loss
@@ -60,31 +70,32 @@ struct MetricSpec {
 };
 
 struct SearchSpec {
-  std::string method = "grid";  // grid | random
-  int num_models = 0;           // random: number of configurations to sample
+  SearchMethod method = SearchMethod::kGrid;
+  int num_models = 0;  // random: number of configurations to sample
 };
 
 struct RunSpec {
   int epochs = 1;
-  int workers = 2;     // units running at once (CPU slots)
+  int workers = 2;     // units running at once (CPU slots). The parser sets it to 1 for
+                       // strategy sequential, whatever the file or a flag said.
   int partitions = 0;  // mop: data partitions, one worker process each (0 = workers).
                        // More partitions than workers keeps results independent of the
                        // worker count: with order: fixed, 1 and 2 workers train alike.
-  std::string strategy = "mop";  // mop | sequential | task | dp (data-parallel baseline)
-  std::string order = "random";  // random | fixed
-  uint64_t seed = 0;
+  Strategy strategy = Strategy::kMop;
+  Order order = Order::kRandom;
+  uint64_t seed = 0;   // any value in [0, 2^64 - 1]
   int threads_per_worker = 1;
   int max_unit_retries = 2;  // re-runs of a unit whose worker died before a model fails
   int keep_best = 5;          // finished models whose final checkpoint is kept (best first);
                               // live models always keep their latest state
   bool keep_failed = false;   // keep the last checkpoint of failed models
-  std::string backend = "local";  // local | ray
-  std::string ray_address;        // ray: HOST:PORT; "" = start a local head for the run
+  BackendKind backend = BackendKind::kLocal;
+  std::string ray_address;  // ray: HOST:PORT; "" = start a local head for the run
 };
 
 struct ExperimentSpec {
   std::string name;
-  std::string task = "classification";  // classification | regression
+  Task task = Task::kClassification;
   DataSpec data;
   std::vector<Param> params;  // in file order
   SearchSpec search;
@@ -93,11 +104,27 @@ struct ExperimentSpec {
   std::string source_file;  // where it was read from ("" for strings)
 };
 
-// Parses YAML (JSON is accepted: it is YAML). `source_name` prefixes error messages.
-StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name);
-StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path);
+// A value given outside the spec file (a command-line flag), set in the parsed document
+// before the spec is read from it, so it is checked once, by the same rules as the
+// file's own values. `path` is the field ("run.workers"); `value` is typed as the flag
+// reads it (an integer flag passes an integer when the text is one, else the text, which
+// the field's rule then refuses). An error about that field names `name` instead of the
+// file and the path: "--workers: expected a positive integer, got 'x'".
+struct Override {
+  std::string path;
+  Json value;
+  std::string name;
+};
+using Overrides = std::vector<Override>;
 
-// Checks cross-field rules (e.g. grid search needs only `choice`), after CLI overrides.
+// Parses YAML (JSON is accepted: it is YAML). `source_name` prefixes error messages.
+// Normalises what the file may leave loose: strategy sequential runs on one worker.
+StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
+                                         const Overrides& overrides = {});
+StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides& overrides = {});
+
+// Checks cross-field rules (e.g. grid search needs only `choice`). The parser calls it;
+// callers that build or edit a spec in code call it again.
 Status Validate(const ExperimentSpec& spec);
 
 // The spec as JSON, fully resolved (defaults filled in), for the experiment store.
@@ -105,3 +132,56 @@ Status Validate(const ExperimentSpec& spec);
 Json ToJson(const ExperimentSpec& spec);
 
 }  // namespace cerebro::spec
+
+namespace cerebro {
+
+template <>
+struct EnumNames<spec::Task> {
+  static constexpr NamedValue<spec::Task> kTable[] = {
+      {spec::Task::kClassification, "classification"}, {spec::Task::kRegression, "regression"}};
+};
+
+template <>
+struct EnumNames<spec::SearchMethod> {
+  static constexpr NamedValue<spec::SearchMethod> kTable[] = {
+      {spec::SearchMethod::kGrid, "grid"}, {spec::SearchMethod::kRandom, "random"}};
+};
+
+template <>
+struct EnumNames<spec::Strategy> {
+  static constexpr NamedValue<spec::Strategy> kTable[] = {
+      {spec::Strategy::kMop, "mop"},
+      {spec::Strategy::kSequential, "sequential"},
+      {spec::Strategy::kTask, "task"},
+      {spec::Strategy::kDataParallel, "dp"}};
+};
+
+template <>
+struct EnumNames<spec::Order> {
+  static constexpr NamedValue<spec::Order> kTable[] = {{spec::Order::kRandom, "random"},
+                                                       {spec::Order::kFixed, "fixed"}};
+};
+
+template <>
+struct EnumNames<spec::BackendKind> {
+  static constexpr NamedValue<spec::BackendKind> kTable[] = {
+      {spec::BackendKind::kLocal, "local"}, {spec::BackendKind::kRay, "ray"}};
+};
+
+template <>
+struct EnumNames<spec::Direction> {
+  static constexpr NamedValue<spec::Direction> kTable[] = {
+      {spec::Direction::kMaximize, "max"}, {spec::Direction::kMinimize, "min"}};
+};
+
+template <>
+struct EnumNames<spec::Distribution::Kind> {
+  using Kind = spec::Distribution::Kind;
+  static constexpr NamedValue<Kind> kTable[] = {{Kind::kChoice, "choice"},
+                                                {Kind::kUniform, "uniform"},
+                                                {Kind::kQUniform, "quniform"},
+                                                {Kind::kLogUniform, "loguniform"},
+                                                {Kind::kQLogUniform, "qloguniform"}};
+};
+
+}  // namespace cerebro

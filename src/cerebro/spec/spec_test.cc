@@ -38,7 +38,11 @@ TEST(SpecTest, ParsesAGridSpecWithDefaults) {
   EXPECT_DOUBLE_EQ(s->params[2].dist.choices[0].get<double>(), 1e-3);
   EXPECT_EQ(s->run.epochs, 5);
   EXPECT_EQ(s->run.seed, 7u);
-  EXPECT_EQ(s->run.strategy, "mop");
+  EXPECT_EQ(s->run.strategy, Strategy::kMop);
+  EXPECT_EQ(s->run.order, Order::kRandom);
+  EXPECT_EQ(s->run.backend, BackendKind::kLocal);
+  EXPECT_EQ(s->task, Task::kClassification);
+  EXPECT_EQ(s->search.method, SearchMethod::kGrid);
   EXPECT_EQ(s->metric.name, "accuracy");
   EXPECT_EQ(s->metric.direction, Direction::kMaximize);
 }
@@ -78,7 +82,11 @@ INSTANTIATE_TEST_SUITE_P(
     Cases, BadSpecTest,
     ::testing::Values(
         BadCase{"  workers: 2", "  wokers: 2", "run.wokers: unknown key"},
-        BadCase{"  workers: 2", "  workers: two", "run.workers: expected an integer"},
+        BadCase{"  workers: 2", "  workers: two", "run.workers: expected a positive integer, got 'two'"},
+        BadCase{"  workers: 2", "  workers: 4294967298", "run.workers: too large: 4294967298"},
+        BadCase{"  workers: 2", "  workers: 9223372036854775808", "run.workers: too large"},
+        BadCase{"  seed: 7", "  seed: -1", "run.seed: expected an integer in [0, 2^64 - 1], got -1"},
+        BadCase{"  seed: 7", "  seed: 18446744073709551616", "run.seed: expected an integer in"},
         BadCase{"  workers: 2", "  workers: 0", "run.workers: must be >= 1"},
         BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{choice: []}", "params.lr.choice: empty choice"},
         BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{uniform: [0.1, 0.01]}", "params.lr.uniform: low must be < high"},
@@ -88,7 +96,9 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{choice: [1.0e-3, 1.0e-4]}", "{normal: [0, 1]}", "params.lr: a distribution is"},
         BadCase{"name: demo", "name: [demo]", "name: expected a string"},
         BadCase{"format: idx", "format: parquet", "data.format: expected one of"},
-        BadCase{"  epochs: 5", "  epochs: 5\n  strategy: magic", "run.strategy"},
+        BadCase{"  epochs: 5", "  epochs: 5\n  strategy: magic",
+                "run.strategy: expected one of mop, sequential, task or dp, got 'magic'"},
+        BadCase{"  epochs: 5", "  epochs: 5\n  order: 3", "run.order: expected one of random or fixed, got 3"},
         BadCase{"name: demo", "nmae: demo", "nmae: unknown key"},
         BadCase{"  model: mlp\n", "", "params.model: missing"},
         BadCase{"labels: /d/train-labels.gz", "lables: /d/train-labels.gz", "data.train.lables: unknown key"},
@@ -201,6 +211,138 @@ TEST(SpecFuzzRegressionTest, AliasExpansionIsBounded) {
   s = ParseSpecString(WithParamLine("  a: &l [1, 2]\n  b: [*l, *l]"), "s.yaml");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->params[5].value, Json::parse("[[1,2],[1,2]]"));
+}
+
+TEST(SpecTest, EnumsAreSpelledAsBeforeInTheResolvedSpec) {
+  std::string text = kGood;
+  text += "search: {method: grid}\n";
+  text.replace(text.find("  seed: 7"), 9,
+               "  seed: 7\n  strategy: task\n  order: fixed\n  backend: ray\n  ray_address: h:1");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.strategy, Strategy::kTask);
+  EXPECT_EQ(s->run.order, Order::kFixed);
+  EXPECT_EQ(s->run.backend, BackendKind::kRay);
+  Json j = ToJson(*s);
+  EXPECT_EQ(j["task"], "classification");
+  EXPECT_EQ(j["search"]["method"], "grid");
+  EXPECT_EQ(j["metric"]["direction"], "max");
+  EXPECT_EQ(j["run"]["strategy"], "task");
+  EXPECT_EQ(j["run"]["order"], "fixed");
+  EXPECT_EQ(j["run"]["backend"], "ray");
+  EXPECT_EQ(j["params"]["lr"].begin().key(), "choice");
+  for (auto [strategy, name] : {std::pair{Strategy::kMop, "mop"}, {Strategy::kSequential, "sequential"},
+                                {Strategy::kTask, "task"}, {Strategy::kDataParallel, "dp"}}) {
+    EXPECT_EQ(EnumName(strategy), name);
+    EXPECT_EQ(ParseEnum<Strategy>(name), strategy);
+  }
+}
+
+TEST(SpecTest, RegressionDefaultsToLossMinimised) {
+  std::string text = kGood;
+  text.replace(text.find("name: demo"), 10, "name: demo\ntask: regression");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->task, Task::kRegression);
+  EXPECT_EQ(s->metric.name, "loss");
+  EXPECT_EQ(s->metric.direction, Direction::kMinimize);
+}
+
+TEST(SpecTest, SequentialRunsOnOneWorkerWhateverTheFileSays) {
+  std::string text = kGood;
+  text.replace(text.find("  workers: 2"), 12, "  workers: 2\n  strategy: sequential");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.strategy, Strategy::kSequential);
+  EXPECT_EQ(s->run.workers, 1);
+  // ...and the resolved spec says so, so a resumed run agrees.
+  EXPECT_EQ(ToJson(*s)["run"]["workers"], 1);
+  // A flag that makes the run sequential does the same.
+  s = ParseSpecString(kGood, "s.yaml", {{"run.strategy", "sequential", "--strategy"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.workers, 1);
+}
+
+TEST(SpecTest, SeedsTakeTheWholeUint64RangeAndRoundTrip) {
+  std::string text = kGood;
+  text.replace(text.find("  seed: 7"), 9, "  seed: 18446744073709551615");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.seed, UINT64_MAX);
+  auto again = ParseSpecString(ToJson(*s).dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->run.seed, UINT64_MAX);
+  s = ParseSpecString(kGood, "s.yaml", {{"run.seed", uint64_t{9223372036854775808u}, "--seed"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.seed, 9223372036854775808u);
+}
+
+TEST(SpecOverrideTest, OverridesReplaceTheFilesValues) {
+  Overrides o = {{"run.workers", 3, "--workers"},
+                 {"run.epochs", 9, "--epochs"},
+                 {"run.order", "fixed", "--order"}};
+  auto s = ParseSpecString(kGood, "s.yaml", o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.workers, 3);
+  EXPECT_EQ(s->run.epochs, 9);
+  EXPECT_EQ(s->run.order, Order::kFixed);
+  EXPECT_EQ(s->run.seed, 7u);  // not overridden: the file's
+}
+
+TEST(SpecOverrideTest, CreateTheRunSectionWhenTheFileHasNone) {
+  std::string text = kGood;
+  text.erase(text.find("run:"));
+  auto s = ParseSpecString(text, "s.yaml", {{"run.seed", 11, "--seed"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.seed, 11u);
+  EXPECT_EQ(s->run.workers, 2);  // the default
+}
+
+// A bad flag is refused by the field's own rule, and the message names the flag.
+struct BadOverrideCase {
+  Override override;
+  std::string message;  // the whole message
+};
+
+class BadOverrideTest : public ::testing::TestWithParam<BadOverrideCase> {};
+
+TEST_P(BadOverrideTest, IsRefusedByTheSpecsRuleNamingTheFlag) {
+  const BadOverrideCase& c = GetParam();
+  auto s = ParseSpecString(kGood, "spec.yaml", {c.override});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), c.message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadOverrideTest,
+    ::testing::Values(
+        BadOverrideCase{{"run.workers", "x", "--workers"},
+                        "--workers: expected a positive integer, got 'x'"},
+        BadOverrideCase{{"run.workers", 0, "--workers"}, "--workers: must be >= 1, got 0"},
+        BadOverrideCase{{"run.workers", int64_t{4294967298}, "--workers"},
+                        "--workers: too large: 4294967298"},
+        BadOverrideCase{{"run.epochs", int64_t{4294967297}, "--epochs"},
+                        "--epochs: too large: 4294967297"},
+        BadOverrideCase{{"run.workers", 2000, "--workers"}, "--workers: at most 1024"},
+        BadOverrideCase{{"run.seed", "18446744073709551616", "--seed"},
+                        "--seed: expected an integer in [0, 2^64 - 1], got "
+                        "'18446744073709551616'"},
+        BadOverrideCase{{"run.strategy", "magic", "--strategy"},
+                        "--strategy: expected one of mop, sequential, task or dp, got 'magic'"},
+        BadOverrideCase{{"run.ray_address", "h:1", "--ray-address"},
+                        "--ray-address: only used with backend: ray"}));
+
+TEST(SpecOverrideTest, ErrorsOfTheFileStillNameTheFile) {
+  std::string text = kGood;
+  text.replace(text.find("  workers: 2"), 12, "  workers: two");
+  auto s = ParseSpecString(text, "spec.yaml", {{"run.epochs", 3, "--epochs"}});
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(), "spec.yaml: run.workers: expected a positive integer, got 'two'");
+  // The flag fixes the file's value: the flag's value is the one read.
+  s = ParseSpecString(text, "spec.yaml", {{"run.workers", 3, "--workers"}});
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->run.workers, 3);
 }
 
 TEST(SpecTest, MissingFileIsNotFound) {
