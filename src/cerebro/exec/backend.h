@@ -94,6 +94,8 @@ class Backend {
   // Blocks until a submitted unit ends and returns it, or until `wake` (may be null) is
   // notified and returns nullopt without draining it. With nothing in flight it waits
   // for `wake` alone; FailedPrecondition if nothing is in flight and `wake` is null.
+  // A pending notification is reported before any completion (a command is never
+  // starved by a stream of completions; a test that notifies first knows the answer).
   virtual StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) = 0;
   // Replaces a lost worker with a fresh one that reloads the same partitions.
   virtual Status RestartWorker(int worker) = 0;

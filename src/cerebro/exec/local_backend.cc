@@ -10,20 +10,17 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstdlib>
 #include <cstring>
 
+#include "cerebro/common/clock.h"
+#include "cerebro/exec/unit_outcome.h"
+#include "cerebro/exec/wake.h"
 #include "cerebro/exec/wire.h"
 
 namespace cerebro::exec {
 
 namespace {
-
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 std::string DescribeExit(int status) {
   if (WIFSIGNALED(status)) {
@@ -106,18 +103,17 @@ Status LocalBackend::AwaitReady(int index) {
     return Internal("worker " + std::to_string(index) + " (" + options_.worker_binary +
                     ") did not start: " + how);
   }
-  WireReader r(payload);
-  uint8_t type = 0, ok = 0;
-  std::string warning, error;
-  RETURN_IF_ERROR(r.GetU8(&type));
-  RETURN_IF_ERROR(r.GetU8(&ok));
-  RETURN_IF_ERROR(r.GetBytes(&warning));
-  RETURN_IF_ERROR(r.GetBytes(&error));
-  if (type != static_cast<uint8_t>(FrameType::kReady)) return Internal("worker: unexpected frame");
-  if (!ok) {
+  StatusOr<ReadyFrame> ready = ReadyFrame::Decode(payload);
+  if (!ready.ok()) {
+    ::kill(w.pid, SIGKILL);
     Reap(index, &how);
-    return DataLoss(error);
+    return Internal("worker " + std::to_string(index) + ": " + ready.status().message());
   }
+  if (!ready->ok) {
+    Reap(index, &how);
+    return DataLoss(ready->error);
+  }
+  const std::string& warning = ready->warning;
   if (!warning.empty() &&
       std::find(warnings_.begin(), warnings_.end(), warning) == warnings_.end()) {
     warnings_.push_back(warning);
@@ -154,7 +150,7 @@ void LocalBackend::Reap(int index, std::string* how) {
   w.pid = -1;
 }
 
-Completion LocalBackend::LostCompletion(int index, const std::string& why) {
+Completion LocalBackend::LostCompletion(int index, const std::string& why, FailureCause cause) {
   Worker& w = workers_[index];
   if (w.pid > 0) ::kill(w.pid, SIGKILL);  // make sure it is gone before reaping
   std::string how;
@@ -166,6 +162,7 @@ Completion LocalBackend::LostCompletion(int index, const std::string& why) {
   Completion c;
   c.unit = w.unit;
   c.kind = CompletionKind::kWorkerLost;
+  c.cause = cause;
   c.error = "worker " + std::to_string(index) + " (pid " + std::to_string(pid) + ") " + how +
             (why.empty() ? "" : " [" + why + "]");
   return c;
@@ -178,29 +175,63 @@ Status LocalBackend::Submit(const UnitRequest& req) {
   if (w.busy || w.lost) return FailedPrecondition("submit: worker " + std::to_string(index) + " not idle");
   w.busy = true;
   w.unit = req.unit;
-  double t0 = Now();
+  double t0 = MonotonicSeconds();
   w.submit_time = t0;
-  WireWriter msg(FrameType::kRunUnit);
-  msg.PutBytes(req.model_config_json);
-  msg.PutU8(req.unit.kind == sched::UnitKind::kTrain ? 1 : 0);
-  msg.PutU64(req.init_seed);
-  msg.PutU64(req.unit_seed);
-  std::string_view state = req.state ? std::string_view(*req.state) : std::string_view();
-  Status st = SendFrame(w.fd, msg, state, /*has_trailing=*/true);
-  w.send_seconds = Now() - t0;
+  RunUnitFrame frame;
+  frame.model_config_json = req.model_config_json;
+  frame.train = req.unit.kind == sched::UnitKind::kTrain;
+  frame.init_seed = req.init_seed;
+  frame.unit_seed = req.unit_seed;
+  if (req.state) frame.state = *req.state;
+  Status st = SendFrame(w.fd, frame.Encode());
+  w.send_seconds = MonotonicSeconds() - t0;
   if (!st.ok()) {
     pending_.push_back(LostCompletion(index, st.message()));
     return Status::Ok();  // reported by WaitAny() like any other loss
   }
-  stats_.state_bytes_sent += state.size();
+  stats_.state_bytes_sent += frame.state.size();
   return Status::Ok();
 }
 
-StatusOr<Completion> LocalBackend::WaitAny() {
+Completion LocalBackend::Receive(int index) {
+  Worker& w = workers_[index];
+  double t0 = MonotonicSeconds();
+  std::string payload;
+  Status st = ReceiveFrame(w.fd, &payload);
+  if (!st.ok()) return LostCompletion(index, st.message() == "eof" ? "" : st.message());
+  double t_recv = MonotonicSeconds() - t0;
+  StatusOr<ResultFrame> result = ResultFrame::Decode(payload);
+  if (!result.ok()) return LostCompletion(index, "malformed reply: " + result.status().message());
+  const UnitOutcome outcome = ClassifyTrainerCode(result->code);
+  if (outcome.kind == CompletionKind::kWorkerLost) {
+    return LostCompletion(index, result->error, outcome.cause);
+  }
+  w.busy = false;
+  Completion c;
+  c.unit = w.unit;
+  c.kind = outcome.kind;
+  c.cause = outcome.cause;
+  c.error = std::move(result->error);
+  c.loss_sum = result->loss_sum;
+  c.correct = result->correct;
+  c.num_examples = result->num_examples;
+  c.compute_seconds = result->compute_seconds;
+  c.state_seconds = result->state_seconds;
+  c.state.assign(result->state.data(), result->state.size());
+  c.wall_seconds = MonotonicSeconds() - w.submit_time;
+  c.transfer_seconds = w.send_seconds + t_recv;
+  stats_.state_bytes_received += c.state.size();
+  return c;
+}
+
+StatusOr<std::optional<Completion>> LocalBackend::WaitAny(const Wakeup* wake) {
+  // A pending notification goes first (see Backend::WaitAny), so a command is never
+  // starved by a stream of completions.
+  if (WakePending(wake)) return std::optional<Completion>();
   if (!pending_.empty()) {
     Completion c = std::move(pending_.front());
     pending_.erase(pending_.begin());
-    return c;
+    return std::optional<Completion>(std::move(c));
   }
   std::vector<pollfd> fds;
   std::vector<int> which;
@@ -210,49 +241,20 @@ StatusOr<Completion> LocalBackend::WaitAny() {
       which.push_back(i);
     }
   }
-  if (fds.empty()) return FailedPrecondition("wait: no unit in flight");
+  if (fds.empty() && wake == nullptr) return FailedPrecondition("wait: no unit in flight");
+  if (wake != nullptr) fds.push_back({wake->fd(), POLLIN, 0});
   while (true) {
-    int n = ::poll(fds.data(), fds.size(), -1);  // blocks: woken only by a worker's reply or death
+    // Blocks: woken only by a worker's reply or death, or the Wakeup.
+    int n = ::poll(fds.data(), fds.size(), -1);
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoError(std::string("poll: ") + std::strerror(errno));
     }
     break;
   }
-  for (size_t k = 0; k < fds.size(); ++k) {
-    if (fds[k].revents == 0) continue;
-    int index = which[k];
-    Worker& w = workers_[index];
-    double t0 = Now();
-    std::string payload;
-    Status st = ReceiveFrame(w.fd, &payload);
-    if (!st.ok()) return LostCompletion(index, st.message() == "eof" ? "" : st.message());
-    double t_recv = Now() - t0;
-    WireReader r(payload);
-    uint8_t type = 0;
-    int64_t code = 0;
-    Completion c;
-    c.unit = w.unit;
-    Status parse = [&]() -> Status {
-      RETURN_IF_ERROR(r.GetU8(&type));
-      RETURN_IF_ERROR(r.GetI64(&code));
-      RETURN_IF_ERROR(r.GetBytes(&c.error));
-      RETURN_IF_ERROR(r.GetF64(&c.loss_sum));
-      RETURN_IF_ERROR(r.GetF64(&c.correct));
-      RETURN_IF_ERROR(r.GetI64(&c.num_examples));
-      RETURN_IF_ERROR(r.GetF64(&c.compute_seconds));
-      RETURN_IF_ERROR(r.GetF64(&c.state_seconds));
-      return r.GetBytes(&c.state);
-    }();
-    if (!parse.ok() || type != static_cast<uint8_t>(FrameType::kResult)) {
-      return LostCompletion(index, "malformed reply: " + parse.message());
-    }
-    w.busy = false;
-    c.kind = code == 0 ? CompletionKind::kOk : CompletionKind::kModelFailed;
-    c.wall_seconds = Now() - w.submit_time;
-    c.transfer_seconds = w.send_seconds + t_recv;
-    stats_.state_bytes_received += c.state.size();
-    return c;
+  if (wake != nullptr && fds.back().revents != 0) return std::optional<Completion>();
+  for (size_t k = 0; k < which.size(); ++k) {
+    if (fds[k].revents != 0) return std::optional<Completion>(Receive(which[k]));
   }
   return Internal("poll returned without a ready worker");
 }
@@ -278,8 +280,7 @@ void LocalBackend::Shutdown() {
   for (int i = 0; i < num_workers(); ++i) {
     Worker& w = workers_[i];
     if (w.fd >= 0 && !w.busy) {
-      WireWriter quit(FrameType::kQuit);
-      (void)SendFrame(w.fd, quit);
+      (void)SendFrame(w.fd, QuitFrame().Encode());
     } else if (w.pid > 0) {
       ::kill(w.pid, SIGKILL);  // mid-unit: nothing to save, the driver is going away
     }

@@ -3,6 +3,10 @@
 // partitions once at start and keeps them in memory. Processes, not threads, so that a
 // crash or out-of-memory kill inside one model's unit costs one worker (which the
 // driver replaces), never the driver. Workers die with the driver (PR_SET_PDEATHSIG).
+// WaitAny() sleeps in one poll() on the sockets of busy workers and the Wakeup's fd: it
+// wakes on a reply, a death (EOF) or a notification, never on a timer.
+// A kWorkerLost completion (the process died, sent a malformed reply, or has no usable
+// partition) leaves the worker stopped until RestartWorker().
 // Not thread-safe: one driver thread calls it.
 #pragma once
 
@@ -29,7 +33,7 @@ class LocalBackend final : public Backend {
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
   Status Submit(const UnitRequest& request) override;
-  StatusOr<Completion> WaitAny() override;
+  StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) override;
   Status RestartWorker(int worker) override;
   void Shutdown() override;
   std::vector<std::string> warnings() const override { return warnings_; }
@@ -46,13 +50,15 @@ class LocalBackend final : public Backend {
     bool busy = false;
     bool lost = false;           // died; waiting for RestartWorker
     sched::Unit unit;            // the unit in flight when busy
-    double submit_time = 0;      // monotonic seconds
+    double submit_time = 0;      // MonotonicSeconds()
     double send_seconds = 0;
   };
 
   Status Spawn(int index);
   Status AwaitReady(int index);
-  Completion LostCompletion(int index, const std::string& why);
+  Completion LostCompletion(int index, const std::string& why,
+                            FailureCause cause = FailureCause::kWorkerDied);
+  Completion Receive(int index);
   void Reap(int index, std::string* how);
 
   LocalBackendOptions options_;

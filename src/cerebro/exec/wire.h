@@ -1,8 +1,11 @@
-// The local backend's wire format between the driver and a worker process: frames of
-// [u64 little-endian payload length][payload] over a Unix stream socket. Payloads are
-// built with WireWriter and read with WireReader (little-endian fixed-width fields,
-// length-prefixed byte strings). Both ends are built from this one header, so the
-// format needs no versioning beyond the frame type byte. Stateless; thread-compatible.
+// The local backend's wire format between the driver and a cerebro-worker process:
+// frames of [u64 little-endian payload length][payload] over a Unix stream socket. A
+// payload is a type byte and the frame's fields (little-endian fixed-width numbers,
+// u64-length-prefixed strings); a frame that carries model state ends with it as one
+// more length-prefixed string, sent from and read into place without an extra copy.
+// Each frame is a struct with one Encode and one Decode that both ends use, its fields
+// listed once (Fields). Both ends are built from this header, so the format needs no
+// versioning beyond the type byte. Value types and free functions; thread-compatible.
 #pragma once
 
 #include <cstdint>
@@ -15,41 +18,93 @@ namespace cerebro::exec {
 
 enum class FrameType : uint8_t { kReady = 1, kRunUnit = 2, kResult = 3, kQuit = 4 };
 
-class WireWriter {
- public:
-  explicit WireWriter(FrameType type) { PutU8(static_cast<uint8_t>(type)); }
-  void PutU8(uint8_t v) { buf_.push_back(static_cast<char>(v)); }
-  void PutU64(uint64_t v);
-  void PutI64(int64_t v) { PutU64(static_cast<uint64_t>(v)); }
-  void PutF64(double v);
-  void PutBytes(std::string_view s);
-  const std::string& payload() const { return buf_; }
-
- private:
-  std::string buf_;
+// An encoded frame: the type byte and fields in `head`; for frames with model state,
+// the state follows as a length-prefixed string that SendFrame writes straight from
+// `state` (borrowed: it must outlive SendFrame).
+struct OutgoingFrame {
+  std::string head;
+  bool has_state = false;
+  std::string_view state;
 };
 
-class WireReader {
- public:
-  explicit WireReader(std::string_view payload) : p_(payload) {}
-  Status GetU8(uint8_t* v);
-  Status GetU64(uint64_t* v);
-  Status GetI64(int64_t* v);
-  Status GetF64(double* v);
-  Status GetBytes(std::string* s);
-  // A view into the payload (valid while the payload lives): avoids copying model state.
-  Status GetBytesView(std::string_view* s);
+// Decoding refuses (DataLoss, saying which frame) a payload of another type, one that
+// ends inside a field, a bool other than 0 or 1, and bytes left over after the last
+// field. A decoded frame's `state` points into the payload: keep the payload alive.
 
- private:
-  std::string_view p_;
-  size_t pos_ = 0;
+// worker -> driver, once, after loading its partitions.
+struct ReadyFrame {
+  static constexpr FrameType kType = FrameType::kReady;
+  static constexpr bool kHasState = false;
+  bool ok = false;      // the partitions loaded; else `error` says why
+  std::string warning;  // e.g. a slow BLAS; may be empty
+  std::string error;
+
+  template <typename Self, typename Io>
+  static Status Fields(Self& f, Io& io) {
+    return io(f.ok, f.warning, f.error);
+  }
+  OutgoingFrame Encode() const;
+  static StatusOr<ReadyFrame> Decode(std::string_view payload);
 };
 
-// Sends one frame: the header, the writer's payload and an optional trailing byte
-// string (appended as a length-prefixed field without copying it into the payload).
-// Returns IoError (never raises SIGPIPE) when the peer is gone.
-Status SendFrame(int fd, const WireWriter& w, std::string_view trailing_bytes = {},
-                 bool has_trailing = false);
+// driver -> worker: run one unit.
+struct RunUnitFrame {
+  static constexpr FrameType kType = FrameType::kRunUnit;
+  static constexpr bool kHasState = true;
+  std::string model_config_json;
+  bool train = false;  // false: an evaluation unit
+  uint64_t init_seed = 0;
+  uint64_t unit_seed = 0;
+  std::string_view state;  // empty: a fresh model
+
+  template <typename Self, typename Io>
+  static Status Fields(Self& f, Io& io) {
+    return io(f.model_config_json, f.train, f.init_seed, f.unit_seed);
+  }
+  OutgoingFrame Encode() const;
+  static StatusOr<RunUnitFrame> Decode(std::string_view payload);
+};
+
+// worker -> driver: how a unit ended.
+struct ResultFrame {
+  static constexpr FrameType kType = FrameType::kResult;
+  static constexpr bool kHasState = true;
+  int64_t code = 0;   // the trainer's return code: CEREBRO_OK or a CEREBRO_ERR_*
+  std::string error;  // empty when code is CEREBRO_OK
+  double loss_sum = 0;
+  double correct = 0;
+  int64_t num_examples = 0;
+  double compute_seconds = 0;
+  double state_seconds = 0;
+  std::string_view state;  // a training unit's new state; empty otherwise
+
+  template <typename Self, typename Io>
+  static Status Fields(Self& f, Io& io) {
+    return io(f.code, f.error, f.loss_sum, f.correct, f.num_examples, f.compute_seconds,
+              f.state_seconds);
+  }
+  OutgoingFrame Encode() const;
+  static StatusOr<ResultFrame> Decode(std::string_view payload);
+};
+
+// driver -> worker: exit.
+struct QuitFrame {
+  static constexpr FrameType kType = FrameType::kQuit;
+  static constexpr bool kHasState = false;
+
+  template <typename Self, typename Io>
+  static Status Fields(Self&, Io& io) {
+    return io();
+  }
+  OutgoingFrame Encode() const;
+  static StatusOr<QuitFrame> Decode(std::string_view payload);
+};
+
+// The type of a received payload (its first byte); DataLoss when empty or unknown.
+StatusOr<FrameType> PeekFrameType(std::string_view payload);
+
+// Sends one frame. Returns IoError (never raises SIGPIPE) when the peer is gone.
+Status SendFrame(int fd, const OutgoingFrame& frame);
 // Receives one whole frame's payload. NotFound("eof") at a clean end of stream.
 Status ReceiveFrame(int fd, std::string* payload);
 

@@ -51,45 +51,42 @@ int Serve(const Args& args) {
                                        sizeof(err));
   }
   {
-    WireWriter ready(FrameType::kReady);
-    ready.PutU8(rc == CEREBRO_OK ? 1 : 0);
-    ready.PutBytes(warning);
-    ready.PutBytes(err);
-    if (!SendFrame(args.fd, ready).ok() || rc != CEREBRO_OK) {
+    ReadyFrame ready;
+    ready.ok = rc == CEREBRO_OK;
+    ready.warning = warning;
+    ready.error = err;
+    if (!SendFrame(args.fd, ready.Encode()).ok() || rc != CEREBRO_OK) {
       if (worker) cerebro_worker_destroy(worker);
       return 1;
     }
   }
+  // Serves until the socket closes or a frame is not a run-unit frame: a quit frame, or
+  // a malformed one (the driver then sees EOF and reports the unit's worker lost).
   std::string payload;
   while (ReceiveFrame(args.fd, &payload).ok()) {
-    WireReader r(payload);
-    uint8_t type = 0, train = 0;
-    std::string config;
-    std::string_view state;
+    StatusOr<RunUnitFrame> unit = RunUnitFrame::Decode(payload);
+    if (!unit.ok()) break;
     CerebroUnitRequest req{};
-    if (!r.GetU8(&type).ok() || type != static_cast<uint8_t>(FrameType::kRunUnit)) break;
-    if (!r.GetBytes(&config).ok() || !r.GetU8(&train).ok() || !r.GetU64(&req.init_seed).ok() ||
-        !r.GetU64(&req.unit_seed).ok() || !r.GetBytesView(&state).ok()) {
-      break;
-    }
-    req.model_config_json = config.c_str();
-    req.train = train;
-    req.state = reinterpret_cast<const uint8_t*>(state.data());
-    req.state_size = state.size();
+    req.model_config_json = unit->model_config_json.c_str();
+    req.train = unit->train ? 1 : 0;
+    req.init_seed = unit->init_seed;
+    req.unit_seed = unit->unit_seed;
+    req.state = reinterpret_cast<const uint8_t*>(unit->state.data());
+    req.state_size = unit->state.size();
     CerebroUnitResult res{};
     err[0] = '\0';
-    int code = cerebro_worker_run_unit(worker, &req, &res, err, sizeof(err));
-    WireWriter out(FrameType::kResult);
-    out.PutI64(code);
-    out.PutBytes(code == CEREBRO_OK ? "" : err);
-    out.PutF64(res.loss_sum);
-    out.PutF64(res.correct);
-    out.PutI64(res.num_examples);
-    out.PutF64(res.compute_seconds);
-    out.PutF64(res.state_seconds);
-    std::string_view new_state(reinterpret_cast<const char*>(res.state),
-                               code == CEREBRO_OK ? res.state_size : 0);
-    Status st = SendFrame(args.fd, out, new_state, /*has_trailing=*/true);
+    ResultFrame out;
+    out.code = cerebro_worker_run_unit(worker, &req, &res, err, sizeof(err));
+    if (out.code != CEREBRO_OK) out.error = err;
+    out.loss_sum = res.loss_sum;
+    out.correct = res.correct;
+    out.num_examples = res.num_examples;
+    out.compute_seconds = res.compute_seconds;
+    out.state_seconds = res.state_seconds;
+    if (out.code == CEREBRO_OK && res.state != nullptr) {
+      out.state = std::string_view(reinterpret_cast<const char*>(res.state), res.state_size);
+    }
+    Status st = SendFrame(args.fd, out.Encode());
     if (res.state) cerebro_buffer_free(res.state);
     if (!st.ok()) break;
   }

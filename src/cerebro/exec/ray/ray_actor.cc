@@ -3,17 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 
+#include "cerebro/common/clock.h"
 #include "cerebro/train/worker_api.h"
 
 namespace cerebro::exec::ray_actor {
-
-double WallNow() {
-  using namespace std::chrono;
-  return duration<double>(system_clock::now().time_since_epoch()).count();
-}
 
 Worker* Worker::Create(std::string store_dir, int train_partition, int val_partition,
                        int threads) {
@@ -51,12 +46,12 @@ UnitOutput Worker::RunUnit(UnitArgs args, UnitOutput input) {
   // Ray has resolved `input` by the time we run. A state usually waits in the object
   // store until the scheduler submits its model's next unit: that wait is not hand-off.
   if (input.returned_at > 0) {
-    out.handoff_seconds = WallNow() - std::max(input.returned_at, args.submitted_at);
+    out.handoff_seconds = WallSeconds() - std::max(input.returned_at, args.submitted_at);
   }
   if (!ready_.ok) {
     out.code = CEREBRO_ERR_DATA;
     out.error = ready_.error;
-    out.returned_at = WallNow();
+    out.returned_at = WallSeconds();
     return out;
   }
   CerebroUnitRequest req{};
@@ -79,15 +74,15 @@ UnitOutput Worker::RunUnit(UnitArgs args, UnitOutput input) {
     if (out.code == CEREBRO_OK) out.state.assign(reinterpret_cast<const char*>(res.state), res.state_size);
     cerebro_buffer_free(res.state);
   }
-  out.returned_at = WallNow();
+  out.returned_at = WallSeconds();
   return out;
 }
 
 UnitOutput Worker::Echo(UnitOutput input, int keep_state) {
   UnitOutput out;
-  if (input.returned_at > 0) out.handoff_seconds = WallNow() - input.returned_at;
+  if (input.returned_at > 0) out.handoff_seconds = WallSeconds() - input.returned_at;
   if (keep_state) out.state = std::move(input.state);
-  out.returned_at = WallNow();
+  out.returned_at = WallSeconds();
   return out;
 }
 

@@ -78,7 +78,4 @@ class Worker {
   ReadyReply ready_;
 };
 
-// Wall clock in seconds: comparable across processes (and, NTP permitting, nodes).
-double WallNow();
-
 }  // namespace cerebro::exec::ray_actor

@@ -12,7 +12,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/exec/ray/ray_seam.h"
+#include "cerebro/exec/unit_outcome.h"
+#include "cerebro/exec/wake.h"
 
 // The ABI-1 half of the Ray seam: it may hold std::string and Status because nothing of
 // Ray's C++ API is visible here; libcerebro_ray.so (ABI 0) asserts the opposite.
@@ -70,27 +73,6 @@ Status CheckReachable(const std::string& address) {
 }
 
 }  // namespace
-
-uint64_t StateHash(const void* data, size_t size) {
-  // Four independent multiply-xorshift lanes over 8-byte words (~10 GB/s), folded.
-  const auto* p = static_cast<const unsigned char*>(data);
-  uint64_t h[4] = {0x9E3779B97F4A7C15ull, 0xC2B2AE3D27D4EB4Full, 0x165667B19E3779F9ull,
-                   0x27D4EB2F165667C5ull};
-  const uint64_t k = 0xff51afd7ed558ccdull;
-  size_t i = 0;
-  for (; i + 32 <= size; i += 32) {
-    for (int l = 0; l < 4; ++l) {
-      uint64_t w;
-      std::memcpy(&w, p + i + 8 * l, 8);
-      h[l] = (h[l] ^ w) * k;
-      h[l] ^= h[l] >> 29;
-    }
-  }
-  uint64_t r = size;
-  for (int l = 0; l < 4; ++l) r = (r ^ h[l]) * k, r ^= r >> 31;
-  for (; i < size; ++i) r = (r ^ p[i]) * k, r ^= r >> 31;
-  return r;
-}
 
 std::string DefaultRayLibrary() {
   if (const char* env = std::getenv("CEREBRO_RAY_LIBRARY"); env != nullptr && *env) return env;
@@ -229,10 +211,11 @@ Status RayBackend::Submit(const UnitRequest& req) {
     const std::string& bytes = *req.state;
     auto it = known_.find(req.unit.model);
     if (it != known_.end() && it->second.size == bytes.size() &&
-        it->second.hash == StateHash(bytes.data(), bytes.size())) {
+        it->second.hash == Hash64(bytes.data(), bytes.size())) {
       u.state = it->second.id;  // the state we returned last: hop actor to actor
     } else {
-      // Not ours (a resumed run, or a retry after a loss): ship the driver's bytes.
+      // Not ours (a resumed run, a retry after a loss or a corrupt state): ship
+      // the driver's bytes.
       if (seam_->put_state(driver_, reinterpret_cast<const uint8_t*>(bytes.data()),
                            bytes.size(), &u.state, err, sizeof(err)) != CEREBRO_RAY_OK) {
         return Internal(std::string("ray: putting a model state: ") + err);
@@ -249,13 +232,29 @@ Status RayBackend::Submit(const UnitRequest& req) {
   return Status::Ok();
 }
 
-StatusOr<Completion> RayBackend::WaitAny() {
+StatusOr<std::optional<Completion>> RayBackend::WaitAny(const Wakeup* wake) {
   if (driver_ == nullptr) return FailedPrecondition("ray backend: not started");
+  const bool in_flight =
+      std::any_of(workers_.begin(), workers_.end(), [](const Slot& w) { return w.busy; });
+  if (!in_flight) {
+    if (wake == nullptr) return FailedPrecondition("wait: no unit in flight");
+    RETURN_IF_ERROR(SleepUntilWoken(*wake));
+    return std::optional<Completion>();
+  }
   char err[kErrCap] = {0};
   CerebroRayCompletion rc{};
-  int code = seam_->wait_any(driver_, &rc, err, sizeof(err));
-  if (code == CEREBRO_RAY_NOT_IN_FLIGHT) return FailedPrecondition("wait: no unit in flight");
-  if (code != CEREBRO_RAY_OK) return Internal(std::string("ray: waiting for units: ") + err);
+  while (true) {  // slices only with a Wakeup (see the header)
+    if (WakePending(wake)) return std::optional<Completion>();
+    int code = seam_->wait_any(driver_, wake != nullptr ? kWakeSliceMs : -1, &rc, err,
+                               sizeof(err));
+    if (code == CEREBRO_RAY_TIMEOUT) continue;
+    if (code == CEREBRO_RAY_NOT_IN_FLIGHT) return Internal("ray: no unit in flight in Ray");
+    if (code != CEREBRO_RAY_OK) return Internal(std::string("ray: waiting for units: ") + err);
+    return std::optional<Completion>(Finish(rc, err));
+  }
+}
+
+Completion RayBackend::Finish(const CerebroRayCompletion& rc, const char* err) {
   Slot& w = workers_[rc.worker];
   w.busy = false;
   const bool put = w.put_state != 0;
@@ -266,11 +265,16 @@ StatusOr<Completion> RayBackend::WaitAny() {
   Completion c;
   c.unit = w.unit;
   c.wall_seconds = rc.wall_seconds;
-  if (rc.kind == CEREBRO_RAY_UNIT_WORKER_LOST) {
-    w.lost = true;
+  const UnitOutcome outcome = rc.kind == CEREBRO_RAY_UNIT_WORKER_LOST
+                                  ? UnitOutcome{CompletionKind::kWorkerLost,
+                                                FailureCause::kWorkerDied}
+                                  : ClassifyTrainerCode(rc.code);
+  c.kind = outcome.kind;
+  c.cause = outcome.cause;
+  if (outcome.kind != CompletionKind::kOk) c.error = err;
+  if (outcome.kind == CompletionKind::kWorkerLost) {
+    w.lost = true;  // until RestartWorker (which replaces the actor)
     ++stats_.workers_lost;
-    c.kind = CompletionKind::kWorkerLost;
-    c.error = err;
     // The retry starts from the driver's copy: if a node went down with the actor, the
     // object holding the model's state may have gone with it.
     Forget(c.unit.model);
@@ -284,17 +288,16 @@ StatusOr<Completion> RayBackend::WaitAny() {
   c.transfer_seconds = rc.submit_seconds + rc.handoff_seconds + rc.fetch_seconds;
   fetch_seconds_ += rc.fetch_seconds;
   if (!put && rc.handoff_seconds > 0) handoffs_.push_back(rc.handoff_seconds);
-  if (rc.kind == CEREBRO_RAY_UNIT_MODEL_FAILED) {
-    c.kind = CompletionKind::kModelFailed;
-    c.error = err;
+  if (outcome.kind == CompletionKind::kRetry) {
+    Forget(c.unit.model);  // the state did not decode: retry from the driver's bytes
     return c;
   }
-  c.kind = CompletionKind::kOk;
+  if (outcome.kind != CompletionKind::kOk) return c;
   if (rc.state != 0) {
     c.state.assign(reinterpret_cast<const char*>(rc.state_bytes), rc.state_size);
     stats_.state_bytes_received += rc.state_size;
     Forget(c.unit.model);
-    known_[c.unit.model] = Known{rc.state, c.state.size(), StateHash(c.state.data(), c.state.size())};
+    known_[c.unit.model] = Known{rc.state, c.state.size(), Hash64(c.state.data(), c.state.size())};
   }
   return c;
 }

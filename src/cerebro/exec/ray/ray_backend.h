@@ -10,8 +10,19 @@
 //
 // States by identity: the driver hands back the bytes of a state it got from us. We
 // remember, per model, the state id of the last state we returned with its size and a
-// 64-bit content hash; a request whose bytes match reuses the id (hand-off actor to
-// actor), anything else (resume, a retry after a loss) is put into the object store.
+// 64-bit content hash (common/rng.h Hash64); a request whose bytes match reuses the id
+// (hand-off actor to actor), anything else (resume, a retry after a loss or a corrupt
+// state) is put into the object store from the driver's bytes.
+//
+// Waking: Ray's wait cannot watch a file descriptor, so WaitAny(wake) with a Wakeup runs
+// ray::Wait in slices of kWakeSliceMs and checks the Wakeup's fd (a zero-timeout poll)
+// between them: a notification is seen within ~kWakeSliceMs (100 ms; a person typing
+// `cerebro ctl` does not notice), and a waiting driver wakes ~10 times a second, each a
+// ray::Wait call of tens of microseconds. Without a Wakeup it blocks in one ray::Wait
+// with no timeout; with nothing in flight it sleeps in poll() on the Wakeup alone. Not a
+// waiter thread blocked in ray::Wait: an in-flight ray::Wait cannot be cancelled, and
+// the seam's ObjectRefs (whose copies and destructors call into Ray's runtime) would
+// then be used from two threads while the driver thread submits.
 // Not thread-safe: one driver thread calls it. One RayBackend per process at a time.
 #pragma once
 
@@ -45,7 +56,7 @@ class RayBackend final : public Backend {
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
   Status Submit(const UnitRequest& request) override;
-  StatusOr<Completion> WaitAny() override;
+  StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) override;
   Status RestartWorker(int worker) override;
   void Shutdown() override;
   std::vector<std::string> warnings() const override { return warnings_; }
@@ -79,6 +90,7 @@ class RayBackend final : public Backend {
 
   Status Load();
   void Forget(int model);
+  Completion Finish(const CerebroRayCompletion& rc, const char* err);
 
   RayBackendOptions options_;
   const CerebroRaySeam* seam_ = nullptr;
@@ -106,7 +118,7 @@ StatusOr<const CerebroRaySeam*> LoadRaySeam(const std::string& library);
 std::map<std::string, std::string> RayWorkerEnvironment(int threads_per_worker,
                                                         const std::string& library = "");
 
-// A 64-bit content hash (not cryptographic) used to recognise our own states.
-uint64_t StateHash(const void* data, size_t size);
+// How long one ray::Wait slice lasts when WaitAny() also watches a Wakeup.
+constexpr int kWakeSliceMs = 100;
 
 }  // namespace cerebro::exec

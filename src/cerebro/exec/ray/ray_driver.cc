@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 #include <exception>
 #include <map>
@@ -21,6 +20,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "cerebro/common/clock.h"
 #include "cerebro/exec/ray/ray_actor.h"
 #include "cerebro/exec/ray/ray_seam.h"
 #include "cerebro/train/worker_api.h"
@@ -29,16 +29,12 @@ static_assert(_GLIBCXX_USE_CXX11_ABI == 0, "Ray-facing code must be built with A
 
 namespace {
 
+using cerebro::MonotonicSeconds;
+using cerebro::WallSeconds;
 using cerebro::exec::ray_actor::ReadyReply;
 using cerebro::exec::ray_actor::UnitArgs;
 using cerebro::exec::ray_actor::UnitOutput;
 using cerebro::exec::ray_actor::Worker;
-using cerebro::exec::ray_actor::WallNow;
-
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 void CopyText(const std::string& text, char* buf, size_t cap) {
   if (buf == nullptr || cap == 0) return;
@@ -212,7 +208,7 @@ int PutState(CerebroRayDriver* d, const uint8_t* bytes, size_t size, uint64_t* o
   return Guarded(err, cap, [&]() -> int {
     UnitOutput o;
     o.state.assign(reinterpret_cast<const char*>(bytes), size);
-    o.returned_at = WallNow();
+    o.returned_at = WallSeconds();
     auto ref = ray::Put(o);
     uint64_t id = d->next_state++;
     d->states.emplace(id, ref);
@@ -248,8 +244,8 @@ int Submit(CerebroRayDriver* d, const CerebroRayUnit* u, char* err, size_t cap) 
     args.train = u->train;
     args.init_seed = u->init_seed;
     args.unit_seed = u->unit_seed;
-    args.submitted_at = WallNow();
-    double t0 = Now();
+    args.submitted_at = WallSeconds();
+    double t0 = MonotonicSeconds();
     s.submitted_at = t0;
     if (u->state != 0) {
       auto it = d->states.find(u->state);
@@ -265,14 +261,14 @@ int Submit(CerebroRayDriver* d, const CerebroRayUnit* u, char* err, size_t cap) 
       auto ref = s.actor->Task(&Worker::RunUnit).Remote(args, fresh);
       s.in_flight.emplace(ref);
     }
-    s.submit_seconds = Now() - t0;
+    s.submit_seconds = MonotonicSeconds() - t0;
     return CEREBRO_RAY_OK;
   });
 }
 
-int WaitAny(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t cap) {
+int WaitAny(CerebroRayDriver* d, int timeout_ms, CerebroRayCompletion* out, char* err,
+            size_t cap) {
   return Guarded(err, cap, [&]() -> int {
-    *out = CerebroRayCompletion{};
     std::vector<ray::ObjectRef<UnitOutput>> refs;
     std::vector<int> which;
     refs.reserve(d->slots.size());
@@ -283,8 +279,10 @@ int WaitAny(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t ca
       }
     }
     if (refs.empty()) return CEREBRO_RAY_NOT_IN_FLIGHT;
-    // Blocks in Ray's core worker until one result (or a failure) is ready.
-    ray::WaitResult<UnitOutput> wr = ray::Wait(refs, 1, -1);
+    // Blocks in Ray's core worker until one result (or a failure) is ready, or the
+    // timeout passes (then nothing is ready: Ray's Wait does not treat it as an error).
+    ray::WaitResult<UnitOutput> wr = ray::Wait(refs, 1, timeout_ms < 0 ? -1 : timeout_ms);
+    if (wr.ready.empty() && timeout_ms >= 0) return CEREBRO_RAY_TIMEOUT;
     if (wr.ready.empty()) {
       CopyText("ray: wait returned no ready result", err, cap);
       return CEREBRO_RAY_ERR;
@@ -300,8 +298,10 @@ int WaitAny(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t ca
     Slot& s = d->slots[w];
     ray::ObjectRef<UnitOutput> ref = *s.in_flight;
     s.in_flight.reset();
+    *out = CerebroRayCompletion{};
     out->worker = w;
-    double t0 = Now();
+    out->code = CEREBRO_OK;
+    double t0 = MonotonicSeconds();
     std::shared_ptr<UnitOutput> r;
     try {
       r = ray::Get(ref);
@@ -309,13 +309,13 @@ int WaitAny(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t ca
       // The actor died (or its result is gone): the unit is lost, the state it started
       // from is not (it is the caller's, by id).
       out->kind = CEREBRO_RAY_UNIT_WORKER_LOST;
-      out->wall_seconds = Now() - s.submitted_at;
+      out->wall_seconds = MonotonicSeconds() - s.submitted_at;
       CopyText("worker " + std::to_string(w) + " (ray actor, pid " + std::to_string(s.pid) +
                    ") lost: " + Describe(e),
                err, cap);
       return CEREBRO_RAY_OK;
     }
-    double t1 = Now();
+    double t1 = MonotonicSeconds();
     out->fetch_seconds = t1 - t0;
     out->submit_seconds = s.submit_seconds;
     out->wall_seconds = t1 - s.submitted_at;
@@ -326,7 +326,8 @@ int WaitAny(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t ca
     out->state_seconds = r->state_seconds;
     out->handoff_seconds = r->handoff_seconds;
     if (r->code != CEREBRO_OK) {
-      out->kind = CEREBRO_RAY_UNIT_MODEL_FAILED;
+      out->kind = CEREBRO_RAY_UNIT_FAILED;
+      out->code = r->code;
       CopyText(r->error, err, cap);
       return CEREBRO_RAY_OK;
     }
@@ -387,11 +388,11 @@ int MeasureHandoff(CerebroRayDriver* d, size_t size, int iterations, double* hop
     auto& a = *d->slots[0].actor;
     auto& b = *d->slots[1].actor;
     for (int i = -2; i < iterations; ++i) {  // two warm-up rounds
-      double t0 = Now();
+      double t0 = MonotonicSeconds();
       auto ra = a.Task(&Worker::Echo).Remote(seed_ref, 1);  // a: holds the bytes, returns them
       auto rb = b.Task(&Worker::Echo).Remote(ra, 0);        // b: receives them from a
       std::shared_ptr<UnitOutput> r = ray::Get(rb);
-      double t1 = Now();
+      double t1 = MonotonicSeconds();
       if (i < 0) continue;
       hop_ms[i] = r->handoff_seconds * 1e3;
       chain_ms[i] = (t1 - t0) * 1e3;

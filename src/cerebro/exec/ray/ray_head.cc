@@ -19,13 +19,10 @@
 #include <sstream>
 #include <thread>
 
+#include "cerebro/common/clock.h"
+
 namespace cerebro::exec {
 namespace {
-
-double Now() {
-  using namespace std::chrono;
-  return duration<double>(steady_clock::now().time_since_epoch()).count();
-}
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -133,7 +130,7 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
   ::setpgid(pid, pid);  // also from here, so it holds before we might signal the group
   head->pid_ = pid;
 
-  const double deadline = Now() + options.start_timeout_seconds;
+  const double deadline = MonotonicSeconds() + options.start_timeout_seconds;
   while (true) {
     std::string text = ReadAll(log);
     if (text.find("Ray runtime started") != std::string::npos) break;
@@ -145,7 +142,7 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
                       (last.empty() ? std::string(": no output") : ": " + last) + " (log: " +
                       log + ")");
     }
-    if (Now() > deadline) {
+    if (MonotonicSeconds() > deadline) {
       return Internal("ray start did not report a running head within " +
                       std::to_string(static_cast<int>(options.start_timeout_seconds)) +
                       " s (log: " + log + ")");
@@ -189,8 +186,8 @@ Status LocalRayHead::Stop() {
   if (pid_ > 0) {
     ::kill(pid_, SIGTERM);
     int status = 0;
-    const double deadline = Now() + 30;
-    while (!Exited(pid_, &status) && Now() < deadline) {
+    const double deadline = MonotonicSeconds() + 30;
+    while (!Exited(pid_, &status) && MonotonicSeconds() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     // Whatever is still in the group (or the blocked `ray start` itself) goes now.

@@ -29,20 +29,23 @@
 extern "C" {
 #endif
 
-#define CEREBRO_RAY_SEAM_VERSION 1
+#define CEREBRO_RAY_SEAM_VERSION 2
 
 /* Return codes. */
 enum {
   CEREBRO_RAY_OK = 0,
-  CEREBRO_RAY_ERR = 1,         /* the call failed (connection, actor start, bad id) */
-  CEREBRO_RAY_NOT_IN_FLIGHT = 2 /* wait_any: no unit is in flight */
+  CEREBRO_RAY_ERR = 1,          /* the call failed (connection, actor start, bad id) */
+  CEREBRO_RAY_NOT_IN_FLIGHT = 2, /* wait_any: no unit is in flight */
+  CEREBRO_RAY_TIMEOUT = 3        /* wait_any: no unit ended within timeout_ms */
 };
 
-/* Completion kinds, matching exec::CompletionKind. */
+/* How a unit ended. The failure class of a trainer error (retry, model failed, worker
+ * lost) is the ABI-1 side's decision, from `code`, with the table the local backend
+ * uses (exec/unit_outcome.h): this side only tells a returned error from a lost actor. */
 enum {
   CEREBRO_RAY_UNIT_OK = 0,
-  CEREBRO_RAY_UNIT_MODEL_FAILED = 1, /* the trainer returned an error code */
-  CEREBRO_RAY_UNIT_WORKER_LOST = 2   /* the actor died or its result is lost */
+  CEREBRO_RAY_UNIT_FAILED = 1,     /* the trainer returned the error code in `code` */
+  CEREBRO_RAY_UNIT_WORKER_LOST = 2 /* the actor died or its result is lost */
 };
 
 typedef struct CerebroRayDriver CerebroRayDriver;
@@ -66,6 +69,8 @@ typedef struct {
 typedef struct {
   int worker;
   int kind;           /* CEREBRO_RAY_UNIT_* */
+  int code;           /* the trainer's return code: CEREBRO_OK or a CEREBRO_ERR_* of
+                         train/worker_api.h (WORKER_LOST: CEREBRO_OK) */
   double loss_sum;
   double correct;
   int64_t num_examples;
@@ -109,9 +114,11 @@ typedef struct {
   /* Submits a unit as an actor task; returns at once. The worker must be idle. */
   int (*submit)(CerebroRayDriver* d, const CerebroRayUnit* unit, char* err, size_t err_cap);
 
-  /* Blocks (ray::Wait, no polling) until a submitted unit ends and fills *out. A dead
+  /* Blocks in ray::Wait until a submitted unit ends and fills *out, or returns
+   * CEREBRO_RAY_TIMEOUT after timeout_ms (-1: no limit) with *out untouched. A dead
    * actor is a completion of kind WORKER_LOST with the reason in err. */
-  int (*wait_any)(CerebroRayDriver* d, CerebroRayCompletion* out, char* err, size_t err_cap);
+  int (*wait_any)(CerebroRayDriver* d, int timeout_ms, CerebroRayCompletion* out, char* err,
+                  size_t err_cap);
 
   /* The OS pid of worker w's actor process, or -1 (tests kill it). */
   int (*worker_pid)(CerebroRayDriver* d, int w);
