@@ -1,0 +1,45 @@
+// The Backend contract, checked on a real backend: the wakeable wait and the failure
+// classes as a worker reports them, on a tiny store made with data::Prepare.
+// backend_contract_test.cc holds the tests; each backend's test file instantiates them
+// with a BackendUnderTest (local_backend_test.cc, ray/ray_backend_test.cc). One backend
+// (one worker) per binary, started on first use; every test leaves it idle and alive.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cerebro/exec/backend.h"
+
+namespace cerebro::exec {
+
+struct BackendUnderTest {
+  std::string name;
+  std::function<std::unique_ptr<Backend>()> make;
+  std::function<int(Backend&, int worker)> worker_pid;  // the OS process of a worker
+};
+
+class BackendContractTest : public ::testing::TestWithParam<BackendUnderTest> {
+ protected:
+  static void SetUpTestSuite();
+  static void TearDownTestSuite();
+  void SetUp() override;
+
+  Backend& backend() { return *backend_; }
+  // A unit of model 0 on worker 0 / partition 0.
+  static UnitRequest Unit(UnitKind kind, std::string state = "", const char* config = nullptr);
+  // Submits `r` and waits, with the test's Wakeup (not notified), for its completion.
+  Completion Run(const UnitRequest& r);
+  // WaitAny(wake_) that must return a completion.
+  Completion Wait();
+
+  std::unique_ptr<Wakeup> wake_;
+
+ private:
+  static std::string dir_;
+  static std::unique_ptr<Backend> backend_;
+};
+
+}  // namespace cerebro::exec
