@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "cerebro/exec/backend.h"
 
@@ -20,6 +21,21 @@ struct BackendUnderTest {
   std::function<std::unique_ptr<Backend>()> make;
   std::function<int(Backend&, int worker)> worker_pid;  // the OS process of a worker
 };
+
+// A B(options) under test; B has worker_pid(int) (the process tests kill).
+template <typename B, typename Options>
+BackendUnderTest Under(std::string name, Options options) {
+  BackendUnderTest b;
+  b.name = std::move(name);
+  b.make = [options] { return std::unique_ptr<Backend>(std::make_unique<B>(options)); };
+  b.worker_pid = [](Backend& backend, int w) { return dynamic_cast<B&>(backend).worker_pid(w); };
+  return b;
+}
+
+// INSTANTIATE_TEST_SUITE_P(Name, BackendContractTest, Values(Under<...>(...)), ByName).
+inline std::string ByName(const ::testing::TestParamInfo<BackendUnderTest>& info) {
+  return info.param.name;
+}
 
 class BackendContractTest : public ::testing::TestWithParam<BackendUnderTest> {
  protected:

@@ -7,22 +7,15 @@
 namespace cerebro::exec {
 namespace {
 
-BackendUnderTest Local() {
-  BackendUnderTest b;
-  b.name = "Local";
-  b.make = [] {
-    LocalBackendOptions o;
-    o.worker_binary = CEREBRO_WORKER_PATH;
-    return std::unique_ptr<Backend>(std::make_unique<LocalBackend>(o));
-  };
-  b.worker_pid = [](Backend& backend, int w) {
-    return dynamic_cast<LocalBackend&>(backend).worker_pid(w);
-  };
-  return b;
+LocalBackendOptions WithTheBuiltWorker() {
+  LocalBackendOptions o;
+  o.worker_binary = CEREBRO_WORKER_PATH;
+  return o;
 }
 
-INSTANTIATE_TEST_SUITE_P(Local, BackendContractTest, ::testing::Values(Local()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Local, BackendContractTest,
+                         ::testing::Values(Under<LocalBackend>("Local", WithTheBuiltWorker())),
+                         ByName);
 
 }  // namespace
 }  // namespace cerebro::exec

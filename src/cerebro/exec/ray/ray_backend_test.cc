@@ -7,18 +7,9 @@
 namespace cerebro::exec {
 namespace {
 
-BackendUnderTest Ray() {
-  BackendUnderTest b;
-  b.name = "Ray";
-  b.make = [] { return std::unique_ptr<Backend>(std::make_unique<RayBackend>(RayBackendOptions{})); };
-  b.worker_pid = [](Backend& backend, int w) {
-    return dynamic_cast<RayBackend&>(backend).worker_pid(w);
-  };
-  return b;
-}
-
-INSTANTIATE_TEST_SUITE_P(Ray, BackendContractTest, ::testing::Values(Ray()),
-                         [](const auto& info) { return info.param.name; });
+INSTANTIATE_TEST_SUITE_P(Ray, BackendContractTest,
+                         ::testing::Values(Under<RayBackend>("Ray", RayBackendOptions{})),
+                         ByName);
 
 }  // namespace
 }  // namespace cerebro::exec
