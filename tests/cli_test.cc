@@ -95,7 +95,7 @@ TEST_F(CliTest, ConfigsPrintsWhatARunWritesToModelsJsonWithoutTraining) {
   EXPECT_EQ(printed, nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/models.json")));
 
   ExpectCleanFailure(RunCerebro("configs " + spec + " --workers 2"),
-                     "--workers: configs takes only --seed", tmp_.Join("none"));
+                     "--workers: not a flag of configs (it takes --seed)", tmp_.Join("none"));
 }
 
 TEST_F(CliTest, UnknownKeyInSpec) {
@@ -161,8 +161,65 @@ TEST_F(CliTest, BadModelFieldNamesTheField) {
 
 TEST_F(CliTest, BadFlag) {
   auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --workers zero");
-  ExpectCleanFailure(r, "--workers", Out());
+  ExpectCleanFailure(r, "--workers: expected a positive integer, got 'zero'", Out());
   ExpectCleanFailure(RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --wrkers 2"), "--wrkers", Out());
+  // The last argument: an unknown flag, not a missing value.
+  ExpectCleanFailure(RunCerebro("run " + Spec(Good()) + " --out " + Out() + " --bogus"),
+                     "--bogus: unknown flag", Out());
+}
+
+// Flag values are checked by the spec's range rules, never wrapped to 32 bits.
+TEST_F(CliTest, OverflowingFlagsAreRefusedNotWrapped) {
+  const std::string run = "run " + Spec(Good()) + " --out " + Out();
+  ExpectCleanFailure(RunCerebro(run + " --epochs 4294967297"), "--epochs: too large: 4294967297",
+                     Out());
+  ExpectCleanFailure(RunCerebro(run + " --workers 4294967298"), "--workers: too large: 4294967298",
+                     Out());
+  ExpectCleanFailure(RunCerebro(run + " --seed 18446744073709551616"),
+                     "--seed: expected an integer in [0, 2^64 - 1]", Out());
+}
+
+TEST_F(CliTest, EachCommandTakesOnlyItsOwnFlags) {
+  ExpectCleanFailure(RunCerebro("prepare " + Spec(Good()) + " --out " + Out() + " --workers 3"),
+                     "--workers: not a flag of prepare (it takes --out, --partitions, --seed)",
+                     Out());
+  ExpectCleanFailure(RunCerebro("resume " + Out() + " --epochs 3"),
+                     "--epochs: not a flag of resume (it takes --quiet)", Out());
+}
+
+// `cerebro report` reads summary.json strictly: one line and exit 2, never an abort.
+TEST_F(CliTest, ReportOnAMalformedSummaryIsOneLine) {
+  const std::string dir = tmp_.Join("run");
+  std::filesystem::create_directories(dir);
+  ExpectCleanFailure(RunCerebro("report " + dir), "summary.json: no summary (is the run finished?)",
+                     tmp_.Join("none"));
+  const std::string good = R"({"metric": "accuracy", "direction": "max", "best": null,
+      "strategy": "mop", "backend": "local", "workers": 2, "partitions": 2, "epochs": 1,
+      "seed": 5, "order": "random",
+      "timing": {"wall_seconds": 1.0, "prepare_seconds": 0.5, "compute_seconds": 1.0,
+                 "transfer_seconds": 0.0, "state_codec_seconds": 0.0,
+                 "checkpoint_seconds": 0.0, "train_examples": 10,
+                 "train_samples_per_second": 10.0, "state_bytes_moved": 0},
+      "checkpoint_bytes": 0,
+      "models": [{"id": 0, "rank": 1, "params": {"model": "mlp"}, "status": "completed",
+                  "train_units": 2, "eval_units": 2,
+                  "history": [{"epoch": 1, "train_loss": 1.0, "train_accuracy": 0.5,
+                               "val_loss": 0.9, "val_accuracy": 0.625, "seconds": 0.1}],
+                  "checkpoint": null}]})";
+  WriteFile(dir + "/summary.json", good);
+  auto r = RunCerebro("report " + dir);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("completed  0.6250"), std::string::npos) << r.out;
+  WriteFile(dir + "/summary.json", good.substr(0, good.size() / 2));
+  ExpectCleanFailure(RunCerebro("report " + dir), "summary.json: not valid JSON",
+                     tmp_.Join("none"));
+  WriteFile(dir + "/summary.json", "rank model status\n");
+  ExpectCleanFailure(RunCerebro("report " + dir), "summary.json: not valid JSON",
+                     tmp_.Join("none"));
+  WriteFile(dir + "/summary.json",
+            Replace(good, R"("history": [)", R"("history": "none", "x": [)"));
+  ExpectCleanFailure(RunCerebro("report " + dir),
+                     "summary.json: models[0].history: expected an array", tmp_.Join("none"));
 }
 
 TEST_F(CliTest, ExistingOutputDirectoryIsNotTouched) {

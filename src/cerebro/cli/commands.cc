@@ -1,0 +1,175 @@
+#include "cerebro/cli/commands.h"
+
+#include <cstdio>
+#include <ctime>
+#include <string>
+
+#include "cerebro/cli/progress.h"
+#include "cerebro/cli/ranked_table.h"
+#include "cerebro/data/partition_store.h"
+#include "cerebro/driver/driver.h"
+#include "cerebro/spec/spec.h"
+#include "cerebro/store/summary.h"
+
+namespace cerebro::cli {
+namespace {
+
+int ExitCodeFor(const Status& st) {
+  switch (st.code()) {
+    case StatusCode::kInvalidArgument:
+    case StatusCode::kNotFound:
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kDataLoss:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+// runs/<spec name, or the spec file's base name>-<local time>.
+std::string DefaultOutDir(const spec::ExperimentSpec& s) {
+  std::string name = s.name;
+  if (name.empty()) {
+    name = s.source_file.substr(s.source_file.find_last_of('/') + 1);
+    name = name.substr(0, name.find('.'));
+  }
+  std::time_t t = std::time(nullptr);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&t));
+  return "runs/" + name + "-" + stamp;
+}
+
+// The one positional argument `what` names (SPEC, RUN_DIR), or why there is not one.
+StatusOr<std::string> OnePositional(const CommandLine& line, const char* what) {
+  if (line.positional.size() != 1) {
+    return InvalidArgument(std::string(EnumName(line.command)) + ": expected one " + what);
+  }
+  return line.positional[0];
+}
+
+// The spec file, with the command's flags applied as overrides before validation.
+StatusOr<spec::ExperimentSpec> SpecOf(const CommandLine& line) {
+  ASSIGN_OR_RETURN(std::string path, OnePositional(line, "SPEC file"));
+  return spec::ParseSpecFile(path, SpecOverrides(line));
+}
+
+int PrintResult(const driver::RunResult& r) {
+  std::printf("%s", FormatRankedTable(r).c_str());  // a RunResult is its summary
+  const auto& t = r.timing;
+  std::printf("\nrun directory: %s\n", r.run_dir.c_str());
+  if (r.best_model >= 0) {
+    std::printf("best: model %d, val %s %.4f\n", r.best_model, r.metric.c_str(), r.best_value);
+  }
+  std::printf("time: %.1f s training (%.0f samples/s), %.1f s preparing; state moves %.2f s, "
+              "checkpoints %.2f s (%.1f MB kept)\n",
+              t.wall_seconds, t.wall_seconds > 0 ? t.train_examples / t.wall_seconds : 0.0,
+              t.prepare_seconds, t.transfer_seconds + t.state_codec_seconds, t.checkpoint_seconds,
+              t.checkpoint_bytes / 1e6);
+  return r.best_model >= 0 ? 0 : 1;
+}
+
+int CmdRun(const CommandLine& line) {
+  auto parsed = SpecOf(line);
+  if (!parsed.ok()) return Fail(parsed.status());
+  const spec::ExperimentSpec& s = *parsed;
+  driver::RunOptions opts;
+  opts.out_dir = line.Value("--out", DefaultOutDir(s));
+  StatusOr<driver::RunResult> result = Internal("not run");
+  {
+    ProgressPrinter progress(line.quiet);
+    progress.Attach(&opts, line.positional[0]);
+    result = driver::RunExperiment(s, opts);
+  }
+  if (!result.ok()) return Fail(result.status());
+  return PrintResult(*result);
+}
+
+int CmdResume(const CommandLine& line) {
+  auto dir = OnePositional(line, "RUN_DIR");
+  if (!dir.ok()) return Fail(dir.status());
+  driver::RunOptions opts;
+  StatusOr<driver::RunResult> result = Internal("not run");
+  {
+    ProgressPrinter progress(line.quiet);
+    progress.Attach(&opts, "resume " + *dir);
+    result = driver::ResumeExperiment(*dir, opts);
+  }
+  if (!result.ok()) return Fail(result.status());
+  return PrintResult(*result);
+}
+
+int CmdReplay(const CommandLine& line) {
+  auto positional = OnePositional(line, "RUN_DIR");
+  if (!positional.ok()) return Fail(positional.status());
+  std::string dir = *positional;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  driver::RunOptions opts;
+  opts.out_dir = line.Value("--out", dir + "-replay");
+  auto report = driver::ReplayExperiment(dir, opts);
+  if (!report.ok()) return Fail(report.status());
+  const auto& r = *report;
+  std::printf("replayed %s into %s: %lld of %lld epochs bitwise identical; max |difference| %.3g\n",
+              dir.c_str(), r.replay.run_dir.c_str(), static_cast<long long>(r.epochs_identical),
+              static_cast<long long>(r.epochs_compared), r.max_abs_difference);
+  for (const auto& d : r.divergences) std::printf("  diverged: %s\n", d.c_str());
+  return r.divergences.empty() ? 0 : 1;
+}
+
+int CmdPrepare(const CommandLine& line) {
+  auto path = OnePositional(line, "SPEC file");
+  if (!path.ok()) return Fail(path.status());
+  if (!line.Has("--out")) return Fail(InvalidArgument("--out: prepare needs an output directory"));
+  auto parsed = spec::ParseSpecFile(*path, SpecOverrides(line));
+  if (!parsed.ok()) return Fail(parsed.status());
+  const spec::ExperimentSpec& s = *parsed;
+  // The store a mop run of this spec would make: run.partitions, or one per worker.
+  const int partitions = s.run.partitions > 0 ? s.run.partitions : s.run.workers;
+  data::PrepareOptions po;
+  po.num_train_partitions = partitions;
+  po.num_val_partitions = partitions;
+  po.seed = s.run.seed;
+  Status st = data::Prepare(driver::ToSourceSpec(s), po, line.Value("--out"));
+  if (!st.ok()) return Fail(st);
+  std::printf("prepared %d train and validation partitions in %s\n", partitions,
+              line.Value("--out").c_str());
+  return 0;
+}
+
+int CmdConfigs(const CommandLine& line) {
+  auto parsed = SpecOf(line);
+  if (!parsed.ok()) return Fail(parsed.status());
+  auto configs = driver::ConfigurationsJson(*parsed);
+  if (!configs.ok()) return Fail(configs.status());
+  std::printf("%s\n", configs->dump(2).c_str());
+  return 0;
+}
+
+int CmdReport(const CommandLine& line) {
+  auto dir = OnePositional(line, "RUN_DIR");
+  if (!dir.ok()) return Fail(dir.status());
+  auto summary = store::ReadSummary(&RealFileSystem(), *dir);
+  if (!summary.ok()) return Fail(summary.status());
+  std::printf("%s", FormatRankedTable(*summary).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int Fail(const Status& st) {
+  std::fprintf(stderr, "cerebro: error: %s\n", st.message().c_str());
+  return ExitCodeFor(st);
+}
+
+int RunCommand(const CommandLine& line) {
+  switch (line.command) {
+    case Command::kRun: return CmdRun(line);
+    case Command::kConfigs: return CmdConfigs(line);
+    case Command::kPrepare: return CmdPrepare(line);
+    case Command::kResume: return CmdResume(line);
+    case Command::kReplay: return CmdReplay(line);
+    case Command::kReport: return CmdReport(line);
+  }
+  return Fail(Internal("unhandled command"));
+}
+
+}  // namespace cerebro::cli

@@ -1,0 +1,42 @@
+// Live progress of a run on stderr, as a run observer: a start line, then one redrawn
+// line on a terminal or a line per tenth of the units otherwise. Called on the run
+// loop's thread only (driver/run_observer.h).
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/driver/progress.h"
+#include "cerebro/driver/run_observer.h"
+
+namespace cerebro::cli {
+
+class ProgressPrinter final : public driver::RunObserver {
+ public:
+  explicit ProgressPrinter(bool quiet);
+  // Ends a redrawn line, so what follows starts on a line of its own.
+  ~ProgressPrinter() override;
+  ProgressPrinter(const ProgressPrinter&) = delete;
+  ProgressPrinter& operator=(const ProgressPrinter&) = delete;
+
+  // Adds this printer to `opts`' observers (nothing when quiet); `what` names the run
+  // in the start line. The printer must outlive the run.
+  void Attach(driver::RunOptions* opts, const std::string& what);
+
+  Status OnStarted(const driver::RunView& run) override;
+  Status OnUnitDone(const driver::RunView& run, const store::UnitDone&) override;
+  Status OnModelStatus(const driver::RunView& run, ModelId) override;
+
+ private:
+  void Draw(const driver::Progress& p);
+
+  bool quiet_, tty_;
+  std::string what_;
+  double start_ = 0;          // when the run started, on the monotonic clock
+  int64_t units_at_start_ = 0;  // units already done then (a resumed run's)
+  bool drew_ = false;
+  int last_decile_ = -1;
+};
+
+}  // namespace cerebro::cli
