@@ -490,7 +490,9 @@ Status ReadSpec(const Json& doc, ExperimentSpec* spec) {
   RETURN_IF_ERROR(root.Enum("task", &spec->task));
   RETURN_IF_ERROR(ParseData(root, &spec->data));
   const Json* params = root.Get("params");
-  if (params == nullptr) return InvalidArgument("params: missing (the model and its hyperparameters)");
+  if (params == nullptr) {
+    return InvalidArgument("params: missing (the model and its hyperparameters)");
+  }
   RETURN_IF_ERROR(RequireObject(params, "params"));
   if (!params->contains("model")) return InvalidArgument("params.model: missing (e.g. mlp or cnn)");
   for (auto it = params->begin(); it != params->end(); ++it) {
@@ -597,7 +599,9 @@ Status Validate(const ExperimentSpec& spec) {
                            " partitions cannot keep " + std::to_string(spec.run.workers) +
                            " workers busy (use partitions >= workers)");
   }
-  if (spec.run.threads_per_worker > 256) return InvalidArgument("run.threads_per_worker: at most 256");
+  if (spec.run.threads_per_worker > 256) {
+    return InvalidArgument("run.threads_per_worker: at most 256");
+  }
   return Status::Ok();
 }
 

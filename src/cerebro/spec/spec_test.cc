@@ -231,8 +231,9 @@ TEST(SpecTest, EnumsAreSpelledAsBeforeInTheResolvedSpec) {
   EXPECT_EQ(j["run"]["order"], "fixed");
   EXPECT_EQ(j["run"]["backend"], "ray");
   EXPECT_EQ(j["params"]["lr"].begin().key(), "choice");
-  for (auto [strategy, name] : {std::pair{Strategy::kMop, "mop"}, {Strategy::kSequential, "sequential"},
-                                {Strategy::kTask, "task"}, {Strategy::kDataParallel, "dp"}}) {
+  for (auto [strategy, name] :
+       {std::pair{Strategy::kMop, "mop"}, {Strategy::kSequential, "sequential"},
+        {Strategy::kTask, "task"}, {Strategy::kDataParallel, "dp"}}) {
     EXPECT_EQ(EnumName(strategy), name);
     EXPECT_EQ(ParseEnum<Strategy>(name), strategy);
   }
