@@ -9,11 +9,19 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/data/partition_store.h"
+#include "cerebro/model/registry.h"
+#include "cerebro/train/blas.h"
+#include "cerebro/train/optimizer_state.h"
+#include "cerebro/train/process.h"
+#include "cerebro/train/state_codec.h"
+#include "cerebro/train/state_header.h"
 #include "cerebro/train/trainer.h"
 #include "cerebro/train/worker_api.h"
 
@@ -448,6 +456,84 @@ TEST_F(WorkerApiTest, CorruptStateIsStateError) {
   Unit mismatch = RunUnitOn(w, kMlp, true, 1, 1, other.state);
   EXPECT_EQ(mismatch.rc, CEREBRO_ERR_STATE);
   EXPECT_NE(mismatch.error.find("shape"), std::string::npos) << mismatch.error;
+}
+
+// ---- states written before train/ was split (testdata/state_v1_*.bin) ------------------
+//
+// Written by trainer.cc as of commit abb9c0d (before the split): two train units (init_seed
+// 3, unit seeds 30 and 31) of each config below on partition 0 of WorkerApiTest's store.
+// A state must keep loading across releases, and a state that decodes completely
+// re-encodes to the same bytes, which compares every weight, moment and step count.
+
+struct GoldenState {
+  const char* file;
+  const char* config;
+};
+const GoldenState kGoldenStates[] = {
+    {"state_v1_adam.bin",
+     R"({"model":"mlp","hidden":[4],"optimizer":"adam","lr":0.01,"weight_decay":1e-4})"},
+    {"state_v1_adamw.bin",
+     R"({"model":"mlp","hidden":[4],"optimizer":"adamw","lr":0.01,"weight_decay":0.01})"},
+    {"state_v1_sgd_momentum.bin",
+     R"({"model":"mlp","hidden":[4],"optimizer":"sgd","lr":0.05,"momentum":0.9})"},
+    // Plain SGD keeps no per-parameter state: every has_state entry is 0.
+    {"state_v1_sgd.bin", R"({"model":"mlp","hidden":[4],"optimizer":"sgd","lr":0.05})"},
+};
+
+std::vector<uint8_t> ReadTestdata(const std::string& name) {
+  std::ifstream in(std::string(CEREBRO_TRAIN_TESTDATA) + "/" + name, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(StateFormatTest, HeaderChecksumIsHash64OfTheArchive) {
+  for (const GoldenState& golden : kGoldenStates) {
+    SCOPED_TRACE(golden.file);
+    const std::vector<uint8_t> state = ReadTestdata(golden.file);
+    ASSERT_GT(state.size(), kStateHeaderSize);
+    EXPECT_EQ(std::memcmp(state.data(), "CRBSTAT1", 8), 0);
+    uint64_t stored = 0;
+    for (int b = 0; b < 8; ++b) stored |= static_cast<uint64_t>(state[8 + b]) << (8 * b);
+    EXPECT_EQ(stored, Hash64(state.data() + kStateHeaderSize, state.size() - kStateHeaderSize));
+    EXPECT_TRUE(CheckStateHeader(state.data(), state.size()).ok());
+  }
+}
+
+TEST(StateFormatTest, StatesWrittenBeforeTheSplitDecodeAndReencodeBitwise) {
+  for (const GoldenState& golden : kGoldenStates) {
+    SCOPED_TRACE(golden.file);
+    const std::vector<uint8_t> state = ReadTestdata(golden.file);
+    ASSERT_FALSE(state.empty());
+    auto config = model::ParseModelConfig(golden.config);
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    auto net = model::BuildNet(*config, model::InputSpec{{kFeatures}, kClasses});
+    ASSERT_TRUE(net.ok()) << net.status().ToString();
+    auto optimizer = MakeOptimizer(*config, net->module->parameters());
+    Status decoded =
+        DecodeState(state.data(), state.size(), *net, optimizer.get(), config->optimizer);
+    ASSERT_TRUE(decoded.ok()) << decoded.ToString();
+    const bool keeps_state = config->optimizer != model::OptimizerKind::kSgd || config->momentum;
+    EXPECT_EQ(StateTensors(*optimizer, config->optimizer, 0).empty(), !keeps_state);
+    MallocBuffer again = EncodeState(*net, *optimizer, config->optimizer);
+    ASSERT_EQ(again.size(), state.size());
+    EXPECT_EQ(std::memcmp(again.data(), state.data(), state.size()), 0);
+  }
+}
+
+// The example order of a training pass: ShuffledRange (common/rng.h) seeded with
+// DeriveSeed(unit_seed, "unit_order"). Pinned with the orders the trainer's own shuffle
+// gave before it moved to common/ (its rejection rule differed, which changes an order
+// only with probability ~n/2^64 per draw).
+TEST(TrainerTest, ExampleOrderIsUnchanged) {
+  auto order = [](int64_t n, uint64_t unit_seed) {
+    return ShuffledRange<int64_t>(n, DeriveSeed(unit_seed, "unit_order"));
+  };
+  EXPECT_EQ(order(12, 0), (std::vector<int64_t>{5, 8, 7, 0, 1, 2, 10, 11, 9, 6, 3, 4}));
+  EXPECT_EQ(order(12, 1), (std::vector<int64_t>{8, 1, 2, 4, 0, 6, 7, 10, 11, 9, 5, 3}));
+  EXPECT_EQ(order(12, 21), (std::vector<int64_t>{5, 4, 10, 1, 11, 2, 9, 3, 8, 7, 6, 0}));
+  const std::vector<int64_t> big = order(1000, 7);
+  EXPECT_EQ(std::vector<int64_t>(big.begin(), big.begin() + 10),
+            (std::vector<int64_t>{407, 925, 84, 581, 638, 27, 919, 674, 387, 790}));
+  EXPECT_EQ(big.back(), 460);
 }
 
 // ---- the C++ entry point with in-memory data (shapes the CSV store cannot express) -----

@@ -13,6 +13,8 @@
 #include <utility>
 
 #include "cerebro/model/registry.h"
+#include "cerebro/train/blas.h"
+#include "cerebro/train/process.h"
 #include "cerebro/train/trainer.h"
 
 // LibTorch (Debian's and the pip wheel's) is built with the C++11 ABI, and this file
