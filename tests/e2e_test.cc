@@ -36,7 +36,7 @@ TEST(EndToEndTest, MopGivesEveryModelExactlyEpochsTimesPartitionsUnits) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->models.size(), 4u);
   for (const auto& m : r->models) {
-    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
     EXPECT_EQ(m.train_units, 3 * 2);
     EXPECT_EQ(m.eval_units, 3 * 2);
     ASSERT_EQ(m.history.size(), 3u);
@@ -77,12 +77,12 @@ TEST(EndToEndTest, SequentialAndTaskStrategiesTrainEveryModelOnAllData) {
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
   for (const char* strategy : {"sequential", "task"}) {
     spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 2, 2));
-    s.run.strategy = strategy;
-    if (s.run.strategy == "sequential") s.run.workers = 1;
+    s.run.strategy = *ParseEnum<spec::Strategy>(strategy);
+    if (s.run.strategy == spec::Strategy::kSequential) s.run.workers = 1;
     auto r = RunExperiment(s, Options(tmp.Join(std::string("run_") + strategy)));
     ASSERT_TRUE(r.ok()) << strategy << ": " << r.status().ToString();
     for (const auto& m : r->models) {
-      EXPECT_EQ(m.status, "completed");
+      EXPECT_EQ(m.status, ModelStatus::kCompleted);
       EXPECT_EQ(m.train_units, 2);  // one partition holding all the data, per epoch
       EXPECT_EQ(m.history.back().train_examples, 225);
     }
@@ -95,11 +95,11 @@ TEST(EndToEndTest, DataParallelBaselineTrainsEachModelOnAllPartitionsAndAverages
   TempDir tmp;
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
   spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 3, 2));
-  s.run.strategy = "dp";
+  s.run.strategy = spec::Strategy::kDataParallel;
   auto r = RunExperiment(s, Options(tmp.Join("run")));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   for (const auto& m : r->models) {
-    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
     EXPECT_EQ(m.train_units, 3 * 2);
     EXPECT_EQ(m.history.back().train_examples, 450);
   }
@@ -134,19 +134,20 @@ TEST(EndToEndTest, KilledWorkerIsReplacedAndNoCompletedUnitIsLost) {
   RunOptions o = Options(tmp.Join("run"));
   int completions = 0;
   bool killed = false;
-  o.after_completion = [&](const exec::Completion& c, exec::Backend& backend) {
+  testing::UnitObserver hook([&](const driver::RunView& run, const store::UnitDone& u) {
     if (++completions != 3 || killed) return;
     // Kill the worker that did not just finish: it is (very likely) mid-unit.
-    int victim = 1 - c.unit.worker;
-    int pid = dynamic_cast<exec::LocalBackend&>(backend).worker_pid(victim);
+    int victim = 1 - u.worker;
+    int pid = dynamic_cast<const exec::LocalBackend*>(run.backend)->worker_pid(victim);
     ASSERT_GT(pid, 0);
     ::kill(pid, SIGKILL);
     killed = true;
-  };
+  });
+  o.observers.push_back(&hook);
   auto r = RunExperiment(s, o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_TRUE(killed);
-  for (const auto& m : r->models) EXPECT_EQ(m.status, "completed") << m.failure;
+  for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
   ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 2);
   int lost = 0;
   for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) lost += j["type"] == "worker_lost";
@@ -164,7 +165,7 @@ TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   int failed = 0, completed = 0;
   for (const auto& m : r->models) {
-    if (m.status == "failed") {
+    if (m.status == ModelStatus::kFailed) {
       ++failed;
       EXPECT_EQ(m.params["lr"].get<double>(), 1e30);
       EXPECT_FALSE(m.failure.empty());
@@ -174,7 +175,7 @@ TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
   }
   EXPECT_EQ(failed, 2);
   EXPECT_EQ(completed, 2);
-  EXPECT_EQ(r->models.back().status, "failed");  // ranked after every completed model
+  EXPECT_EQ(r->models.back().status, ModelStatus::kFailed);  // ranked after every completed model
   auto summary = spec::Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
   EXPECT_EQ(summary["models"][3]["status"], "failed");
   EXPECT_TRUE(summary["models"][3].contains("failure"));
@@ -191,11 +192,11 @@ TEST(EndToEndTest, AModelThatRunsOutOfMemoryFailsAloneWithTheReason) {
   int failed = 0;
   for (const auto& m : r->models) {
     if (m.params["hidden"].size() == 2) {
-      EXPECT_EQ(m.status, "failed");
+      EXPECT_EQ(m.status, ModelStatus::kFailed);
       EXPECT_NE(m.failure.find("alloc"), std::string::npos) << m.failure;
       ++failed;
     } else {
-      EXPECT_EQ(m.status, "completed") << m.failure;
+      EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
     }
   }
   EXPECT_EQ(failed, 2);

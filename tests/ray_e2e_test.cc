@@ -102,7 +102,7 @@ class RayEndToEndTest : public ::testing::Test {
 
   spec::ExperimentSpec RaySpec(const std::string& text) {
     spec::ExperimentSpec s = ParseOrDie(text);
-    s.run.backend = "ray";
+    s.run.backend = spec::BackendKind::kRay;
     s.run.ray_address = head_->address();
     return s;
   }
@@ -123,7 +123,7 @@ TEST_F(RayEndToEndTest, EveryModelGetsEveryUnitOnceAndFixedOrderMatchesLocalBitw
 
   ASSERT_EQ(ray->models.size(), 4u);
   for (const auto& m : ray->models) {
-    EXPECT_EQ(m.status, "completed") << m.failure;
+    EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
     EXPECT_EQ(m.train_units, 2 * 2);
     EXPECT_EQ(m.eval_units, 2 * 2);
   }
@@ -144,18 +144,19 @@ TEST_F(RayEndToEndTest, KilledActorIsReplacedAndNoCompletedUnitIsLost) {
   RunOptions o = Options(tmp.Join("run"));
   int completions = 0;
   int victim_pid = -1;
-  o.after_completion = [&](const exec::Completion& c, exec::Backend& backend) {
+  testing::UnitObserver hook([&](const driver::RunView& run, const store::UnitDone& u) {
     if (++completions != 3 || victim_pid > 0) return;
     // Kill the actor that did not just finish: it is (very likely) mid-unit.
-    int victim = 1 - c.unit.worker;
-    victim_pid = dynamic_cast<exec::RayBackend&>(backend).worker_pid(victim);
+    int victim = 1 - u.worker;
+    victim_pid = dynamic_cast<const exec::RayBackend*>(run.backend)->worker_pid(victim);
     ASSERT_GT(victim_pid, 0);
     ::kill(victim_pid, SIGKILL);
-  };
+  });
+  o.observers.push_back(&hook);
   auto r = RunExperiment(RaySpec(testing::SmallSpec(csv, 2, 2)), o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_GT(victim_pid, 0);
-  for (const auto& m : r->models) EXPECT_EQ(m.status, "completed") << m.failure;
+  for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
   ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 2);
   int lost = 0;
   for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) {
@@ -170,7 +171,7 @@ TEST_F(RayEndToEndTest, WithoutAnAddressTheRunStartsAndStopsItsOwnHead) {
   TempDir tmp;
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
   spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 1, 2));
-  s.run.backend = "ray";  // no ray_address
+  s.run.backend = spec::BackendKind::kRay;  // no ray_address
   std::set<int> before = CerebroRayProcesses(head_->temp_dir());
   auto r = RunExperiment(s, Options(tmp.Join("run")));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -186,14 +187,6 @@ TEST(RayBackendTest, AnAddressWhereNothingListensIsAOneLineError) {
   EXPECT_EQ(st.code(), StatusCode::kFailedPrecondition) << st.ToString();
   EXPECT_NE(st.message().find("127.0.0.1:1"), std::string::npos) << st.message();
   EXPECT_EQ(st.message().find('\n'), std::string::npos);
-}
-
-TEST(RayBackendTest, StateHashTellsStatesApartBySizeAndContent) {
-  std::string a(1000003, 'x'), b = a;
-  EXPECT_EQ(exec::StateHash(a.data(), a.size()), exec::StateHash(b.data(), b.size()));
-  b[500001] = 'y';
-  EXPECT_NE(exec::StateHash(a.data(), a.size()), exec::StateHash(b.data(), b.size()));
-  EXPECT_NE(exec::StateHash(a.data(), a.size()), exec::StateHash(a.data(), a.size() - 1));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // Failures are reported through gtest (EXPECT_*), so call these from tests only.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <tuple>
@@ -13,6 +14,20 @@
 namespace cerebro::testing {
 
 spec::ExperimentSpec ParseOrDie(const std::string& text);
+
+// Calls `fn` after every finished unit of a run (tests inject faults from it).
+class UnitObserver final : public driver::RunObserver {
+ public:
+  using Fn = std::function<void(const driver::RunView&, const store::UnitDone&)>;
+  explicit UnitObserver(Fn fn) : fn_(std::move(fn)) {}
+  Status OnUnitDone(const driver::RunView& run, const store::UnitDone& unit) override {
+    fn_(run, unit);
+    return Status::Ok();
+  }
+
+ private:
+  Fn fn_;
+};
 
 // Options for a run into `out_dir` using $CEREBRO_BINARY_DIR/cerebro-worker.
 driver::RunOptions Options(const std::string& out_dir);

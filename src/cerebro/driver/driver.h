@@ -1,85 +1,64 @@
-// The run loop: expands the search space, prepares the partitioned data, starts the
-// backend, and drives the MOP scheduler event by event (a completion in, new units
-// out) while recording every completed unit in the experiment store. Models that fail
-// are recorded and dropped; the experiment goes on with the others.
-// RunExperiment is synchronous and single-threaded; it is not re-entrant per run dir.
+// The driver's entry points: run an experiment, resume one from its journal, replay one.
+// A run expands its search procedure's decisions into models, prepares the partitioned
+// data, starts the backend and drives the MOP scheduler event by event. Every change of
+// state is a journal record (store/journal.h) appended durably and then applied to the
+// RunState (driver/run_state.h); observers (driver/run_observer.h) derive the metrics
+// files, summary.json and progress from the records. Models that fail are recorded and
+// dropped; the experiment goes on with the others.
+// Synchronous and single-threaded; one call per run directory at a time.
 #pragma once
 
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "cerebro/common/file_system.h"
 #include "cerebro/common/status.h"
 #include "cerebro/data/partition_store.h"
+#include "cerebro/driver/command_source.h"
+#include "cerebro/driver/progress.h"
+#include "cerebro/driver/run_observer.h"
 #include "cerebro/exec/backend.h"
+#include "cerebro/exec/backend_factory.h"
+#include "cerebro/search/procedure.h"
 #include "cerebro/spec/spec.h"
-#include "cerebro/store/experiment_store.h"
+#include "cerebro/store/summary.h"
 
 namespace cerebro::driver {
 
 using Json = spec::Json;
+using ModelOutcome = store::ModelOutcome;
+using RunTiming = store::RunTiming;
 
-// A snapshot for progress displays, taken after every completed unit.
-struct Progress {
-  int epoch = 0;        // 1-based: the lowest epoch any live model is still in
-  int epochs = 0;
-  int64_t units_done = 0;
-  int64_t units_total = 0;
-  double elapsed_seconds = 0;
-  double eta_seconds = -1;  // -1 until estimable
-  int best_model = -1;      // by the latest validation metric, -1 if none yet
-  double best_value = 0;
-  std::string metric;
-};
+using BackendFactory =
+    std::function<StatusOr<std::unique_ptr<exec::Backend>>(const exec::BackendConfig&)>;
+using ProcedureFactory =
+    std::function<StatusOr<std::unique_ptr<search::Procedure>>(const spec::ExperimentSpec&)>;
 
 struct RunOptions {
-  std::string out_dir;        // must not exist
+  std::string out_dir;        // must not exist (run, replay); unused by resume
   std::string worker_binary;  // "" = beside this executable
   FileSystem* fs = nullptr;   // null = RealFileSystem()
-  // Called once input was validated, the data prepared and the workers started.
-  std::function<void(const std::string& run_dir, const spec::ExperimentSpec& spec)> on_started;
-  std::function<void(const Progress&)> on_progress;
-  // Called after each completion has been recorded; tests use it to inject faults.
-  std::function<void(const exec::Completion&, exec::Backend&)> after_completion;
+  // Called in order after each record (and once at the start and the end); not owned.
+  std::vector<RunObserver*> observers;
+  // Commands for the running experiment (not owned; may be null).
+  CommandSource* commands = nullptr;
+  // Makes the backend; null = exec::MakeBackend (tests pass a fake backend).
+  BackendFactory backend_factory;
+  // Makes the search procedure; null = search::MakeProcedure (the spec's search). Resume
+  // must be given the same kind of procedure as the run it continues.
+  ProcedureFactory procedure_factory;
   // Replay: training partition order per (model id, epoch) to follow instead of the
   // seeded one (the run uses order: fixed).
   std::map<std::pair<int, int>, std::vector<int>> scripted_orders;
 };
 
-struct ModelOutcome {
-  int id = 0;
-  Json params;
-  std::string status;   // "completed" | "failed"
-  std::string failure;  // why, when failed
-  std::vector<store::EpochRow> history;
-  std::string checkpoint;  // latest state kept on disk, relative to the run dir; "" if none
-  int train_units = 0;  // completed training units
-  int eval_units = 0;
-  int rank = 0;         // 1 = best; failed models rank after all completed ones
-};
-
-struct RunTiming {
-  double wall_seconds = 0;        // the training loop, excluding preparation
-  double prepare_seconds = 0;     // data preparation + worker start-up
-  double compute_seconds = 0;     // sum over units of the pass itself
-  double transfer_seconds = 0;    // sum over units of moving state driver<->worker
-  double state_codec_seconds = 0; // sum over units of worker-side state (de)serialization
-  double checkpoint_seconds = 0;  // sum of durable checkpoint writes
-  int64_t train_examples = 0;     // examples processed by training units
-  uint64_t state_bytes_moved = 0;
-  uint64_t checkpoint_bytes = 0;  // on disk at the end, after retention
-};
-
-struct RunResult {
+// The ranked result: summary.json's content, plus where the run is and what the
+// backend warned about.
+struct RunResult : store::Summary {
   std::string run_dir;
-  std::vector<ModelOutcome> models;  // ranked: best first
-  int best_model = -1;
-  double best_value = 0;
-  std::string metric;
-  spec::Direction direction = spec::Direction::kMaximize;
-  RunTiming timing;
   std::vector<std::string> warnings;
 };
 
@@ -91,9 +70,10 @@ StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOpt
 
 // Continues an interrupted run (the driver was killed at any point) from its journal:
 // completed units are not redone, each model restarts from the state its last journaled
-// unit produced, and the search's configurations come from models.json. With order:
-// fixed the final metrics equal those of an uninterrupted run. options.out_dir is unused.
-// A run that already finished is reported again without training.
+// unit produced, and procedure decisions are read back, not made again. With order:
+// fixed the final metrics equal those of an uninterrupted run. A journal written by the
+// first release (no header; models in models.json) is upgraded in place first. A run
+// that already finished is reported again without training.
 StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options);
 
 // Re-executes a run into options.out_dir following the partition order its journal
@@ -113,8 +93,5 @@ StatusOr<spec::Json> ConfigurationsJson(const spec::ExperimentSpec& spec);
 
 // The data section of a spec in the data module's terms.
 data::SourceSpec ToSourceSpec(const spec::ExperimentSpec& spec);
-
-// The ranked table printed at the end of `cerebro run`.
-std::string FormatRankedTable(const RunResult& result);
 
 }  // namespace cerebro::driver

@@ -1,0 +1,496 @@
+// The run loop on the fake backend (no processes, no torch): procedures' decisions at
+// epoch boundaries, their replay on resume, commands waking the loop, observers in
+// journal order, failure classes, and the durable order of failures and retention.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <thread>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/exec/fake_backend.h"
+#include "cerebro/store/journal.h"
+
+namespace cerebro::driver {
+namespace {
+
+using exec::FakeBackend;
+using store::ModelOutcome;
+
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/cerebro_driver_XXXXXX";
+    path_ = ::mkdtemp(tmpl);
+  }
+  ~TempDir() { (void)RealFileSystem().RemoveAll(path_); }
+  std::string Join(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// 60 rows of 4 features, 3 classes: only the data store's shape matters here (the fake
+// backend makes the metrics up from the units).
+std::string WriteCsv(const TempDir& dir) {
+  std::string path = dir.Join("data.csv");
+  std::ofstream out(path);
+  out << "a,b,c,d,label\n";
+  for (int r = 0; r < 60; ++r) out << r % 7 << "," << r % 5 << "," << r % 3 << "," << r << "," << r % 3 << "\n";
+  return path;
+}
+
+spec::ExperimentSpec Spec(const std::string& csv, int epochs, const std::string& extra = "") {
+  std::string text = "name: fake\ndata: {format: csv, train: {path: " + csv +
+                     ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+                     "params: {model: mlp, hidden: [4], lr: {choice: [0.1, 0.01]}, batch_size: 8}\n"
+                     "run: {epochs: " + std::to_string(epochs) +
+                     ", workers: 2, order: fixed, seed: 3" + extra + "}\n";
+  auto s = spec::ParseSpecString(text, "fake.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+// Hands the run a FakeBackend the test owns, so the test can script it before and
+// inspect it after the run (the run destroys its backend when it ends).
+class BorrowedBackend final : public exec::Backend {
+ public:
+  explicit BorrowedBackend(FakeBackend* fake) : fake_(fake) {}
+  Status Start(const std::vector<exec::WorkerSetup>& w) override { return fake_->Start(w); }
+  int num_workers() const override { return fake_->num_workers(); }
+  Status Submit(const exec::UnitRequest& r) override { return fake_->Submit(r); }
+  StatusOr<std::optional<exec::Completion>> WaitAny(const Wakeup* wake) override {
+    return fake_->WaitAny(wake);
+  }
+  Status RestartWorker(int w) override { return fake_->RestartWorker(w); }
+  void Shutdown() override { fake_->Shutdown(); }
+  std::vector<std::string> warnings() const override { return fake_->warnings(); }
+  exec::BackendStats stats() const override { return fake_->stats(); }
+
+ private:
+  FakeBackend* fake_;
+};
+
+// Options whose backend is `fake` (a fresh FakeBackend per run when null).
+RunOptions FakeOptions(const std::string& out, FakeBackend* fake) {
+  RunOptions o;
+  o.out_dir = out;
+  o.backend_factory = [fake](const exec::BackendConfig&) -> StatusOr<std::unique_ptr<exec::Backend>> {
+    if (fake == nullptr) return std::unique_ptr<exec::Backend>(std::make_unique<FakeBackend>());
+    return std::unique_ptr<exec::Backend>(std::make_unique<BorrowedBackend>(fake));
+  };
+  return o;
+}
+
+std::vector<store::Record> JournalOf(const std::string& run_dir) {
+  store::Journal j(&RealFileSystem(), run_dir + "/journal.jsonl");
+  auto c = j.Read();
+  EXPECT_TRUE(c.ok()) << c.status().ToString();
+  return c.ok() ? c->records : std::vector<store::Record>{};
+}
+
+std::string Slurp(const std::string& path) {
+  auto s = RealFileSystem().ReadFile(path);
+  return s.ok() ? *s : "";
+}
+
+const ModelOutcome& ById(const RunResult& r, ModelId id) {
+  for (const auto& m : r.models) {
+    if (m.id == id) return m;
+  }
+  ADD_FAILURE() << "no model " << id;
+  return r.models.front();
+}
+
+// A procedure for the tests: two models at the start; when model 0 finishes its first
+// epoch it adds model 2, warm-started from model 0, for 2 epochs; when model 1 finishes
+// its first epoch it stops it. Each decision is about the model whose epoch just ended
+// (or its clone), so the end state does not depend on the order units finish in. Its
+// state counts the epochs it was shown; `calls` counts every consultation.
+class ScriptedProcedure final : public search::Procedure {
+ public:
+  explicit ScriptedProcedure(int* calls) : calls_(calls) {}
+  StatusOr<std::vector<search::Decision>> Start(const search::Observation&) override {
+    ++*calls_;
+    return std::vector<search::Decision>{search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.1}}, 3, -1},
+                                         search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.01}}, 3, -1}};
+  }
+  StatusOr<std::vector<search::Decision>> OnEpochDone(const search::Observation& run,
+                                                      ModelId model) override {
+    ++*calls_;
+    ++seen_;
+    const search::ModelView& m = run.models[static_cast<size_t>(model)];
+    if (model == 0 && m.history.size() == 1) {
+      return std::vector<search::Decision>{
+          search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.05}}, 2, 0}};
+    }
+    if (model == 1 && m.history.size() == 1) {
+      return std::vector<search::Decision>{search::StopModel{1, "scripted: below model 0"}};
+    }
+    return std::vector<search::Decision>{};
+  }
+  spec::Json SaveState() const override { return {{"seen", seen_}}; }
+  Status RestoreState(const spec::Json& state) override {
+    seen_ = state.is_object() ? state.value("seen", 0) : 0;
+    return Status::Ok();
+  }
+
+ private:
+  int* calls_;
+  int seen_ = 0;
+};
+
+ProcedureFactory Scripted(int* calls) {
+  return [calls](const spec::ExperimentSpec&) -> StatusOr<std::unique_ptr<search::Procedure>> {
+    return std::unique_ptr<search::Procedure>(std::make_unique<ScriptedProcedure>(calls));
+  };
+}
+
+TEST(RunLoopTest, AProcedureAddsAndStopsModelsAtEpochBoundaries) {
+  TempDir tmp;
+  FakeBackend fake;
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  int calls = 0;
+  o.procedure_factory = Scripted(&calls);
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 3), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 3u);
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
+  EXPECT_EQ(ById(*r, 0).history.size(), 3u);
+  const ModelOutcome& stopped = ById(*r, 1);
+  EXPECT_EQ(stopped.status, ModelStatus::kStopped);
+  EXPECT_EQ(stopped.failure, "scripted: below model 0");
+  EXPECT_EQ(stopped.history.size(), 1u);  // stopped when it finished epoch 1
+  const ModelOutcome& added = ById(*r, 2);
+  EXPECT_EQ(added.status, ModelStatus::kCompleted);
+  EXPECT_EQ(added.origin, store::ModelOrigin::kProcedure);
+  EXPECT_EQ(added.parent, 0);
+  EXPECT_EQ(added.history.size(), 2u);
+  // Warm start: model 2's first training unit started from model 0's state after epoch 1
+  // (two training units, one per partition), not from fresh weights.
+  for (const exec::UnitRequest& req : fake.submitted()) {
+    if (req.unit.model != 2) continue;
+    ASSERT_NE(req.state, nullptr);
+    EXPECT_EQ(req.state->find("m0e0"), 0u) << *req.state;
+    EXPECT_EQ(req.state->find("m0e1"), std::string::npos) << *req.state;
+    break;
+  }
+  // Each decision is one journal record; the procedure's state moves with every epoch it
+  // is shown, so every epoch has one (2 + 3 + 1 + 2 epochs, and the start).
+  int decisions = 0, with_actions = 0;
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    if (const auto* d = std::get_if<store::ProcedureDecision>(&rec)) {
+      ++decisions;
+      with_actions += !d->actions.empty();
+    }
+  }
+  EXPECT_EQ(decisions, 1 + 3 + 1 + 2);
+  EXPECT_EQ(with_actions, 3);  // the start, the clone, the stop
+}
+
+// A FileSystem that makes the n-th journal append fail, as if the driver died there: the
+// journal then holds exactly the records before it.
+class CrashAtAppend final : public FileSystem {
+ public:
+  explicit CrashAtAppend(int n) : n_(n) {}
+  StatusOr<std::string> ReadFile(const std::string& p) override { return real().ReadFile(p); }
+  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
+    return real().WriteFileAtomic(p, c);
+  }
+  Status AppendDurable(const std::string& p, std::string_view d) override {
+    if (p.find("journal.jsonl") != std::string::npos && ++appends_ == n_) return IoError("crash");
+    return real().AppendDurable(p, d);
+  }
+  Status MakeDirs(const std::string& p) override { return real().MakeDirs(p); }
+  Status Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
+  Status RemoveFile(const std::string& p) override { return real().RemoveFile(p); }
+  Status RemoveAll(const std::string& p) override { return real().RemoveAll(p); }
+  bool Exists(const std::string& p) override { return real().Exists(p); }
+  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real().ListDir(p); }
+  StatusOr<uint64_t> FileSize(const std::string& p) override { return real().FileSize(p); }
+  int appends() const { return appends_; }
+
+ private:
+  static FileSystem& real() { return RealFileSystem(); }
+  int n_;
+  int appends_ = 0;
+};
+
+TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOnes) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  int calls = 0;
+  RunOptions ref_options = FakeOptions(tmp.Join("reference"), nullptr);
+  ref_options.procedure_factory = Scripted(&calls);
+  CrashAtAppend counting(-1);
+  ref_options.fs = &counting;
+  auto reference = RunExperiment(Spec(csv, 3), ref_options);
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  const std::string metrics = Slurp(reference->run_dir + "/metrics.csv");
+  const int records = counting.appends();
+  ASSERT_GT(records, 20);
+  // Every crash point after the run was published (append 1 is the start decision).
+  for (int crash = 2; crash <= records; ++crash) {
+    SCOPED_TRACE("crash at journal append " + std::to_string(crash));
+    const std::string dir = tmp.Join("run" + std::to_string(crash));
+    CrashAtAppend fs(crash);
+    RunOptions o = FakeOptions(dir, nullptr);
+    o.procedure_factory = Scripted(&calls);
+    o.fs = &fs;
+    ASSERT_FALSE(RunExperiment(Spec(csv, 3), o).ok());
+    int resumed_calls = 0;
+    RunOptions again = FakeOptions("", nullptr);
+    again.procedure_factory = Scripted(&resumed_calls);
+    auto r = ResumeExperiment(dir, again);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(Slurp(dir + "/metrics.csv"), metrics);
+    ASSERT_EQ(r->models.size(), reference->models.size());
+    for (size_t i = 0; i < r->models.size(); ++i) {
+      EXPECT_EQ(r->models[i].id, reference->models[i].id);
+      EXPECT_EQ(r->models[i].status, reference->models[i].status);
+      EXPECT_EQ(r->models[i].failure, reference->models[i].failure);
+    }
+    int added = 0;
+    for (const auto& rec : JournalOf(dir)) {
+      if (const auto* d = std::get_if<store::ProcedureDecision>(&rec)) {
+        for (const auto& a : d->actions) added += std::holds_alternative<store::ModelAdded>(a);
+      }
+    }
+    EXPECT_EQ(added, 3);  // read back, never decided twice
+  }
+}
+
+// Records every observer call, to compare with the journal.
+class Recorder final : public RunObserver {
+ public:
+  Status OnStarted(const RunView&) override { return Log("started"); }
+  Status OnUnitDone(const RunView&, const store::UnitDone& u) override {
+    return Log("unit " + std::to_string(u.model) + "." + std::to_string(u.epoch) + "." +
+               std::string(EnumName(u.kind)) + "." + std::to_string(u.partition));
+  }
+  Status OnEpochDone(const RunView&, const store::EpochRow& r) override {
+    return Log("epoch " + std::to_string(r.model_id) + "." + std::to_string(r.epoch));
+  }
+  Status OnModelStatus(const RunView& run, ModelId id) override {
+    return Log("status " + std::to_string(id) + " " +
+               std::string(EnumName(run.state.model(id).outcome.status)));
+  }
+  Status OnFinished(const RunView&, const Status& loop, const store::Summary&) override {
+    return Log(loop.ok() ? "finished" : "failed");
+  }
+  std::vector<std::string> log;
+
+ private:
+  Status Log(std::string s) {
+    log.push_back(std::move(s));
+    return Status::Ok();
+  }
+};
+
+TEST(RunLoopTest, ObserversAreCalledInJournalOrder) {
+  TempDir tmp;
+  Recorder rec;
+  RunOptions o = FakeOptions(tmp.Join("run"), nullptr);
+  o.observers.push_back(&rec);
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // What the journal says happened, in its order, in the recorder's words.
+  std::vector<std::string> expected = {"started"};
+  std::map<std::pair<int, int>, int> units_in_epoch;
+  for (const auto& record : JournalOf(r->run_dir)) {
+    const auto* u = std::get_if<store::UnitDone>(&record);
+    if (u == nullptr) continue;
+    expected.push_back("unit " + std::to_string(u->model) + "." + std::to_string(u->epoch) + "." +
+                       std::string(EnumName(u->kind)) + "." + std::to_string(u->partition));
+    int& n = units_in_epoch[{u->model, u->epoch}];
+    if (n == 0 && u->epoch == 0) expected.push_back("status " + std::to_string(u->model) + " running");
+    if (++n == 4) {  // 2 partitions x (train + eval)
+      expected.push_back("epoch " + std::to_string(u->model) + "." + std::to_string(u->epoch + 1));
+      if (u->epoch == 1) expected.push_back("status " + std::to_string(u->model) + " completed");
+    }
+  }
+  expected.push_back("finished");
+  EXPECT_EQ(rec.log, expected);
+}
+
+// Pushes a command the first time a unit finishes: the wakeup is then pending while the
+// loop goes back to the backend's wait, which must return to let the loop take it.
+class PushOnFirstUnit final : public RunObserver {
+ public:
+  PushOnFirstUnit(QueueCommandSource* q, Command c) : q_(q), c_(std::move(c)) {}
+  Status OnUnitDone(const RunView&, const store::UnitDone&) override {
+    if (!pushed_) q_->Push(c_);
+    pushed_ = true;
+    return Status::Ok();
+  }
+
+ private:
+  QueueCommandSource* q_;
+  Command c_;
+  bool pushed_ = false;
+};
+
+TEST(RunLoopTest, ACommandWakesTheLoopAndIsJournaledOnce) {
+  TempDir tmp;
+  auto commands = QueueCommandSource::Create();
+  ASSERT_TRUE(commands.ok());
+  PushOnFirstUnit push(commands->get(), search::StopModel{1, "enough"});
+  RunOptions o = FakeOptions(tmp.Join("run"), nullptr);
+  o.commands = commands->get();
+  o.observers.push_back(&push);
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 3), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kStopped);
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
+  int stops = 0;
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    if (const auto* s = std::get_if<store::ModelStopped>(&rec)) {
+      ++stops;
+      EXPECT_EQ(s->reason, store::StopReason::kUser);
+      EXPECT_EQ(s->detail, "enough");
+    }
+  }
+  EXPECT_EQ(stops, 1);
+}
+
+TEST(RunLoopTest, ACommandFromAnotherThreadWakesALoopThatWaitsOnlyForWorkers) {
+  // The fake backend returns a completion at once whenever one is in flight, so the
+  // wakeup is observed at the next wait; the other thread's Notify must be seen there.
+  TempDir tmp;
+  auto commands = QueueCommandSource::Create();
+  ASSERT_TRUE(commands.ok());
+  std::thread pusher([&] { (*commands)->Push(search::ExtendModel{0, 4}); });
+  pusher.join();
+  RunOptions o = FakeOptions(tmp.Join("run"), nullptr);
+  o.commands = commands->get();
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ById(*r, 0).history.size(), 4u);  // extended from 2 to 4 epochs
+  EXPECT_EQ(ById(*r, 1).history.size(), 2u);
+}
+
+TEST(RunLoopTest, RetryableFailuresRerunTheUnitAndTerminalOnesFailOnlyTheirModel) {
+  TempDir tmp;
+  FakeBackend fake;
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  {
+    FakeBackend& b = fake;
+    exec::FakeUnitMatch m0;
+    m0.model = 0;
+    m0.epoch = 1;
+    b.FailUnits(m0, {exec::CompletionKind::kRetry, exec::FailureCause::kStateCorrupt, "bad bytes"}, 1);
+    exec::FakeUnitMatch m0b = m0;
+    m0b.epoch = 0;
+    b.FailUnits(m0b, {exec::CompletionKind::kWorkerLost, exec::FailureCause::kWorkerDied, "gone"}, 1);
+    exec::FakeUnitMatch m1;
+    m1.model = 1;
+    m1.epoch = 1;
+    b.FailUnits(m1, {exec::CompletionKind::kModelFailed, exec::FailureCause::kOutOfMemory, "oom"}, 1);
+  }
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
+  EXPECT_EQ(ById(*r, 0).history.size(), 2u);
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kFailed);
+  EXPECT_EQ(ById(*r, 1).failure, "oom");
+  int retried = 0, lost = 0, failed = 0;
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    if (const auto* x = std::get_if<store::UnitRetried>(&rec)) retried += x->cause == "state_corrupt";
+    if (const auto* x = std::get_if<store::WorkerLost>(&rec)) lost += x->cause == "worker_died";
+    if (const auto* x = std::get_if<store::ModelFailed>(&rec)) failed += x->cause == "out_of_memory";
+  }
+  EXPECT_EQ(retried, 1);
+  EXPECT_EQ(lost, 1);
+  EXPECT_EQ(failed, 1);
+  int restarts = 0;
+  for (const auto& e : fake.events()) restarts += e.type == exec::FakeEvent::Type::kRestart;
+  EXPECT_EQ(restarts, 1);  // only the lost worker was replaced
+}
+
+TEST(RunLoopTest, AModelWhoseUnitsKeepFailingFailsAfterMaxUnitRetries) {
+  TempDir tmp;
+  FakeBackend fake;
+  exec::FakeUnitMatch m;
+  m.model = 1;
+  fake.FailUnits(m, {exec::CompletionKind::kWorkerLost, exec::FailureCause::kWorkerDied, "killed"}, -1);
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2, ", max_unit_retries: 2"), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kFailed);
+  EXPECT_NE(ById(*r, 1).failure.find("failed 3 times"), std::string::npos) << ById(*r, 1).failure;
+}
+
+// A FileSystem whose journal refuses the append of a model_failed record.
+class RefuseFailureRecord final : public FileSystem {
+ public:
+  StatusOr<std::string> ReadFile(const std::string& p) override { return real().ReadFile(p); }
+  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
+    return real().WriteFileAtomic(p, c);
+  }
+  Status AppendDurable(const std::string& p, std::string_view d) override {
+    if (d.find("\"model_failed\"") != std::string_view::npos) return IoError(p + ": disk full");
+    return real().AppendDurable(p, d);
+  }
+  Status MakeDirs(const std::string& p) override { return real().MakeDirs(p); }
+  Status Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
+  Status RemoveFile(const std::string& p) override { return real().RemoveFile(p); }
+  Status RemoveAll(const std::string& p) override { return real().RemoveAll(p); }
+  bool Exists(const std::string& p) override { return real().Exists(p); }
+  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real().ListDir(p); }
+  StatusOr<uint64_t> FileSize(const std::string& p) override { return real().FileSize(p); }
+
+ private:
+  static FileSystem& real() { return RealFileSystem(); }
+};
+
+// The first release discarded a failed model_failed append and let retention delete the
+// model's checkpoint anyway: the journal then named a file that was gone.
+TEST(RunLoopTest, AFailureRecordThatCannotBeJournaledNeverLeavesTheJournalNamingADeletedState) {
+  TempDir tmp;
+  RefuseFailureRecord fs;
+  FakeBackend fake;
+  exec::FakeUnitMatch m;
+  m.model = 1;
+  m.epoch = 1;
+  m.kind = UnitKind::kTrain;
+  fake.FailUnits(m, {exec::CompletionKind::kModelFailed, exec::FailureCause::kException, "boom"}, 1);
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  o.fs = &fs;
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2, ", keep_failed: false"), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("disk full"), std::string::npos) << r.status().message();
+  // Every state the journal names last for a model is on disk.
+  std::map<ModelId, std::string> last;
+  for (const auto& rec : JournalOf(tmp.Join("run"))) {
+    if (const auto* u = std::get_if<store::UnitDone>(&rec); u && !u->checkpoint.empty()) {
+      last[u->model] = u->checkpoint;
+    }
+  }
+  ASSERT_TRUE(last.count(1));
+  for (const auto& [model, name] : last) {
+    if (model == 1) EXPECT_TRUE(RealFileSystem().Exists(tmp.Join("run/" + name))) << name;
+  }
+  // And the run resumes (the unit re-runs; this time it succeeds).
+  auto again = ResumeExperiment(tmp.Join("run"), FakeOptions("", nullptr));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(ById(*again, 1).status, ModelStatus::kCompleted);
+}
+
+TEST(RunLoopTest, AWorkerThatCannotBeRestartedEndsTheRunWhenNoOtherHoldsItsPartition) {
+  TempDir tmp;
+  FakeBackend fake;
+  fake.FailSubmission(0, {exec::CompletionKind::kWorkerLost, exec::FailureCause::kWorkerDied, "died"});
+  fake.FailRestarts(0, IoError("no memory for a new process"), -1);
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  // Two partitions on two workers: losing one leaves units nobody can run.
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 1), o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("no live worker"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace cerebro::driver

@@ -1,0 +1,16 @@
+#include "cerebro/driver/run_directory.h"
+
+namespace cerebro::driver {
+
+StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs) {
+  OpenedRun o;
+  ASSIGN_OR_RETURN(o.store, store::ExperimentStore::Open(fs, run_dir));
+  ASSIGN_OR_RETURN(std::string spec_text, o.store->ReadFile("spec.json"));
+  ASSIGN_OR_RETURN(o.spec, spec::ParseSpecString(spec_text, o.store->Path("spec.json")));
+  ASSIGN_OR_RETURN(std::string models_text, o.store->ReadFile("models.json"));
+  o.models = spec::Json::parse(models_text, nullptr, /*allow_exceptions=*/false);
+  if (o.models.is_discarded()) return DataLoss(o.store->Path("models.json") + ": not valid JSON");
+  return o;
+}
+
+}  // namespace cerebro::driver

@@ -1,0 +1,538 @@
+#include "cerebro/driver/run_loop.h"
+
+#include <algorithm>
+#include <set>
+#include <variant>
+
+#include "cerebro/common/clock.h"
+#include "cerebro/common/logging.h"
+#include "cerebro/common/rng.h"
+#include "cerebro/driver/data_parallel.h"
+#include "cerebro/driver/observers.h"
+#include "cerebro/train/worker_api.h"
+
+namespace cerebro::driver {
+namespace {
+
+bool Live(const ModelRun& m) {
+  return m.outcome.status == ModelStatus::kPending || m.outcome.status == ModelStatus::kRunning;
+}
+
+// Every configuration must be trainable before it joins the run.
+Status ValidateParams(const spec::Json& params, const std::string& where, const std::string& what) {
+  const std::string json = params.dump();
+  char err[512] = {0};
+  if (cerebro_validate_model_config(json.c_str(), err, sizeof(err)) != CEREBRO_OK) {
+    return InvalidArgument(where + ": " + err + (what.empty() ? "" : " (" + what + ": " + json + ")"));
+  }
+  return Status::Ok();
+}
+
+// models.json: [{"id": ..., "params": {...}}, ...] for the models a decision adds.
+spec::Json ModelsJson(const std::vector<store::Action>& actions) {
+  spec::Json models = spec::Json::array();
+  for (const store::Action& a : actions) {
+    if (const auto* add = std::get_if<store::ModelAdded>(&a)) {
+      models.push_back({{"id", add->model}, {"params", add->params}});
+    }
+  }
+  return models;
+}
+
+}  // namespace
+
+RunLoop::RunLoop(spec::ExperimentSpec spec, const RunOptions& options)
+    : spec_(std::move(spec)),
+      options_(options),
+      fs_(options.fs != nullptr ? options.fs : &RealFileSystem()),
+      layout_(LayoutFor(spec_.run)) {}
+
+RunLoop::~RunLoop() {
+  if (backend_) backend_->Shutdown();
+}
+
+RunConfig RunLoop::MakeRunConfig() const {
+  RunConfig c;
+  c.worker_partition = layout_.worker_partition;
+  c.hopper.seed = DeriveSeed(spec_.run.seed, "sched");
+  c.hopper.order = spec_.run.order == spec::Order::kFixed || !options_.scripted_orders.empty()
+                       ? sched::Order::kFixed
+                       : sched::Order::kRandom;
+  c.hopper.policy = layout_.policy;
+  const int partitions = layout_.partitions;
+  for (const auto& [key, order] : options_.scripted_orders) {
+    std::vector<int> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    bool permutation = static_cast<int>(order.size()) == partitions;
+    for (int i = 0; permutation && i < partitions; ++i) permutation = sorted[i] == i;
+    // Only whole epochs are scripted; a partial one (the run was cut short) follows the seed.
+    if (permutation) c.scripted_orders[key] = order;
+  }
+  c.max_unit_retries = spec_.run.max_unit_retries;
+  c.keep_best = spec_.run.keep_best;
+  c.keep_failed = spec_.run.keep_failed;
+  c.metric = spec_.metric.name;
+  c.direction = spec_.metric.direction;
+  return c;
+}
+
+StatusOr<std::unique_ptr<search::Procedure>> RunLoop::MakeProcedure() const {
+  return options_.procedure_factory ? options_.procedure_factory(spec_)
+                                    : search::MakeProcedure(spec_);
+}
+
+RunView RunLoop::View() const {
+  static const std::string kNoDir;
+  return RunView{spec_,  *state_, store_ ? store_->dir() : kNoDir, timing_, backend_.get(),
+                 resumed_, layout_.concurrency};
+}
+
+void RunLoop::AttachObservers() {
+  own_observers_.push_back(std::make_unique<MetricsFilesObserver>(store_.get()));
+  own_observers_.push_back(std::make_unique<SummaryObserver>(store_.get()));
+  for (auto& o : own_observers_) observers_.push_back(o.get());
+  for (RunObserver* o : options_.observers) observers_.push_back(o);
+}
+
+// ---- set-up -------------------------------------------------------------------------
+
+StatusOr<store::ProcedureDecision> RunLoop::InitialDecision() {
+  ASSIGN_OR_RETURN(procedure_, MakeProcedure());
+  ASSIGN_OR_RETURN(std::vector<search::Decision> decisions,
+                   procedure_->Start(state_->Observe(layout_.concurrency)));
+  store::ProcedureDecision d;
+  ASSIGN_OR_RETURN(d.actions, ToActions(decisions, store::ModelOrigin::kSearch, /*strict=*/true));
+  if (d.actions.empty()) return InvalidArgument("search: the search space yields no model");
+  d.state = procedure_->SaveState();
+  return d;
+}
+
+Status RunLoop::Prepare() {
+  data::PrepareOptions prep;
+  prep.num_train_partitions = layout_.partitions;
+  prep.num_val_partitions = layout_.partitions;
+  prep.seed = spec_.run.seed;
+  prep.partitions_field = "run.workers (one partition per worker)";
+  return data::Prepare(ToSourceSpec(spec_), prep, store_->DataDir());
+}
+
+Status RunLoop::StartBackend() {
+  exec::BackendConfig bc;
+  bc.kind = std::string(EnumName(spec_.run.backend));
+  bc.worker_binary = options_.worker_binary;
+  bc.threads_per_worker = spec_.run.threads_per_worker;
+  bc.ray_address = spec_.run.ray_address;
+  ASSIGN_OR_RETURN(backend_, options_.backend_factory ? options_.backend_factory(bc)
+                                                      : exec::MakeBackend(bc));
+  std::vector<exec::WorkerSetup> setups;
+  for (int p : layout_.worker_partition) setups.push_back({store_->DataDir(), p, p});
+  Status st = backend_->Start(setups);
+  if (!st.ok()) {
+    backend_->Shutdown();
+    backend_.reset();
+    return st;
+  }
+  for (const auto& w : backend_->warnings()) LogWarning(w);
+  worker_dead_.assign(setups.size(), false);
+  return Status::Ok();
+}
+
+StatusOr<RunResult> RunLoop::RunNew() {
+  const double t0 = MonotonicSeconds();
+  state_ = std::make_unique<RunState>(MakeRunConfig());
+  ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
+  ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
+  RETURN_IF_ERROR(Prepare());
+  RETURN_IF_ERROR(store_->WriteJsonFile("spec.json", spec::ToJson(spec_)));
+  RETURN_IF_ERROR(store_->WriteJsonFile("models.json", ModelsJson(start.actions)));
+  RETURN_IF_ERROR(Commit(start));  // the journal's first record, before it is published
+  RETURN_IF_ERROR(store_->Publish());
+  Status st = StartBackend();
+  if (!st.ok()) {
+    (void)fs_->RemoveAll(store_->dir());  // nothing trained yet: leave no half-made run
+    return st;
+  }
+  timing_.prepare_seconds = MonotonicSeconds() - t0;
+  AttachObservers();
+  if (spec_.run.strategy == spec::Strategy::kDataParallel) {
+    std::vector<store::ModelOutcome> outcomes;
+    Status trained = LoopDataParallel(&outcomes);
+    return Finish(trained, std::move(outcomes));
+  }
+  Status trained = Loop();
+  return Finish(trained, StateOutcomes());
+}
+
+std::vector<store::ModelOutcome> RunLoop::StateOutcomes() const {
+  std::vector<store::ModelOutcome> outcomes;
+  for (const auto& [id, m] : state_->models()) outcomes.push_back(m.outcome);
+  return outcomes;
+}
+
+StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> store,
+                                    const spec::Json& models_json) {
+  const double t0 = MonotonicSeconds();
+  resumed_ = true;
+  store_ = std::move(store);
+  state_ = std::make_unique<RunState>(MakeRunConfig());
+  RETURN_IF_ERROR(ReplayJournal(models_json));
+  RETURN_IF_ERROR(AfterReplay());
+  if (!state_->Done() || state_->unconsulted_epoch()) RETURN_IF_ERROR(StartBackend());
+  timing_.prepare_seconds = MonotonicSeconds() - t0;
+  AttachObservers();
+  Status st = Loop();
+  return Finish(st, StateOutcomes());
+}
+
+// The first release wrote no header and no model_added records: its models are those of
+// models.json, added at the start by the search. The journal is upgraded to say so.
+Status RunLoop::ReplayJournal(const spec::Json& models_json) {
+  ASSIGN_OR_RETURN(store::JournalContents journal, store_->journal().Read());
+  const std::string where = store_->journal().path();
+  if (journal.version == 1) {
+    store::ProcedureDecision start;
+    if (!models_json.is_array()) return DataLoss(store_->Path("models.json") + ": expected a list");
+    for (const spec::Json& m : models_json) {
+      if (!m.is_object() || !m.contains("id") || !m["id"].is_number_integer() ||
+          !m.contains("params") || !m["params"].is_object()) {
+        return DataLoss(store_->Path("models.json") + ": malformed entry " + m.dump());
+      }
+      start.actions.push_back(store::ModelAdded{m["id"].get<int>(), m["params"],
+                                                store::ModelOrigin::kSearch, spec_.run.epochs,
+                                                -1, ""});
+    }
+    journal.records.insert(journal.records.begin(), start);
+    journal.lines.insert(journal.lines.begin(), 0);
+    RETURN_IF_ERROR(store_->journal().Rewrite(journal.records));
+    for (int& line : journal.lines) line = line + 1;  // the header is line 1 now
+  }
+  std::vector<std::string> obsolete;
+  for (size_t i = 0; i < journal.records.size(); ++i) {
+    Effects fx;
+    Status st = state_->Apply(journal.records[i], &fx);
+    if (!st.ok()) return DataLoss(where + ":" + std::to_string(journal.lines[i]) + ": " + st.message());
+    obsolete.insert(obsolete.end(), fx.obsolete_states.begin(), fx.obsolete_states.end());
+  }
+  // Deletions the crash may have cut short; missing files are fine.
+  return DeleteStates(obsolete);
+}
+
+Status RunLoop::AfterReplay() {
+  ASSIGN_OR_RETURN(procedure_, MakeProcedure());
+  RETURN_IF_ERROR(procedure_->RestoreState(state_->procedure_state()));
+  RETURN_IF_ERROR(RemoveUnnamedStates());
+  // Each live model continues from the state its last journaled unit produced: read and
+  // verify them now, so a damaged run stops before anything trains.
+  for (const auto& [id, m] : state_->models()) {
+    if (Live(m)) RETURN_IF_ERROR(StateFor(m).status());
+  }
+  return Status::Ok();
+}
+
+// States written after the last journal line (the crash came between the two) never
+// happened; neither did states retention had not yet deleted.
+Status RunLoop::RemoveUnnamedStates() {
+  auto names = fs_->ListDir(store_->Path("checkpoints"));
+  if (!names.ok()) return Status::Ok();  // no checkpoints directory: nothing to remove
+  const std::set<std::string> keep = state_->StatesToKeep();
+  std::vector<std::string> unnamed;
+  for (const auto& n : *names) {
+    if (!keep.count("checkpoints/" + n)) unnamed.push_back("checkpoints/" + n);
+  }
+  return DeleteStates(unnamed);
+}
+
+// ---- the record path -----------------------------------------------------------------
+
+Status RunLoop::Commit(const store::Record& record) {
+  RETURN_IF_ERROR(store_->journal().Append(record));
+  Effects fx;
+  Status applied = state_->Apply(record, &fx);
+  if (!applied.ok()) return Internal("journaled record did not apply: " + applied.message());
+  RETURN_IF_ERROR(DeleteStates(fx.obsolete_states));
+  for (ModelId id : fx.status_changed) {
+    if (!Live(state_->model(id))) states_.erase(id);  // its bytes are not needed again
+  }
+  RETURN_IF_ERROR(Notify(record, fx));
+  if (fx.epoch_finished) RETURN_IF_ERROR(ConsultProcedure(*fx.epoch_finished));
+  return Status::Ok();
+}
+
+Status RunLoop::Notify(const store::Record& record, const Effects& fx) {
+  if (!observing_) return Status::Ok();
+  const RunView view = View();
+  for (RunObserver* o : observers_) {
+    if (const auto* unit = std::get_if<store::UnitDone>(&record)) {
+      RETURN_IF_ERROR(o->OnUnitDone(view, *unit));
+    }
+    for (const store::EpochRow& row : fx.epochs_done) RETURN_IF_ERROR(o->OnEpochDone(view, row));
+    for (ModelId id : fx.status_changed) RETURN_IF_ERROR(o->OnModelStatus(view, id));
+  }
+  return Status::Ok();
+}
+
+Status RunLoop::DeleteStates(const std::vector<std::string>& names) {
+  for (const std::string& name : names) {
+    for (auto it = states_.begin(); it != states_.end();) {
+      it = it->second.first == name ? states_.erase(it) : std::next(it);
+    }
+    if (fs_->Exists(store_->Path(name))) RETURN_IF_ERROR(store_->RemoveRelative(name));
+  }
+  return Status::Ok();
+}
+
+// ---- decisions and commands ------------------------------------------------------------
+
+StatusOr<std::vector<store::Action>> RunLoop::ToActions(
+    const std::vector<search::Decision>& decisions, store::ModelOrigin origin, bool strict) {
+  std::vector<store::Action> actions;
+  ModelId next_id = state_->next_model_id();
+  // Messages name the model when there is more than one to tell apart.
+  const bool name_model = decisions.size() > 1 || origin != store::ModelOrigin::kSearch;
+  for (const search::Decision& d : decisions) {
+    auto action = ToAction(d, origin, name_model, &next_id);
+    if (action.ok()) {
+      actions.push_back(std::move(action).value());
+    } else if (strict) {
+      return action.status();
+    } else {  // one bad decision mid-run drops that decision, not the run
+      LogWarning(std::string(EnumName(origin)) + " decision ignored: " + action.status().message());
+    }
+  }
+  return actions;
+}
+
+StatusOr<store::Action> RunLoop::ToAction(const search::Decision& d, store::ModelOrigin origin,
+                                          bool name_model, ModelId* next_id) {
+  const store::StopReason stop_reason =
+      origin == store::ModelOrigin::kControl ? store::StopReason::kUser : store::StopReason::kProcedure;
+  auto known = [&](ModelId id) -> Status {
+    if (!state_->has_model(id)) return InvalidArgument("model " + std::to_string(id) + ": no such model");
+    return Status::Ok();
+  };
+  if (const auto* add = std::get_if<search::AddModel>(&d)) {
+    const ModelId id = *next_id;
+    RETURN_IF_ERROR(ValidateParams(add->params, spec_.source_file.empty() ? "spec" : spec_.source_file,
+                                   name_model ? "model " + std::to_string(id) : ""));
+    store::ModelAdded a{id, add->params, origin, add->epochs, add->warm_start_from, ""};
+    if (add->warm_start_from >= 0) {
+      RETURN_IF_ERROR(known(add->warm_start_from));
+      const ModelRun& parent = state_->model(add->warm_start_from);
+      ASSIGN_OR_RETURN(std::shared_ptr<const std::string> bytes, StateFor(parent));
+      if (bytes == nullptr) return InvalidArgument("model " + std::to_string(parent.outcome.id) + " has no state yet");
+      // A copy of its own: the parent's state rotates away as the parent trains on.
+      ASSIGN_OR_RETURN(a.warm_start, store_->WriteCheckpoint(id, 0, *bytes));
+    }
+    ++*next_id;
+    return store::Action(std::move(a));
+  }
+  if (const auto* stop = std::get_if<search::StopModel>(&d)) {
+    RETURN_IF_ERROR(known(stop->model));
+    return store::Action(store::ModelStopped{stop->model, stop_reason, stop->detail});
+  }
+  const auto& extend = std::get<search::ExtendModel>(d);
+  RETURN_IF_ERROR(known(extend.model));
+  return store::Action(store::ModelExtended{extend.model, extend.epochs, origin});
+}
+
+// After a model's epoch: what does the procedure make of it? Journaled only when it
+// decided something or its state moved, so static searches add no records.
+Status RunLoop::ConsultProcedure(ModelId model) {
+  ASSIGN_OR_RETURN(std::vector<search::Decision> decisions,
+                   procedure_->OnEpochDone(state_->Observe(layout_.concurrency), model));
+  store::ProcedureDecision d;
+  d.epochs_seen = state_->epochs_seen();
+  d.state = procedure_->SaveState();
+  ASSIGN_OR_RETURN(d.actions, ToActions(decisions, store::ModelOrigin::kProcedure, false));
+  if (d.actions.empty() && d.state == state_->procedure_state()) return Status::Ok();
+  return Commit(d);
+}
+
+// Each command is one record of its own: durable before the loop goes on.
+Status RunLoop::TakeCommands() {
+  for (const Command& c : options_.commands->Take()) {
+    ASSIGN_OR_RETURN(std::vector<store::Action> actions,
+                     ToActions({c}, store::ModelOrigin::kControl, false));
+    for (store::Action& a : actions) {
+      RETURN_IF_ERROR(Commit(std::visit([](auto& x) { return store::Record(std::move(x)); }, a)));
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- training --------------------------------------------------------------------------
+
+Status RunLoop::Loop() {
+  start_ = MonotonicSeconds();
+  const RunView view = View();
+  for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
+  observing_ = true;
+  // The driver may have died between an epoch's last unit and the procedure's look at it.
+  if (auto m = state_->unconsulted_epoch()) RETURN_IF_ERROR(ConsultProcedure(*m));
+  const Wakeup* wake = options_.commands != nullptr ? &options_.commands->wakeup() : nullptr;
+  if (wake != nullptr && wake->Drain()) RETURN_IF_ERROR(TakeCommands());
+  RETURN_IF_ERROR(DispatchAll());
+  while (!state_->Done()) {
+    if (in_flight_ == 0) {
+      return Internal("no live worker can run the remaining " +
+                      std::to_string(state_->hopper().units_remaining()) + " units");
+    }
+    ASSIGN_OR_RETURN(std::optional<exec::Completion> c, backend_->WaitAny(wake));
+    if (c) {
+      RETURN_IF_ERROR(Handle(std::move(*c)));
+    } else {
+      RETURN_IF_ERROR(TakeCommands());
+    }
+    // A completion frees a worker and a model, a command may add work: dispatch again.
+    RETURN_IF_ERROR(DispatchAll());
+  }
+  timing_.wall_seconds = MonotonicSeconds() - start_;
+  return Status::Ok();
+}
+
+// When processes outnumber the concurrency, each round starts at a different process so
+// no partition is favoured.
+Status RunLoop::DispatchAll() {
+  if (!backend_) return Status::Ok();
+  const int workers = backend_->num_workers();
+  for (int k = 0; k < workers; ++k) RETURN_IF_ERROR(Dispatch((first_worker_ + k) % workers));
+  first_worker_ = (first_worker_ + 1) % std::max(workers, 1);
+  return Status::Ok();
+}
+
+Status RunLoop::Dispatch(WorkerId w) {
+  if (in_flight_ >= layout_.concurrency || worker_dead_[w]) return Status::Ok();
+  std::optional<sched::Unit> u = state_->StartUnit(w);
+  if (!u) return Status::Ok();
+  const ModelRun& m = state_->model(u->model);
+  exec::UnitRequest req;
+  req.unit = *u;
+  req.model_config_json = m.config_json;
+  req.init_seed = DeriveSeed(spec_.run.seed, "model.init", {static_cast<uint64_t>(u->model)});
+  req.unit_seed = DeriveSeed(spec_.run.seed, "unit",
+                             {static_cast<uint64_t>(u->model), static_cast<uint64_t>(u->epoch),
+                              static_cast<uint64_t>(u->kind), static_cast<uint64_t>(u->partition)});
+  ASSIGN_OR_RETURN(req.state, StateFor(m));
+  RETURN_IF_ERROR(backend_->Submit(req));
+  ++in_flight_;
+  return Status::Ok();
+}
+
+Status RunLoop::Handle(exec::Completion c) {
+  --in_flight_;
+  timing_.compute_seconds += c.compute_seconds;
+  timing_.transfer_seconds += c.transfer_seconds;
+  timing_.state_codec_seconds += c.state_seconds;
+  const sched::Unit& u = c.unit;
+  if (!Live(state_->model(u.model))) {
+    // Its model failed or was stopped while the unit ran: nothing more to record.
+    state_->DiscardUnit(u);
+    return c.kind == exec::CompletionKind::kWorkerLost ? RestartWorker(u.worker) : Status::Ok();
+  }
+  if (c.kind == exec::CompletionKind::kOk) return HandleSuccess(c);
+  return HandleFailure(c);
+}
+
+Status RunLoop::HandleSuccess(exec::Completion& c) {
+  const sched::Unit& u = c.unit;
+  const ModelRun& m = state_->model(u.model);
+  store::UnitDone r{u.model,         u.epoch,         u.kind,  u.partition, u.worker, c.loss_sum,
+                    c.correct,       c.num_examples,  c.compute_seconds, "", 0, 0};
+  if (u.kind == UnitKind::kTrain) {
+    timing_.train_examples += c.num_examples;
+    auto previous = states_.find(u.model);
+    timing_.state_bytes_moved +=
+        c.state.size() + (previous != states_.end() && previous->second.second ? previous->second.second->size() : 0);
+    auto bytes = std::make_shared<const std::string>(std::move(c.state));
+    const double t0 = MonotonicSeconds();
+    // Durable order: the new state is on disk before the journal names it; the old one
+    // goes only after (Commit deletes what the record made obsolete).
+    ASSIGN_OR_RETURN(r.checkpoint, store_->WriteCheckpoint(u.model, m.train_seq + 1, *bytes));
+    timing_.checkpoint_seconds += MonotonicSeconds() - t0;
+    r.state_size = bytes->size();
+    r.state_hash = Hash64(bytes->data(), bytes->size());
+    states_[u.model] = {r.checkpoint, std::move(bytes)};
+  }
+  return Commit(r);
+}
+
+Status RunLoop::HandleFailure(const exec::Completion& c) {
+  const sched::Unit& u = c.unit;
+  const std::string cause(EnumName(c.cause));
+  switch (c.kind) {
+    case exec::CompletionKind::kWorkerLost:
+      LogWarning(c.error + "; re-queueing model " + std::to_string(u.model) + " epoch " +
+                 std::to_string(u.epoch + 1) + " partition " + std::to_string(u.partition) +
+                 " from its last state");
+      RETURN_IF_ERROR(Commit(store::WorkerLost{u.worker, u.model, u.epoch, u.partition, c.error, cause}));
+      return RestartWorker(u.worker);
+    case exec::CompletionKind::kRetry:
+      LogWarning(c.error + "; retrying model " + std::to_string(u.model) + " epoch " +
+                 std::to_string(u.epoch + 1) + " partition " + std::to_string(u.partition));
+      return Commit(store::UnitRetried{u.worker, u.model, u.epoch, u.partition, c.error, cause});
+    default:
+      state_->DiscardUnit(u);
+      LogWarning("model " + std::to_string(u.model) + " failed: " + c.error);
+      return Commit(store::ModelFailed{u.model, c.error, cause});
+  }
+}
+
+Status RunLoop::RestartWorker(WorkerId w) {
+  Status st = backend_->RestartWorker(w);
+  if (!st.ok()) {
+    LogError("worker " + std::to_string(w) + " could not be restarted: " + st.message());
+    state_->WorkerGone(w);
+    worker_dead_[w] = true;
+  }
+  return Status::Ok();
+}
+
+StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m) {
+  const std::string& name = m.outcome.checkpoint;
+  if (name.empty()) return std::shared_ptr<const std::string>();  // fresh weights
+  auto cached = states_.find(m.outcome.id);
+  if (cached != states_.end() && cached->second.first == name) return cached->second.second;
+  const std::string model = "model " + std::to_string(m.outcome.id);
+  auto bytes = store_->ReadFile(name);
+  if (!bytes.ok()) return DataLoss(model + ": " + bytes.status().message());
+  if (m.state_size > 0 &&
+      (bytes->size() != m.state_size || Hash64(bytes->data(), bytes->size()) != m.state_hash)) {
+    return DataLoss(model + ": " + store_->Path(name) + ": " + std::to_string(bytes->size()) +
+                    " bytes that do not match the journal (" + std::to_string(m.state_size) +
+                    " bytes, hash " + std::to_string(m.state_hash) + ")");
+  }
+  auto state = std::make_shared<const std::string>(std::move(bytes).value());
+  states_[m.outcome.id] = {name, state};
+  return state;
+}
+
+Status RunLoop::LoopDataParallel(std::vector<store::ModelOutcome>* outcomes) {
+  start_ = MonotonicSeconds();
+  const RunView view = View();
+  for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
+  std::vector<const ModelRun*> models;
+  for (const auto& [id, m] : state_->models()) models.push_back(&m);
+  DataParallelRun run{spec_, *store_, *backend_, timing_, layout_.partitions};
+  ASSIGN_OR_RETURN(*outcomes, TrainDataParallel(run, models));
+  timing_.wall_seconds = MonotonicSeconds() - start_;
+  return Status::Ok();
+}
+
+// ---- the end ---------------------------------------------------------------------------
+
+StatusOr<RunResult> RunLoop::Finish(Status loop_status,
+                                    std::vector<store::ModelOutcome> outcomes) {
+  if (backend_) backend_->Shutdown();
+  auto bytes = store_->CheckpointBytes();
+  timing_.checkpoint_bytes = bytes.ok() ? *bytes : 0;
+  RunResult r;
+  static_cast<store::Summary&>(r) = BuildSummary(spec_, layout_, std::move(outcomes), timing_);
+  r.run_dir = store_->dir();
+  r.warnings = backend_ ? backend_->warnings() : std::vector<std::string>{};
+  const RunView view = View();
+  for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnFinished(view, loop_status, r));
+  RETURN_IF_ERROR(loop_status);
+  return r;
+}
+
+}  // namespace cerebro::driver

@@ -1,0 +1,99 @@
+// RunLoop: one run of an experiment, new or resumed. It owns the store, the backend, the
+// procedure and the RunState, and it is the only writer of the journal. Every change
+// goes one way (docs/design.md):
+//
+//   procedure decision / command / backend completion
+//     -> a typed record (store/journal.h)
+//     -> 1. appended durably   2. RunState::Apply   3. obsolete states deleted
+//     -> 4. observers, in journal order -> 5. the procedure, when an epoch finished
+//
+// Resume replays the journal through the same Apply. The loop sleeps in the backend's
+// wait (woken by a completion or by the command source) and never polls.
+// Not thread-safe; one RunLoop per run directory at a time.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/driver/layout.h"
+#include "cerebro/driver/run_state.h"
+#include "cerebro/search/procedure.h"
+#include "cerebro/store/experiment_store.h"
+
+namespace cerebro::driver {
+
+class RunLoop {
+ public:
+  RunLoop(spec::ExperimentSpec spec, const RunOptions& options);
+  ~RunLoop();
+
+  // A new run: validate, prepare, publish, train.
+  StatusOr<RunResult> RunNew();
+  // An interrupted run: replay the journal, train what is left.
+  StatusOr<RunResult> Resume(std::unique_ptr<store::ExperimentStore> store,
+                             const spec::Json& models_json);
+
+ private:
+  // Set-up.
+  RunConfig MakeRunConfig() const;
+  StatusOr<std::unique_ptr<search::Procedure>> MakeProcedure() const;
+  StatusOr<store::ProcedureDecision> InitialDecision();
+  Status Prepare();
+  Status StartBackend();
+  void AttachObservers();
+  Status ReplayJournal(const spec::Json& models_json);
+  Status AfterReplay();
+  // The record path: append, apply, delete what became obsolete, notify, consult.
+  Status Commit(const store::Record& record);
+  Status Notify(const store::Record& record, const Effects& fx);
+  Status DeleteStates(const std::vector<std::string>& names);
+  Status RemoveUnnamedStates();
+  // Decisions and commands become actions (ids allocated, params validated).
+  StatusOr<std::vector<store::Action>> ToActions(const std::vector<search::Decision>& decisions,
+                                                 store::ModelOrigin origin, bool strict);
+  StatusOr<store::Action> ToAction(const search::Decision& d, store::ModelOrigin origin,
+                                   bool name_model, ModelId* next_id);
+  Status ConsultProcedure(ModelId model);
+  Status TakeCommands();
+  // Training.
+  Status Loop();
+  Status DispatchAll();
+  Status Dispatch(WorkerId w);
+  Status Handle(exec::Completion c);
+  Status HandleSuccess(exec::Completion& c);
+  Status HandleFailure(const exec::Completion& c);
+  Status RestartWorker(WorkerId w);
+  // The state the model's next unit starts from (null: fresh weights), read from its
+  // checkpoint and verified against the journal when not in memory.
+  StatusOr<std::shared_ptr<const std::string>> StateFor(const ModelRun& m);
+  // The data-parallel baseline (driver/data_parallel.h) on this run's models.
+  Status LoopDataParallel(std::vector<store::ModelOutcome>* outcomes);
+  std::vector<store::ModelOutcome> StateOutcomes() const;
+  // The end: shut the backend down, rank `outcomes`, tell the observers.
+  StatusOr<RunResult> Finish(Status loop_status, std::vector<store::ModelOutcome> outcomes);
+  RunView View() const;
+
+  spec::ExperimentSpec spec_;
+  const RunOptions& options_;
+  FileSystem* fs_;
+  Layout layout_;
+  std::unique_ptr<store::ExperimentStore> store_;
+  std::unique_ptr<exec::Backend> backend_;
+  std::unique_ptr<search::Procedure> procedure_;
+  std::unique_ptr<RunState> state_;
+  std::vector<std::unique_ptr<RunObserver>> own_observers_;
+  std::vector<RunObserver*> observers_;
+  bool observing_ = false;  // OnStarted was called: records reach the observers
+  bool resumed_ = false;
+  // Latest state bytes per model, with the checkpoint name they were read or written as.
+  std::map<ModelId, std::pair<std::string, std::shared_ptr<const std::string>>> states_;
+  std::vector<bool> worker_dead_;
+  int in_flight_ = 0;
+  int first_worker_ = 0;  // dispatch rotation
+  double start_ = 0;
+  store::RunTiming timing_;
+};
+
+}  // namespace cerebro::driver

@@ -1,0 +1,280 @@
+#include "cerebro/driver/run_state.h"
+
+#include <algorithm>
+#include <cmath>
+#include <variant>
+
+#include "cerebro/driver/ranking.h"
+
+namespace cerebro::driver {
+namespace {
+
+template <class... Fs>
+struct Overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+Overloaded(Fs...) -> Overloaded<Fs...>;
+
+bool Live(const ModelRun& m) {
+  return m.outcome.status == ModelStatus::kPending || m.outcome.status == ModelStatus::kRunning;
+}
+
+}  // namespace
+
+RunState::RunState(RunConfig config)
+    : config_(std::move(config)), hopper_(config_.worker_partition, config_.hopper) {}
+
+StatusOr<ModelRun*> RunState::Find(ModelId id, const char* record) {
+  auto it = models_.find(id);
+  if (it == models_.end()) {
+    return DataLoss(std::string(record) + ": unknown model " + std::to_string(id));
+  }
+  return &it->second;
+}
+
+Status RunState::Apply(const store::Record& record, Effects* fx) {
+  const bool epoch_record = std::holds_alternative<store::UnitDone>(record);
+  if (!epoch_record) unconsulted_epoch_.reset();
+  return std::visit(
+      Overloaded{
+          [&](const store::JournalHeader&) { return Status::Ok(); },
+          [&](const store::UnitDone& r) { return ApplyUnitDone(r, fx); },
+          [&](const store::WorkerLost& r) { return ApplyUnitFailure(r.model, r.worker, r.error, fx); },
+          [&](const store::UnitRetried& r) { return ApplyUnitFailure(r.model, r.worker, r.error, fx); },
+          [&](const store::ModelFailed& r) { return ApplyModelFailed(r, fx); },
+          [&](const store::ModelAdded& r) { return ApplyModelAdded(r, fx); },
+          [&](const store::ModelStopped& r) { return ApplyModelStopped(r, fx); },
+          [&](const store::ModelExtended& r) { return ApplyModelExtended(r, fx); },
+          [&](const store::ProcedureDecision& r) { return ApplyDecision(r, fx); },
+      },
+      record);
+}
+
+Status RunState::ApplyUnitDone(const store::UnitDone& r, Effects* fx) {
+  unconsulted_epoch_.reset();
+  ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "unit"));
+  if (!Live(*m)) return DataLoss("unit: model " + std::to_string(r.model) + " is not live");
+  sched::CompletionEvents ev;
+  std::optional<sched::Unit> running =
+      r.worker >= 0 && r.worker < hopper_.num_workers() ? hopper_.running_unit(r.worker)
+                                                        : std::nullopt;
+  if (running && running->model == r.model && running->epoch == r.epoch &&
+      running->kind == r.kind && running->partition == r.partition) {
+    ev = hopper_.Complete(*running);  // the live path: the unit ran on that worker
+  } else if (!hopper_.Restore(r.model, r.epoch, r.kind, r.partition, &ev)) {
+    return DataLoss("unit: model " + std::to_string(r.model) + " epoch " +
+                    std::to_string(r.epoch + 1) + " " + std::string(EnumName(r.kind)) +
+                    " partition " + std::to_string(r.partition) +
+                    " does not fit the schedule (was the spec or journal edited?)");
+  }
+  auto acc = m->open_epochs.try_emplace(r.epoch, hopper_.num_partitions()).first;
+  acc->second.Add(r.kind, r.partition, r.worker, r.loss_sum, r.correct, r.examples,
+                  r.compute_seconds);
+  if (r.kind == UnitKind::kTrain) {
+    ++m->outcome.train_units;
+    ++m->train_seq;
+    // Rotation: the new state replaces the previous one, which is obsolete once this
+    // record is durable.
+    if (!m->outcome.checkpoint.empty() && m->outcome.checkpoint != r.checkpoint) {
+      fx->obsolete_states.push_back(m->outcome.checkpoint);
+    }
+    m->outcome.checkpoint = r.checkpoint;
+    m->state_size = r.state_size;
+    m->state_hash = r.state_hash;
+  } else {
+    ++m->outcome.eval_units;
+  }
+  if (m->outcome.status == ModelStatus::kPending) SetStatus(*m, ModelStatus::kRunning, fx);
+  if (ev.epoch_done) CloseEpoch(*m, r.epoch, fx);
+  if (ev.model_done && Live(*m)) {
+    SetStatus(*m, ModelStatus::kCompleted, fx);
+    Retain(fx);
+  }
+  return Status::Ok();
+}
+
+void RunState::CloseEpoch(ModelRun& m, int epoch, Effects* fx) {
+  store::EpochRow row = m.open_epochs.at(epoch).Close(m.outcome.id, epoch);
+  m.open_epochs.erase(epoch);
+  rows_.push_back(row);
+  m.outcome.history.push_back(row);
+  fx->epochs_done.push_back(row);
+  if (!std::isfinite(row.val_loss)) {
+    Fail(m, "non-finite validation loss after epoch " + std::to_string(row.epoch), fx);
+    return;
+  }
+  fx->epoch_finished = m.outcome.id;
+  unconsulted_epoch_ = m.outcome.id;
+}
+
+Status RunState::ApplyUnitFailure(ModelId model, WorkerId worker, const std::string& error,
+                                  Effects* fx) {
+  ASSIGN_OR_RETURN(ModelRun * m, Find(model, "unit failure"));
+  if (worker >= 0 && worker < hopper_.num_workers()) {
+    std::optional<sched::Unit> running = hopper_.running_unit(worker);
+    if (running && running->model == model) hopper_.Fail(*running);  // re-queued
+  }
+  ++m->failures;
+  if (Live(*m) && m->failures > config_.max_unit_retries) {
+    Fail(*m, "its units failed " + std::to_string(m->failures) + " times; last: " + error, fx);
+  }
+  return Status::Ok();
+}
+
+Status RunState::ApplyModelFailed(const store::ModelFailed& r, Effects* fx) {
+  ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "model_failed"));
+  // Already failed (e.g. by its retry count, which the first release also journaled).
+  if (m->outcome.status == ModelStatus::kFailed) return Status::Ok();
+  Fail(*m, r.reason.empty() ? "failed" : r.reason, fx);
+  return Status::Ok();
+}
+
+// A unit of the model still running keeps its worker until its completion arrives; the
+// loop then discards it (the hopper schedules nothing more for a stopped model).
+void RunState::Fail(ModelRun& m, const std::string& why, Effects* fx) {
+  m.outcome.failure = why;
+  hopper_.StopModel(m.outcome.id);
+  SetStatus(m, ModelStatus::kFailed, fx);
+  Retain(fx);
+}
+
+void RunState::SetStatus(ModelRun& m, ModelStatus status, Effects* fx) {
+  if (m.outcome.status == status) return;
+  m.outcome.status = status;
+  fx->status_changed.push_back(m.outcome.id);
+}
+
+Status RunState::ApplyModelAdded(const store::ModelAdded& r, Effects* fx) {
+  if (models_.count(r.model)) {
+    return DataLoss("model_added: model " + std::to_string(r.model) + " exists already");
+  }
+  if (r.parent >= 0 && !models_.count(r.parent)) {
+    return DataLoss("model_added: parent " + std::to_string(r.parent) + " is unknown");
+  }
+  auto it = config_.scripted_orders.lower_bound({r.model, 0});
+  for (; it != config_.scripted_orders.end() && it->first.first == r.model; ++it) {
+    hopper_.SetTrainOrder(r.model, it->first.second, it->second);
+  }
+  ModelRun& m = models_[r.model];
+  m.outcome.id = r.model;
+  m.outcome.params = r.params;
+  m.outcome.origin = r.origin;
+  m.outcome.parent = r.parent;
+  m.outcome.checkpoint = r.warm_start;  // the state its first unit starts from
+  m.config_json = r.params.dump();
+  m.epochs = r.epochs;
+  next_model_id_ = std::max(next_model_id_, r.model + 1);
+  hopper_.AddModel(r.model, r.epochs);
+  fx->status_changed.push_back(r.model);
+  if (r.epochs == 0) SetStatus(m, ModelStatus::kCompleted, fx);
+  return Status::Ok();
+}
+
+Status RunState::ApplyModelStopped(const store::ModelStopped& r, Effects* fx) {
+  ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "model_stopped"));
+  if (!Live(*m)) return Status::Ok();  // finished or failed meanwhile: nothing to stop
+  hopper_.StopModel(r.model);
+  m->outcome.failure = r.detail.empty() ? "stopped (" + std::string(EnumName(r.reason)) + ")"
+                                        : r.detail;
+  SetStatus(*m, ModelStatus::kStopped, fx);
+  Retain(fx);
+  return Status::Ok();
+}
+
+Status RunState::ApplyModelExtended(const store::ModelExtended& r, Effects* fx) {
+  ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "model_extended"));
+  if (m->outcome.status == ModelStatus::kFailed || m->outcome.status == ModelStatus::kStopped) {
+    return DataLoss("model_extended: model " + std::to_string(r.model) + " is " +
+                    std::string(EnumName(m->outcome.status)));
+  }
+  if (r.epochs <= m->epochs) return Status::Ok();  // never shrinks
+  if (m->outcome.train_units > 0 && m->outcome.checkpoint.empty()) {
+    return DataLoss("model_extended: model " + std::to_string(r.model) +
+                    "'s latest state was already dropped by retention (run.keep_best)");
+  }
+  hopper_.ExtendModel(r.model, r.epochs - m->epochs);
+  m->epochs = r.epochs;
+  if (m->outcome.status == ModelStatus::kCompleted) {
+    SetStatus(*m, m->outcome.history.empty() ? ModelStatus::kPending : ModelStatus::kRunning, fx);
+  }
+  return Status::Ok();
+}
+
+Status RunState::ApplyDecision(const store::ProcedureDecision& r, Effects* fx) {
+  for (const store::Action& a : r.actions) {
+    Status st = std::visit(
+        Overloaded{[&](const store::ModelAdded& x) { return ApplyModelAdded(x, fx); },
+                   [&](const store::ModelStopped& x) { return ApplyModelStopped(x, fx); },
+                   [&](const store::ModelExtended& x) { return ApplyModelExtended(x, fx); }},
+        a);
+    RETURN_IF_ERROR(st);
+  }
+  procedure_state_ = r.state;
+  return Status::Ok();
+}
+
+std::optional<sched::Unit> RunState::StartUnit(WorkerId w) {
+  if (hopper_.worker_busy(w) || hopper_.worker_lost(w)) return std::nullopt;
+  return hopper_.Next(w);
+}
+
+void RunState::DiscardUnit(const sched::Unit& unit) { hopper_.Fail(unit); }
+
+void RunState::WorkerGone(WorkerId w) {
+  if (!hopper_.worker_lost(w)) hopper_.WorkerLost(w);
+}
+
+std::set<std::string> RunState::StatesToKeep() const {
+  std::set<std::string> keep;
+  std::vector<store::ModelOutcome> finished;
+  for (const auto& [id, m] : models_) {
+    if (m.outcome.checkpoint.empty()) continue;
+    switch (m.outcome.status) {
+      case ModelStatus::kPending:
+      case ModelStatus::kRunning:
+        keep.insert(m.outcome.checkpoint);
+        break;
+      case ModelStatus::kFailed:
+        if (config_.keep_failed) keep.insert(m.outcome.checkpoint);
+        break;
+      case ModelStatus::kCompleted:
+      case ModelStatus::kStopped:
+        finished.push_back(m.outcome);
+        break;
+    }
+  }
+  RankModels(&finished, config_.metric, config_.direction);
+  for (size_t i = 0; i < finished.size() && i < static_cast<size_t>(config_.keep_best); ++i) {
+    keep.insert(finished[i].checkpoint);
+  }
+  return keep;
+}
+
+void RunState::Retain(Effects* fx) {
+  const std::set<std::string> keep = StatesToKeep();
+  for (auto& [id, m] : models_) {
+    if (m.outcome.checkpoint.empty() || keep.count(m.outcome.checkpoint)) continue;
+    fx->obsolete_states.push_back(m.outcome.checkpoint);
+    m.outcome.checkpoint.clear();
+  }
+}
+
+search::Observation RunState::Observe(int slots) const {
+  search::Observation o;
+  o.slots = slots;
+  for (const auto& [id, m] : models_) {
+    search::ModelView v;
+    v.id = id;
+    v.params = m.outcome.params;
+    v.status = m.outcome.status;
+    v.epochs = m.epochs;
+    for (const store::EpochRow& r : m.outcome.history) {
+      v.history.push_back({r.epoch, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy});
+    }
+    o.models.push_back(std::move(v));
+  }
+  return o;
+}
+
+}  // namespace cerebro::driver

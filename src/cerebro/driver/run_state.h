@@ -1,0 +1,128 @@
+// RunState: the state of one run — its models (status, history, latest state), the MOP
+// scheduler's bookkeeping and the procedure's progress — and the one place it changes:
+// Apply(record). The live loop appends a record durably to the journal and then applies
+// it; resume replays the journal through the same Apply. There is no restoring mode: a
+// unit that is running on its worker completes, one that is not (replay) must be the
+// unit the schedule would run next, or the journal does not fit the run (DataLoss).
+//
+// Apply never touches files; what it makes obsolete (a replaced checkpoint, states that
+// retention drops) it reports in Effects for the caller to delete once the record is
+// durable, so the journal always names states that exist.
+//
+// The one other mutation is transient: StartUnit/DiscardUnit mark units running on
+// workers (dispatch), which is scheduling, not run state, and is never journaled.
+// Not thread-safe: the run loop owns it.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cerebro/common/status.h"
+#include "cerebro/driver/epoch_metrics.h"
+#include "cerebro/sched/hopper.h"
+#include "cerebro/search/procedure.h"
+#include "cerebro/store/journal.h"
+#include "cerebro/store/summary.h"
+
+namespace cerebro::driver {
+
+// What Apply needs from the spec; fixed for a run.
+struct RunConfig {
+  std::vector<int> worker_partition;  // by worker process
+  sched::HopperOptions hopper;
+  std::map<std::pair<ModelId, int>, std::vector<int>> scripted_orders;  // replay
+  int max_unit_retries = 2;
+  int keep_best = 5;
+  bool keep_failed = false;
+  std::string metric = "accuracy";
+  spec::Direction direction = spec::Direction::kMaximize;
+};
+
+// One model of the run.
+struct ModelRun {
+  store::ModelOutcome outcome;  // id, params, status, history, latest checkpoint, ...
+  std::string config_json;      // params as the trainer reads them
+  int epochs = 0;               // epoch budget
+  int train_seq = 0;            // training units completed: names the next checkpoint
+  int failures = 0;             // retryable unit failures (worker losses, retries)
+  uint64_t state_size = 0;      // of outcome.checkpoint, when journaled (0 = unknown)
+  uint64_t state_hash = 0;
+  std::map<int, EpochAccumulator> open_epochs;  // by 0-based epoch
+};
+
+// What one Apply changed, for the caller's side effects and the observers.
+struct Effects {
+  std::vector<store::EpochRow> epochs_done;        // rows this record closed
+  std::vector<ModelId> status_changed;             // models whose status changed
+  std::vector<std::string> obsolete_states;        // state files no longer needed
+  std::optional<ModelId> epoch_finished;           // consult the procedure for it
+};
+
+class RunState {
+ public:
+  explicit RunState(RunConfig config);
+
+  // Applies one journal record. DataLoss (naming the model) when the record does not fit
+  // the run: an unknown model, a unit the schedule would not run, a duplicate id.
+  Status Apply(const store::Record& record, Effects* effects);
+
+  // Dispatch: the unit worker `w` should run next (marks it running), or nullopt.
+  std::optional<sched::Unit> StartUnit(WorkerId w);
+  // A running unit whose result is dropped (its model failed or was stopped meanwhile).
+  void DiscardUnit(const sched::Unit& unit);
+  // The worker is gone for good (could not be restarted): nothing is sent to it again.
+  void WorkerGone(WorkerId w);
+
+  bool has_model(ModelId id) const { return models_.count(id) > 0; }
+  const ModelRun& model(ModelId id) const { return models_.at(id); }
+  const std::map<ModelId, ModelRun>& models() const { return models_; }
+  ModelId next_model_id() const { return next_model_id_; }
+  const sched::Hopper& hopper() const { return hopper_; }
+  bool Done() const { return hopper_.Done(); }
+  // Every epoch row, in the order the epochs finished.
+  const std::vector<store::EpochRow>& rows() const { return rows_; }
+  // Model-epochs finished so far (what the procedure has been shown).
+  int64_t epochs_seen() const { return static_cast<int64_t>(rows_.size()); }
+  // The state the last journaled decision left the procedure in (null if none).
+  const spec::Json& procedure_state() const { return procedure_state_; }
+  // Set when the last applied record finished an epoch and no record followed it: the
+  // procedure may not have been consulted for it yet (the driver died in between).
+  std::optional<ModelId> unconsulted_epoch() const { return unconsulted_epoch_; }
+
+  // The state files the run keeps right now: the latest state of every model that may
+  // train again, the final states of the best keep_best finished models, failed models'
+  // only with keep_failed, and warm-start states of models that have not started.
+  std::set<std::string> StatesToKeep() const;
+  // Every model as the procedure sees it.
+  search::Observation Observe(int slots) const;
+
+ private:
+  Status ApplyUnitDone(const store::UnitDone& r, Effects* fx);
+  Status ApplyUnitFailure(ModelId model, WorkerId worker, const std::string& error, Effects* fx);
+  Status ApplyModelAdded(const store::ModelAdded& r, Effects* fx);
+  Status ApplyModelFailed(const store::ModelFailed& r, Effects* fx);
+  Status ApplyModelStopped(const store::ModelStopped& r, Effects* fx);
+  Status ApplyModelExtended(const store::ModelExtended& r, Effects* fx);
+  Status ApplyDecision(const store::ProcedureDecision& r, Effects* fx);
+  void CloseEpoch(ModelRun& m, int epoch, Effects* fx);
+  // Marks a live model failed and ends its schedule.
+  void Fail(ModelRun& m, const std::string& why, Effects* fx);
+  void SetStatus(ModelRun& m, ModelStatus status, Effects* fx);
+  // Drops what retention no longer keeps from models' outcomes into fx.
+  void Retain(Effects* fx);
+  StatusOr<ModelRun*> Find(ModelId id, const char* record);
+
+  RunConfig config_;
+  sched::Hopper hopper_;
+  std::map<ModelId, ModelRun> models_;
+  ModelId next_model_id_ = 0;
+  std::vector<store::EpochRow> rows_;
+  spec::Json procedure_state_;
+  std::optional<ModelId> unconsulted_epoch_;
+};
+
+}  // namespace cerebro::driver

@@ -1,0 +1,38 @@
+#include "cerebro/search/procedure.h"
+
+#include "cerebro/search/space.h"
+
+namespace cerebro::search {
+namespace {
+
+// Grid and random search: every configuration at the start, nothing afterwards. The
+// configurations are a pure function of the spec (and its seed), so there is no state.
+class StaticProcedure final : public Procedure {
+ public:
+  StaticProcedure(std::vector<ModelConfig> configs, int epochs)
+      : configs_(std::move(configs)), epochs_(epochs) {}
+
+  StatusOr<std::vector<Decision>> Start(const Observation&) override {
+    std::vector<Decision> out;
+    for (const ModelConfig& c : configs_) out.push_back(AddModel{c.params, epochs_, -1});
+    return out;
+  }
+  StatusOr<std::vector<Decision>> OnEpochDone(const Observation&, ModelId) override {
+    return std::vector<Decision>{};
+  }
+  spec::Json SaveState() const override { return nullptr; }
+  Status RestoreState(const spec::Json&) override { return Status::Ok(); }
+
+ private:
+  std::vector<ModelConfig> configs_;
+  int epochs_;
+};
+
+}  // namespace
+
+StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
+  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, GenerateConfigs(spec));
+  return std::unique_ptr<Procedure>(std::make_unique<StaticProcedure>(std::move(configs), spec.run.epochs));
+}
+
+}  // namespace cerebro::search
