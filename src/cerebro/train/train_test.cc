@@ -415,14 +415,52 @@ TEST_F(WorkerApiTest, EvalReturnsExampleWeightedMetrics) {
   EXPECT_EQ(fresh_train.result.correct, fresh_eval->correct);
 }
 
-TEST_F(WorkerApiTest, NonFiniteLossIsModelError) {
+TEST_F(WorkerApiTest, NonFiniteLossIsNonFiniteError) {
   Worker w;
   ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
   Unit u = RunUnitOn(w, R"({"model":"mlp","hidden":[32],"optimizer":"sgd","lr":1e30})", true, 1, 1);
-  EXPECT_EQ(u.rc, CEREBRO_ERR_MODEL);
+  EXPECT_EQ(u.rc, CEREBRO_ERR_NON_FINITE);
   EXPECT_EQ(u.error.rfind("non-finite loss at batch ", 0), 0u) << u.error;
   EXPECT_EQ(u.result.state, nullptr);
   EXPECT_TRUE(u.state.empty());
+}
+
+// A family whose forward pass runs out of memory: "torch" asks torch's CPU allocator for
+// 4 PiB (it fails at once, before anything is touched), "std" throws std::bad_alloc as
+// the standard library does.
+void RegisterOutOfMemoryFamily() {
+  static const Status registered = model::RegisterFamily(
+      "test_out_of_memory",
+      [](const model::Params& p, const model::InputSpec& input) -> StatusOr<model::Net> {
+        ASSIGN_OR_RETURN(std::string how, p.GetString("how", "torch"));
+        torch::nn::Linear linear(input.feature_shape[0], input.output_size);
+        return model::Net{linear.ptr(), [linear, how](const torch::Tensor& x) mutable {
+                            if (how == "std") throw std::bad_alloc();
+                            return linear->forward(x) +
+                                   torch::empty({int64_t{1} << 50}, torch::kFloat).sum();
+                          }};
+      },
+      {"how"});
+  ASSERT_TRUE(registered.ok()) << registered.ToString();
+}
+
+TEST_F(WorkerApiTest, OutOfMemoryIsItsOwnError) {
+  RegisterOutOfMemoryFamily();
+  Worker w;
+  ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
+  ASSERT_EQ(w.Load(store_, "val", 0), CEREBRO_OK);
+  for (const char* how : {"torch", "std"}) {
+    const std::string config =
+        std::string(R"({"model":"test_out_of_memory","how":")") + how + "\"}";
+    for (bool train : {true, false}) {
+      SCOPED_TRACE(config + (train ? " train" : " eval"));
+      Unit u = RunUnitOn(w, config, train, 1, 1);
+      EXPECT_EQ(u.rc, CEREBRO_ERR_OUT_OF_MEMORY) << u.error;
+      EXPECT_TRUE(u.state.empty());
+    }
+  }
+  // The worker is fine afterwards.
+  EXPECT_EQ(RunUnitOn(w, kMlp, true, 1, 1).rc, CEREBRO_OK);
 }
 
 TEST_F(WorkerApiTest, CorruptStateIsStateError) {

@@ -71,7 +71,8 @@ class Trainer {
   //   kAborted             the training loss became non-finite (the model diverged)
   // The model failing inside torch throws c10::Error, and running out of memory throws
   // std::bad_alloc or c10::Error (torch_error.h's IsOutOfMemory tells which): the C
-  // seam is where those stop.
+  // seam is where those stop. (Memory that runs out while model::BuildNet builds the
+  // net comes back as its kInternal, since model/ contains its factories' exceptions.)
   // Deterministic: the same request on the same partition gives bitwise the same
   // metrics and state bytes on CPU with one intra-op thread and the same BLAS kernels
   // (OpenBLAS's kernel choice, see BlasWarning, changes the low bits of results).

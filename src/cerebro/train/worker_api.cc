@@ -15,6 +15,7 @@
 #include "cerebro/model/registry.h"
 #include "cerebro/train/blas.h"
 #include "cerebro/train/process.h"
+#include "cerebro/train/torch_error.h"
 #include "cerebro/train/trainer.h"
 
 // LibTorch (Debian's and the pip wheel's) is built with the C++11 ABI, and this file
@@ -45,21 +46,34 @@ int Fail(int code, const std::string& message, char* err, size_t err_cap) {
   return code;
 }
 
-// Runs `body` (which returns a CEREBRO_* code), turning any escaping exception into
-// `exception_code` plus its message. Nothing thrown may unwind into a C caller.
+// The codes an entry point returns for exceptions that escape its body: the Trainer
+// throws when torch fails or memory runs out (trainer.h), and this is where that stops.
+struct ExceptionCodes {
+  int other;
+  int out_of_memory;
+};
+// Running a unit or averaging states tells memory apart; the other entry points report
+// every exception as one code, as they did before API version 2.
+constexpr ExceptionCodes kModelExceptions{CEREBRO_ERR_MODEL, CEREBRO_ERR_OUT_OF_MEMORY};
+constexpr ExceptionCodes AllAs(int code) { return {code, code}; }
+
+// Runs `body` (which returns a CEREBRO_* code), turning any escaping exception into a
+// code of `codes` plus its message. Nothing thrown may unwind into a C caller.
 template <typename Body>
-int Guarded(int exception_code, char* err, size_t err_cap, Body&& body) noexcept {
+int Guarded(ExceptionCodes codes, char* err, size_t err_cap, Body&& body) noexcept {
   try {
     CopyText("", err, err_cap);
     return body();
   } catch (const c10::Error& e) {
-    return Fail(exception_code, e.what_without_backtrace(), err, err_cap);
+    const bool oom = cerebro::train::IsOutOfMemory(e);
+    return Fail(oom ? codes.out_of_memory : codes.other, cerebro::train::TorchMessage(e), err,
+                err_cap);
   } catch (const std::bad_alloc&) {
-    return Fail(exception_code, "out of memory", err, err_cap);
+    return Fail(codes.out_of_memory, "out of memory", err, err_cap);
   } catch (const std::exception& e) {
-    return Fail(exception_code, e.what(), err, err_cap);
+    return Fail(codes.other, e.what(), err, err_cap);
   } catch (...) {
-    return Fail(exception_code, "unknown exception", err, err_cap);
+    return Fail(codes.other, "unknown exception", err, err_cap);
   }
 }
 
@@ -72,6 +86,8 @@ int UnitErrorCode(const Status& status) {
       return CEREBRO_ERR_STATE;
     case StatusCode::kFailedPrecondition:
       return CEREBRO_ERR_DATA;
+    case StatusCode::kAborted:
+      return CEREBRO_ERR_NON_FINITE;
     default:
       return CEREBRO_ERR_MODEL;
   }
@@ -84,7 +100,7 @@ extern "C" {
 int cerebro_worker_create(int intra_op_threads, CerebroWorker** out, char* warning,
                           size_t warning_cap, char* err, size_t err_cap) {
   CopyText("", warning, warning_cap);
-  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+  return Guarded(AllAs(CEREBRO_ERR_MODEL), err, err_cap, [&]() {
     if (out == nullptr) return Fail(CEREBRO_ERR_INVALID, "out is NULL", err, err_cap);
     *out = nullptr;
     Status st = cerebro::train::ConfigureProcess(intra_op_threads);
@@ -107,7 +123,7 @@ void cerebro_worker_destroy(CerebroWorker* worker) {
 
 int cerebro_worker_load_partition(CerebroWorker* worker, const char* store_dir, const char* kind,
                                   int index, char* err, size_t err_cap) {
-  return Guarded(CEREBRO_ERR_DATA, err, err_cap, [&]() {
+  return Guarded(AllAs(CEREBRO_ERR_DATA), err, err_cap, [&]() {
     if (worker == nullptr || store_dir == nullptr || kind == nullptr) {
       return Fail(CEREBRO_ERR_INVALID, "worker, store_dir and kind must not be NULL", err, err_cap);
     }
@@ -130,7 +146,7 @@ int cerebro_worker_load_partition(CerebroWorker* worker, const char* store_dir, 
 int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* request,
                             CerebroUnitResult* result, char* err, size_t err_cap) {
   if (result != nullptr) *result = CerebroUnitResult{};  // state NULL on every failure
-  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+  return Guarded(kModelExceptions, err, err_cap, [&]() {
     if (worker == nullptr || request == nullptr || result == nullptr) {
       return Fail(CEREBRO_ERR_INVALID, "worker, request and result must not be NULL", err, err_cap);
     }
@@ -159,7 +175,7 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
 }
 
 int cerebro_validate_model_config(const char* model_config_json, char* err, size_t err_cap) {
-  return Guarded(CEREBRO_ERR_INVALID, err, err_cap, [&]() {
+  return Guarded(AllAs(CEREBRO_ERR_INVALID), err, err_cap, [&]() {
     if (model_config_json == nullptr) {
       return Fail(CEREBRO_ERR_INVALID, "model_config_json is NULL", err, err_cap);
     }
@@ -177,7 +193,7 @@ int cerebro_average_states(const char* model_config_json, const int64_t* feature
                            size_t* out_size, char* err, size_t err_cap) {
   if (out_state != nullptr) *out_state = nullptr;
   if (out_size != nullptr) *out_size = 0;
-  return Guarded(CEREBRO_ERR_MODEL, err, err_cap, [&]() {
+  return Guarded(kModelExceptions, err, err_cap, [&]() {
     if (model_config_json == nullptr || feature_shape == nullptr || states == nullptr ||
         state_sizes == nullptr || out_state == nullptr || out_size == nullptr || n < 1 ||
         feature_rank < 1) {

@@ -21,16 +21,21 @@
 extern "C" {
 #endif
 
-#define CEREBRO_WORKER_API_VERSION 1
+/* 2: CEREBRO_ERR_OUT_OF_MEMORY and CEREBRO_ERR_NON_FINITE split from CEREBRO_ERR_MODEL. */
+#define CEREBRO_WORKER_API_VERSION 2
 
-/* Return codes. */
+/* Return codes. Values are stable; a caller that does not know a code should treat it
+ * as CEREBRO_ERR_MODEL. */
 enum {
   CEREBRO_OK = 0,
-  CEREBRO_ERR_INVALID = 1, /* bad model config / request: the model can never run */
-  CEREBRO_ERR_MODEL = 2,   /* the model failed while running (exception, out of memory,
-                              non-finite loss): mark the model failed */
-  CEREBRO_ERR_DATA = 3,    /* the partition could not be loaded */
-  CEREBRO_ERR_STATE = 4    /* the model state bytes could not be decoded */
+  CEREBRO_ERR_INVALID = 1,       /* bad model config / request: the model can never run */
+  CEREBRO_ERR_MODEL = 2,         /* the model failed while running (an exception inside
+                                    torch or the model): mark the model failed */
+  CEREBRO_ERR_DATA = 3,          /* the partition could not be loaded */
+  CEREBRO_ERR_STATE = 4,         /* the model state bytes could not be decoded */
+  CEREBRO_ERR_OUT_OF_MEMORY = 5, /* memory ran out while running the unit or averaging
+                                    (while building the model: CEREBRO_ERR_MODEL) */
+  CEREBRO_ERR_NON_FINITE = 6     /* the training loss became non-finite: the model diverged */
 };
 
 typedef struct CerebroWorker CerebroWorker;
@@ -72,7 +77,9 @@ void cerebro_worker_destroy(CerebroWorker* worker);
 int cerebro_worker_load_partition(CerebroWorker* worker, const char* store_dir,
                                   const char* kind, int index, char* err, size_t err_cap);
 
-/* Runs one unit. On CEREBRO_OK fills *result; otherwise result->state is NULL. */
+/* Runs one unit. On CEREBRO_OK fills *result; otherwise result->state is NULL and the
+ * code is CEREBRO_ERR_INVALID, _DATA (no partition of the needed kind), _STATE,
+ * _NON_FINITE, _OUT_OF_MEMORY or _MODEL. */
 int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* request,
                             CerebroUnitResult* result, char* err, size_t err_cap);
 
@@ -85,7 +92,9 @@ void cerebro_buffer_free(uint8_t* buffer);
 /* Averages n >= 1 states of the model `model_config_json` on data of shape
  * feature_shape[0..feature_rank) with num_outputs outputs (classes, or 1 for regression):
  * weights and optimizer moments element-wise. On CEREBRO_OK *out_state (release with
- * cerebro_buffer_free) holds the result. Used by the data-parallel baseline. */
+ * cerebro_buffer_free) holds the result; otherwise CEREBRO_ERR_INVALID, _STATE (a state
+ * does not decode into the model), _OUT_OF_MEMORY or _MODEL. Used by the data-parallel
+ * baseline. */
 int cerebro_average_states(const char* model_config_json, const int64_t* feature_shape,
                            int feature_rank, int64_t num_outputs, const uint8_t* const* states,
                            const size_t* state_sizes, int n, uint8_t** out_state,
