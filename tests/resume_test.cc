@@ -140,6 +140,31 @@ TEST_F(ResumeTest, FinishedRunResumesWithoutTraining) {
   EXPECT_EQ(again->models.size(), 4u);
 }
 
+// A run directory the first release wrote (no journal header, models in models.json,
+// killed after 44 journal lines; see tests/data/README.md) resumes to exactly the
+// metrics that release produced when it ran the same spec without interruption.
+TEST(LegacyResumeTest, AJournalOfTheFirstReleaseResumesToItsUninterruptedMetrics) {
+  const char* src = std::getenv("CEREBRO_SOURCE_DIR");
+  ASSERT_NE(src, nullptr) << "run through ctest (CEREBRO_SOURCE_DIR)";
+  TempDir tmp;
+  const std::string run = tmp.Join("legacy");
+  std::filesystem::copy(std::string(src) + "/tests/data/legacy_v1_run", run,
+                        std::filesystem::copy_options::recursive);
+  auto r = driver::ResumeExperiment(run, Options(""));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(testing::ReadFileOrEmpty(run + "/metrics.csv"),
+            testing::ReadFileOrEmpty(std::string(src) + "/tests/data/legacy_v1_uninterrupted_metrics.csv"));
+  for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
+  // Upgraded in place: the journal now says what it is, and its models were added by
+  // the search at the start.
+  auto lines = ReadJsonLines(run + "/journal.jsonl");
+  ASSERT_GT(lines.size(), 2u);
+  EXPECT_EQ(lines[0], (Json{{"type", "journal"}, {"version", 2}}));
+  EXPECT_EQ(lines[1]["type"], "decision");
+  EXPECT_EQ(lines[1]["actions"].size(), 2u);
+  ExpectEveryUnitExactlyOnce(run, 2, 30, 2);
+}
+
 TEST_F(ResumeTest, ResumeRefusesWhatIsNotARunDirectory) {
   auto r = driver::ResumeExperiment(tmp_.path(), Options(""));
   ASSERT_FALSE(r.ok());
