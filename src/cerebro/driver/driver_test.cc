@@ -191,17 +191,21 @@ TEST(RunLoopTest, AProcedureAddsAndStopsModelsAtEpochBoundaries) {
   EXPECT_EQ(with_actions, 3);  // the start, the clone, the stop
 }
 
-// A FileSystem that makes the n-th journal append fail, as if the driver died there: the
-// journal then holds exactly the records before it.
-class CrashAtAppend final : public FileSystem {
+// A FileSystem whose appends fail where `fail(path, data, journal_appends_so_far)` says,
+// as a full disk would or as if the driver died there: the journal then holds exactly
+// the records before the failed one. Counts journal appends.
+class FailingAppends final : public FileSystem {
  public:
-  explicit CrashAtAppend(int n) : n_(n) {}
+  using Rule = std::function<bool(const std::string& path, std::string_view data, int n)>;
+  explicit FailingAppends(Rule fail) : fail_(std::move(fail)) {}
   StatusOr<std::string> ReadFile(const std::string& p) override { return real().ReadFile(p); }
   Status WriteFileAtomic(const std::string& p, std::string_view c) override {
     return real().WriteFileAtomic(p, c);
   }
   Status AppendDurable(const std::string& p, std::string_view d) override {
-    if (p.find("journal.jsonl") != std::string::npos && ++appends_ == n_) return IoError("crash");
+    const bool journal = p.find("journal.jsonl") != std::string::npos;
+    if (journal) ++appends_;
+    if (journal && fail_(p, d, appends_)) return IoError(p + ": disk full");
     return real().AppendDurable(p, d);
   }
   Status MakeDirs(const std::string& p) override { return real().MakeDirs(p); }
@@ -215,9 +219,13 @@ class CrashAtAppend final : public FileSystem {
 
  private:
   static FileSystem& real() { return RealFileSystem(); }
-  int n_;
+  Rule fail_;
   int appends_ = 0;
 };
+
+FailingAppends CrashAtAppend(int n) {
+  return FailingAppends([n](const std::string&, std::string_view, int k) { return k == n; });
+}
 
 TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOnes) {
   TempDir tmp;
@@ -225,7 +233,7 @@ TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOn
   int calls = 0;
   RunOptions ref_options = FakeOptions(tmp.Join("reference"), nullptr);
   ref_options.procedure_factory = Scripted(&calls);
-  CrashAtAppend counting(-1);
+  FailingAppends counting = CrashAtAppend(-1);
   ref_options.fs = &counting;
   auto reference = RunExperiment(Spec(csv, 3), ref_options);
   ASSERT_TRUE(reference.ok()) << reference.status().ToString();
@@ -236,7 +244,7 @@ TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOn
   for (int crash = 2; crash <= records; ++crash) {
     SCOPED_TRACE("crash at journal append " + std::to_string(crash));
     const std::string dir = tmp.Join("run" + std::to_string(crash));
-    CrashAtAppend fs(crash);
+    FailingAppends fs = CrashAtAppend(crash);
     RunOptions o = FakeOptions(dir, nullptr);
     o.procedure_factory = Scripted(&calls);
     o.fs = &fs;
@@ -424,34 +432,13 @@ TEST(RunLoopTest, AModelWhoseUnitsKeepFailingFailsAfterMaxUnitRetries) {
   EXPECT_NE(ById(*r, 1).failure.find("failed 3 times"), std::string::npos) << ById(*r, 1).failure;
 }
 
-// A FileSystem whose journal refuses the append of a model_failed record.
-class RefuseFailureRecord final : public FileSystem {
- public:
-  StatusOr<std::string> ReadFile(const std::string& p) override { return real().ReadFile(p); }
-  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
-    return real().WriteFileAtomic(p, c);
-  }
-  Status AppendDurable(const std::string& p, std::string_view d) override {
-    if (d.find("\"model_failed\"") != std::string_view::npos) return IoError(p + ": disk full");
-    return real().AppendDurable(p, d);
-  }
-  Status MakeDirs(const std::string& p) override { return real().MakeDirs(p); }
-  Status Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
-  Status RemoveFile(const std::string& p) override { return real().RemoveFile(p); }
-  Status RemoveAll(const std::string& p) override { return real().RemoveAll(p); }
-  bool Exists(const std::string& p) override { return real().Exists(p); }
-  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real().ListDir(p); }
-  StatusOr<uint64_t> FileSize(const std::string& p) override { return real().FileSize(p); }
-
- private:
-  static FileSystem& real() { return RealFileSystem(); }
-};
-
 // The first release discarded a failed model_failed append and let retention delete the
 // model's checkpoint anyway: the journal then named a file that was gone.
 TEST(RunLoopTest, AFailureRecordThatCannotBeJournaledNeverLeavesTheJournalNamingADeletedState) {
   TempDir tmp;
-  RefuseFailureRecord fs;
+  FailingAppends fs([](const std::string&, std::string_view data, int) {
+    return data.find("\"model_failed\"") != std::string_view::npos;
+  });
   FakeBackend fake;
   exec::FakeUnitMatch m;
   m.model = 1;

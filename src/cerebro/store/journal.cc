@@ -1,6 +1,7 @@
 #include "cerebro/store/journal.h"
 
-#include <limits>
+#include "cerebro/store/json_fields.h"
+
 #include <type_traits>
 
 namespace cerebro::store {
@@ -21,66 +22,15 @@ template <> struct Tag<ModelStopped> { static constexpr std::string_view kName =
 template <> struct Tag<ModelExtended> { static constexpr std::string_view kName = "model_extended"; };
 template <> struct Tag<ProcedureDecision> { static constexpr std::string_view kName = "decision"; };
 
-// Reads typed fields of one JSON record; the first problem wins and names the field.
-class FieldReader {
- public:
-  explicit FieldReader(const Json& j) : j_(j) {}
-
-  template <typename T>
-  void Get(const char* key, T* out, bool required = true) {
-    if (!error_.empty()) return;
-    auto it = j_.find(key);
-    if (it == j_.end()) {
-      if (required) error_ = std::string(key) + ": missing";
-      return;
-    }
-    const Json& v = *it;
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!v.is_string()) return Bad(key, "a string");
-      *out = v.get<std::string>();
-    } else if constexpr (std::is_same_v<T, double>) {
-      if (!v.is_number()) return Bad(key, "a number");
-      *out = v.get<double>();
-    } else if constexpr (std::is_same_v<T, uint64_t>) {
-      if (!v.is_number_unsigned()) return Bad(key, "an unsigned integer");
-      *out = v.get<uint64_t>();
-    } else if constexpr (std::is_integral_v<T>) {
-      if (!v.is_number_integer()) return Bad(key, "an integer");
-      int64_t x = v.get<int64_t>();
-      if (x < std::numeric_limits<T>::min() || x > std::numeric_limits<T>::max()) {
-        return Bad(key, "an integer in range");
-      }
-      *out = static_cast<T>(x);
-    } else if constexpr (std::is_same_v<T, Json>) {
-      *out = v;
-    } else {  // an enum with EnumNames
-      if (!v.is_string()) return Bad(key, "a string");
-      auto e = ParseEnum<T>(v.get<std::string>());
-      if (!e) return Bad(key, "one of " + EnumChoices<T>());
-      *out = *e;
-    }
-  }
-  // A non-negative id or index.
-  void GetIndex(const char* key, int* out) {
-    Get(key, out);
-    if (error_.empty() && *out < 0) Bad(key, "a non-negative integer");
-  }
-  void Fail(std::string why) {
-    if (error_.empty()) error_ = std::move(why);
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  void Bad(const char* key, const std::string& what) {
-    error_ = std::string(key) + ": expected " + what;
-  }
-  const Json& j_;
-  std::string error_;
-};
+// A non-negative id or index.
+Status Index(const JsonFields& f, const char* key, int* out) {
+  RETURN_IF_ERROR(f.Int(key, out));
+  return *out < 0 ? f.Expected(key, "a non-negative integer") : Status::Ok();
+}
 
 // Encode/Decode per record type. Field names are part of the format.
 void Put(Json& j, const JournalHeader& r) { j["version"] = r.version; }
-void Take(FieldReader& f, JournalHeader* r) { f.Get("version", &r->version); }
+Status Take(const JsonFields& f, JournalHeader* r) { return f.Int("version", &r->version); }
 
 void Put(Json& j, const UnitDone& r) {
   j["model"] = r.model;
@@ -100,20 +50,20 @@ void Put(Json& j, const UnitDone& r) {
     }
   }
 }
-void Take(FieldReader& f, UnitDone* r) {
-  f.GetIndex("model", &r->model);
-  f.GetIndex("epoch", &r->epoch);
-  f.Get("kind", &r->kind);
-  f.GetIndex("partition", &r->partition);
-  f.Get("worker", &r->worker);
-  f.Get("loss_sum", &r->loss_sum);
-  f.Get("correct", &r->correct);
-  f.Get("examples", &r->examples);
-  f.Get("compute_seconds", &r->compute_seconds);
-  f.Get("checkpoint", &r->checkpoint, /*required=*/false);
-  f.Get("state_size", &r->state_size, false);
-  f.Get("state_hash", &r->state_hash, false);
-  if (r->kind == UnitKind::kTrain && r->checkpoint.empty()) f.Fail("checkpoint: missing");
+Status Take(const JsonFields& f, UnitDone* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(Index(f, "epoch", &r->epoch));
+  RETURN_IF_ERROR(f.Enum("kind", &r->kind));
+  RETURN_IF_ERROR(Index(f, "partition", &r->partition));
+  RETURN_IF_ERROR(f.Int("worker", &r->worker));
+  RETURN_IF_ERROR(f.Double("loss_sum", &r->loss_sum));
+  RETURN_IF_ERROR(f.Double("correct", &r->correct));
+  RETURN_IF_ERROR(f.Int64("examples", &r->examples));
+  RETURN_IF_ERROR(f.Double("compute_seconds", &r->compute_seconds));
+  const bool train = r->kind == UnitKind::kTrain;
+  RETURN_IF_ERROR(f.String("checkpoint", &r->checkpoint, /*optional=*/!train));
+  RETURN_IF_ERROR(f.Uint64("state_size", &r->state_size, /*optional=*/true));
+  return f.Uint64("state_hash", &r->state_hash, /*optional=*/true);
 }
 
 template <typename R>  // WorkerLost and UnitRetried share their fields
@@ -126,28 +76,28 @@ void PutUnitFailure(Json& j, const R& r) {
   if (!r.cause.empty()) j["cause"] = r.cause;
 }
 template <typename R>
-void TakeUnitFailure(FieldReader& f, R* r) {
-  f.Get("worker", &r->worker);
-  f.GetIndex("model", &r->model);
-  f.Get("epoch", &r->epoch);
-  f.Get("partition", &r->partition);
-  f.Get("error", &r->error, false);
-  f.Get("cause", &r->cause, false);
+Status TakeUnitFailure(const JsonFields& f, R* r) {
+  RETURN_IF_ERROR(f.Int("worker", &r->worker));
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(f.Int("epoch", &r->epoch));
+  RETURN_IF_ERROR(f.Int("partition", &r->partition));
+  RETURN_IF_ERROR(f.String("error", &r->error, /*optional=*/true));
+  return f.String("cause", &r->cause, /*optional=*/true);
 }
 void Put(Json& j, const WorkerLost& r) { PutUnitFailure(j, r); }
-void Take(FieldReader& f, WorkerLost* r) { TakeUnitFailure(f, r); }
+Status Take(const JsonFields& f, WorkerLost* r) { return TakeUnitFailure(f, r); }
 void Put(Json& j, const UnitRetried& r) { PutUnitFailure(j, r); }
-void Take(FieldReader& f, UnitRetried* r) { TakeUnitFailure(f, r); }
+Status Take(const JsonFields& f, UnitRetried* r) { return TakeUnitFailure(f, r); }
 
 void Put(Json& j, const ModelFailed& r) {
   j["model"] = r.model;
   j["reason"] = r.reason;
   if (!r.cause.empty()) j["cause"] = r.cause;
 }
-void Take(FieldReader& f, ModelFailed* r) {
-  f.GetIndex("model", &r->model);
-  f.Get("reason", &r->reason, false);
-  f.Get("cause", &r->cause, false);
+Status Take(const JsonFields& f, ModelFailed* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(f.String("reason", &r->reason, /*optional=*/true));
+  return f.String("cause", &r->cause, /*optional=*/true);
 }
 
 void Put(Json& j, const ModelAdded& r) {
@@ -158,14 +108,14 @@ void Put(Json& j, const ModelAdded& r) {
   if (r.parent >= 0) j["parent"] = r.parent;
   if (!r.warm_start.empty()) j["warm_start"] = r.warm_start;
 }
-void Take(FieldReader& f, ModelAdded* r) {
-  f.GetIndex("model", &r->model);
-  f.Get("params", &r->params);
-  if (f.error().empty() && !r->params.is_object()) f.Fail("params: expected an object");
-  f.Get("origin", &r->origin);
-  f.GetIndex("epochs", &r->epochs);
-  f.Get("parent", &r->parent, false);
-  f.Get("warm_start", &r->warm_start, false);
+Status Take(const JsonFields& f, ModelAdded* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(f.Object("params").status());
+  RETURN_IF_ERROR(f.Value("params", &r->params));
+  RETURN_IF_ERROR(f.Enum("origin", &r->origin));
+  RETURN_IF_ERROR(Index(f, "epochs", &r->epochs));
+  RETURN_IF_ERROR(f.Int("parent", &r->parent, /*optional=*/true));
+  return f.String("warm_start", &r->warm_start, /*optional=*/true);
 }
 
 void Put(Json& j, const ModelStopped& r) {
@@ -173,10 +123,10 @@ void Put(Json& j, const ModelStopped& r) {
   j["reason"] = EnumName(r.reason);
   if (!r.detail.empty()) j["detail"] = r.detail;
 }
-void Take(FieldReader& f, ModelStopped* r) {
-  f.GetIndex("model", &r->model);
-  f.Get("reason", &r->reason);
-  f.Get("detail", &r->detail, false);
+Status Take(const JsonFields& f, ModelStopped* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(f.Enum("reason", &r->reason));
+  return f.String("detail", &r->detail, /*optional=*/true);
 }
 
 void Put(Json& j, const ModelExtended& r) {
@@ -184,10 +134,10 @@ void Put(Json& j, const ModelExtended& r) {
   j["epochs"] = r.epochs;
   j["origin"] = EnumName(r.origin);
 }
-void Take(FieldReader& f, ModelExtended* r) {
-  f.GetIndex("model", &r->model);
-  f.GetIndex("epochs", &r->epochs);
-  f.Get("origin", &r->origin);
+Status Take(const JsonFields& f, ModelExtended* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(Index(f, "epochs", &r->epochs));
+  return f.Enum("origin", &r->origin);
 }
 
 void Put(Json& j, const ProcedureDecision& r);  // below: it encodes its actions with EncodeTagged
@@ -209,15 +159,14 @@ void Put(Json& j, const ProcedureDecision& r) {
   j["state"] = r.state;
 }
 
-void Take(FieldReader& f, ProcedureDecision* r);  // below: it decodes its actions
+Status Take(const JsonFields& f, ProcedureDecision* r);  // below: it decodes its actions
 
 // Decodes a record of type T into the variant Out that holds it.
 template <typename T, typename Out>
 StatusOr<Out> DecodeAs(const Json& j) {
   T r;
-  FieldReader f(j);
-  Take(f, &r);
-  if (!f.error().empty()) return InvalidArgument(std::string(Tag<T>::kName) + ": " + f.error());
+  const std::string source(Tag<T>::kName);  // messages read "unit: model: expected ..."
+  RETURN_IF_ERROR(Take(JsonFields(j, "", source), &r));
   return Out(std::move(r));
 }
 
@@ -229,18 +178,15 @@ StatusOr<Action> DecodeAction(const Json& j) {
   return InvalidArgument("decision: actions: unknown action '" + type + "'");
 }
 
-void Take(FieldReader& f, ProcedureDecision* r) {
-  f.Get("epochs_seen", &r->epochs_seen);
-  Json actions;
-  f.Get("actions", &actions);
-  f.Get("state", &r->state);
-  if (!f.error().empty()) return;
-  if (!actions.is_array()) return f.Fail("actions: expected a list");
-  for (const Json& a : actions) {
-    auto action = DecodeAction(a);
-    if (!action.ok()) return f.Fail(action.status().message());
-    r->actions.push_back(std::move(action).value());
+Status Take(const JsonFields& f, ProcedureDecision* r) {
+  RETURN_IF_ERROR(f.Int64("epochs_seen", &r->epochs_seen));
+  RETURN_IF_ERROR(f.Value("state", &r->state));
+  ASSIGN_OR_RETURN(const Json* actions, f.Array("actions"));
+  for (const Json& a : *actions) {
+    ASSIGN_OR_RETURN(Action action, DecodeAction(a));
+    r->actions.push_back(std::move(action));
   }
+  return Status::Ok();
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "cerebro/store/summary.h"
 
+#include "cerebro/store/json_fields.h"
+
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -9,12 +11,6 @@ namespace cerebro::store {
 namespace {
 
 constexpr const char* kFile = "summary.json";
-
-// JSON has no NaN or infinity: nlohmann writes them as null, and history reads a null
-// metric back as NaN (a model whose validation loss went non-finite).
-double OrNaN(const Json& v) {
-  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
-}
 
 Json HistoryJson(const std::vector<EpochRow>& rows) {
   Json h = Json::array();
@@ -44,123 +40,7 @@ Json ModelJson(const ModelOutcome& m) {
   return j;
 }
 
-// A read-only walk over one JSON object that never throws: each accessor checks the
-// field's presence and type and fails with "<file>: <path>: expected <type>".
-class Fields {
- public:
-  Fields(const Json& obj, std::string path, const std::string& source)
-      : obj_(obj), path_(std::move(path)), source_(source) {}
-
-  std::string Path(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
-  Status Expected(const std::string& key, const std::string& type) const {
-    return DataLoss(source_ + ": " + Path(key) + ": expected " + type);
-  }
-  // Null when the key is absent.
-  const Json* Find(const std::string& key) const {
-    auto it = obj_.find(key);
-    return it == obj_.end() ? nullptr : &*it;
-  }
-
-  Status Int(const std::string& key, int* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_number_integer() ||
-        (v->is_number_unsigned() && v->get<uint64_t>() > INT32_MAX) ||
-        (!v->is_number_unsigned() &&
-         (v->get<int64_t>() < INT32_MIN || v->get<int64_t>() > INT32_MAX))) {
-      return Expected(key, "a 32-bit integer");
-    }
-    *out = static_cast<int>(v->get<int64_t>());
-    return Status::Ok();
-  }
-  Status Int64(const std::string& key, int64_t* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_number_integer() ||
-        (v->is_number_unsigned() && v->get<uint64_t>() > INT64_MAX)) {
-      return Expected(key, "an integer");
-    }
-    *out = v->get<int64_t>();
-    return Status::Ok();
-  }
-  Status Uint64(const std::string& key, uint64_t* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_number_integer() ||
-        (!v->is_number_unsigned() && v->get<int64_t>() < 0)) {
-      return Expected(key, "a non-negative integer");
-    }
-    *out = v->get<uint64_t>();
-    return Status::Ok();
-  }
-  Status Double(const std::string& key, double* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_number()) return Expected(key, "a number");
-    *out = v->get<double>();
-    return Status::Ok();
-  }
-  Status DoubleOrNull(const std::string& key, double* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !(v->is_number() || v->is_null())) return Expected(key, "a number or null");
-    *out = OrNaN(*v);
-    return Status::Ok();
-  }
-  // An absent optional string leaves *out as it is.
-  Status String(const std::string& key, std::string* out, bool optional = false) const {
-    const Json* v = Find(key);
-    if (v == nullptr && optional) return Status::Ok();
-    if (v == nullptr || !v->is_string()) return Expected(key, "a string");
-    *out = v->get<std::string>();
-    return Status::Ok();
-  }
-  Status StringOrNull(const std::string& key, std::string* out) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !(v->is_string() || v->is_null())) return Expected(key, "a string or null");
-    *out = v->is_null() ? std::string() : v->get<std::string>();
-    return Status::Ok();
-  }
-  // One of E's names; an absent optional field leaves *out as it is.
-  template <typename E>
-  Status Enum(const std::string& key, E* out, bool optional = false) const {
-    const Json* v = Find(key);
-    if (v == nullptr && optional) return Status::Ok();
-    std::optional<E> e;
-    if (v != nullptr && v->is_string()) e = ParseEnum<E>(v->get<std::string>());
-    if (!e) return Expected(key, "one of " + EnumChoices<E>());
-    *out = *e;
-    return Status::Ok();
-  }
-  // The name of one of E's values, kept as text.
-  template <typename E>
-  Status EnumText(const std::string& key, std::string* out) const {
-    E ignored;
-    RETURN_IF_ERROR(Enum(key, &ignored));
-    *out = Find(key)->get<std::string>();
-    return Status::Ok();
-  }
-  StatusOr<Fields> Object(const std::string& key) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_object()) return Expected(key, "an object");
-    return Fields(*v, Path(key), source_);
-  }
-  StatusOr<const Json*> Array(const std::string& key) const {
-    const Json* v = Find(key);
-    if (v == nullptr || !v->is_array()) return Expected(key, "an array");
-    return v;
-  }
-  // Element i of an array field, which must be an object.
-  StatusOr<Fields> Element(const std::string& key, const Json& array, size_t i) const {
-    const std::string at = key + "[" + std::to_string(i) + "]";
-    if (!array[i].is_object()) return Expected(at, "an object");
-    return Fields(array[i], Path(at), source_);
-  }
-
- private:
-  const Json& obj_;
-  std::string path_;
-  const std::string& source_;
-};
-
-StatusOr<EpochRow> ParseEpochRow(const Fields& f, int model_id) {
+StatusOr<EpochRow> ParseEpochRow(const JsonFields& f, int model_id) {
   EpochRow r;
   r.model_id = model_id;
   RETURN_IF_ERROR(f.Int("epoch", &r.epoch));
@@ -172,7 +52,7 @@ StatusOr<EpochRow> ParseEpochRow(const Fields& f, int model_id) {
   return r;
 }
 
-StatusOr<ModelOutcome> ParseModel(const Fields& f) {
+StatusOr<ModelOutcome> ParseModel(const JsonFields& f) {
   ModelOutcome m;
   RETURN_IF_ERROR(f.Int("id", &m.id));
   RETURN_IF_ERROR(f.Int("rank", &m.rank));
@@ -185,7 +65,7 @@ StatusOr<ModelOutcome> ParseModel(const Fields& f) {
   RETURN_IF_ERROR(f.Int("eval_units", &m.eval_units));
   ASSIGN_OR_RETURN(const Json* history, f.Array("history"));
   for (size_t i = 0; i < history->size(); ++i) {
-    ASSIGN_OR_RETURN(Fields row, f.Element("history", *history, i));
+    ASSIGN_OR_RETURN(JsonFields row, f.Element("history", *history, i));
     ASSIGN_OR_RETURN(EpochRow r, ParseEpochRow(row, m.id));
     m.history.push_back(std::move(r));
   }
@@ -196,7 +76,7 @@ StatusOr<ModelOutcome> ParseModel(const Fields& f) {
   return m;
 }
 
-Status ParseTiming(const Fields& f, RunTiming* t) {
+Status ParseTiming(const JsonFields& f, RunTiming* t) {
   RETURN_IF_ERROR(f.Double("wall_seconds", &t->wall_seconds));
   RETURN_IF_ERROR(f.Double("prepare_seconds", &t->prepare_seconds));
   RETURN_IF_ERROR(f.Double("compute_seconds", &t->compute_seconds));
@@ -209,7 +89,7 @@ Status ParseTiming(const Fields& f, RunTiming* t) {
   return f.Uint64("state_bytes_moved", &t->state_bytes_moved);
 }
 
-Status ParseRoot(const Fields& f, Summary* s) {
+Status ParseRoot(const JsonFields& f, Summary* s) {
   RETURN_IF_ERROR(f.String("name", &s->name, /*optional=*/true));
   RETURN_IF_ERROR(f.String("metric", &s->metric));
   RETURN_IF_ERROR(f.Enum("direction", &s->direction));
@@ -218,7 +98,7 @@ Status ParseRoot(const Fields& f, Summary* s) {
     return f.Expected("best", "an object or null");
   }
   if (best->is_object()) {
-    ASSIGN_OR_RETURN(Fields b, f.Object("best"));
+    ASSIGN_OR_RETURN(JsonFields b, f.Object("best"));
     RETURN_IF_ERROR(b.Int("model_id", &s->best_model));
     std::string metric;
     RETURN_IF_ERROR(b.String("metric", &metric));
@@ -233,12 +113,12 @@ Status ParseRoot(const Fields& f, Summary* s) {
   RETURN_IF_ERROR(f.Int("epochs", &s->epochs));
   RETURN_IF_ERROR(f.Uint64("seed", &s->seed));
   RETURN_IF_ERROR(f.EnumText<spec::Order>("order", &s->order));
-  ASSIGN_OR_RETURN(Fields timing, f.Object("timing"));
+  ASSIGN_OR_RETURN(JsonFields timing, f.Object("timing"));
   RETURN_IF_ERROR(ParseTiming(timing, &s->timing));
   RETURN_IF_ERROR(f.Uint64("checkpoint_bytes", &s->timing.checkpoint_bytes));
   ASSIGN_OR_RETURN(const Json* models, f.Array("models"));
   for (size_t i = 0; i < models->size(); ++i) {
-    ASSIGN_OR_RETURN(Fields m, f.Element("models", *models, i));
+    ASSIGN_OR_RETURN(JsonFields m, f.Element("models", *models, i));
     ASSIGN_OR_RETURN(ModelOutcome outcome, ParseModel(m));
     s->models.push_back(std::move(outcome));
   }
@@ -300,7 +180,7 @@ StatusOr<Summary> ParseSummary(const std::string& text, const std::string& sourc
   }
   if (!j.is_object()) return DataLoss(source + ": expected an object");
   Summary s;
-  RETURN_IF_ERROR(ParseRoot(Fields(j, "", source), &s));
+  RETURN_IF_ERROR(ParseRoot(JsonFields(j, "", source), &s));
   return s;
 }
 
