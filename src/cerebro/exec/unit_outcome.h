@@ -15,15 +15,16 @@ struct UnitOutcome {
   FailureCause cause = FailureCause::kNone;
 };
 
-// CEREBRO_OK            -> kOk
-// CEREBRO_ERR_INVALID   -> kModelFailed / kInvalidConfig (the model can never run)
-// CEREBRO_ERR_MODEL     -> kModelFailed / kException
-// out of memory         -> kModelFailed / kOutOfMemory
-// non-finite loss       -> kModelFailed / kNonFinite
-// CEREBRO_ERR_STATE     -> kRetry / kStateCorrupt (corrupted in transit; the worker is fine)
-// CEREBRO_ERR_DATA      -> kWorkerLost / kPartitionMissing (the worker has no usable data)
-// any other code        -> kModelFailed / kException (a trainer newer than this table:
-//                          failing the model is safe, retrying might never end)
+// CEREBRO_OK                -> kOk
+// CEREBRO_ERR_INVALID       -> kModelFailed / kInvalidConfig (the model can never run)
+// CEREBRO_ERR_MODEL         -> kModelFailed / kException
+// CEREBRO_ERR_OUT_OF_MEMORY -> kModelFailed / kOutOfMemory
+// CEREBRO_ERR_NON_FINITE    -> kModelFailed / kNonFinite
+// CEREBRO_ERR_STATE         -> kRetry / kStateCorrupt (corrupted in transit; worker fine)
+// CEREBRO_ERR_DATA          -> kWorkerLost / kPartitionMissing (no usable data there)
+// any other code            -> kModelFailed / kException (a trainer newer than this
+//                              table: failing the model is safe, retrying might not end;
+//                              worker_api.h asks callers to read unknown codes so)
 UnitOutcome ClassifyTrainerCode(int64_t code);
 
 }  // namespace cerebro::exec

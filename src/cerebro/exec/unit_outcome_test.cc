@@ -19,8 +19,8 @@ TEST(UnitOutcomeTest, EachTrainerCodeHasItsFailureClass) {
   ExpectClass(CEREBRO_ERR_MODEL, CompletionKind::kModelFailed, FailureCause::kException);
   ExpectClass(CEREBRO_ERR_STATE, CompletionKind::kRetry, FailureCause::kStateCorrupt);
   ExpectClass(CEREBRO_ERR_DATA, CompletionKind::kWorkerLost, FailureCause::kPartitionMissing);
-  ExpectClass(5, CompletionKind::kModelFailed, FailureCause::kOutOfMemory);
-  ExpectClass(6, CompletionKind::kModelFailed, FailureCause::kNonFinite);
+  ExpectClass(CEREBRO_ERR_OUT_OF_MEMORY, CompletionKind::kModelFailed, FailureCause::kOutOfMemory);
+  ExpectClass(CEREBRO_ERR_NON_FINITE, CompletionKind::kModelFailed, FailureCause::kNonFinite);
 }
 
 TEST(UnitOutcomeTest, AnUnknownCodeFailsTheModelRatherThanRetryingForever) {
