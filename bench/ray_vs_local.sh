@@ -83,7 +83,7 @@ out.append(f"**Ray / local throughput ratio: median {statistics.median(ratios):.
 if ratios_je:
     out.append(f"Allocator check, local on Ray's jemalloc / local on glibc malloc: median {statistics.median(ratios_je):.3f} (per run: " + ", ".join(f"{x:.3f}" for x in ratios_je) + "); the Ray backend's head runs its actors on glibc malloc.\n")
 out.append(f"Actor-to-actor hand-off (ObjectRef passed from actor A's task to actor B's task; {iters} rounds after 2 warm-up rounds):\n")
-out.append("| state bytes | hop median ms | hop p10-p90 ms | driver-observed A->B->reply median ms | StateHash ms (driver) |")
+out.append("| state bytes | hop median ms | hop p10-p90 ms | driver-observed A->B->reply median ms | state hash ms (driver) |")
 out.append("|---|---|---|---|---|")
 for h in handoff:
     out.append(f"| {int(h['bytes']):,} | {float(h['hop_median_ms']):.2f} | {float(h['hop_p10_ms']):.2f}-{float(h['hop_p90_ms']):.2f} | {float(h['chain_median_ms']):.2f} | {float(h['state_hash_ms']):.2f} |")
