@@ -132,10 +132,15 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
   }
 }
 
-TEST_F(ResumeTest, FinishedRunResumesWithoutTraining) {
+// ...and reports it unchanged: the first release rewrote summary.json with this
+// process's (empty) timing, so `report` then showed "0.0 s training".
+TEST_F(ResumeTest, FinishedRunResumesWithoutTrainingAndKeepsItsSummary) {
+  const std::string summary = testing::ReadFileOrEmpty(tmp_.Join("reference/summary.json"));
   auto again = driver::ResumeExperiment(tmp_.Join("reference"), Options(""));
   ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_EQ(again->timing.train_examples, 0);
+  EXPECT_GT(again->timing.train_examples, 0);
+  EXPECT_GT(again->timing.wall_seconds, 0);
+  EXPECT_EQ(testing::ReadFileOrEmpty(tmp_.Join("reference/summary.json")), summary);
   EXPECT_EQ(Metrics(tmp_.Join("reference")), reference_);
   EXPECT_EQ(again->models.size(), 4u);
 }

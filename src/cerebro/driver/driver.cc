@@ -43,7 +43,10 @@ StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOpt
 
 StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options) {
   FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
-  ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs));
+  ASSIGN_OR_RETURN(OpenedRun run,
+                   OpenRun(run_dir, fs,
+                           options.wait_for_lock ? store::ExperimentStore::Lock::kWait
+                                                 : store::ExperimentStore::Lock::kTry));
   if (run.spec.run.strategy == spec::Strategy::kDataParallel) {
     return FailedPrecondition(run_dir + ": strategy dp (a benchmark baseline) cannot be resumed");
   }

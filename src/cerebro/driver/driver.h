@@ -40,6 +40,9 @@ using ProcedureFactory =
 struct RunOptions {
   std::string out_dir;        // must not exist (run, replay); unused by resume
   std::string worker_binary;  // "" = beside this executable
+  // Resume: when another process holds the run directory, wait for it to end instead of
+  // refusing (a run directory has one writer at a time; store/run_lock.h).
+  bool wait_for_lock = false;
   FileSystem* fs = nullptr;   // null = RealFileSystem()
   // Called in order after each record (and once at the start and the end); not owned.
   std::vector<RunObserver*> observers;

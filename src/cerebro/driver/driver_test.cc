@@ -13,6 +13,7 @@
 #include "cerebro/driver/driver.h"
 #include "cerebro/exec/fake_backend.h"
 #include "cerebro/store/journal.h"
+#include "cerebro/store/run_lock.h"
 
 namespace cerebro::driver {
 namespace {
@@ -477,6 +478,84 @@ TEST(RunLoopTest, AWorkerThatCannotBeRestartedEndsTheRunWhenNoOtherHoldsItsParti
   auto r = RunExperiment(Spec(WriteCsv(tmp), 1), o);
   ASSERT_FALSE(r.ok());
   EXPECT_NE(r.status().message().find("no live worker"), std::string::npos) << r.status().message();
+}
+
+}  // namespace
+}  // namespace cerebro::driver
+
+namespace cerebro::driver {
+namespace {
+
+// A run stopped (by a failed journal append) in its second epoch, so both models have a
+// latest state on disk that resume must read; returns the run directory.
+std::string InterruptedRun(const TempDir& tmp, const std::string& name) {
+  const std::string dir = tmp.Join(name);
+  FailingAppends fs = CrashAtAppend(12);
+  RunOptions o = FakeOptions(dir, nullptr);
+  o.fs = &fs;
+  EXPECT_FALSE(RunExperiment(Spec(WriteCsv(tmp), 3), o).ok());
+  return dir;
+}
+
+// The latest state the journal names for `model`.
+std::string LatestState(const std::string& run_dir, ModelId model) {
+  std::string name;
+  for (const auto& rec : JournalOf(run_dir)) {
+    if (const auto* u = std::get_if<store::UnitDone>(&rec); u && u->model == model && !u->checkpoint.empty()) {
+      name = u->checkpoint;
+    }
+  }
+  return name;
+}
+
+TEST(RunStateVerificationTest, AnEmptyTruncatedOrFlippedStateStopsTheResumeNamingTheFile) {
+  TempDir tmp;
+  struct Damage {
+    const char* what;
+    std::function<std::string(std::string)> apply;
+  } damages[] = {
+      {"empty", [](std::string) { return std::string(); }},
+      {"truncated", [](std::string s) { return s.substr(0, s.size() / 2); }},
+      {"flipped", [](std::string s) { s[s.size() / 2] ^= 0x10; return s; }},
+  };
+  for (const Damage& d : damages) {
+    SCOPED_TRACE(d.what);
+    const std::string dir = InterruptedRun(tmp, std::string("run_") + d.what);
+    const std::string state = LatestState(dir, 0);
+    ASSERT_FALSE(state.empty());
+    const std::string path = dir + "/" + state;
+    ASSERT_TRUE(RealFileSystem().WriteFileAtomic(path, d.apply(Slurp(path))).ok());
+    auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(r.status().message().find(state), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find("model 0"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(RunStateVerificationTest, AnUndamagedInterruptedRunResumes) {
+  TempDir tmp;
+  const std::string dir = InterruptedRun(tmp, "run");
+  auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted);
+}
+
+TEST(RunLockTest, ASecondWriterIsRefusedNamingTheHolder) {
+  TempDir tmp;
+  const std::string dir = InterruptedRun(tmp, "run");
+  auto holder = store::RunLock::Acquire(dir, false);  // as another resume would
+  ASSERT_TRUE(holder.ok()) << holder.status().ToString();
+  auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(r.status().message().find("in use by process " + std::to_string(::getpid())),
+            std::string::npos)
+      << r.status().message();
+  const std::string journal = Slurp(dir + "/journal.jsonl");
+  holder->reset();
+  EXPECT_EQ(Slurp(dir + "/journal.jsonl"), journal);  // the refused one wrote nothing
+  EXPECT_TRUE(ResumeExperiment(dir, FakeOptions("", nullptr)).ok());
 }
 
 }  // namespace

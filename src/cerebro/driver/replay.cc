@@ -67,7 +67,8 @@ void Compare(const std::map<std::pair<int, int>, spec::Json>& original, ReplayRe
 StatusOr<ReplayReport> ReplayExperiment(const std::string& run_dir, const RunOptions& options) {
   if (options.out_dir.empty()) return InvalidArgument("--out: missing output directory");
   FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
-  ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs));
+  // The source is only read (it may even be running); the replay writes its own run.
+  ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs, store::ExperimentStore::Lock::kNone));
   RunOptions replay_options = options;
   ASSIGN_OR_RETURN(replay_options.scripted_orders, JournaledOrders(run.store->journal()));
   ASSIGN_OR_RETURN(auto original, OriginalMetrics(*run.store));

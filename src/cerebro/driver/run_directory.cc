@@ -2,9 +2,10 @@
 
 namespace cerebro::driver {
 
-StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs) {
+StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
+                            store::ExperimentStore::Lock lock) {
   OpenedRun o;
-  ASSIGN_OR_RETURN(o.store, store::ExperimentStore::Open(fs, run_dir));
+  ASSIGN_OR_RETURN(o.store, store::ExperimentStore::Open(fs, run_dir, lock));
   ASSIGN_OR_RETURN(std::string spec_text, o.store->ReadFile("spec.json"));
   ASSIGN_OR_RETURN(o.spec, spec::ParseSpecString(spec_text, o.store->Path("spec.json")));
   ASSIGN_OR_RETURN(std::string models_text, o.store->ReadFile("models.json"));

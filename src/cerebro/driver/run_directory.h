@@ -19,7 +19,9 @@ struct OpenedRun {
 };
 
 // NotFound when `run_dir` is not a run directory; DataLoss naming the file when its
-// spec.json or models.json does not parse.
-StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs);
+// spec.json or models.json does not parse; with a lock, FailedPrecondition naming the
+// process that holds it (store/run_lock.h).
+StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
+                            store::ExperimentStore::Lock lock);
 
 }  // namespace cerebro::driver

@@ -176,6 +176,17 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
   store_ = std::move(store);
   state_ = std::make_unique<RunState>(MakeRunConfig());
   RETURN_IF_ERROR(ReplayJournal(models_json));
+  if (state_->Done() && !state_->unconsulted_epoch()) {
+    // A finished run is reported as it is: its summary (with the timing of the run
+    // that trained it) is not rewritten.
+    auto summary = store::ReadSummary(fs_, store_->dir());
+    if (summary.ok()) {
+      RunResult r;
+      static_cast<store::Summary&>(r) = std::move(summary).value();
+      r.run_dir = store_->dir();
+      return r;
+    }
+  }
   RETURN_IF_ERROR(AfterReplay());
   if (!state_->Done() || state_->unconsulted_epoch()) RETURN_IF_ERROR(StartBackend());
   timing_.prepare_seconds = MonotonicSeconds() - t0;
@@ -495,6 +506,9 @@ StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m
   const std::string model = "model " + std::to_string(m.outcome.id);
   auto bytes = store_->ReadFile(name);
   if (!bytes.ok()) return DataLoss(model + ": " + bytes.status().message());
+  // No unit ever produces an empty state (and the trainer would take one for fresh
+  // weights): an empty file is a torn or clobbered checkpoint, whatever the journal says.
+  if (bytes->empty()) return DataLoss(model + ": " + store_->Path(name) + ": empty state file");
   if (m.state_size > 0 &&
       (bytes->size() != m.state_size || Hash64(bytes->data(), bytes->size()) != m.state_hash)) {
     return DataLoss(model + ": " + store_->Path(name) + ": " + std::to_string(bytes->size()) +

@@ -18,11 +18,13 @@ std::string FormatDouble(double x) {
 }
 }  // namespace
 
-ExperimentStore::ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir)
+ExperimentStore::ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir,
+                                 std::unique_ptr<RunLock> lock)
     : fs_(fs),
       final_dir_(std::move(final_dir)),
       dir_(std::move(staging_dir)),
-      journal_(fs, JoinPath(dir_, "journal.jsonl")) {}
+      journal_(fs, JoinPath(dir_, "journal.jsonl")),
+      lock_(std::move(lock)) {}
 
 namespace {
 std::string TrimSlashes(std::string dir) {
@@ -55,20 +57,28 @@ StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Create(FileSystem* f
   std::string staging = final_dir + ".partial-" + std::to_string(::getpid());
   RETURN_IF_ERROR(fs->RemoveAll(staging));
   RETURN_IF_ERROR(fs->MakeDirs(JoinPath(staging, "checkpoints")));
-  return std::unique_ptr<ExperimentStore>(new ExperimentStore(fs, final_dir, staging));
+  // The lock is on the file's inode: it stays held when Publish() renames the directory.
+  ASSIGN_OR_RETURN(std::unique_ptr<RunLock> lock, RunLock::Acquire(staging, /*wait=*/false));
+  return std::unique_ptr<ExperimentStore>(
+      new ExperimentStore(fs, final_dir, staging, std::move(lock)));
 }
 
 StatusOr<std::unique_ptr<ExperimentStore>> ExperimentStore::Open(FileSystem* fs,
-                                                                 const std::string& dir) {
+                                                                 const std::string& dir,
+                                                                 Lock lock) {
   std::string d = TrimSlashes(dir);
   for (const char* needed : {"spec.json", "models.json", "data/meta.json"}) {
     if (!fs->Exists(JoinPath(d, needed))) {
       return NotFound(JoinPath(d, needed) + ": missing (is this a cerebro run directory?)");
     }
   }
-  auto store = std::unique_ptr<ExperimentStore>(new ExperimentStore(fs, d, d));
+  std::unique_ptr<RunLock> held;
+  if (lock != Lock::kNone) {
+    ASSIGN_OR_RETURN(held, RunLock::Acquire(d, lock == Lock::kWait));
+  }
+  auto store = std::unique_ptr<ExperimentStore>(new ExperimentStore(fs, d, d, std::move(held)));
   store->published_ = true;
-  RETURN_IF_ERROR(fs->MakeDirs(JoinPath(d, "checkpoints")));
+  if (lock != Lock::kNone) RETURN_IF_ERROR(fs->MakeDirs(JoinPath(d, "checkpoints")));
   return store;
 }
 

@@ -19,7 +19,9 @@
 //
 // A new store is built in RUN_DIR.partial-<pid> and only appears under RUN_DIR once
 // Publish() is called (after input validation and data preparation succeeded), so bad
-// input never leaves a half-made run directory. Not thread-safe: the driver's loop owns it.
+// input never leaves a half-made run directory. A store that writes holds the
+// directory's RunLock (RUN_DIR/lock) for its whole life, so two processes never write one
+// run. Not thread-safe: the driver's loop owns it.
 #pragma once
 
 #include <memory>
@@ -31,6 +33,7 @@
 #include "cerebro/spec/spec.h"
 #include "cerebro/store/epoch_row.h"
 #include "cerebro/store/journal.h"
+#include "cerebro/store/run_lock.h"
 
 namespace cerebro::store {
 
@@ -39,8 +42,16 @@ class ExperimentStore {
   // Starts a new experiment that will live at `dir`. Fails with AlreadyExists if `dir`
   // exists. Everything is written to a staging directory until Publish().
   static StatusOr<std::unique_ptr<ExperimentStore>> Create(FileSystem* fs, const std::string& dir);
-  // Opens an existing (published) run directory to continue writing to it.
-  static StatusOr<std::unique_ptr<ExperimentStore>> Open(FileSystem* fs, const std::string& dir);
+  // Whether opening a run directory takes its RunLock (store/run_lock.h).
+  enum class Lock {
+    kNone,  // read only: report, replay's source
+    kTry,   // to write: FailedPrecondition naming the holder when another process has it
+    kWait,  // to write: block until the holder is gone
+  };
+  // Opens an existing (published) run directory, to continue writing to it unless
+  // `lock` is kNone (then nothing may be written through the store).
+  static StatusOr<std::unique_ptr<ExperimentStore>> Open(FileSystem* fs, const std::string& dir,
+                                                         Lock lock);
   // Removes the staging directory if Publish() was never called.
   ~ExperimentStore();
 
@@ -74,7 +85,8 @@ class ExperimentStore {
   StatusOr<uint64_t> CheckpointBytes();
 
  private:
-  ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir);
+  ExperimentStore(FileSystem* fs, std::string final_dir, std::string staging_dir,
+                  std::unique_ptr<RunLock> lock);
   static std::string CsvHeader();
   static std::string CsvLine(const EpochRow& row);
   static std::string JsonLine(const EpochRow& row);
@@ -84,6 +96,7 @@ class ExperimentStore {
   std::string dir_;
   bool published_ = false;
   Journal journal_;
+  std::unique_ptr<RunLock> lock_;  // null when opened to read
 };
 
 }  // namespace cerebro::store

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdlib>
+#include <thread>
 
 namespace cerebro::store {
 namespace {
@@ -84,6 +88,51 @@ TEST_F(StoreTest, RefusesAnExistingDirectory) {
   ASSERT_FALSE(st.ok());
   EXPECT_EQ(st.status().code(), StatusCode::kAlreadyExists);
   EXPECT_NE(st.status().message().find(root_), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cerebro::store
+
+namespace cerebro::store {
+namespace {
+
+TEST_F(StoreTest, ARunDirectoryHasOneWriterAndReadersNeedNoLock) {
+  FileSystem& fs = RealFileSystem();
+  std::string dir = JoinPath(root_, "run");
+  auto created = ExperimentStore::Create(&fs, dir);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_TRUE((*created)->Publish().ok());
+  ASSERT_TRUE(fs.MakeDirs(JoinPath(dir, "data")).ok());
+  for (const char* f : {"spec.json", "models.json", "data/meta.json"}) {
+    ASSERT_TRUE(fs.WriteFileAtomic(JoinPath(dir, f), "{}").ok());
+  }
+  // The creator still holds the lock after the rename that published the directory.
+  auto second = ExperimentStore::Open(&fs, dir, ExperimentStore::Lock::kTry);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find("in use by process " + std::to_string(::getpid())),
+            std::string::npos)
+      << second.status().message();
+  EXPECT_TRUE(ExperimentStore::Open(&fs, dir, ExperimentStore::Lock::kNone).ok());
+  created->reset();  // the writer goes away (as a killed process would: the kernel drops it)
+  auto third = ExperimentStore::Open(&fs, dir, ExperimentStore::Lock::kTry);
+  EXPECT_TRUE(third.ok()) << third.status().ToString();
+}
+
+TEST_F(StoreTest, AWaitingWriterTakesOverWhenTheHolderEnds) {
+  std::string dir = JoinPath(root_, "run");
+  ASSERT_TRUE(RealFileSystem().MakeDirs(dir).ok());
+  auto holder = RunLock::Acquire(dir, false);
+  ASSERT_TRUE(holder.ok());
+  std::atomic<bool> acquired{false};
+  std::thread waiter([&] {
+    auto lock = RunLock::Acquire(dir, /*wait=*/true);
+    acquired = lock.ok();
+  });
+  EXPECT_FALSE(acquired.load());  // cannot have it while the holder lives
+  holder->reset();
+  waiter.join();
+  EXPECT_TRUE(acquired.load());
 }
 
 }  // namespace
