@@ -1,11 +1,14 @@
 #include "cerebro/cli/commands.h"
 
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <string>
 
 #include "cerebro/cli/progress.h"
 #include "cerebro/cli/ranked_table.h"
+#include "cerebro/cli/run_name.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/driver/driver.h"
 #include "cerebro/spec/spec.h"
@@ -24,19 +27,6 @@ int ExitCodeFor(const Status& st) {
     default:
       return 1;
   }
-}
-
-// runs/<spec name, or the spec file's base name>-<local time>.
-std::string DefaultOutDir(const spec::ExperimentSpec& s) {
-  std::string name = s.name;
-  if (name.empty()) {
-    name = s.source_file.substr(s.source_file.find_last_of('/') + 1);
-    name = name.substr(0, name.find('.'));
-  }
-  std::time_t t = std::time(nullptr);
-  char stamp[32];
-  std::strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", std::localtime(&t));
-  return "runs/" + name + "-" + stamp;
 }
 
 // The one positional argument `what` names (SPEC, RUN_DIR), or why there is not one.
@@ -73,7 +63,9 @@ int CmdRun(const CommandLine& line) {
   if (!parsed.ok()) return Fail(parsed.status());
   const spec::ExperimentSpec& s = *parsed;
   driver::RunOptions opts;
-  opts.out_dir = line.Value("--out", DefaultOutDir(s));
+  opts.out_dir = line.Has("--out")
+                     ? line.Value("--out")
+                     : DefaultRunDir(s, std::chrono::system_clock::now(), ::getpid());
   StatusOr<driver::RunResult> result = Internal("not run");
   {
     ProgressPrinter progress(line.quiet);

@@ -15,7 +15,7 @@ constexpr const char* kUsage = R"(usage:
                    [--epochs E] [--seed S] [--order random|fixed] [--threads T]
                    [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
-      directory (default runs/<name>-<time>) and print the ranked models.
+      directory (default runs/<name>-<time>-<pid>) and print the ranked models.
   cerebro configs SPEC [--seed S]
       Print the configurations SPEC generates (models.json's format) without training.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
