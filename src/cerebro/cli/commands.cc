@@ -4,11 +4,14 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 
+#include "cerebro/cli/outcome.h"
 #include "cerebro/cli/progress.h"
 #include "cerebro/cli/ranked_table.h"
 #include "cerebro/cli/run_name.h"
+#include "cerebro/cli/signals.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/driver/driver.h"
 #include "cerebro/spec/spec.h"
@@ -16,18 +19,6 @@
 
 namespace cerebro::cli {
 namespace {
-
-int ExitCodeFor(const Status& st) {
-  switch (st.code()) {
-    case StatusCode::kInvalidArgument:
-    case StatusCode::kNotFound:
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kDataLoss:
-      return 2;
-    default:
-      return 1;
-  }
-}
 
 // The one positional argument `what` names (SPEC, RUN_DIR), or why there is not one.
 StatusOr<std::string> OnePositional(const CommandLine& line, const char* what) {
@@ -58,6 +49,21 @@ int PrintResult(const driver::RunResult& r) {
   return r.best_model >= 0 ? 0 : 1;
 }
 
+// Arms the resume hint on SIGINT/SIGTERM (signals.h) once the run has started: its
+// directory is published by then, and data::Prepare, which handles those signals itself
+// while it stages data (only where nobody else does), is done.
+class ResumeHintOnStart final : public driver::RunObserver {
+ public:
+  Status OnStarted(const driver::RunView& run) override {
+    if (!hint_) hint_.emplace(run.run_dir);
+    return Status::Ok();
+  }
+  bool started() const { return hint_.has_value(); }
+
+ private:
+  std::optional<ResumeHintOnSignal> hint_;
+};
+
 int CmdRun(const CommandLine& line) {
   auto parsed = SpecOf(line);
   if (!parsed.ok()) return Fail(parsed.status());
@@ -67,12 +73,17 @@ int CmdRun(const CommandLine& line) {
                      ? line.Value("--out")
                      : DefaultRunDir(s, std::chrono::system_clock::now(), ::getpid());
   StatusOr<driver::RunResult> result = Internal("not run");
+  bool started = false;
   {
+    ResumeHintOnStart hint;
+    opts.observers.push_back(&hint);
     ProgressPrinter progress(line.quiet);
     progress.Attach(&opts, line.positional[0]);
     result = driver::RunExperiment(s, opts);
+    started = hint.started();
   }
-  if (!result.ok()) return Fail(result.status());
+  // Before the start the driver removes what it made: nothing to continue.
+  if (!result.ok()) return FailRun(result.status(), started ? opts.out_dir : "");
   return PrintResult(*result);
 }
 
@@ -82,11 +93,12 @@ int CmdResume(const CommandLine& line) {
   driver::RunOptions opts;
   StatusOr<driver::RunResult> result = Internal("not run");
   {
+    ResumeHintOnSignal hint(*dir);  // resume stages no data: armed from the start
     ProgressPrinter progress(line.quiet);
     progress.Attach(&opts, "resume " + *dir);
     result = driver::ResumeExperiment(*dir, opts);
   }
-  if (!result.ok()) return Fail(result.status());
+  if (!result.ok()) return FailRun(result.status(), *dir);
   return PrintResult(*result);
 }
 
@@ -146,11 +158,6 @@ int CmdReport(const CommandLine& line) {
 }
 
 }  // namespace
-
-int Fail(const Status& st) {
-  std::fprintf(stderr, "cerebro: error: %s\n", st.message().c_str());
-  return ExitCodeFor(st);
-}
 
 int RunCommand(const CommandLine& line) {
   switch (line.command) {

@@ -7,6 +7,8 @@
 
 #include "cerebro/cli/commands.h"
 #include "cerebro/cli/flags.h"
+#include "cerebro/cli/outcome.h"
+#include "cerebro/cli/signals.h"
 
 namespace {
 
@@ -36,6 +38,7 @@ is checked, so they obey the spec's rules.
 
 int main(int argc, char** argv) {
   using namespace cerebro::cli;
+  IgnoreSigpipe();  // a closed stdout or stderr ends the printing, not the run
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;

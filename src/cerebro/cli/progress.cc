@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cstdarg>
 #include <cstdio>
 
 #include "cerebro/common/clock.h"
@@ -27,7 +28,15 @@ std::string Clock(double seconds) {
 ProgressPrinter::ProgressPrinter(bool quiet) : quiet_(quiet), tty_(::isatty(2)) {}
 
 ProgressPrinter::~ProgressPrinter() {
-  if (!quiet_ && tty_ && drew_) std::fprintf(stderr, "\n");
+  if (!quiet_ && tty_ && drew_) Print("\n");
+}
+
+void ProgressPrinter::Print(const char* format, ...) {
+  if (gone_) return;
+  va_list args;
+  va_start(args, format);
+  gone_ = std::vfprintf(stderr, format, args) < 0;
+  va_end(args);
 }
 
 void ProgressPrinter::Attach(driver::RunOptions* opts, const std::string& what) {
@@ -41,9 +50,9 @@ Status ProgressPrinter::OnStarted(const driver::RunView& run) {
   units_at_start_ = run.state.hopper().units_completed();
   const spec::RunSpec& r = run.spec.run;
   const std::string strategy(EnumName(r.strategy));
-  std::fprintf(stderr, "cerebro: %s: strategy %s, %d worker(s), %d epoch(s), seed %llu -> %s\n",
-               what_.c_str(), strategy.c_str(), r.workers, r.epochs,
-               static_cast<unsigned long long>(r.seed), run.run_dir.c_str());
+  Print("cerebro: %s: strategy %s, %d worker(s), %d epoch(s), seed %llu -> %s\n",
+        what_.c_str(), strategy.c_str(), r.workers, r.epochs,
+        static_cast<unsigned long long>(r.seed), run.run_dir.c_str());
   return Status::Ok();
 }
 
@@ -68,11 +77,11 @@ void ProgressPrinter::Draw(const driver::Progress& p) {
                 static_cast<long long>(p.units_total), Clock(p.elapsed_seconds).c_str(),
                 Clock(p.eta_seconds).c_str(), p.metric.c_str(), best.c_str());
   if (tty_) {
-    std::fprintf(stderr, "\r\033[K%s", line);
+    Print("\r\033[K%s", line);
     drew_ = true;
   } else {
     int decile = p.units_total > 0 ? static_cast<int>(10 * p.units_done / p.units_total) : 0;
-    if (decile != last_decile_) std::fprintf(stderr, "%s\n", line);
+    if (decile != last_decile_) Print("%s\n", line);
     last_decile_ = decile;
   }
 }

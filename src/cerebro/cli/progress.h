@@ -1,6 +1,7 @@
 // Live progress of a run on stderr, as a run observer: a start line, then one redrawn
-// line on a terminal or a line per tenth of the units otherwise. Called on the run
-// loop's thread only (driver/run_observer.h).
+// line on a terminal or a line per tenth of the units otherwise. Once stderr is gone (a
+// closed pipe) it stops printing; the run goes on. Called on the run loop's thread only
+// (driver/run_observer.h).
 #pragma once
 
 #include <cstdint>
@@ -30,12 +31,15 @@ class ProgressPrinter final : public driver::RunObserver {
 
  private:
   void Draw(const driver::Progress& p);
+  // fprintf on stderr, until one fails (EPIPE: the reader went away).
+  void Print(const char* format, ...) __attribute__((format(printf, 2, 3)));
 
   bool quiet_, tty_;
   std::string what_;
   double start_ = 0;          // when the run started, on the monotonic clock
   int64_t units_at_start_ = 0;  // units already done then (a resumed run's)
   bool drew_ = false;
+  bool gone_ = false;  // stderr refused a write
   int last_decile_ = -1;
 };
 
