@@ -4,8 +4,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 #include <string>
+#include <system_error>
 
 #include "cerebro/cli/outcome.h"
 #include "cerebro/cli/progress.h"
@@ -102,11 +104,34 @@ int CmdResume(const CommandLine& line) {
   return PrintResult(*result);
 }
 
+// Replay compares a run's per-epoch metrics with a re-execution; a run that has not
+// finished is refused here, before anything is written. Finished: summary.json exists
+// (written when the run loop ends) and lists no model as failed "incomplete" (the run
+// ended before it finished; driver/observers.h). A directory without a journal is left to
+// the driver's own "not a run directory".
+Status CheckFinished(const std::string& dir) {
+  std::error_code ec;
+  if (!std::filesystem::exists(dir + "/journal.jsonl", ec)) return Status::Ok();
+  auto summary = store::ReadSummary(&RealFileSystem(), dir);
+  if (summary.status().code() == StatusCode::kNotFound) {
+    return InvalidArgument(dir + ": not finished (no summary.json); resume it first");
+  }
+  RETURN_IF_ERROR(summary.status());
+  for (const store::ModelOutcome& m : summary->models) {
+    if (m.status == ModelStatus::kFailed && m.failure == "incomplete") {
+      return InvalidArgument(dir + ": not finished (model " + std::to_string(m.id) +
+                             " is incomplete); resume it first");
+    }
+  }
+  return Status::Ok();
+}
+
 int CmdReplay(const CommandLine& line) {
   auto positional = OnePositional(line, "RUN_DIR");
   if (!positional.ok()) return Fail(positional.status());
   std::string dir = *positional;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  if (Status st = CheckFinished(dir); !st.ok()) return Fail(st);
   driver::RunOptions opts;
   opts.out_dir = line.Value("--out", dir + "-replay");
   auto report = driver::ReplayExperiment(dir, opts);
