@@ -1,13 +1,20 @@
 // The command-line contract: exit codes, one-line errors that name the field or file,
 // and no output directory left behind on bad input.
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "test_data.h"
 
@@ -229,6 +236,269 @@ TEST_F(CliTest, ExistingOutputDirectoryIsNotTouched) {
   EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_NE(r.out.find("already exists"), std::string::npos) << r.out;
   EXPECT_EQ(testing::ReadFileOrEmpty(Out() + "/keep.txt"), "x");
+}
+
+// ---- issue 10: CLI integers, default run directories, pipes, interrupts, replay --------
+
+// Every integer flag the issue found wrapping, clamping or aborting: one line, exit 2,
+// no run directory and no staging directory.
+struct OverflowCase {
+  const char* command;  // run | prepare | configs
+  const char* flags;
+  const char* message;
+};
+
+class CliOverflowTest : public CliTest, public ::testing::WithParamInterface<OverflowCase> {};
+
+TEST_P(CliOverflowTest, IsOneLineAndLeavesNothing) {
+  const OverflowCase& c = GetParam();
+  const std::string command = c.command;
+  const std::string out = command == "configs" ? "" : " --out " + Out();
+  ExpectCleanFailure(RunCerebro(command + " " + Spec(Good()) + out + " " + c.flags), c.message,
+                     Out());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Issue10, CliOverflowTest,
+    ::testing::Values(
+        OverflowCase{"run", "--epochs 4294967297", "--epochs: too large: 4294967297"},
+        OverflowCase{"run", "--epochs 2147483648", "--epochs: too large: 2147483648"},
+        OverflowCase{"run", "--workers 4294967298", "--workers: too large: 4294967298"},
+        OverflowCase{"run", "--partitions 4294967298", "--partitions: too large: 4294967298"},
+        OverflowCase{"run", "--threads 4294967297", "--threads: too large: 4294967297"},
+        OverflowCase{"run", "--threads 2147483648", "--threads: too large: 2147483648"},
+        OverflowCase{"run", "--seed 18446744073709551616",
+                     "--seed: expected an integer in [0, 2^64 - 1], got '18446744073709551616'"},
+        OverflowCase{"run", "--seed -1", "--seed: expected an integer in [0, 2^64 - 1], got -1"},
+        OverflowCase{"prepare", "--partitions 4294967298", "--partitions: too large: 4294967298"},
+        OverflowCase{"prepare", "--seed 18446744073709551616",
+                     "--seed: expected an integer in [0, 2^64 - 1]"},
+        OverflowCase{"configs", "--seed 18446744073709551616",
+                     "--seed: expected an integer in [0, 2^64 - 1]"}));
+
+// Seeds from 2^63 up are used whole, not clamped to 2^63 - 1: each draws its own models,
+// and the run records the seed it was given.
+TEST_F(CliTest, SeedsFrom2To63UpAreUsedWhole) {
+  const std::string spec =
+      Spec(Replace(Good(), "lr: {choice: [0.01, 0.003]}", "lr: {loguniform: [-4, -2]}") +
+           "search:\n  method: random\n  num_models: 3\n");
+  std::set<std::string> configs;
+  for (const char* seed : {"9223372036854775807", "9223372036854775808", "9223372036854775809",
+                           "18446744073709551615"}) {
+    auto r = RunCerebro("configs " + spec + " --seed " + seed);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    configs.insert(r.out);
+  }
+  EXPECT_EQ(configs.size(), 4u);
+  auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out() +
+                      " --epochs 1 --quiet --seed 18446744073709551615");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto j = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
+  EXPECT_EQ(j["seed"].get<uint64_t>(), 18446744073709551615u);
+}
+
+// A cerebro process with stdout and stderr on one pipe, started with the signal
+// dispositions a terminal gives it (whatever the test runner's are).
+class Child {
+ public:
+  Child(const std::vector<std::string>& args, const std::string& cwd = "") {
+    const std::string binary = testing::BinaryDir() + "/cerebro";
+    std::vector<std::string> all = {binary};
+    all.insert(all.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : all) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(fds[1], 1);
+      ::dup2(fds[1], 2);
+      if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) ::_exit(126);
+      for (int sig : {SIGINT, SIGTERM, SIGPIPE}) ::signal(sig, SIG_DFL);
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::execv(binary.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(fds[1]);
+    out_ = fds[0];
+  }
+  ~Child() {
+    CloseOutput();
+    if (pid_ > 0 && status_ < 0) {
+      ::kill(pid_, SIGKILL);
+      Wait();
+    }
+  }
+
+  // Reads until a line (after those already matched) starts with `prefix`; false at the
+  // end of the output.
+  bool ReadUntilLine(const std::string& prefix) {
+    for (;;) {
+      const size_t end = seen_.find('\n', scanned_);
+      if (end == std::string::npos) {
+        if (!ReadSome()) return false;
+        continue;
+      }
+      const bool match = seen_.compare(scanned_, prefix.size(), prefix) == 0;
+      scanned_ = end + 1;
+      if (match) return true;
+    }
+  }
+  // Reads until `lines` newlines have been seen in all; false at end of output.
+  bool ReadLines(int lines) {
+    while (std::count(seen_.begin(), seen_.end(), '\n') < lines) {
+      if (!ReadSome()) return false;
+    }
+    return true;
+  }
+  const std::string& ReadAll() {
+    while (ReadSome()) {
+    }
+    return seen_;
+  }
+  // The reader goes away: the child's next write meets a closed pipe.
+  void CloseOutput() {
+    if (out_ >= 0) ::close(out_);
+    out_ = -1;
+  }
+  void Signal(int sig) { ::kill(pid_, sig); }
+  // The wait status (see waitpid).
+  int Wait() {
+    if (status_ < 0) {
+      int st = 0;
+      while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+      }
+      status_ = st;
+    }
+    return status_;
+  }
+  const std::string& seen() const { return seen_; }
+
+ private:
+  bool ReadSome() {
+    if (out_ < 0) return false;
+    char buf[4096];
+    const ssize_t n = ::read(out_, buf, sizeof(buf));
+    if (n <= 0) return false;
+    seen_.append(buf, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  int status_ = -1;
+  std::string seen_;
+  size_t scanned_ = 0;
+};
+
+// Every model of Good()'s grid trained every epoch: the run directory is complete.
+void ExpectCompleteRun(const std::string& dir, int epochs) {
+  auto j = nlohmann::json::parse(testing::ReadFileOrEmpty(dir + "/summary.json"), nullptr, false);
+  ASSERT_TRUE(j.is_object()) << dir << "/summary.json";
+  ASSERT_EQ(j["models"].size(), 4u);
+  for (const auto& m : j["models"]) {
+    EXPECT_EQ(m["status"], "completed") << m.dump();
+    EXPECT_EQ(m["history"].size(), static_cast<size_t>(epochs)) << m.dump();
+  }
+}
+
+// Three runs of one spec started at once, without --out: three run directories.
+TEST_F(CliTest, DefaultRunDirectoriesOfRunsStartedAtOnceDiffer) {
+  const std::string spec = Spec(Good());
+  std::vector<std::unique_ptr<Child>> runs;
+  for (const char* seed : {"1", "2", "3"}) {
+    runs.push_back(std::make_unique<Child>(
+        std::vector<std::string>{"run", spec, "--seed", seed, "--quiet"}, tmp_.path()));
+  }
+  for (auto& c : runs) {
+    c->ReadAll();
+    const int st = c->Wait();
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << st << ": " << c->seen();
+  }
+  std::vector<std::string> dirs;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_.Join("runs"))) {
+    dirs.push_back(e.path().string());
+  }
+  ASSERT_EQ(dirs.size(), 3u);
+  for (const std::string& d : dirs) {
+    EXPECT_EQ(std::filesystem::path(d).filename().string().rfind("small-", 0), 0u) << d;
+    ExpectCompleteRun(d, 1);
+  }
+}
+
+// `cerebro run ... 2>&1 | head -2`: the reader leaves after two lines; the run trains on,
+// prints nothing more, and exits 0 with a complete run directory.
+TEST_F(CliTest, AClosedPipeEndsThePrintingNotTheRun) {
+  Child run({"run", Spec(Good()), "--out", Out(), "--epochs", "12", "--order", "fixed"});
+  ASSERT_TRUE(run.ReadLines(2)) << run.seen();
+  run.CloseOutput();
+  const int st = run.Wait();
+  ASSERT_TRUE(WIFEXITED(st)) << "killed by signal " << (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+  ExpectCompleteRun(Out(), 12);
+}
+
+// SIGINT (Ctrl-C) or SIGTERM once the run directory exists: the process ends as the
+// signal says, after a line saying how to continue; resume then finishes the run.
+TEST_F(CliTest, AnInterruptedRunSaysHowToContinueIt) {
+  const std::string hint = "cerebro: continue it with: cerebro resume " + Out();
+  {
+    Child run({"run", Spec(Good()), "--out", Out(), "--epochs", "30", "--order", "fixed"});
+    ASSERT_TRUE(run.ReadUntilLine("epoch ")) << run.seen();  // a unit is done
+    run.Signal(SIGINT);
+    EXPECT_NE(run.ReadAll().find(hint), std::string::npos) << run.seen();
+    const int st = run.Wait();
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGINT) << st;
+  }
+  {
+    Child resume({"resume", Out()});
+    ASSERT_TRUE(resume.ReadUntilLine("epoch ")) << resume.seen();
+    resume.Signal(SIGTERM);
+    EXPECT_NE(resume.ReadAll().find(hint), std::string::npos) << resume.seen();
+    const int st = resume.Wait();
+    EXPECT_TRUE(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM) << st;
+  }
+  auto r = RunCerebro("resume " + Out() + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out.find("continue it with"), std::string::npos) << r.out;
+  ExpectCompleteRun(Out(), 30);
+}
+
+// A run that fails after it started (here its checkpoint directory turns into a file,
+// as a full or broken disk would refuse writes) ends with its error and the hint; replay
+// refuses it as unfinished.
+TEST_F(CliTest, ARunThatFailsAfterItStartedSaysHowToContinueIt) {
+  Child run({"run", Spec(Good()), "--out", Out(), "--epochs", "30", "--order", "fixed"});
+  ASSERT_TRUE(run.ReadUntilLine("epoch ")) << run.seen();
+  std::filesystem::rename(Out() + "/checkpoints", Out() + "/checkpoints.moved");
+  WriteFile(Out() + "/checkpoints", "not a directory");
+  const std::string& out = run.ReadAll();
+  const int st = run.Wait();
+  ASSERT_TRUE(WIFEXITED(st)) << st << ": " << out;
+  EXPECT_EQ(WEXITSTATUS(st), 1) << out;
+  EXPECT_NE(out.find("cerebro: error: "), std::string::npos) << out;
+  EXPECT_NE(out.find("cerebro: continue it with: cerebro resume " + Out() + "\n"),
+            std::string::npos)
+      << out;
+  auto replay = RunCerebro("replay " + Out());
+  ExpectCleanFailure(replay, Out() + ": not finished (model ", Out() + "-replay");
+  EXPECT_NE(replay.out.find("is incomplete); resume it first"), std::string::npos) << replay.out;
+}
+
+// Replay of a run that was killed (no summary.json yet): one line, nothing written.
+TEST_F(CliTest, ReplayOfAnUnfinishedRunIsOneLine) {
+  {
+    Child run({"run", Spec(Good()), "--out", Out(), "--epochs", "30", "--order", "fixed"});
+    ASSERT_TRUE(run.ReadUntilLine("epoch ")) << run.seen();
+    run.Signal(SIGKILL);
+    run.Wait();
+  }
+  ExpectCleanFailure(RunCerebro("replay " + Out() + "/"),
+                     Out() + ": not finished (no summary.json); resume it first",
+                     Out() + "-replay");
 }
 
 }  // namespace
