@@ -90,6 +90,7 @@ StatusOr<Dataset> internal::ParseCsvText(const std::string& path, const std::str
   std::vector<std::string_view> fields;
   std::string_view rest(text);
   int64_t line_no = 0;
+  internal::LargestLabel largest;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
@@ -130,6 +131,7 @@ StatusOr<Dataset> internal::ParseCsvText(const std::string& path, const std::str
           int64_t label = 0;
           RETURN_IF_ERROR(internal::ParseClassLabel(fields[i], where, &label));
           d.int_labels.push_back(label);
+          largest.See(label, line_no);
         } else {
           float label = 0;
           if (!internal::ParseFiniteFloat(fields[i], &label)) {
@@ -161,6 +163,7 @@ StatusOr<Dataset> internal::ParseCsvText(const std::string& path, const std::str
     return InvalidArgument(path + ": no examples");
   }
   d.feature_shape = {static_cast<int64_t>(num_fields - 1)};
+  RETURN_IF_ERROR(internal::CheckDenseLabels(d, path + ":" + std::to_string(largest.line)));
   internal::SetNumClasses(&d);
   return d;
 }

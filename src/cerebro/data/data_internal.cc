@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace cerebro::data::internal {
 
@@ -27,8 +28,19 @@ ScopedFd& ScopedFd::operator=(ScopedFd&& other) noexcept {
 
 Status ErrnoError(const std::string& path, const std::string& what, int err) {
   std::string msg = path + ": " + what + ": " + std::strerror(err);
-  if (err == ENOENT) return NotFound(path + ": no such file");
-  return IoError(msg);
+  switch (err) {
+    case ENOENT:
+      return NotFound(path + ": no such file");
+    case ELOOP:
+      return InvalidArgument(path + ": " + what + ": a symlink loop (" + std::strerror(err) + ")");
+    case ENOTDIR:
+    case ENAMETOOLONG:
+    case EACCES:
+    case EISDIR:
+      return InvalidArgument(msg);
+    default:
+      return IoError(msg);
+  }
 }
 
 StatusOr<ScopedFd> OpenForRead(const std::string& path) {
@@ -109,6 +121,36 @@ void SetNumClasses(Dataset* d) {
     return;
   }
   d->num_classes = *std::max_element(d->int_labels.begin(), d->int_labels.end()) + 1;
+}
+
+Status CheckDenseLabels(const Dataset& d, const std::string& where_largest) {
+  if (d.task != Task::kClassification || d.int_labels.empty()) return Status::Ok();
+  const int64_t n = static_cast<int64_t>(d.int_labels.size());
+  const int64_t largest = *std::max_element(d.int_labels.begin(), d.int_labels.end());
+  const int64_t width = largest + 1;
+  // distinct <= n, so a width within max(2n, n + 100) is all a bitmap ever needs; past
+  // it the labels are refused anyway and a sorted copy counts them for the message.
+  int64_t distinct = 0;
+  if (width <= std::max(2 * n, n + 100)) {
+    std::vector<bool> seen(static_cast<size_t>(width), false);
+    for (int64_t label : d.int_labels) {
+      if (!seen[label]) {
+        seen[label] = true;
+        ++distinct;
+      }
+    }
+  } else {
+    std::vector<int64_t> sorted = d.int_labels;
+    std::sort(sorted.begin(), sorted.end());
+    distinct = std::unique(sorted.begin(), sorted.end()) - sorted.begin();
+  }
+  if (width <= 2 * distinct || width <= distinct + 100) return Status::Ok();
+  return InvalidArgument(where_largest + ": class label " + std::to_string(largest) +
+                         " would make a " + std::to_string(width) + "-way output layer for " +
+                         std::to_string(distinct) +
+                         " distinct labels (refused when the largest label + 1 exceeds both "
+                         "twice and 100 more than the number of distinct labels); class labels "
+                         "are ids 0..K-1: is it a stray value or the wrong label column?");
 }
 
 void ApplyTask(Task task, Dataset* d) {

@@ -28,7 +28,10 @@ class ScopedFd {
   int fd_;
 };
 
-// "path: what: strerror"; NotFound for ENOENT, IoError otherwise.
+// "path: what: strerror". NotFound for ENOENT; InvalidArgument where the path itself is
+// what is wrong (ELOOP: a symlink loop, ENOTDIR, ENAMETOOLONG, EACCES, EISDIR): the user
+// named something that cannot be read, which is bad input (exit 2), not a failing disk;
+// IoError otherwise.
 Status ErrnoError(const std::string& path, const std::string& what, int err);
 
 // Opens `path` read-only. NotFound if it does not exist.
@@ -52,6 +55,28 @@ Status ParseClassLabel(std::string_view s, const std::string& where, int64_t* ou
 
 // Sets num_classes = max label + 1 (0 for an empty or regression dataset).
 void SetNumClasses(Dataset* d);
+
+// Where the largest class label of a source is, kept while a text reader parses it (a
+// reader does not keep line numbers per example).
+struct LargestLabel {
+  int64_t value = -1;
+  int64_t line = 0;
+  void See(int64_t label, int64_t at_line) {
+    if (label > value) {
+      value = label;
+      line = at_line;
+    }
+  }
+};
+
+// Class labels index the output layer, whose width is the largest label + 1. Refuses
+// (InvalidArgument: `where_largest`, e.g. "file:line", the value, the distinct count and
+// the rule) a classification dataset whose largest label + 1 exceeds both 2 x and 100 +
+// the number of distinct labels: such a label is a stray value or a wrong column, and it
+// would silently make a mostly-unused output layer (1,000,001-way for one label 1000000).
+// Sparse but plausible label sets (10 classes numbered 1..10, 150 used of 200) pass.
+// OK for regression.
+Status CheckDenseLabels(const Dataset& d, const std::string& where_largest);
 
 // Converts int labels to float labels when `task` is regression (IDX labels are read as
 // integers first).

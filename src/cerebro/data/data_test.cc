@@ -3,7 +3,9 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,9 +17,12 @@
 
 #include "cerebro/common/clock.h"
 #include "cerebro/common/file_system.h"
+#include "cerebro/common/rng.h"
 #include "cerebro/common/status.h"
+#include "cerebro/data/interrupt_guard.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/data/readers.h"
+#include "cerebro/data/store_identity.h"
 
 namespace cerebro::data {
 namespace {
@@ -903,6 +908,342 @@ TEST(DataFuzzRegressionTest, StoreMetaWithNonIntegerNumbersIsDataLoss) {
   }
 }
 
+// ---- Class labels must be dense enough to be class ids (issue 10, item 8) ----
+
+// `n` rows "f,label" with labels i % 10, and `stray` as the label of row `stray_row`.
+std::string LabelledCsv(int n, int stray_row, int64_t stray) {
+  std::string text = "f,label\n";
+  for (int i = 0; i < n; ++i) {
+    text += std::to_string(i) + "," + std::to_string(i == stray_row ? stray : i % 10) + "\n";
+  }
+  return text;
+}
+
+TEST(DenseLabelsTest, AStrayHugeLabelIsRefusedNamingFileLineAndValue) {
+  TempDir tmp;
+  const std::string path = tmp.Path("d.csv");
+  for (int64_t stray : {int64_t{1000000}, int64_t{2000000000}}) {
+    WriteBytes(path, LabelledCsv(100, 55, stray));  // row 55 is on line 57 (header is 1)
+    auto d = ReadCsv(path, CsvSpec("label"));
+    ASSERT_FALSE(d.ok()) << stray;
+    EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_HAS_SUBSTR(d.status().message(), path + ":57: class label " + std::to_string(stray) +
+                                                " would make a " + std::to_string(stray + 1) +
+                                                "-way output layer for 11 distinct labels");
+    EXPECT_HAS_SUBSTR(d.status().message(), "twice and 100 more than");
+  }
+  // LibSVM names its line the same way.
+  WriteBytes(tmp.Path("d.svm"), "0 1:1\n1 1:2\n\n5000 1:3\n");
+  auto svm = ReadLibSvm(tmp.Path("d.svm"), LibSvmSpec(0));
+  ASSERT_FALSE(svm.ok());
+  EXPECT_HAS_SUBSTR(svm.status().message(), tmp.Path("d.svm") + ":4: class label 5000");
+}
+
+TEST(DenseLabelsTest, SparseButPlausibleLabelSetsPass) {
+  TempDir tmp;
+  const std::string path = tmp.Path("d.csv");
+  // Classes numbered 1..10 (0 unused), and 101 distinct labels up to 201: both pass.
+  std::string one_based = "f,label\n", spread = "f,label\n";
+  for (int i = 0; i < 101; ++i) {
+    one_based += "0," + std::to_string(i % 10 + 1) + "\n";
+    spread += "0," + std::to_string(i * 2) + "\n";
+  }
+  WriteBytes(path, one_based);
+  auto d = ReadCsv(path, CsvSpec("label"));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->num_classes, 11);
+  WriteBytes(path, spread);
+  d = ReadCsv(path, CsvSpec("label"));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->num_classes, 201);
+  // A regression target is any number.
+  WriteBytes(path, LabelledCsv(100, 55, 1000000));
+  SourceSpec regression = CsvSpec("label");
+  regression.task = Task::kRegression;
+  EXPECT_TRUE(ReadCsv(path, regression).ok());
+}
+
+TEST(DenseLabelsTest, IdxLabelsAreCheckedForClassificationOnly) {
+  TempDir tmp;
+  std::vector<uint8_t> pixels(200 * 4, 1), labels(200);
+  for (int i = 0; i < 200; ++i) labels[i] = static_cast<uint8_t>(i % 3);
+  labels[123] = 255;
+  WriteBytes(tmp.Path("img"), MakeIdx({200, 2, 2}, pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({200}, labels));
+  SourceSpec spec;
+  spec.format = "idx";
+  spec.train_path = tmp.Path("img");
+  spec.train_labels_path = tmp.Path("lab");
+  auto d = ReadSource(spec, /*validation=*/false);
+  ASSERT_FALSE(d.ok());
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("lab") + ": item 123: class label 255");
+  spec.task = Task::kRegression;
+  EXPECT_TRUE(ReadSource(spec, /*validation=*/false).ok());
+}
+
+TEST(DenseLabelsTest, ValidationLabelsAbsentFromTrainingAreReportedNotRefused) {
+  TempDir tmp;
+  // Train has classes 0..2, validation 0..4: 3 and 4 never occur in training.
+  std::string train = "f,label\n", val = "f,label\n";
+  for (int i = 0; i < 30; ++i) train += std::to_string(i) + "," + std::to_string(i % 3) + "\n";
+  for (int i = 0; i < 10; ++i) val += std::to_string(i) + "," + std::to_string(i % 5) + "\n";
+  WriteBytes(tmp.Path("train.csv"), train);
+  WriteBytes(tmp.Path("val.csv"), val);
+  SourceSpec spec = CsvSpec("label");
+  spec.train_path = tmp.Path("train.csv");
+  spec.val_path = tmp.Path("val.csv");
+  ::testing::internal::CaptureStderr();
+  Status st = Prepare(spec, PrepareOptions(), tmp.Path("store"));
+  const std::string err = ::testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_HAS_SUBSTR(err, "data: 2 of 5 classes occur in validation but never in training (3, 4)");
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
+  auto meta = ReadStoreMeta(tmp.Path("store"));
+  ASSERT_TRUE(meta.ok());
+  EXPECT_EQ(meta->num_classes, 5);
+  // Nothing to report when every validation class was seen in training.
+  ::testing::internal::CaptureStderr();
+  ASSERT_TRUE(Prepare(NumberedSpec(WriteNumberedCsv(tmp, "n.csv", 50), 0.2), PrepareOptions(),
+                      tmp.Path("store2"))
+                  .ok());
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+// ---- A path that cannot be a file is bad input, not an I/O failure (item 10) ----
+
+TEST(ReadSourceTest, ASymlinkLoopIsInvalidArgument) {
+  TempDir tmp;
+  ASSERT_EQ(::symlink(tmp.Path("b").c_str(), tmp.Path("a").c_str()), 0);
+  ASSERT_EQ(::symlink(tmp.Path("a").c_str(), tmp.Path("b").c_str()), 0);
+  SourceSpec spec = CsvSpec("");
+  spec.train_path = tmp.Path("a");
+  auto d = ReadSource(spec, /*validation=*/false);
+  ASSERT_FALSE(d.ok());
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument) << d.status().ToString();
+  EXPECT_HAS_SUBSTR(d.status().message(), tmp.Path("a") + ": open: a symlink loop");
+}
+
+// ---- The store's identity (item 3) ----
+
+PrepareOptions Options(int partitions, uint64_t seed) {
+  PrepareOptions o;
+  o.num_train_partitions = partitions;
+  o.num_val_partitions = partitions;
+  o.seed = seed;
+  return o;
+}
+
+StoreIdentity IdentityOf(const std::string& dir) {
+  auto id = ComputeStoreIdentity(dir);
+  EXPECT_TRUE(id.ok()) << id.status().ToString();
+  return id.ok() ? *id : StoreIdentity();
+}
+
+std::string VerifyMessage(const std::string& dir, const StoreIdentity& expected) {
+  Status st = VerifyStoreIdentity(dir, expected);
+  EXPECT_FALSE(st.ok()) << dir;
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_HAS_SUBSTR(st.message(), "was the store re-prepared or swapped?");
+  return st.message();
+}
+
+TEST(StoreIdentityTest, AStoreVerifiesAgainstItselfAndAnIdenticalPreparation) {
+  TempDir tmp;
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("a")).ok());
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("b")).ok());
+  const StoreIdentity id = IdentityOf(tmp.Path("a"));
+  EXPECT_EQ(id.format_version, 2);
+  EXPECT_EQ(id.seed, 7u);
+  EXPECT_EQ(id.train_partitions, 2);
+  EXPECT_EQ(id.val_partitions, 2);
+  EXPECT_EQ(id.source["train_path"], tmp.Path("d.csv"));
+  ASSERT_EQ(id.source_files.size(), 1u);
+  EXPECT_EQ(id.source_files[0]["bytes"], ReadBytes(tmp.Path("d.csv")).size());
+  std::vector<std::string> names;
+  for (const StoreFile& f : id.files) {
+    names.push_back(f.name);
+    EXPECT_EQ(f.bytes, ReadBytes(tmp.Path("a/" + f.name)).size());
+    const std::string bytes = ReadBytes(tmp.Path("a/" + f.name));
+    EXPECT_EQ(f.hash, Hash64(bytes.data(), bytes.size())) << f.name;
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"meta.json", "train_000.x.npy", "train_000.y.npy",
+                                             "train_001.x.npy", "train_001.y.npy", "val_000.x.npy",
+                                             "val_000.y.npy", "val_001.x.npy", "val_001.y.npy"}));
+  Status st = VerifyStoreIdentity(tmp.Path("a"), id);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+  st = VerifyStoreIdentity(tmp.Path("b"), id);
+  EXPECT_TRUE(st.ok()) << st.ToString();
+
+  // The JSON form round-trips, through text too (as a journal line would hold it).
+  auto back = StoreIdentityFromJson(nlohmann::ordered_json::parse(ToJson(id).dump()));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_TRUE(*back == id);
+  nlohmann::ordered_json bad = ToJson(id);
+  bad["files"][0]["hash"] = "x";
+  EXPECT_EQ(StoreIdentityFromJson(bad).status().message(),
+            "store identity: hash: expected a non-negative integer");
+  bad = ToJson(id);
+  bad.erase("seed");
+  EXPECT_EQ(StoreIdentityFromJson(bad).status().code(), StatusCode::kDataLoss);
+}
+
+TEST(StoreIdentityTest, ARePreparedStoreFailsNamingTheField) {
+  TempDir tmp;
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("run")).ok());
+  const StoreIdentity id = IdentityOf(tmp.Path("run"));
+
+  ASSERT_TRUE(Prepare(spec, Options(2, 8), tmp.Path("seed8")).ok());
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("seed8"), id),
+                    tmp.Path("seed8") + "/meta.json: seed 8 differs from the run's record (7)");
+  ASSERT_TRUE(Prepare(spec, Options(3, 7), tmp.Path("three")).ok());
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("three"), id),
+                    "/meta.json: train partitions 3 differs from the run's record (2)");
+  // Another source (another run's data, same seed and partitions).
+  const SourceSpec other = NumberedSpec(WriteNumberedCsv(tmp, "e.csv", 200, 1000), 0.2);
+  ASSERT_TRUE(Prepare(other, Options(2, 7), tmp.Path("other")).ok());
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("other"), id),
+                    "/meta.json: source.train_path \"" + tmp.Path("e.csv") +
+                        "\" differs from the run's record (\"" + tmp.Path("d.csv") + "\")");
+}
+
+TEST(StoreIdentityTest, ChangedSwappedMissingOrExtraFilesFailNamingTheFile) {
+  TempDir tmp;
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 2000), 0.2);
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("run")).ok());
+  ASSERT_TRUE(Prepare(spec, Options(2, 9), tmp.Path("seed9")).ok());
+  const StoreIdentity id = IdentityOf(tmp.Path("run"));
+  const std::string x1 = tmp.Path("run/train_001.x.npy");
+  const std::string original = ReadBytes(x1);
+  ASSERT_GT(original.size(), 2000u);
+  const std::string hash_of = [&] {
+    for (const StoreFile& f : id.files) {
+      if (f.name == "train_001.x.npy") return std::to_string(f.bytes) + " bytes, hash 0x";
+    }
+    return std::string("?");
+  }();
+
+  // 1000 overwritten bytes, same size.
+  std::string damaged = original;
+  for (size_t i = 500; i < 1500; ++i) damaged[i] = static_cast<char>(damaged[i] ^ 0x5a);
+  WriteBytes(x1, damaged);
+  std::string msg = VerifyMessage(tmp.Path("run"), id);
+  EXPECT_HAS_SUBSTR(msg, x1 + ": " + hash_of);
+  EXPECT_HAS_SUBSTR(msg, "differs from the run's record (" + hash_of);
+
+  // A file swapped in from another preparation (same size, other examples).
+  WriteBytes(x1, ReadBytes(tmp.Path("seed9/train_001.x.npy")));
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("run"), id), x1 + ": " + hash_of);
+
+  // Truncated: caught by its size before anything is hashed.
+  WriteBytes(x1, original.substr(0, original.size() - 8));
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("run"), id),
+                    x1 + ": " + std::to_string(original.size() - 8) +
+                        " bytes differ from the run's record (" + std::to_string(original.size()) +
+                        " bytes)");
+
+  WriteBytes(x1, original);
+  ASSERT_TRUE(VerifyStoreIdentity(tmp.Path("run"), id).ok());
+  ASSERT_EQ(std::rename(x1.c_str(), tmp.Path("moved").c_str()), 0);
+  EXPECT_HAS_SUBSTR(
+      VerifyMessage(tmp.Path("run"), id),
+      x1 + ": missing (the run's record has " + std::to_string(original.size()) + " bytes)");
+  ASSERT_EQ(std::rename(tmp.Path("moved").c_str(), x1.c_str()), 0);
+  WriteBytes(tmp.Path("run/extra.npy"), "x");
+  EXPECT_HAS_SUBSTR(VerifyMessage(tmp.Path("run"), id),
+                    tmp.Path("run/extra.npy") + ": not in the run's record");
+}
+
+// ---- Ctrl-C or SIGTERM while a store is written leaves nothing (item 10) ----
+
+// Raises `sig` in this process during the `on_write`-th file write (the store's files are
+// written one by one), as a user's Ctrl-C arriving mid-prepare would.
+class SignallingFileSystem : public FailingFileSystem {
+ public:
+  SignallingFileSystem(int sig, int on_write) : FailingFileSystem(0), sig_(sig), on_(on_write) {}
+  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
+    if (++writes_ == on_) ::raise(sig_);
+    return FailingFileSystem::WriteFileAtomic(p, c);
+  }
+
+ private:
+  int sig_, on_;
+  int writes_ = 0;
+};
+
+using PrepareDeathTest = ::testing::Test;
+
+// The "fast" death-test style (gtest's default) is needed: the child must be a fork at
+// EXPECT_EXIT, writing into this test's directory, not a re-run of the test in a new one.
+TEST(PrepareDeathTest, ASignalWhileWritingRemovesTheStagingDirectoryThenEndsTheProcess) {
+  ::testing::FLAGS_gtest_death_test_style = "fast";
+  for (int sig : {SIGINT, SIGTERM}) {
+    for (int on_write : {1, 4, 7}) {  // the first, a middle and the last (meta.json) write
+      TempDir tmp;
+      const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 20), 0.2);
+      EXPECT_EXIT(
+          {
+            SignallingFileSystem fs(sig, on_write);
+            PrepareOptions options;
+            options.num_train_partitions = 2;
+            (void)Prepare(spec, options, tmp.Path("store"), fs);
+            std::exit(0);  // not reached: the signal ends the process
+          },
+          ::testing::KilledBySignal(sig), "")
+          << "signal " << sig << " on write " << on_write;
+      auto names = RealFileSystem().ListDir(tmp.path());
+      ASSERT_TRUE(names.ok());
+      EXPECT_EQ(*names, std::vector<std::string>{"d.csv"}) << sig << " " << on_write;
+    }
+  }
+}
+
+TEST(PrepareDeathTest, TheGuardDefersOnlyWhileArmedAndRestoresTheDisposition) {
+  ::testing::FLAGS_gtest_death_test_style = "fast";
+  // Not armed (nothing staged yet): the default action, at once.
+  EXPECT_EXIT(
+      {
+        internal::InterruptGuard guard;
+        ::raise(SIGINT);
+        std::exit(0);
+      },
+      ::testing::KilledBySignal(SIGINT), "");
+  // Armed: recorded; a second signal (the user insisting) acts at once.
+  EXPECT_EXIT(
+      {
+        internal::InterruptGuard guard;
+        guard.Arm();
+        ::raise(SIGTERM);
+        if (!guard.Interrupted()) std::exit(3);
+        ::raise(SIGTERM);
+        std::exit(4);
+      },
+      ::testing::KilledBySignal(SIGTERM), "");
+  {
+    internal::InterruptGuard guard;
+    struct sigaction now = {};
+    ASSERT_EQ(::sigaction(SIGINT, nullptr, &now), 0);
+    EXPECT_NE(now.sa_handler, SIG_DFL);
+  }
+  struct sigaction after = {};
+  ASSERT_EQ(::sigaction(SIGINT, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, SIG_DFL);
+  // A process that ignores the signal keeps ignoring it: the guard installs nothing.
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  ASSERT_EQ(::sigaction(SIGTERM, &ignore, &after), 0);
+  {
+    internal::InterruptGuard guard;
+    guard.Arm();
+    ::raise(SIGTERM);
+    EXPECT_FALSE(guard.Interrupted());
+  }
+  ASSERT_EQ(::sigaction(SIGTERM, nullptr, &ignore), 0);
+  EXPECT_EQ(ignore.sa_handler, SIG_IGN);
+  ASSERT_EQ(::sigaction(SIGTERM, &after, nullptr), 0);
+}
+
 constexpr char kFashionDir[] = "/usr/share/datasets/fashion-mnist/";
 
 TEST(FashionMnistTest, ReadsRealFilesAndLoadsAPartition) {
@@ -945,6 +1286,17 @@ TEST(FashionMnistTest, ReadsRealFilesAndLoadsAPartition) {
   auto val = LoadPartition(tmp.Path("store"), "val", 0);
   ASSERT_TRUE(val.ok()) << val.status().ToString();
   EXPECT_EQ(val->num_examples(), 10000);
+
+  const double hash_start = MonotonicSeconds();
+  auto id = ComputeStoreIdentity(tmp.Path("store"));
+  const double hash_ms = (MonotonicSeconds() - hash_start) * 1e3;
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  uint64_t bytes = 0;
+  for (const StoreFile& f : id->files) bytes += f.bytes;
+  std::cout << "[ info ] ComputeStoreIdentity(" << id->files.size() << " files, " << bytes
+            << " bytes) took " << hash_ms << " ms\n";
+  Status st_verify = VerifyStoreIdentity(tmp.Path("store"), *id);
+  EXPECT_TRUE(st_verify.ok()) << st_verify.ToString();
 }
 
 }  // namespace

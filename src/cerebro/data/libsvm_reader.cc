@@ -52,6 +52,7 @@ StatusOr<Dataset> internal::ParseLibSvmText(const std::string& path, const std::
   int64_t max_index = 0;                           // 1-based
   std::string_view rest(text);
   int64_t line_no = 0;
+  internal::LargestLabel largest;
   while (!rest.empty()) {
     size_t nl = rest.find('\n');
     std::string_view line = rest.substr(0, nl);
@@ -76,6 +77,7 @@ StatusOr<Dataset> internal::ParseLibSvmText(const std::string& path, const std::
       int64_t v = 0;
       RETURN_IF_ERROR(internal::ParseClassLabel(label, where, &v));
       d.int_labels.push_back(v);
+      largest.See(v, line_no);
     } else {
       float v = 0;
       if (!internal::ParseFiniteFloat(label, &v)) {
@@ -147,6 +149,7 @@ StatusOr<Dataset> internal::ParseLibSvmText(const std::string& path, const std::
       row[entries[e].first] = entries[e].second;  // already scaled
     }
   }
+  RETURN_IF_ERROR(internal::CheckDenseLabels(d, path + ":" + std::to_string(largest.line)));
   internal::SetNumClasses(&d);
   return d;
 }

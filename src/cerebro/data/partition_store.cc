@@ -1,8 +1,10 @@
 // Prepare (raw source -> partitioned store) and the loaders for that store.
 #include "cerebro/data/partition_store.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -11,8 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
 #include "cerebro/data/data_internal.h"
+#include "cerebro/data/interrupt_guard.h"
 #include "cerebro/data/readers.h"
 
 namespace cerebro::data {
@@ -98,6 +102,56 @@ Json SourceToJson(const SourceSpec& s) {
               {"task", TaskName(s.task)}};
 }
 
+// Which source files the store was made from, as far as stat() tells: path, size and
+// modification time (nanoseconds), so a store says what it was prepared from.
+Json SourceFilesToJson(const SourceSpec& s) {
+  Json files = Json::array();
+  for (const std::string* path :
+       {&s.train_path, &s.train_labels_path, &s.val_path, &s.val_labels_path}) {
+    if (path->empty()) continue;
+    struct stat st;
+    if (::stat(path->c_str(), &st) != 0) continue;  // read moments ago; gone is not our error
+    files.push_back(Json{
+        {"path", *path},
+        {"bytes", static_cast<uint64_t>(st.st_size)},
+        {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec}});
+  }
+  return files;
+}
+
+// Labels of val[val_idx] that no example of train[train_idx] has (classification).
+std::vector<int64_t> ValLabelsAbsentFromTrain(const Dataset& train,
+                                              const std::vector<int64_t>& train_idx,
+                                              const Dataset& val,
+                                              const std::vector<int64_t>& val_idx,
+                                              int64_t num_classes) {
+  std::vector<bool> in_train(static_cast<size_t>(num_classes), false);
+  std::vector<bool> reported(static_cast<size_t>(num_classes), false);
+  for (int64_t i : train_idx) in_train[train.int_labels[i]] = true;
+  std::vector<int64_t> absent;
+  for (int64_t i : val_idx) {
+    const int64_t label = val.int_labels[i];
+    if (!in_train[label] && !reported[label]) {
+      reported[label] = true;
+      absent.push_back(label);
+    }
+  }
+  std::sort(absent.begin(), absent.end());
+  return absent;
+}
+
+void WarnAboutValLabelsAbsentFromTrain(const std::vector<int64_t>& absent, int64_t num_classes) {
+  if (absent.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < absent.size() && i < 10; ++i) {
+    list += (i ? ", " : "") + std::to_string(absent[i]);
+  }
+  if (absent.size() > 10) list += ", ...";
+  LogWarning("data: " + std::to_string(absent.size()) + " of " + std::to_string(num_classes) +
+             " classes occur in validation but never in training (" + list +
+             "); no model can learn them, so their examples count as errors");
+}
+
 // Writes rows src[idx[0..count)] of a row-major array with `size` values per row as a
 // .npy file, gathering straight into the file's bytes (a partition is copied once).
 template <typename T>
@@ -140,11 +194,17 @@ Status WritePartition(FileSystem& fs, const std::string& dir, const std::string&
   return WriteNpyFloat(fs, JoinPath(dir, info->y_file), {count}, y.data());
 }
 
+Status InterruptedError(const std::string& dir) {
+  return Cancelled(dir + ": interrupted; the partial store was removed");
+}
+
 Status WritePartitions(FileSystem& fs, const std::string& dir, const char* kind, const Dataset& src,
-                       const std::vector<int64_t>& idx, int k, std::vector<PartitionInfo>* out) {
+                       const std::vector<int64_t>& idx, int k,
+                       const internal::InterruptGuard& guard, std::vector<PartitionInfo>* out) {
   int64_t start = 0;
   std::vector<int64_t> sizes = PartitionSizes(static_cast<int64_t>(idx.size()), k);
   for (int p = 0; p < k; ++p) {
+    if (guard.Interrupted()) return InterruptedError(dir);
     PartitionInfo info;
     RETURN_IF_ERROR(
         WritePartition(fs, dir, PartitionName(kind, p), src, idx.data() + start, sizes[p], &info));
@@ -180,10 +240,10 @@ Status ValidateOptions(const SourceSpec& source, const PrepareOptions& options) 
   return Status::Ok();
 }
 
-// Everything up to the final rename; `tmp` is created here and removed by the caller
-// on failure.
+// Everything up to the final rename; `tmp` is created here (`guard` armed just before)
+// and removed by the caller on failure.
 Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, const std::string& tmp,
-                   FileSystem& fs) {
+                   FileSystem& fs, internal::InterruptGuard& guard) {
   ASSIGN_OR_RETURN(Dataset train, ReadSource(source, /*validation=*/false));
   std::vector<int64_t> train_idx =
       ShuffledRange(train.num_examples(), DeriveSeed(options.seed, "data.shuffle"));
@@ -230,23 +290,30 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
                            " validation examples; use fewer partitions or a larger val_fraction");
   }
 
+  if (train.task == Task::kClassification) {
+    WarnAboutValLabelsAbsentFromTrain(
+        ValLabelsAbsentFromTrain(train, train_idx, *val, val_idx, num_classes), num_classes);
+  }
+
+  guard.Arm();
   RETURN_IF_ERROR(fs.MakeDirs(tmp));
   StoreMeta meta;
   RETURN_IF_ERROR(WritePartitions(fs, tmp, "train", train, train_idx, options.num_train_partitions,
-                                  &meta.train));
+                                  guard, &meta.train));
   RETURN_IF_ERROR(
-      WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, &meta.val));
-  Json j = {{"format_version", kFormatVersion},
-            {"task", TaskName(train.task)},
-            {"feature_shape", train.feature_shape},
-            {"num_classes", train.task == Task::kClassification ? num_classes : 0},
-            {"seed", options.seed},
-            {"feature_dtype", train.encoding == FeatureEncoding::kUint8 ? "uint8" : "float32"},
-            {"feature_scale", train.encoding == FeatureEncoding::kUint8 ? train.byte_feature_scale
-                                                                        : 1.0},
-            {"train", PartitionsToJson(meta.train)},
-            {"val", PartitionsToJson(meta.val)},
-            {"source", SourceToJson(source)}};
+      WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, guard, &meta.val));
+  Json j = {
+      {"format_version", kFormatVersion},
+      {"task", TaskName(train.task)},
+      {"feature_shape", train.feature_shape},
+      {"num_classes", train.task == Task::kClassification ? num_classes : 0},
+      {"seed", options.seed},
+      {"feature_dtype", train.encoding == FeatureEncoding::kUint8 ? "uint8" : "float32"},
+      {"feature_scale", train.encoding == FeatureEncoding::kUint8 ? train.byte_feature_scale : 1.0},
+      {"train", PartitionsToJson(meta.train)},
+      {"val", PartitionsToJson(meta.val)},
+      {"source", SourceToJson(source)},
+      {"source_files", SourceFilesToJson(source)}};
   return fs.WriteFileAtomic(JoinPath(tmp, "meta.json"), j.dump(2) + "\n");
 }
 
@@ -299,13 +366,17 @@ Status Prepare(const SourceSpec& source, const PrepareOptions& options, const st
 
   const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
   if (fs.Exists(tmp)) RETURN_IF_ERROR(fs.RemoveAll(tmp));  // left by a crashed run of this pid
-  Status st = PrepareInto(source, options, tmp, fs);
+  internal::InterruptGuard guard;
+  Status st = PrepareInto(source, options, tmp, fs, guard);
+  // The last check: a signal after it finds the store complete, and leaves it.
+  if (st.ok() && guard.Interrupted()) st = InterruptedError(tmp);
   if (st.ok() && fs.Exists(dir)) st = AlreadyExists(exists_msg);  // appeared meanwhile
   if (st.ok()) st = fs.Rename(tmp, dir);
   if (!st.ok()) {
     // Best effort: the original error is what the user needs to see.
     (void)fs.RemoveAll(tmp);
   }
+  guard.Reraise();  // Ctrl-C or SIGTERM while staging: nothing is left; die of it now
   return st;
 }
 
@@ -331,6 +402,7 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
                                 std::to_string(kOldestReadableFormatVersion) + " to " +
                                 std::to_string(kFormatVersion) + ")");
     }
+    meta.format_version = static_cast<int>(version);
     if (version >= 2) {
       const std::string dtype = j.at("feature_dtype").get<std::string>();
       if (dtype == "uint8") {

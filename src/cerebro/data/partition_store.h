@@ -6,7 +6,8 @@
 //                         "feature_dtype":"uint8"|"float32","feature_scale":0.0039..,
 //                         "train":[{"x":"train_000.x.npy","y":"train_000.y.npy","n":30000},..],
 //                         "val":[{"x":"val_000.x.npy","y":"val_000.y.npy","n":10000},..],
-//                         "source":{...the data section of the spec...}}
+//                         "source":{...the data section of the spec...},
+//                         "source_files":[{"path":..,"bytes":..,"mtime_ns":..},..]}
 //   train_NNN.x.npy      shape [n, *feature_shape], C order, little endian; dtype float32
 //                        ("<f4"), or uint8 ("|u1") for 8-bit sources (IDX images), whose
 //                        feature value is ByteFeatureTable(feature_scale)[byte]
@@ -18,7 +19,8 @@
 // 4x the disk; the trainer decodes each batch through a 256-entry table instead (a load
 // per pixel), which gives exactly the floats a float32 store would have held.
 // Preparation writes into DIR.tmp-<pid> and renames it to DIR only when complete, so a
-// failed prepare never leaves a half-written store. Functions are thread-compatible.
+// failed or interrupted prepare never leaves a half-written store. Functions are
+// thread-compatible.
 #pragma once
 
 #include <array>
@@ -102,6 +104,7 @@ struct PartitionInfo {
 };
 
 struct StoreMeta {
+  int format_version = 2;
   Task task = Task::kClassification;
   std::vector<int64_t> feature_shape;
   FeatureEncoding encoding = FeatureEncoding::kFloat32;
@@ -123,6 +126,17 @@ struct StoreMeta {
 // A val_fraction split takes the last round(n * val_fraction) shuffled examples; a
 // separate val source is shuffled with DeriveSeed(seed, "data.shuffle.val").
 // Partition i of k holds n/k or n/k+1 examples (the larger ones first).
+// Class labels: each reader refuses (InvalidArgument naming the file, line or item, and
+// the value) a source whose largest label + 1 exceeds both 2 x and 100 + its number of
+// distinct labels, since the output layer is that wide (data_internal.h: CheckDenseLabels).
+// Validation labels that no training example has are not refused (a rare class can land
+// in validation only, and the run is still meaningful): they are reported in one warning
+// line on stderr naming how many and which.
+// Ctrl-C (SIGINT) or SIGTERM while the store is being written removes DIR.tmp-<pid> and
+// then ends the process with that signal; before the staging directory exists it ends
+// the process at once. That holds where the signal's disposition is the default; a
+// caller that handles (or ignores) these signals itself keeps its handler, and Prepare
+// runs to completion or failure as before (interrupt_guard.h).
 Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir);
 // The same, touching the output only through `fs` (for fault-injection tests).
 Status Prepare(const SourceSpec& source, const PrepareOptions& options, const std::string& dir,

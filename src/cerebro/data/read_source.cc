@@ -1,4 +1,6 @@
 // ReadSource: dispatch on the source format and attach the task.
+#include <algorithm>
+
 #include "cerebro/data/data_internal.h"
 #include "cerebro/data/readers.h"
 
@@ -12,6 +14,13 @@ StatusOr<Dataset> ReadSource(const SourceSpec& spec, bool validation) {
   if (spec.format == "idx") {
     ASSIGN_OR_RETURN(Dataset d, ReadIdx(path, labels, spec.feature_scale));
     internal::ApplyTask(spec.task, &d);
+    // Checked here, not in ReadIdx: IDX labels are read before the task is known, and a
+    // regression target may be any byte value.
+    if (d.task == Task::kClassification) {
+      const auto largest = std::max_element(d.int_labels.begin(), d.int_labels.end());
+      RETURN_IF_ERROR(internal::CheckDenseLabels(
+          d, labels + ": item " + std::to_string(largest - d.int_labels.begin())));
+    }
     return d;
   }
   if (spec.format == "csv") return ReadCsv(path, spec);
