@@ -1,11 +1,14 @@
 #include "cerebro/spec/spec.h"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -354,7 +357,14 @@ StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::st
   return p;
 }
 
-Status ParseData(Section& root, DataSpec* d) {
+// A data file the spec names and the field that names it ("data.train.images"), so
+// ParseSpecFile can resolve and check it with a message naming the field.
+struct DataFileField {
+  std::string field;
+  std::string* path;
+};
+
+Status ParseData(Section& root, DataSpec* d, std::vector<DataFileField>* files) {
   const Json* v = root.Get("data");
   if (v == nullptr) return InvalidArgument("data: missing (where is the dataset?)");
   RETURN_IF_ERROR(RequireObject(v, "data"));
@@ -414,6 +424,12 @@ Status ParseData(Section& root, DataSpec* d) {
       return InvalidArgument(p + (d->format == "idx" ? ".images" : ".path") + ": missing");
     }
     if (d->format == "idx" && labels->empty()) return InvalidArgument(p + ".labels: missing");
+    if (d->format == "idx") {
+      files->push_back({p + ".images", path});
+      files->push_back({p + ".labels", labels});
+    } else {
+      files->push_back({fv->is_string() ? p : p + ".path", path});
+    }
     return Status::Ok();
   };
   RETURN_IF_ERROR(parse_file_section("train", &d->train_path, &d->train_labels_path, nullptr, true));
@@ -432,6 +448,28 @@ Status ParseSearch(Section& root, SearchSpec* search) {
   return s.NoUnknownKeys();
 }
 
+// The metrics a spec may rank by: the direction follows from the name, and a metric is
+// only meaningful for some tasks (accuracy of a regression is the fraction of exactly
+// equal floats: it would rank models by noise).
+struct MetricRule {
+  const char* name;
+  Direction direction;
+  bool classification, regression;
+};
+constexpr MetricRule kMetrics[] = {{"accuracy", Direction::kMaximize, true, false},
+                                   {"loss", Direction::kMinimize, true, true}};
+
+bool Fits(const MetricRule& m, Task task) {
+  return task == Task::kClassification ? m.classification : m.regression;
+}
+
+const MetricRule* FindMetric(const std::string& name) {
+  for (const MetricRule& m : kMetrics) {
+    if (name == m.name) return &m;
+  }
+  return nullptr;
+}
+
 // The metric's direction follows from its name; a given direction must agree.
 Status ParseMetric(Section& root, Task task, MetricSpec* metric) {
   metric->name = task == Task::kRegression ? "loss" : "accuracy";
@@ -447,11 +485,12 @@ Status ParseMetric(Section& root, Task task, MetricSpec* metric) {
       RETURN_IF_ERROR(s.NoUnknownKeys());
     }
   }
-  if (metric->name != "accuracy" && metric->name != "loss") {
+  const MetricRule* rule = FindMetric(metric->name);
+  if (rule == nullptr) {
     return InvalidArgument("metric.name: expected one of accuracy, loss, got '" + metric->name +
                            "'");
   }
-  Direction natural = metric->name == "accuracy" ? Direction::kMaximize : Direction::kMinimize;
+  const Direction natural = rule->direction;
   if (direction_given && metric->direction != natural) {
     return InvalidArgument("metric.direction: " + metric->name + " must be '" +
                            std::string(EnumName(natural)) + "'");
@@ -483,12 +522,13 @@ Status ParseRun(Section& root, RunSpec* run) {
   return Status::Ok();
 }
 
-// The typed spec from the document (YAML already converted to JSON, overrides applied).
-Status ReadSpec(const Json& doc, ExperimentSpec* spec) {
+// The typed spec from the document (YAML already converted to JSON, overrides applied);
+// `files` receives the data files it names.
+Status ReadSpec(const Json& doc, ExperimentSpec* spec, std::vector<DataFileField>* files) {
   Section root(doc, "");
   RETURN_IF_ERROR(root.String("name", &spec->name));
   RETURN_IF_ERROR(root.Enum("task", &spec->task));
-  RETURN_IF_ERROR(ParseData(root, &spec->data));
+  RETURN_IF_ERROR(ParseData(root, &spec->data, files));
   const Json* params = root.Get("params");
   if (params == nullptr) {
     return InvalidArgument("params: missing (the model and its hyperparameters)");
@@ -539,10 +579,11 @@ Status Blame(const Status& st, const std::string& source_name, const Overrides& 
   return st.WithContext(source_name);
 }
 
-}  // namespace
-
-StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
-                                         const Overrides& overrides) {
+// ParseSpecString into `spec`, reporting the data files it names in `files` (pointers
+// into `spec`).
+Status ParseSpecText(const std::string& text, const std::string& source_name,
+                     const Overrides& overrides, ExperimentSpec* spec,
+                     std::vector<DataFileField>* files) {
   auto with_source = [&](const Status& st) { return st.WithContext(source_name); };
   Json doc;
   try {
@@ -556,22 +597,93 @@ StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::str
   }
   if (!doc.is_object()) return with_source(InvalidArgument("expected a mapping at the top level"));
   ApplyOverrides(overrides, &doc);
-  ExperimentSpec spec;
-  Status st = ReadSpec(doc, &spec);
+  Status st = ReadSpec(doc, spec, files);
   if (!st.ok()) return Blame(st, source_name, overrides);
-  spec.source_file = source_name;
+  spec->source_file = source_name;
+  return Status::Ok();
+}
+
+// Why `path` cannot be read as a file, as the end of a message ("not found", "is a
+// directory", "a symlink loop", strerror), or kOk when it is one. The code is NotFound for a
+// missing file and InvalidArgument for the rest: all of them are the user's input (exit 2).
+std::pair<StatusCode, std::string> WhyNotAFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return {StatusCode::kNotFound, "not found"};
+    if (err == ELOOP) return {StatusCode::kInvalidArgument, "a symlink loop"};
+    return {StatusCode::kInvalidArgument, std::strerror(err)};
+  }
+  if (S_ISDIR(st.st_mode)) return {StatusCode::kInvalidArgument, "is a directory"};
+  return {StatusCode::kOk, ""};
+}
+
+// Relative data paths are taken relative to the spec file's directory (what users of
+// YAML configs expect, and independent of where cerebro is started), made absolute so the
+// resolved spec stored in a run directory means the same file from anywhere. Then every
+// data file must exist: the mistake is reported by field before anything is created.
+Status ResolveDataFiles(const std::string& spec_path, const std::vector<DataFileField>& files) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::path base = fs::path(spec_path).parent_path();
+  base = fs::absolute(base.empty() ? fs::path(".") : base, ec).lexically_normal();
+  if (ec) return InvalidArgument(spec_path + ": cannot resolve its directory: " + ec.message());
+  std::string base_text = base.string();
+  while (base_text.size() > 1 && base_text.back() == '/') base_text.pop_back();
+  for (const DataFileField& f : files) {
+    const std::string written = *f.path;
+    const bool relative = !fs::path(written).is_absolute();
+    if (relative) *f.path = (base / written).lexically_normal().string();
+    auto [code, why] = WhyNotAFile(*f.path);
+    if (code == StatusCode::kOk) continue;
+    std::string message = f.field + ": " + written + ": " + why;
+    if (why == "is a directory") message += ", expected a file";
+    if (relative) {
+      message += " (relative paths are resolved against the spec's directory " + base_text + ")";
+    }
+    return Status(code, message).WithContext(spec_path);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
+                                         const Overrides& overrides) {
+  ExperimentSpec spec;
+  std::vector<DataFileField> files;
+  RETURN_IF_ERROR(ParseSpecText(text, source_name, overrides, &spec, &files));
   return spec;
 }
 
 StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides& overrides) {
+  auto [code, why] = WhyNotAFile(path);
+  if (code == StatusCode::kNotFound) return NotFound(path + ": cannot open spec file");
+  if (code != StatusCode::kOk) {
+    return InvalidArgument(path + ": " + why +
+                           (why == "is a directory" ? ", expected a spec file" : ""));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return NotFound(path + ": cannot open spec file");
   std::stringstream ss;
   ss << in.rdbuf();
-  return ParseSpecString(ss.str(), path, overrides);
+  ExperimentSpec spec;
+  std::vector<DataFileField> files;
+  RETURN_IF_ERROR(ParseSpecText(ss.str(), path, overrides, &spec, &files));
+  RETURN_IF_ERROR(ResolveDataFiles(path, files));
+  return spec;
 }
 
 Status Validate(const ExperimentSpec& spec) {
+  if (const MetricRule* m = FindMetric(spec.metric.name); m != nullptr && !Fits(*m, spec.task)) {
+    std::string fitting;
+    for (const MetricRule& other : kMetrics) {
+      if (!Fits(other, spec.task)) continue;
+      fitting += (fitting.empty() ? "" : ", ") + std::string(other.name);
+    }
+    return InvalidArgument("metric.name: " + spec.metric.name + " does not fit task " +
+                           std::string(EnumName(spec.task)) + " (use " + fitting + ")");
+  }
   if (spec.search.method == SearchMethod::kGrid) {
     for (const Param& p : spec.params) {
       if (p.searched && p.dist.kind != Distribution::Kind::kChoice) {

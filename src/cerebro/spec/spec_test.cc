@@ -1,6 +1,11 @@
 #include "cerebro/spec/spec.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 namespace cerebro::spec {
 namespace {
@@ -351,6 +356,152 @@ TEST(SpecTest, MissingFileIsNotFound) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
   EXPECT_NE(s.status().message().find("/nonexistent/spec.yaml"), std::string::npos);
+}
+
+// ---- A metric must fit the task (issue 10, item 6) ----
+
+TEST(SpecTest, AMetricThatDoesNotFitTheTaskIsRefusedNamingTheField) {
+  std::string text = kGood;
+  text.replace(text.find("name: demo"), 10, "name: demo\ntask: regression\nmetric: accuracy");
+  auto s = ParseSpecString(text, "s.yaml");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(),
+            "s.yaml: metric.name: accuracy does not fit task regression (use loss)");
+  // The mapping form, and a spec built in code, are held to the same rule.
+  text = kGood;
+  text.replace(text.find("name: demo"), 10,
+               "name: demo\ntask: regression\nmetric: {name: accuracy}");
+  EXPECT_FALSE(ParseSpecString(text, "s.yaml").ok());
+  auto good = ParseSpecString(kGood, "s.yaml");
+  ASSERT_TRUE(good.ok());
+  ExperimentSpec edited = *good;
+  edited.task = Task::kRegression;
+  EXPECT_EQ(Validate(edited).code(), StatusCode::kInvalidArgument);
+  // Loss fits both.
+  text = kGood;
+  text.replace(text.find("name: demo"), 10, "name: demo\nmetric: loss");
+  EXPECT_TRUE(ParseSpecString(text, "s.yaml").ok());
+}
+
+// ---- Spec files and the data files they name (item 10) ----
+
+// A fresh directory under /tmp, removed (with its files) at scope exit.
+class SpecDir {
+ public:
+  SpecDir() {
+    char tmpl[] = "/tmp/cerebro_spec_test.XXXXXX";
+    path_ = ::mkdtemp(tmpl) ? tmpl : "";
+    EXPECT_FALSE(path_.empty());
+  }
+  ~SpecDir() { std::filesystem::remove_all(path_); }
+  std::string Write(const std::string& name, const std::string& text) const {
+    const std::string p = path_ + "/" + name;
+    std::filesystem::create_directories(std::filesystem::path(p).parent_path());
+    std::ofstream(p) << text;
+    return p;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// kGood with its data files replaced by `images`/`labels` for train and validation.
+std::string WithDataFiles(const std::string& images, const std::string& labels) {
+  std::string text = kGood;
+  text.replace(text.find("{images: /d/train-images.gz, labels: /d/train-labels.gz}"), 56,
+               "{images: " + images + ", labels: " + labels + "}");
+  text.replace(text.find("{images: /d/t10k-images.gz, labels: /d/t10k-labels.gz}"), 54,
+               "{fraction: 0.2}");
+  return text;
+}
+
+TEST(SpecFileTest, RelativeDataPathsAreResolvedAgainstTheSpecsDirectory) {
+  SpecDir dir;
+  dir.Write("exp/data/images.gz", "x");
+  dir.Write("exp/data/labels.gz", "x");
+  const std::string spec =
+      dir.Write("exp/spec.yaml", WithDataFiles("data/images.gz", "./data/labels.gz"));
+  // Wherever cerebro is started: the working directory here is not the spec's.
+  ASSERT_NE(std::filesystem::current_path().string(), dir.path() + "/exp");
+  auto s = ParseSpecFile(spec);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->data.train_path, dir.path() + "/exp/data/images.gz");
+  EXPECT_EQ(s->data.train_labels_path, dir.path() + "/exp/data/labels.gz");
+  // The resolved spec (what a run directory stores) names the same files from anywhere.
+  auto again = ParseSpecString(ToJson(*s).dump(), "resolved");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->data.train_path, s->data.train_path);
+  // A spec path relative to the working directory resolves too.
+  const std::string cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto relative = ParseSpecFile("exp/spec.yaml");
+  std::filesystem::current_path(cwd);
+  ASSERT_TRUE(relative.ok()) << relative.status().ToString();
+  EXPECT_EQ(relative->data.train_path, dir.path() + "/exp/data/images.gz");
+}
+
+TEST(SpecFileTest, AMissingDataFileIsOneLineNamingTheFieldAndWhereRelativePathsPoint) {
+  SpecDir dir;
+  dir.Write("exp/images.gz", "x");
+  auto s = ParseSpecFile(dir.Write("exp/spec.yaml", WithDataFiles("images.gz", "foo.gz")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.status().message(), dir.path() + "/exp/spec.yaml: data.train.labels: foo.gz: not " +
+                                      "found (relative paths are resolved against the spec's " +
+                                      "directory " + dir.path() + "/exp)");
+  // An absolute path needs no hint.
+  s = ParseSpecFile(dir.Write("exp/abs.yaml", WithDataFiles("/nonexistent/i.gz", "images.gz")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message(),
+            dir.path() + "/exp/abs.yaml: data.train.images: /nonexistent/i.gz: not found");
+  // A CSV's shorthand names its field as written.
+  std::string csv = WithDataFiles("images.gz", "images.gz");
+  csv.replace(csv.find("format: idx"), 11, "format: csv");
+  csv.replace(csv.find("{images: images.gz, labels: images.gz}"), 38, "table.csv");
+  s = ParseSpecFile(dir.Write("exp/csv.yaml", csv));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().message().rfind(
+                dir.path() + "/exp/csv.yaml: data.train: table.csv: not found (", 0),
+            0u)
+      << s.status().message();
+}
+
+TEST(SpecFileTest, ASymlinkLoopOrADirectoryIsBadInputNamingIt) {
+  SpecDir dir;
+  ASSERT_EQ(::symlink((dir.path() + "/b").c_str(), (dir.path() + "/a").c_str()), 0);
+  ASSERT_EQ(::symlink((dir.path() + "/a").c_str(), (dir.path() + "/b").c_str()), 0);
+  dir.Write("labels.gz", "x");
+  std::filesystem::create_directories(dir.path() + "/images");
+  auto s = ParseSpecFile(dir.Write("loop.yaml", WithDataFiles(dir.path() + "/a", "labels.gz")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(),
+            dir.path() + "/loop.yaml: data.train.images: " + dir.path() + "/a: a symlink loop");
+  s = ParseSpecFile(dir.Write("dir.yaml", WithDataFiles("images", "labels.gz")));
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("data.train.images: images: is a directory, expected a file"),
+            std::string::npos)
+      << s.status().message();
+  // The spec path itself.
+  s = ParseSpecFile(dir.path());
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), dir.path() + ": is a directory, expected a spec file");
+  s = ParseSpecFile(dir.path() + "/a");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), dir.path() + "/a: a symlink loop");
+}
+
+TEST(SpecFileTest, ParsingAStringTouchesNoFiles) {
+  // Resumes parse the run's spec.json as a string: its paths were resolved when the run
+  // started, and a missing source file must not stop a resume (the data is in the run).
+  auto s = ParseSpecString(WithDataFiles("rel/images.gz", "rel/labels.gz"), "spec.json");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->data.train_path, "rel/images.gz");
 }
 
 }  // namespace
