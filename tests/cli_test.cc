@@ -2,6 +2,9 @@
 // and no output directory left behind on bad input.
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -499,6 +502,149 @@ TEST_F(CliTest, ReplayOfAnUnfinishedRunIsOneLine) {
   ExpectCleanFailure(RunCerebro("replay " + Out() + "/"),
                      Out() + ": not finished (no summary.json); resume it first",
                      Out() + "-replay");
+}
+
+// ---- Issue 10: data and spec edges ----
+
+TEST_F(CliTest, MetricThatDoesNotFitTheTaskIsRefused) {
+  const std::string text =
+      Replace(Good(), "name: small\n", "name: small\ntask: regression\nmetric: accuracy\n");
+  ExpectCleanFailure(RunCerebro("run " + Spec(text) + " --out " + Out()),
+                     "metric.name: accuracy does not fit task regression (use loss)", Out());
+}
+
+TEST_F(CliTest, HugeClassLabelIsRefusedNamingFileLineAndValue) {
+  std::string csv = testing::ReadFileOrEmpty(csv_);
+  // The label of the 3rd example (line 4) becomes 1000000.
+  size_t line4 = 0;
+  for (int i = 0; i < 3; ++i) line4 = csv.find('\n', line4) + 1;
+  const size_t end = csv.find('\n', line4);
+  const size_t comma = csv.rfind(',', end);
+  csv.replace(comma + 1, end - comma - 1, "1000000");
+  WriteFile(csv_, csv);
+  ExpectCleanFailure(RunCerebro("run " + Spec(Good()) + " --out " + Out()),
+                     csv_ + ":4: class label 1000000 would make a 1000001-way output layer", Out());
+}
+
+TEST_F(CliTest, SpecThatIsADirectoryOrASymlinkLoopIsOneLine) {
+  ExpectCleanFailure(RunCerebro("run " + tmp_.path() + " --out " + Out()),
+                     tmp_.path() + ": is a directory, expected a spec file", Out());
+  const std::string a = tmp_.Join("loop_a"), b = tmp_.Join("loop_b");
+  ASSERT_EQ(::symlink(b.c_str(), a.c_str()), 0);
+  ASSERT_EQ(::symlink(a.c_str(), b.c_str()), 0);
+  ExpectCleanFailure(RunCerebro("run " + Spec(Replace(Good(), csv_, a)) + " --out " + Out()),
+                     "data.train.path: " + a + ": a symlink loop", Out());
+  ExpectCleanFailure(RunCerebro("prepare " + Spec(Replace(Good(), csv_, a)) + " --out " + Out()),
+                     "data.train.path: " + a + ": a symlink loop", Out());
+}
+
+TEST_F(CliTest, RelativeDataPathsAreResolvedAgainstTheSpecsDirectory) {
+  const std::string exp = tmp_.Join("exp");
+  std::filesystem::create_directories(exp + "/data");
+  std::filesystem::copy_file(csv_, exp + "/data/blobs.csv");
+  const std::string spec = WriteFile(exp + "/spec.yaml", Replace(Good(), csv_, "data/blobs.csv"));
+  // The test runs elsewhere: a path relative to the working directory would not be found.
+  ASSERT_FALSE(std::filesystem::exists("data/blobs.csv"));
+  auto r = RunCerebro("prepare " + spec + " --out " + Out());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto meta = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/meta.json"));
+  EXPECT_EQ(meta["source"]["train_path"], exp + "/data/blobs.csv");
+  // A missing relative file says where it was looked for.
+  const std::string missing =
+      WriteFile(exp + "/missing.yaml", Replace(Good(), csv_, "data/nope.csv"));
+  const std::string why =
+      "missing.yaml: data.train.path: data/nope.csv: not found (relative "
+      "paths are resolved against the spec's directory ";
+  ExpectCleanFailure(RunCerebro("run " + missing + " --out " + tmp_.Join("out2")), why + exp + ")",
+                     tmp_.Join("out2"));
+}
+
+TEST_F(CliTest, ValidationLabelsAbsentFromTrainingAreOneWarningLine) {
+  const std::string train = WriteFile(tmp_.Join("train.csv"), "a,label\n1,0\n2,1\n3,0\n4,1\n");
+  const std::string val = WriteFile(tmp_.Join("val.csv"), "a,label\n1,0\n2,2\n");
+  const std::string text =
+      Replace(testing::SmallSpec(train, 1, 1), "{fraction: 0.25}", "{path: " + val + "}");
+  auto r = RunCerebro("prepare " + Spec(text) + " --out " + Out());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("cerebro: warning: data: 1 of 3 classes occur in validation but never in "
+                       "training (2)"),
+            std::string::npos)
+      << r.out;
+}
+
+// Ctrl-C or SIGTERM while `cerebro prepare` writes the 60K Fashion-MNIST store: the
+// staging directory goes, and the process ends by that signal. To hit the write phase
+// without sleeping, the test waits (inotify) for the staging directory to appear, stops
+// the process, checks it is still staging, then signals and continues it.
+TEST_F(CliTest, InterruptedPrepareLeavesNoStagingDirectory) {
+  const std::string base = "/usr/share/datasets/fashion-mnist/";
+  if (!std::filesystem::exists(base + "train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "Fashion-MNIST not installed at " << base;
+  }
+  auto files = [&](const std::string& set) {
+    return "{images: " + base + set + "-images-idx3-ubyte.gz, labels: " + base + set +
+           "-labels-idx1-ubyte.gz}";
+  };
+  const std::string spec =
+      Spec("data:\n  format: idx\n  train: " + files("train") + "\n  validation: " + files("t10k") +
+           "\n  feature_scale: 0.00392156862745098\n" +
+           "params: {model: mlp, hidden: [16], optimizer: adam, lr: 0.001, batch_size: 128}\n" +
+           "run: {workers: 2}\n");
+  const std::string cerebro = testing::BinaryDir() + "/cerebro";
+  for (int sig : {SIGINT, SIGTERM}) {
+    bool caught_staging = false;
+    for (int attempt = 0; attempt < 5 && !caught_staging; ++attempt) {
+      const std::string out =
+          tmp_.Join("store-" + std::to_string(sig) + "-" + std::to_string(attempt));
+      const int watch = ::inotify_init1(IN_CLOEXEC);
+      ASSERT_GE(watch, 0);
+      ASSERT_GE(::inotify_add_watch(watch, tmp_.path().c_str(), IN_CREATE | IN_MOVED_TO), 0);
+      const pid_t pid = ::fork();
+      ASSERT_GE(pid, 0);
+      if (pid == 0) {
+        std::freopen("/dev/null", "w", stdout);
+        std::freopen("/dev/null", "w", stderr);
+        ::execl(cerebro.c_str(), cerebro.c_str(), "prepare", spec.c_str(), "--out", out.c_str(),
+                static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      const std::string staging_name =
+          std::filesystem::path(out).filename().string() + ".tmp-" + std::to_string(pid);
+      const int exited = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+      bool seen = false;
+      while (!seen) {
+        pollfd fds[2] = {{watch, POLLIN, 0}, {exited, POLLIN, 0}};
+        // A generous bound so a broken build fails instead of hanging; never reached.
+        if (::poll(fds, exited >= 0 ? 2 : 1, 120000) <= 0 || (fds[1].revents & POLLIN)) break;
+        alignas(inotify_event) char buf[4096];
+        const ssize_t n = ::read(watch, buf, sizeof(buf));
+        for (ssize_t at = 0; at < n;) {
+          const auto* e = reinterpret_cast<const inotify_event*>(buf + at);
+          if (e->len > 0 && staging_name == e->name) seen = true;
+          at += static_cast<ssize_t>(sizeof(inotify_event) + e->len);
+        }
+      }
+      int status = 0;
+      ::kill(pid, SIGSTOP);
+      ::waitpid(pid, &status, WUNTRACED);
+      const std::string staging = tmp_.Join(staging_name);
+      caught_staging = seen && WIFSTOPPED(status) && std::filesystem::exists(staging) &&
+                       !std::filesystem::exists(out);
+      ::kill(pid, sig);
+      ::kill(pid, SIGCONT);
+      ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+      ::close(watch);
+      if (exited >= 0) ::close(exited);
+      if (!caught_staging) {  // it finished first: try again
+        std::filesystem::remove_all(out);
+        continue;
+      }
+      EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == sig) << "status " << status;
+      EXPECT_FALSE(std::filesystem::exists(staging)) << staging;
+      EXPECT_FALSE(std::filesystem::exists(out)) << out;
+    }
+    EXPECT_TRUE(caught_staging) << "never caught cerebro prepare while it was staging";
+  }
 }
 
 }  // namespace
