@@ -149,8 +149,7 @@ TEST_F(ResumeTest, FinishedRunResumesWithoutTrainingAndKeepsItsSummary) {
 // killed after 44 journal lines; see tests/data/README.md) resumes to exactly the
 // metrics that release produced when it ran the same spec without interruption.
 TEST(LegacyResumeTest, AJournalOfTheFirstReleaseResumesToItsUninterruptedMetrics) {
-  const char* src = std::getenv("CEREBRO_SOURCE_DIR");
-  ASSERT_NE(src, nullptr) << "run through ctest (CEREBRO_SOURCE_DIR)";
+  const char* src = CEREBRO_SOURCE_DIR;
   TempDir tmp;
   const std::string run = tmp.Join("legacy");
   std::filesystem::copy(std::string(src) + "/tests/data/legacy_v1_run", run,

@@ -53,6 +53,8 @@ struct RunOptions {
   // Makes the search procedure; null = search::MakeProcedure (the spec's search). Resume
   // must be given the same kind of procedure as the run it continues.
   ProcedureFactory procedure_factory;
+  // Seconds on a monotonic clock; null = the real one (tests of hung units pass a fake).
+  std::function<double()> clock;
   // Replay: training partition order per (model id, epoch) to follow instead of the
   // seeded one (the run uses order: fixed).
   std::map<std::pair<int, int>, std::vector<int>> scripted_orders;

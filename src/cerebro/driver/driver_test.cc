@@ -63,8 +63,8 @@ class BorrowedBackend final : public exec::Backend {
   Status Start(const std::vector<exec::WorkerSetup>& w) override { return fake_->Start(w); }
   int num_workers() const override { return fake_->num_workers(); }
   Status Submit(const exec::UnitRequest& r) override { return fake_->Submit(r); }
-  StatusOr<std::optional<exec::Completion>> WaitAny(const Wakeup* wake) override {
-    return fake_->WaitAny(wake);
+  StatusOr<std::optional<exec::Completion>> WaitFor(const Wakeup* wake, double timeout) override {
+    return fake_->WaitFor(wake, timeout);
   }
   Status RestartWorker(int w) override { return fake_->RestartWorker(w); }
   void Shutdown() override { fake_->Shutdown(); }
@@ -241,8 +241,9 @@ TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOn
   const std::string metrics = Slurp(reference->run_dir + "/metrics.csv");
   const int records = counting.appends();
   ASSERT_GT(records, 20);
-  // Every crash point after the run was published (append 1 is the start decision).
-  for (int crash = 2; crash <= records; ++crash) {
+  // Every crash point after the run was published (appends 1 and 2, the data record and
+  // the start decision, are written before it is).
+  for (int crash = 3; crash <= records; ++crash) {
     SCOPED_TRACE("crash at journal append " + std::to_string(crash));
     const std::string dir = tmp.Join("run" + std::to_string(crash));
     FailingAppends fs = CrashAtAppend(crash);
@@ -541,6 +542,34 @@ TEST(RunStateVerificationTest, AnUndamagedInterruptedRunResumes) {
   for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted);
 }
 
+TEST(RunStateVerificationTest, ResumeRefusesDataThatIsNotWhatTheRunTrainedOn) {
+  TempDir tmp;
+  {  // a partition's values overwritten (its size unchanged)
+    const std::string dir = InterruptedRun(tmp, "overwritten");
+    const std::string path = dir + "/data/train_000.x.npy";
+    std::string bytes = Slurp(path);
+    ASSERT_GT(bytes.size(), 200u);
+    for (size_t i = 128; i < bytes.size(); ++i) bytes[i] = static_cast<char>(bytes[i] ^ 0x5a);
+    ASSERT_TRUE(RealFileSystem().WriteFileAtomic(path, bytes).ok());
+    auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss);
+    EXPECT_NE(r.status().message().find("train_000.x.npy"), std::string::npos) << r.status().message();
+  }
+  {  // re-prepared with another seed
+    const std::string dir = InterruptedRun(tmp, "reprepared");
+    spec::ExperimentSpec s = Spec(WriteCsv(tmp), 3);
+    data::PrepareOptions prep;
+    prep.num_train_partitions = prep.num_val_partitions = 2;
+    prep.seed = 99;
+    ASSERT_TRUE(RealFileSystem().RemoveAll(dir + "/data").ok());
+    ASSERT_TRUE(data::Prepare(ToSourceSpec(s), prep, dir + "/data").ok());
+    auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("seed"), std::string::npos) << r.status().message();
+  }
+}
+
 TEST(RunLockTest, ASecondWriterIsRefusedNamingTheHolder) {
   TempDir tmp;
   const std::string dir = InterruptedRun(tmp, "run");
@@ -556,6 +585,68 @@ TEST(RunLockTest, ASecondWriterIsRefusedNamingTheHolder) {
   holder->reset();
   EXPECT_EQ(Slurp(dir + "/journal.jsonl"), journal);  // the refused one wrote nothing
   EXPECT_TRUE(ResumeExperiment(dir, FakeOptions("", nullptr)).ok());
+}
+
+}  // namespace
+}  // namespace cerebro::driver
+
+namespace cerebro::driver {
+namespace {
+
+// A worker that stops answering (SIGSTOP, a livelock, a node cut off) would hang the run
+// forever: its unit is declared lost once it runs past its limit, the worker replaced and
+// the unit re-run. The clock is a fake the fake backend moves on while it "waits".
+TEST(HungWorkerTest, AUnitPastItsLimitIsReRunOnAReplacedWorker) {
+  TempDir tmp;
+  double now = 1000;
+  exec::FakeBackendOptions fo;
+  fo.advance_clock = [&now](double seconds) { now += seconds; };
+  FakeBackend fake(fo);
+  exec::FakeUnitMatch m;
+  m.model = 1;
+  m.epoch = 1;
+  m.kind = UnitKind::kTrain;
+  fake.HangUnits(m, 1);
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  o.clock = [&now] { return now; };
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 2, ", unit_timeout_min_seconds: 30"), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (const auto& model : r->models) EXPECT_EQ(model.status, ModelStatus::kCompleted);
+  int hung = 0;
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    if (const auto* x = std::get_if<store::WorkerLost>(&rec)) {
+      hung += x->cause == "hung";
+      EXPECT_EQ(x->model, 1);
+      EXPECT_NE(x->error.find("reaching its limit of 30 s"), std::string::npos) << x->error;
+    }
+  }
+  EXPECT_EQ(hung, 1);
+  EXPECT_GE(now, 1030);  // it waited for the limit, no more than needed
+  EXPECT_LT(now, 1031);
+  int restarts = 0;
+  for (const auto& e : fake.events()) restarts += e.type == exec::FakeEvent::Type::kRestart;
+  EXPECT_EQ(restarts, 1);
+}
+
+TEST(HungWorkerTest, BeforeAnyUnitFinishedTheFirstUnitLimitApplies) {
+  TempDir tmp;
+  double now = 0;
+  exec::FakeBackendOptions fo;
+  fo.advance_clock = [&now](double seconds) { now += seconds; };
+  FakeBackend fake(fo);
+  exec::FakeUnitMatch m;
+  m.model = 0;
+  m.epoch = 0;
+  fake.HangUnits(m, 1);  // the very first unit
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  o.clock = [&now] { return now; };
+  auto r = RunExperiment(Spec(WriteCsv(tmp), 1, ", first_unit_timeout_seconds: 500"), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  // Model 1's units finish meanwhile (fake time does not move for them), so the hung unit's
+  // limit becomes the run's median-based one (min 60 s) once any unit of its kind finished.
+  EXPECT_GE(now, 60);
+  EXPECT_LE(now, 500);
+  for (const auto& model : r->models) EXPECT_EQ(model.status, ModelStatus::kCompleted);
 }
 
 }  // namespace

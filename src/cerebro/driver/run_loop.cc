@@ -1,12 +1,14 @@
 #include "cerebro/driver/run_loop.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <variant>
 
 #include "cerebro/common/clock.h"
 #include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
+#include "cerebro/data/store_identity.h"
 #include "cerebro/driver/data_parallel.h"
 #include "cerebro/driver/observers.h"
 #include "cerebro/train/worker_api.h"
@@ -143,9 +145,13 @@ StatusOr<RunResult> RunLoop::RunNew() {
   ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
   RETURN_IF_ERROR(Prepare());
+  ASSIGN_OR_RETURN(data::StoreIdentity identity, data::ComputeStoreIdentity(store_->DataDir()));
   RETURN_IF_ERROR(store_->WriteJsonFile("spec.json", spec::ToJson(spec_)));
   RETURN_IF_ERROR(store_->WriteJsonFile("models.json", ModelsJson(start.actions)));
-  RETURN_IF_ERROR(Commit(start));  // the journal's first record, before it is published
+  // The journal's first records, before the run is published: what it trains on, and
+  // the search's first decision.
+  RETURN_IF_ERROR(Commit(store::DataRecorded{data::ToJson(identity)}));
+  RETURN_IF_ERROR(Commit(start));
   RETURN_IF_ERROR(store_->Publish());
   Status st = StartBackend();
   if (!st.ok()) {
@@ -229,6 +235,12 @@ Status RunLoop::ReplayJournal(const spec::Json& models_json) {
 }
 
 Status RunLoop::AfterReplay() {
+  // The data must be what the run trained on: a re-prepared, swapped or damaged store
+  // would silently train the rest of the run on other examples.
+  if (!state_->data_identity().is_null()) {
+    ASSIGN_OR_RETURN(data::StoreIdentity recorded, data::StoreIdentityFromJson(state_->data_identity()));
+    RETURN_IF_ERROR(data::VerifyStoreIdentity(store_->DataDir(), recorded));
+  }
   ASSIGN_OR_RETURN(procedure_, MakeProcedure());
   RETURN_IF_ERROR(procedure_->RestoreState(state_->procedure_state()));
   RETURN_IF_ERROR(RemoveUnnamedStates());
@@ -388,11 +400,13 @@ Status RunLoop::Loop() {
       return Internal("no live worker can run the remaining " +
                       std::to_string(state_->hopper().units_remaining()) + " units");
     }
-    ASSIGN_OR_RETURN(std::optional<exec::Completion> c, backend_->WaitAny(wake));
+    ASSIGN_OR_RETURN(std::optional<exec::Completion> c,
+                     backend_->WaitFor(wake, SecondsToNextDeadline()));
     if (c) {
       RETURN_IF_ERROR(Handle(std::move(*c)));
-    } else {
-      RETURN_IF_ERROR(TakeCommands());
+    } else {  // woken by a command, or a unit's deadline passed
+      if (wake != nullptr) RETURN_IF_ERROR(TakeCommands());
+      RETURN_IF_ERROR(ReplaceHungWorkers());
     }
     // A completion frees a worker and a model, a command may add work: dispatch again.
     RETURN_IF_ERROR(DispatchAll());
@@ -426,15 +440,27 @@ Status RunLoop::Dispatch(WorkerId w) {
   ASSIGN_OR_RETURN(req.state, StateFor(m));
   RETURN_IF_ERROR(backend_->Submit(req));
   ++in_flight_;
+  running_[w] = {*u, Now()};
   return Status::Ok();
 }
 
 Status RunLoop::Handle(exec::Completion c) {
+  const sched::Unit& u = c.unit;
+  auto running = running_.find(u.worker);
+  if (running == running_.end() || running->second.first.model != u.model ||
+      running->second.first.epoch != u.epoch || running->second.first.kind != u.kind ||
+      running->second.first.partition != u.partition) {
+    // Not the unit this worker runs: a late answer from a worker already replaced as hung.
+    LogWarning("ignoring a late result from worker " + std::to_string(u.worker));
+    return Status::Ok();
+  }
+  const double seconds = Now() - running->second.second;
+  running_.erase(running);
   --in_flight_;
   timing_.compute_seconds += c.compute_seconds;
   timing_.transfer_seconds += c.transfer_seconds;
   timing_.state_codec_seconds += c.state_seconds;
-  const sched::Unit& u = c.unit;
+  if (c.kind == exec::CompletionKind::kOk) RecordUnitSeconds(u, seconds);
   if (!Live(state_->model(u.model))) {
     // Its model failed or was stopped while the unit ran: nothing more to record.
     state_->DiscardUnit(u);
@@ -494,6 +520,77 @@ Status RunLoop::RestartWorker(WorkerId w) {
     LogError("worker " + std::to_string(w) + " could not be restarted: " + st.message());
     state_->WorkerGone(w);
     worker_dead_[w] = true;
+  }
+  return Status::Ok();
+}
+
+// ---- hung units -----------------------------------------------------------------------
+
+double RunLoop::Now() const { return options_.clock ? options_.clock() : MonotonicSeconds(); }
+
+namespace {
+constexpr size_t kRecentUnits = 101;  // the median of the recent past is "expected"
+
+double Median(std::vector<double> v) {
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+
+void Remember(std::vector<double>& v, double seconds) {
+  if (v.size() == kRecentUnits) v.erase(v.begin());
+  v.push_back(seconds);
+}
+}  // namespace
+
+void RunLoop::RecordUnitSeconds(const sched::Unit& u, double seconds) {
+  Remember(model_seconds_[{u.model, u.kind}], seconds);
+  Remember(kind_seconds_[u.kind], seconds);
+}
+
+double RunLoop::UnitLimit(const sched::Unit& u) const {
+  const spec::RunSpec& run = spec_.run;
+  auto own = model_seconds_.find({u.model, u.kind});
+  if (own != model_seconds_.end()) {
+    return std::max(run.unit_timeout_min_seconds, run.unit_timeout_factor * Median(own->second));
+  }
+  auto any = kind_seconds_.find(u.kind);
+  if (any != kind_seconds_.end()) {
+    return std::max(run.unit_timeout_min_seconds, run.unit_timeout_factor * Median(any->second));
+  }
+  return run.first_unit_timeout_seconds;
+}
+
+double RunLoop::SecondsToNextDeadline() const {
+  double next = -1;
+  const double now = Now();
+  for (const auto& [w, unit_started] : running_) {
+    const double left = std::max(0.0, unit_started.second + UnitLimit(unit_started.first) - now);
+    next = next < 0 ? left : std::min(next, left);
+  }
+  return next;
+}
+
+// A worker whose unit ran past its limit stopped answering (stopped, livelocked, a node
+// unreachable): it is replaced like a dead one and its unit re-queued from the model's
+// last state, which counts against run.max_unit_retries.
+Status RunLoop::ReplaceHungWorkers() {
+  const double now = Now();
+  std::vector<std::pair<WorkerId, sched::Unit>> hung;
+  for (const auto& [w, unit_started] : running_) {
+    if (now - unit_started.second >= UnitLimit(unit_started.first)) hung.push_back({w, unit_started.first});
+  }
+  for (const auto& [w, u] : hung) {
+    char why[200];
+    std::snprintf(why, sizeof(why), "unit ran %.0f s, reaching its limit of %.0f s (run.unit_timeout_*)",
+                  now - running_[w].second, UnitLimit(u));
+    running_.erase(w);
+    --in_flight_;
+    LogWarning("worker " + std::to_string(w) + " looks hung: " + why + "; replacing it and re-running model " +
+               std::to_string(u.model) + " epoch " + std::to_string(u.epoch + 1) + " partition " +
+               std::to_string(u.partition));
+    RETURN_IF_ERROR(Commit(store::WorkerLost{w, u.model, u.epoch, u.partition, why,
+                                             std::string(EnumName(exec::FailureCause::kHung))}));
+    RETURN_IF_ERROR(RestartWorker(w));
   }
   return Status::Ok();
 }

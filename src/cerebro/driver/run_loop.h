@@ -65,6 +65,12 @@ class RunLoop {
   Status HandleSuccess(exec::Completion& c);
   Status HandleFailure(const exec::Completion& c);
   Status RestartWorker(WorkerId w);
+  // Hung units: a unit running longer than its limit is declared lost (driver/run_loop.cc).
+  double Now() const;
+  double UnitLimit(const sched::Unit& u) const;
+  double SecondsToNextDeadline() const;
+  Status ReplaceHungWorkers();
+  void RecordUnitSeconds(const sched::Unit& u, double seconds);
   // The state the model's next unit starts from (null: fresh weights), read from its
   // checkpoint and verified against the journal when not in memory.
   StatusOr<std::shared_ptr<const std::string>> StateFor(const ModelRun& m);
@@ -90,6 +96,11 @@ class RunLoop {
   // Latest state bytes per model, with the checkpoint name they were read or written as.
   std::map<ModelId, std::pair<std::string, std::shared_ptr<const std::string>>> states_;
   std::vector<bool> worker_dead_;
+  // Units in flight by worker, with when they were submitted (the loop's clock).
+  std::map<WorkerId, std::pair<sched::Unit, double>> running_;
+  // Recent finished units' seconds, per (model, kind) and per kind: what "expected" is.
+  std::map<std::pair<ModelId, UnitKind>, std::vector<double>> model_seconds_;
+  std::map<UnitKind, std::vector<double>> kind_seconds_;
   int in_flight_ = 0;
   int first_worker_ = 0;  // dispatch rotation
   double start_ = 0;

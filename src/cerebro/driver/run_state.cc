@@ -39,6 +39,10 @@ Status RunState::Apply(const store::Record& record, Effects* fx) {
   return std::visit(
       Overloaded{
           [&](const store::JournalHeader&) { return Status::Ok(); },
+          [&](const store::DataRecorded& r) {
+            data_identity_ = r.identity;
+            return Status::Ok();
+          },
           [&](const store::UnitDone& r) { return ApplyUnitDone(r, fx); },
           [&](const store::WorkerLost& r) { return ApplyUnitFailure(r.model, r.worker, r.error, fx); },
           [&](const store::UnitRetried& r) { return ApplyUnitFailure(r.model, r.worker, r.error, fx); },

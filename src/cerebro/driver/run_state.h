@@ -87,6 +87,9 @@ class RunState {
   const std::vector<store::EpochRow>& rows() const { return rows_; }
   // Model-epochs finished so far (what the procedure has been shown).
   int64_t epochs_seen() const { return static_cast<int64_t>(rows_.size()); }
+  // The identity of the store the run trains on, as journaled (null: the first release
+  // recorded none).
+  const spec::Json& data_identity() const { return data_identity_; }
   // The state the last journaled decision left the procedure in (null if none).
   const spec::Json& procedure_state() const { return procedure_state_; }
   // Set when the last applied record finished an epoch and no record followed it: the
@@ -122,6 +125,7 @@ class RunState {
   ModelId next_model_id_ = 0;
   std::vector<store::EpochRow> rows_;
   spec::Json procedure_state_;
+  spec::Json data_identity_;
   std::optional<ModelId> unconsulted_epoch_;
 };
 

@@ -59,6 +59,7 @@ enum class FailureCause {
   kStateCorrupt,      // kRetry: the state bytes could not be decoded
   kPartitionMissing,  // kWorkerLost: the worker could not (re)load its data
   kWorkerDied,        // kWorkerLost: crash, kill, broken connection, malformed reply
+  kHung,              // the driver gave up on a unit that ran far longer than expected
 };
 
 struct Completion {
@@ -96,8 +97,15 @@ class Backend {
   // for `wake` alone; FailedPrecondition if nothing is in flight and `wake` is null.
   // A pending notification is reported before any completion (a command is never
   // starved by a stream of completions; a test that notifies first knows the answer).
-  virtual StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) = 0;
-  // Replaces a lost worker with a fresh one that reloads the same partitions.
+  // With timeout_seconds >= 0 it also returns nullopt once that much time has passed
+  // (how the driver notices a unit that hangs: its worker never answers).
+  virtual StatusOr<std::optional<Completion>> WaitFor(const Wakeup* wake,
+                                                      double timeout_seconds) = 0;
+  // WaitFor without a timeout.
+  StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) { return WaitFor(wake, -1); }
+  // Replaces a lost worker — or one that stopped answering — with a fresh one that
+  // reloads the same partitions. A unit still in flight on it is dropped: its
+  // completion never comes.
   virtual Status RestartWorker(int worker) = 0;
   // Stops every worker (idempotent). Called by the destructor too.
   virtual void Shutdown() = 0;
@@ -127,6 +135,7 @@ struct EnumNames<exec::FailureCause> {
       {exec::FailureCause::kNonFinite, "non_finite"},
       {exec::FailureCause::kStateCorrupt, "state_corrupt"},
       {exec::FailureCause::kPartitionMissing, "partition_missing"},
-      {exec::FailureCause::kWorkerDied, "worker_died"}};
+      {exec::FailureCause::kWorkerDied, "worker_died"},
+      {exec::FailureCause::kHung, "hung"}};
 };
 }  // namespace cerebro

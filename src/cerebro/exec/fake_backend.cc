@@ -60,6 +60,10 @@ Status FakeBackend::Start(const std::vector<WorkerSetup>& workers) {
   return Status::Ok();
 }
 
+void FakeBackend::HangUnits(const FakeUnitMatch& match, int times) {
+  hang_rules_.push_back({match, times});
+}
+
 void FakeBackend::FailUnits(const FakeUnitMatch& match, FakeFailure failure, int times) {
   unit_rules_.push_back({match, std::move(failure), times});
 }
@@ -127,23 +131,44 @@ Status FakeBackend::Submit(const UnitRequest& request) {
   submitted_.push_back(request);
   slots_[w].busy = true;
   if (request.state) stats_.state_bytes_sent += request.state->size();
-  in_flight_.push_back({submission, Prepare(request, submission)});
+  bool hung = false;
+  for (auto& [match, times] : hang_rules_) {
+    if (times != 0 && match.Matches(request.unit)) {
+      hung = true;
+      if (times > 0) --times;
+      break;
+    }
+  }
+  in_flight_.push_back({submission, Prepare(request, submission), hung});
   events_.push_back({FakeEvent::Type::kSubmit, request.unit, submission, CompletionKind::kOk});
   return Status::Ok();
 }
 
-StatusOr<std::optional<Completion>> FakeBackend::WaitAny(const Wakeup* wake) {
+StatusOr<std::optional<Completion>> FakeBackend::WaitFor(const Wakeup* wake,
+                                                        double timeout_seconds) {
   if (WakePending(wake)) return std::optional<Completion>();
   if (in_flight_.empty()) {
     if (wake == nullptr) return FailedPrecondition("wait: no unit in flight");
     RETURN_IF_ERROR(SleepUntilWoken(*wake));
     return std::optional<Completion>();
   }
-  std::vector<sched::Unit> units;
-  units.reserve(in_flight_.size());
-  for (const InFlight& f : in_flight_) units.push_back(f.completion.unit);
-  const size_t k = options_.order(units);
-  if (k >= in_flight_.size()) return Internal("fake backend: completion order out of range");
+  std::vector<sched::Unit> units;  // the ones that can complete
+  std::vector<size_t> where;
+  for (size_t i = 0; i < in_flight_.size(); ++i) {
+    if (in_flight_[i].hung) continue;
+    units.push_back(in_flight_[i].completion.unit);
+    where.push_back(i);
+  }
+  if (units.empty()) {
+    if (timeout_seconds < 0) {
+      return FailedPrecondition("fake backend: every unit in flight hangs and the wait has no timeout");
+    }
+    if (options_.advance_clock) options_.advance_clock(timeout_seconds);
+    return std::optional<Completion>();
+  }
+  const size_t pick = options_.order(units);
+  if (pick >= units.size()) return Internal("fake backend: completion order out of range");
+  const size_t k = where[pick];
   InFlight done = std::move(in_flight_[k]);
   in_flight_.erase(in_flight_.begin() + static_cast<std::ptrdiff_t>(k));
   Completion& c = done.completion;

@@ -65,6 +65,9 @@ struct FakeBackendOptions {
   FakeResultFn result = DefaultFakeResult;
   FakeCompletionOrder order = FifoOrder();
   std::vector<std::string> warnings;  // what warnings() reports
+  // Called with the timeout when WaitFor() times out because every unit in flight
+  // hangs: a test's fake clock moves on by that much (the fake has no clock).
+  std::function<void(double seconds)> advance_clock;
 };
 
 // The log: every accepted Submit(), every completion WaitAny() returned and every
@@ -85,9 +88,11 @@ class FakeBackend final : public Backend {
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(slots_.size()); }
   Status Submit(const UnitRequest& request) override;
-  // Contract of Backend::WaitAny; a pending notification is reported before any
-  // completion (checked with a zero-timeout poll on the Wakeup's fd).
-  StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) override;
+  // Contract of Backend::WaitFor; a pending notification is reported before any
+  // completion (checked with a zero-timeout poll on the Wakeup's fd). Hung units never
+  // complete: with only those in flight it times out at once (advance_clock), or fails
+  // (FailedPrecondition) without a timeout rather than block forever.
+  StatusOr<std::optional<Completion>> WaitFor(const Wakeup* wake, double timeout_seconds) override;
   // Drops the unit in flight on `worker`, if any (its completion never comes), as a
   // real backend does when it kills the process.
   Status RestartWorker(int worker) override;
@@ -98,6 +103,9 @@ class FakeBackend final : public Backend {
   // Scripting, before or during a run. A submission's failure is decided at Submit().
   // The next `times` submitted units matching `match` fail (times -1: every one).
   void FailUnits(const FakeUnitMatch& match, FakeFailure failure, int times = 1);
+  // The next `times` submitted units matching `match` hang: they never complete, and
+  // WaitFor() with a timeout then times out; RestartWorker() drops them.
+  void HangUnits(const FakeUnitMatch& match, int times = 1);
   // The unit submitted n-th (0-based, counting accepted Submit() calls) fails.
   void FailSubmission(int64_t n, FakeFailure failure);
   // The next `times` RestartWorker(worker) calls return `status` (times -1: every one)
@@ -119,6 +127,7 @@ class FakeBackend final : public Backend {
   struct InFlight {
     int64_t submission = 0;
     Completion completion;  // prepared at Submit()
+    bool hung = false;      // never completes
   };
   struct UnitRule {
     FakeUnitMatch match;
@@ -142,6 +151,7 @@ class FakeBackend final : public Backend {
   std::vector<UnitRequest> submitted_;
   std::vector<FakeEvent> events_;
   std::vector<UnitRule> unit_rules_;
+  std::vector<std::pair<FakeUnitMatch, int>> hang_rules_;  // (match, times left)
   std::vector<std::pair<int64_t, FakeFailure>> submission_rules_;
   std::vector<RestartRule> restart_rules_;
   BackendStats stats_;

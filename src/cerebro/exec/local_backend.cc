@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
@@ -224,7 +225,8 @@ Completion LocalBackend::Receive(int index) {
   return c;
 }
 
-StatusOr<std::optional<Completion>> LocalBackend::WaitAny(const Wakeup* wake) {
+StatusOr<std::optional<Completion>> LocalBackend::WaitFor(const Wakeup* wake,
+                                                         double timeout_seconds) {
   // A pending notification goes first (see Backend::WaitAny), so a command is never
   // starved by a stream of completions.
   if (WakePending(wake)) return std::optional<Completion>();
@@ -243,13 +245,17 @@ StatusOr<std::optional<Completion>> LocalBackend::WaitAny(const Wakeup* wake) {
   }
   if (fds.empty() && wake == nullptr) return FailedPrecondition("wait: no unit in flight");
   if (wake != nullptr) fds.push_back({wake->fd(), POLLIN, 0});
+  const double deadline = timeout_seconds >= 0 ? MonotonicSeconds() + timeout_seconds : -1;
   while (true) {
-    // Blocks: woken only by a worker's reply or death, or the Wakeup.
-    int n = ::poll(fds.data(), fds.size(), -1);
+    // Blocks: woken only by a worker's reply or death, the Wakeup, or the timeout.
+    int ms = -1;
+    if (deadline >= 0) ms = static_cast<int>(std::ceil(std::max(0.0, deadline - MonotonicSeconds()) * 1000));
+    int n = ::poll(fds.data(), fds.size(), ms);
     if (n < 0) {
       if (errno == EINTR) continue;
       return IoError(std::string("poll: ") + std::strerror(errno));
     }
+    if (n == 0) return std::optional<Completion>();  // timed out
     break;
   }
   if (wake != nullptr && fds.back().revents != 0) return std::optional<Completion>();

@@ -33,7 +33,7 @@ class LocalBackend final : public Backend {
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
   Status Submit(const UnitRequest& request) override;
-  StatusOr<std::optional<Completion>> WaitAny(const Wakeup* wake) override;
+  StatusOr<std::optional<Completion>> WaitFor(const Wakeup* wake, double timeout_seconds) override;
   Status RestartWorker(int worker) override;
   void Shutdown() override;
   std::vector<std::string> warnings() const override { return warnings_; }

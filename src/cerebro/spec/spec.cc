@@ -499,6 +499,12 @@ Status ParseMetric(Section& root, Task task, MetricSpec* metric) {
   return Status::Ok();
 }
 
+Status PositiveDouble(Section& s, const std::string& key, double* out) {
+  RETURN_IF_ERROR(s.Double(key, out));
+  if (*out <= 0) return InvalidArgument(s.Path(key) + ": must be > 0");
+  return Status::Ok();
+}
+
 Status ParseRun(Section& root, RunSpec* run) {
   if (const Json* r = root.Get("run")) {
     RETURN_IF_ERROR(RequireObject(r, "run"));
@@ -513,6 +519,9 @@ Status ParseRun(Section& root, RunSpec* run) {
     RETURN_IF_ERROR(s.Int("max_unit_retries", &run->max_unit_retries, 0));
     RETURN_IF_ERROR(s.Int("keep_best", &run->keep_best, 0));
     RETURN_IF_ERROR(s.Bool("keep_failed", &run->keep_failed));
+    RETURN_IF_ERROR(PositiveDouble(s, "unit_timeout_factor", &run->unit_timeout_factor));
+    RETURN_IF_ERROR(PositiveDouble(s, "unit_timeout_min_seconds", &run->unit_timeout_min_seconds));
+    RETURN_IF_ERROR(PositiveDouble(s, "first_unit_timeout_seconds", &run->first_unit_timeout_seconds));
     RETURN_IF_ERROR(s.Enum("backend", &run->backend));
     RETURN_IF_ERROR(s.String("ray_address", &run->ray_address));
     RETURN_IF_ERROR(s.NoUnknownKeys());
@@ -788,6 +797,9 @@ Json ToJson(const ExperimentSpec& s) {
                   {"max_unit_retries", s.run.max_unit_retries},
                   {"keep_best", s.run.keep_best},
                   {"keep_failed", s.run.keep_failed},
+                  {"unit_timeout_factor", s.run.unit_timeout_factor},
+                  {"unit_timeout_min_seconds", s.run.unit_timeout_min_seconds},
+                  {"first_unit_timeout_seconds", s.run.first_unit_timeout_seconds},
                   {"backend", Name(s.run.backend)}};
   if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
   return j;

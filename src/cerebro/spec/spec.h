@@ -89,6 +89,14 @@ struct RunSpec {
   int keep_best = 5;          // finished models whose final checkpoint is kept (best first);
                               // live models always keep their latest state
   bool keep_failed = false;   // keep the last checkpoint of failed models
+  // A unit that runs far longer than expected hangs (its worker stopped answering): it is
+  // declared lost, its worker replaced and the unit re-queued. The limit is
+  // max(unit_timeout_min_seconds, unit_timeout_factor x the median time of the model's
+  // finished units of that kind — or of the run's, for a model that has none yet), and
+  // first_unit_timeout_seconds while no unit of that kind has finished at all.
+  double unit_timeout_factor = 10;
+  double unit_timeout_min_seconds = 60;
+  double first_unit_timeout_seconds = 3600;
   BackendKind backend = BackendKind::kLocal;
   std::string ray_address;  // ray: HOST:PORT; "" = start a local head for the run
 };

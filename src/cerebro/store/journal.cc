@@ -13,6 +13,7 @@ using Json = spec::Json;
 template <typename T>
 struct Tag;
 template <> struct Tag<JournalHeader> { static constexpr std::string_view kName = "journal"; };
+template <> struct Tag<DataRecorded> { static constexpr std::string_view kName = "data"; };
 template <> struct Tag<UnitDone> { static constexpr std::string_view kName = "unit"; };
 template <> struct Tag<WorkerLost> { static constexpr std::string_view kName = "worker_lost"; };
 template <> struct Tag<UnitRetried> { static constexpr std::string_view kName = "unit_retried"; };
@@ -31,6 +32,12 @@ Status Index(const JsonFields& f, const char* key, int* out) {
 // Encode/Decode per record type. Field names are part of the format.
 void Put(Json& j, const JournalHeader& r) { j["version"] = r.version; }
 Status Take(const JsonFields& f, JournalHeader* r) { return f.Int("version", &r->version); }
+
+void Put(Json& j, const DataRecorded& r) { j["identity"] = r.identity; }
+Status Take(const JsonFields& f, DataRecorded* r) {
+  RETURN_IF_ERROR(f.Object("identity").status());
+  return f.Value("identity", &r->identity);
+}
 
 void Put(Json& j, const UnitDone& r) {
   j["model"] = r.model;
@@ -212,6 +219,7 @@ StatusOr<Record> DecodeRecord(std::string_view line, int version) {
     return InvalidArgument("record type '" + type + "' in a version-1 journal");
   }
   if (type == Tag<JournalHeader>::kName) return DecodeAs<JournalHeader, Record>(j);
+  if (type == Tag<DataRecorded>::kName) return DecodeAs<DataRecorded, Record>(j);
   if (type == Tag<UnitDone>::kName) return DecodeAs<UnitDone, Record>(j);
   if (type == Tag<WorkerLost>::kName) return DecodeAs<WorkerLost, Record>(j);
   if (type == Tag<UnitRetried>::kName) return DecodeAs<UnitRetried, Record>(j);

@@ -33,6 +33,13 @@ struct JournalHeader {
   int version = kJournalVersion;
 };
 
+// Tag "data": the prepared store the run trains on (data/store_identity.h's JSON form:
+// how it was made, every file's size and hash), written before training starts; resume
+// refuses a store that no longer matches it.
+struct DataRecorded {
+  spec::Json identity;
+};
+
 // Tag "unit": a unit finished; its model's state (train units) is durably on disk.
 struct UnitDone {
   ModelId model = -1;
@@ -120,8 +127,9 @@ struct ProcedureDecision {
   spec::Json state;
 };
 
-using Record = std::variant<JournalHeader, UnitDone, WorkerLost, UnitRetried, ModelFailed,
-                            ModelAdded, ModelStopped, ModelExtended, ProcedureDecision>;
+using Record = std::variant<JournalHeader, DataRecorded, UnitDone, WorkerLost, UnitRetried,
+                            ModelFailed, ModelAdded, ModelStopped, ModelExtended,
+                            ProcedureDecision>;
 
 // The record's tag ("unit", "model_added", ...).
 std::string_view RecordTag(const Record& record);

@@ -29,7 +29,8 @@ std::vector<Record> OneOfEach() {
   ModelStopped stopped{5, StopReason::kUser, "asked by ctl"};
   ModelExtended extended{5, 9, ModelOrigin::kControl};
   ProcedureDecision decision{12, {added, stopped, extended}, spec::Json{{"rung", 2}, {"seen", {1, 2}}}};
-  return {train,
+  return {DataRecorded{spec::Json{{"seed", 7}, {"files", {{{"name", "meta.json"}, {"bytes", 10}}}}}},
+          train,
           eval,
           WorkerLost{1, 3, 0, 1, "worker 1 (pid 9) killed by signal 9", "worker_died"},
           UnitRetried{0, 2, 1, 0, "state checksum mismatch", "state_corrupt"},
@@ -141,9 +142,7 @@ TEST_F(JournalTest, ReadsTheFirstReleasesHeaderlessJournal) {
   EXPECT_EQ(std::get<ModelFailed>(read->records[3]).reason, "its units killed 3 workers");
   EXPECT_EQ(read->lines[3], 4);
 
-  const char* src = std::getenv("CEREBRO_SOURCE_DIR");
-  if (src == nullptr) GTEST_SKIP() << "CEREBRO_SOURCE_DIR unset (run through ctest)";
-  Journal fixture(&fs(), std::string(src) + "/tests/data/legacy_v1_run/journal.jsonl");
+  Journal fixture(&fs(), std::string(CEREBRO_SOURCE_DIR) + "/tests/data/legacy_v1_run/journal.jsonl");
   auto contents = fixture.Read();
   ASSERT_TRUE(contents.ok()) << contents.status().ToString();
   EXPECT_EQ(contents->version, 1);

@@ -9,9 +9,11 @@
 #include <cerrno>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 
+#include "cerebro/common/clock.h"
 #include "cerebro/common/rng.h"
 #include "cerebro/exec/ray/ray_seam.h"
 #include "cerebro/exec/unit_outcome.h"
@@ -232,7 +234,8 @@ Status RayBackend::Submit(const UnitRequest& req) {
   return Status::Ok();
 }
 
-StatusOr<std::optional<Completion>> RayBackend::WaitAny(const Wakeup* wake) {
+StatusOr<std::optional<Completion>> RayBackend::WaitFor(const Wakeup* wake,
+                                                       double timeout_seconds) {
   if (driver_ == nullptr) return FailedPrecondition("ray backend: not started");
   const bool in_flight =
       std::any_of(workers_.begin(), workers_.end(), [](const Slot& w) { return w.busy; });
@@ -243,10 +246,17 @@ StatusOr<std::optional<Completion>> RayBackend::WaitAny(const Wakeup* wake) {
   }
   char err[kErrCap] = {0};
   CerebroRayCompletion rc{};
+  const double deadline = timeout_seconds >= 0 ? MonotonicSeconds() + timeout_seconds : -1;
   while (true) {  // slices only with a Wakeup (see the header)
     if (WakePending(wake)) return std::optional<Completion>();
-    int code = seam_->wait_any(driver_, wake != nullptr ? kWakeSliceMs : -1, &rc, err,
-                               sizeof(err));
+    int ms = wake != nullptr ? kWakeSliceMs : -1;
+    if (deadline >= 0) {
+      const double left = deadline - MonotonicSeconds();
+      if (left <= 0) return std::optional<Completion>();  // timed out
+      const int left_ms = static_cast<int>(std::ceil(left * 1000));
+      ms = ms < 0 ? left_ms : std::min(ms, left_ms);
+    }
+    int code = seam_->wait_any(driver_, ms, &rc, err, sizeof(err));
     if (code == CEREBRO_RAY_TIMEOUT) continue;
     if (code == CEREBRO_RAY_NOT_IN_FLIGHT) return Internal("ray: no unit in flight in Ray");
     if (code != CEREBRO_RAY_OK) return Internal(std::string("ray: waiting for units: ") + err);
