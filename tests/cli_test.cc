@@ -26,22 +26,8 @@ namespace {
 
 using testing::TempDir;
 
-struct CmdResult {
-  int exit_code = -1;
-  std::string out;  // stdout + stderr
-};
-
-CmdResult RunCerebro(const std::string& args) {
-  std::string cmd = testing::BinaryDir() + "/cerebro " + args + " 2>&1";
-  CmdResult r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  char buf[4096];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
-  int status = ::pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::CmdResult;
+using testing::RunCerebro;
 
 std::string WriteFile(const std::string& path, const std::string& text) {
   std::ofstream(path) << text;
@@ -194,7 +180,7 @@ TEST_F(CliTest, EachCommandTakesOnlyItsOwnFlags) {
                      "--workers: not a flag of prepare (it takes --out, --partitions, --seed)",
                      Out());
   ExpectCleanFailure(RunCerebro("resume " + Out() + " --epochs 3"),
-                     "--epochs: not a flag of resume (it takes --quiet)", Out());
+                     "--epochs: not a flag of resume (it takes --wait, --quiet)", Out());
 }
 
 // `cerebro report` reads summary.json strictly: one line and exit 2, never an abort.
@@ -487,8 +473,8 @@ TEST_F(CliTest, ARunThatFailsAfterItStartedSaysHowToContinueIt) {
             std::string::npos)
       << out;
   auto replay = RunCerebro("replay " + Out());
-  ExpectCleanFailure(replay, Out() + ": not finished (model ", Out() + "-replay");
-  EXPECT_NE(replay.out.find("is incomplete); resume it first"), std::string::npos) << replay.out;
+  ExpectCleanFailure(replay, Out() + ": not finished (", Out() + "-replay");
+  EXPECT_NE(replay.out.find("not finished (its run loop stopped); resume it first"), std::string::npos) << replay.out;
 }
 
 // Replay of a run that was killed (no summary.json yet): one line, nothing written.

@@ -132,6 +132,41 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
   }
 }
 
+// A run directory has one writer. While a run is frozen mid-training (SIGSTOP: it holds
+// the lock and cannot finish), a plain resume is refused naming it, and a resume --wait
+// blocks; when the owner is SIGKILLed the kernel releases its lock, the waiting resume
+// takes over, and the result equals the uninterrupted run's (every unit exactly once).
+// The first release let both train every remaining unit.
+TEST_F(ResumeTest, ASecondResumeWaitingOnTheLockTakesOverWhenTheOwnerIsKilled) {
+  const std::string out = tmp_.Join("locked");
+  pid_t owner = Spawn({"run", tmp_.Join("spec.yaml"), "--out", out, "--quiet"});
+  ASSERT_GT(owner, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (ReadJsonLines(out + "/journal.jsonl").size() < 10 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(owner, SIGSTOP);
+  int status = 0;
+  ASSERT_EQ(::waitpid(owner, &status, WNOHANG), 0) << "the run ended before it was stopped";
+  // Refused at once, naming the owner; nothing written.
+  const std::string journal = testing::ReadFileOrEmpty(out + "/journal.jsonl");
+  const testing::CmdResult refused = testing::RunCerebro("resume " + out + " --quiet");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.out.find("in use by process " + std::to_string(owner)), std::string::npos)
+      << refused.out;
+  EXPECT_EQ(testing::ReadFileOrEmpty(out + "/journal.jsonl"), journal);
+  pid_t waiter = Spawn({"resume", out, "--wait", "--quiet"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_EQ(::waitpid(waiter, &status, WNOHANG), 0) << "resume --wait did not wait";
+  ::kill(owner, SIGKILL);
+  ::waitpid(owner, &status, 0);
+  ASSERT_EQ(::waitpid(waiter, &status, 0), waiter);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(Metrics(out), reference_);
+  ExpectEveryUnitExactlyOnce(out, 4, 3, 2);
+}
+
 // ...and reports it unchanged: the first release rewrote summary.json with this
 // process's (empty) timing, so `report` then showed "0.0 s training".
 TEST_F(ResumeTest, FinishedRunResumesWithoutTrainingAndKeepsItsSummary) {

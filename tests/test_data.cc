@@ -1,5 +1,9 @@
 #include "test_data.h"
 
+#include <sys/wait.h>
+
+#include <cstdio>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -67,6 +71,18 @@ std::string ReadFileOrEmpty(const std::string& path) {
 std::string BinaryDir() {
   const char* d = std::getenv("CEREBRO_BINARY_DIR");
   return d != nullptr ? d : ".";
+}
+
+CmdResult RunCerebro(const std::string& args) {
+  std::string cmd = BinaryDir() + "/cerebro " + args + " 2>&1";
+  CmdResult r;
+  FILE* p = ::popen(cmd.c_str(), "r");
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) r.out.append(buf, n);
+  int status = ::pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 }  // namespace cerebro::testing

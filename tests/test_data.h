@@ -31,4 +31,12 @@ std::string ReadFileOrEmpty(const std::string& path);
 // $CEREBRO_BINARY_DIR (set by ctest) or the current directory.
 std::string BinaryDir();
 
+struct CmdResult {
+  int exit_code = -1;
+  std::string out;  // stdout + stderr
+};
+
+// Runs `BinaryDir()/cerebro ARGS` through the shell and waits for it.
+CmdResult RunCerebro(const std::string& args);
+
 }  // namespace cerebro::testing

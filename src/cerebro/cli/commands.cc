@@ -93,6 +93,7 @@ int CmdResume(const CommandLine& line) {
   auto dir = OnePositional(line, "RUN_DIR");
   if (!dir.ok()) return Fail(dir.status());
   driver::RunOptions opts;
+  opts.wait_for_lock = line.Has("--wait");  // another process owns the run: wait for it
   StatusOr<driver::RunResult> result = Internal("not run");
   {
     ResumeHintOnSignal hint(*dir);  // resume stages no data: armed from the start
@@ -117,6 +118,7 @@ Status CheckFinished(const std::string& dir) {
     return InvalidArgument(dir + ": not finished (no summary.json); resume it first");
   }
   RETURN_IF_ERROR(summary.status());
+  if (!summary->finished) return InvalidArgument(dir + ": not finished (its run loop stopped); resume it first");
   for (const store::ModelOutcome& m : summary->models) {
     if (m.status == ModelStatus::kFailed && m.failure == "incomplete") {
       return InvalidArgument(dir + ": not finished (model " + std::to_string(m.id) +

@@ -28,6 +28,7 @@ constexpr FlagInfo kFlags[] = {
     {"--backend", FlagType::kText, "run.backend"},
     {"--ray-address", FlagType::kText, "run.ray_address"},
     {"--quiet", FlagType::kSwitch, ""},
+    {"--wait", FlagType::kSwitch, ""},
 };
 
 const FlagInfo* FindFlag(std::string_view name) {
@@ -44,7 +45,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
       "--order", "--threads", "--backend",    "--ray-address", "--quiet"};
   static const std::vector<std::string_view> kConfigs = {"--seed"};
   static const std::vector<std::string_view> kPrepare = {"--out", "--partitions", "--seed"};
-  static const std::vector<std::string_view> kResume = {"--quiet"};
+  static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};
   static const std::vector<std::string_view> kReplay = {"--out", "--quiet"};
   static const std::vector<std::string_view> kNone = {};
   switch (c) {
@@ -115,7 +116,8 @@ StatusOr<CommandLine> ParseCommandLine(const std::vector<std::string>& args) {
     if (!Takes(line.command, name)) return NotAFlagOf(line.command, name);
     if (flag->type == FlagType::kSwitch) {
       if (eq != std::string::npos) return InvalidArgument(name + ": takes no value");
-      line.quiet = true;
+      line.switches.insert(name);
+      line.quiet = line.quiet || name == "--quiet";
       continue;
     }
     if (eq != std::string::npos) {

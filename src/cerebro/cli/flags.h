@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,9 +20,10 @@ struct CommandLine {
   Command command = Command::kRun;
   std::vector<std::string> positional;
   std::map<std::string, std::string> values;  // valued flags as given: "--out" -> "DIR"
-  bool quiet = false;
+  bool quiet = false;                         // --quiet
+  std::set<std::string> switches;             // every switch given: "--quiet", "--wait"
 
-  bool Has(const std::string& flag) const { return values.count(flag) > 0; }
+  bool Has(const std::string& flag) const { return values.count(flag) > 0 || switches.count(flag) > 0; }
   // The flag's value, or `otherwise` when it was not given.
   std::string Value(const std::string& flag, const std::string& otherwise = "") const;
 };

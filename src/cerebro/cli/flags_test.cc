@@ -31,7 +31,7 @@ TEST(FlagsTest, EachCommandTakesOnlyItsOwnFlags) {
   ExpectRefused({"configs", "s.yaml", "--workers", "2"},
                 "--workers: not a flag of configs (it takes --seed)");
   ExpectRefused({"resume", "run", "--epochs", "2"},
-                "--epochs: not a flag of resume (it takes --quiet)");
+                "--epochs: not a flag of resume (it takes --wait, --quiet)");
   ExpectRefused({"replay", "run", "--seed", "2"},
                 "--seed: not a flag of replay (it takes --out, --quiet)");
   ExpectRefused({"report", "run", "--quiet"}, "--quiet: not a flag of report (it takes none)");

@@ -23,8 +23,10 @@ constexpr const char* kUsage = R"(usage:
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
       Only materialize the partitioned data store of SPEC's data section, with the
       partitions a mop run of SPEC uses (run.partitions, else one per worker).
-  cerebro resume RUN_DIR [--quiet]
+  cerebro resume RUN_DIR [--wait] [--quiet]
       Continue a run that was interrupted (killed, crashed, out of power) from its journal.
+      A run directory has one writer: with --wait, wait for the process that owns it to
+      end (instead of refusing).
   cerebro replay RUN_DIR [--out DIR] [--quiet]
       Re-execute a run following its journaled partition order and report any divergence.
   cerebro report RUN_DIR

@@ -145,7 +145,9 @@ StatusOr<RunResult> RunLoop::RunNew() {
   ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
   RETURN_IF_ERROR(Prepare());
+  const double i0 = MonotonicSeconds();
   ASSIGN_OR_RETURN(data::StoreIdentity identity, data::ComputeStoreIdentity(store_->DataDir()));
+  timing_.integrity_seconds += MonotonicSeconds() - i0;
   RETURN_IF_ERROR(store_->WriteJsonFile("spec.json", spec::ToJson(spec_)));
   RETURN_IF_ERROR(store_->WriteJsonFile("models.json", ModelsJson(start.actions)));
   // The journal's first records, before the run is published: what it trains on, and
@@ -182,19 +184,22 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
   store_ = std::move(store);
   state_ = std::make_unique<RunState>(MakeRunConfig());
   RETURN_IF_ERROR(ReplayJournal(models_json));
-  if (state_->Done() && !state_->unconsulted_epoch()) {
+  RETURN_IF_ERROR(AfterReplay());
+  // The driver may have died between an epoch's last unit and the procedure's look at
+  // it: nothing was journaled in between, so it sees what it would have seen then.
+  if (auto m = state_->unconsulted_epoch()) RETURN_IF_ERROR(ConsultProcedure(*m));
+  if (state_->Done()) {
     // A finished run is reported as it is: its summary (with the timing of the run
     // that trained it) is not rewritten.
     auto summary = store::ReadSummary(fs_, store_->dir());
-    if (summary.ok()) {
+    if (summary.ok() && summary->finished) {
       RunResult r;
       static_cast<store::Summary&>(r) = std::move(summary).value();
       r.run_dir = store_->dir();
       return r;
     }
   }
-  RETURN_IF_ERROR(AfterReplay());
-  if (!state_->Done() || state_->unconsulted_epoch()) RETURN_IF_ERROR(StartBackend());
+  if (!state_->Done()) RETURN_IF_ERROR(StartBackend());
   timing_.prepare_seconds = MonotonicSeconds() - t0;
   AttachObservers();
   Status st = Loop();
@@ -238,8 +243,10 @@ Status RunLoop::AfterReplay() {
   // The data must be what the run trained on: a re-prepared, swapped or damaged store
   // would silently train the rest of the run on other examples.
   if (!state_->data_identity().is_null()) {
+    const double i0 = MonotonicSeconds();
     ASSIGN_OR_RETURN(data::StoreIdentity recorded, data::StoreIdentityFromJson(state_->data_identity()));
     RETURN_IF_ERROR(data::VerifyStoreIdentity(store_->DataDir(), recorded));
+    timing_.integrity_seconds += MonotonicSeconds() - i0;
   }
   ASSIGN_OR_RETURN(procedure_, MakeProcedure());
   RETURN_IF_ERROR(procedure_->RestoreState(state_->procedure_state()));
@@ -390,8 +397,6 @@ Status RunLoop::Loop() {
   const RunView view = View();
   for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
   observing_ = true;
-  // The driver may have died between an epoch's last unit and the procedure's look at it.
-  if (auto m = state_->unconsulted_epoch()) RETURN_IF_ERROR(ConsultProcedure(*m));
   const Wakeup* wake = options_.commands != nullptr ? &options_.commands->wakeup() : nullptr;
   if (wake != nullptr && wake->Drain()) RETURN_IF_ERROR(TakeCommands());
   RETURN_IF_ERROR(DispatchAll());
@@ -400,8 +405,10 @@ Status RunLoop::Loop() {
       return Internal("no live worker can run the remaining " +
                       std::to_string(state_->hopper().units_remaining()) + " units");
     }
-    ASSIGN_OR_RETURN(std::optional<exec::Completion> c,
-                     backend_->WaitFor(wake, SecondsToNextDeadline()));
+    const double d0 = MonotonicSeconds();
+    const double timeout = SecondsToNextDeadline();
+    timing_.integrity_seconds += MonotonicSeconds() - d0;
+    ASSIGN_OR_RETURN(std::optional<exec::Completion> c, backend_->WaitFor(wake, timeout));
     if (c) {
       RETURN_IF_ERROR(Handle(std::move(*c)));
     } else {  // woken by a command, or a unit's deadline passed
@@ -486,8 +493,10 @@ Status RunLoop::HandleSuccess(exec::Completion& c) {
     // goes only after (Commit deletes what the record made obsolete).
     ASSIGN_OR_RETURN(r.checkpoint, store_->WriteCheckpoint(u.model, m.train_seq + 1, *bytes));
     timing_.checkpoint_seconds += MonotonicSeconds() - t0;
+    const double h0 = MonotonicSeconds();
     r.state_size = bytes->size();
     r.state_hash = Hash64(bytes->data(), bytes->size());
+    timing_.integrity_seconds += MonotonicSeconds() - h0;
     states_[u.model] = {r.checkpoint, std::move(bytes)};
   }
   return Commit(r);
@@ -606,8 +615,11 @@ StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m
   // No unit ever produces an empty state (and the trainer would take one for fresh
   // weights): an empty file is a torn or clobbered checkpoint, whatever the journal says.
   if (bytes->empty()) return DataLoss(model + ": " + store_->Path(name) + ": empty state file");
-  if (m.state_size > 0 &&
-      (bytes->size() != m.state_size || Hash64(bytes->data(), bytes->size()) != m.state_hash)) {
+  const double h0 = MonotonicSeconds();
+  const bool matches = m.state_size == 0 || (bytes->size() == m.state_size &&
+                                             Hash64(bytes->data(), bytes->size()) == m.state_hash);
+  timing_.integrity_seconds += MonotonicSeconds() - h0;
+  if (!matches) {
     return DataLoss(model + ": " + store_->Path(name) + ": " + std::to_string(bytes->size()) +
                     " bytes that do not match the journal (" + std::to_string(m.state_size) +
                     " bytes, hash " + std::to_string(m.state_hash) + ")");
@@ -638,6 +650,7 @@ StatusOr<RunResult> RunLoop::Finish(Status loop_status,
   timing_.checkpoint_bytes = bytes.ok() ? *bytes : 0;
   RunResult r;
   static_cast<store::Summary&>(r) = BuildSummary(spec_, layout_, std::move(outcomes), timing_);
+  r.finished = loop_status.ok();
   r.run_dir = store_->dir();
   r.warnings = backend_ ? backend_->warnings() : std::vector<std::string>{};
   const RunView view = View();

@@ -76,8 +76,9 @@ class JsonFields {
     *out = v->get<uint64_t>();
     return Status::Ok();
   }
-  Status Double(const std::string& key, double* out) const {
+  Status Double(const std::string& key, double* out, bool optional = false) const {
     const Json* v = Find(key);
+    if (v == nullptr && optional) return Status::Ok();
     if (v == nullptr || !v->is_number()) return Expected(key, "a number");
     *out = v->get<double>();
     return Status::Ok();
@@ -118,6 +119,13 @@ class JsonFields {
     E ignored;
     RETURN_IF_ERROR(Enum(key, &ignored));
     *out = Find(key)->get<std::string>();
+    return Status::Ok();
+  }
+  Status Bool(const std::string& key, bool* out, bool optional = false) const {
+    const Json* v = Find(key);
+    if (v == nullptr && optional) return Status::Ok();
+    if (v == nullptr || !v->is_boolean()) return Expected(key, "true or false");
+    *out = v->get<bool>();
     return Status::Ok();
   }
   // Any JSON value (e.g. an opaque state).

@@ -83,6 +83,7 @@ Status ParseTiming(const JsonFields& f, RunTiming* t) {
   RETURN_IF_ERROR(f.Double("transfer_seconds", &t->transfer_seconds));
   RETURN_IF_ERROR(f.Double("state_codec_seconds", &t->state_codec_seconds));
   RETURN_IF_ERROR(f.Double("checkpoint_seconds", &t->checkpoint_seconds));
+  RETURN_IF_ERROR(f.Double("integrity_seconds", &t->integrity_seconds, /*optional=*/true));
   RETURN_IF_ERROR(f.Int64("train_examples", &t->train_examples));
   double derived = 0;  // train_examples / wall_seconds: written for readers, not kept
   RETURN_IF_ERROR(f.Double("train_samples_per_second", &derived));
@@ -116,6 +117,7 @@ Status ParseRoot(const JsonFields& f, Summary* s) {
   ASSIGN_OR_RETURN(JsonFields timing, f.Object("timing"));
   RETURN_IF_ERROR(ParseTiming(timing, &s->timing));
   RETURN_IF_ERROR(f.Uint64("checkpoint_bytes", &s->timing.checkpoint_bytes));
+  RETURN_IF_ERROR(f.Bool("finished", &s->finished, /*optional=*/true));
   ASSIGN_OR_RETURN(const Json* models, f.Array("models"));
   for (size_t i = 0; i < models->size(); ++i) {
     ASSIGN_OR_RETURN(JsonFields m, f.Element("models", *models, i));
@@ -157,11 +159,13 @@ Json SummaryToJson(const Summary& s) {
                  {"transfer_seconds", t.transfer_seconds},
                  {"state_codec_seconds", t.state_codec_seconds},
                  {"checkpoint_seconds", t.checkpoint_seconds},
+                 {"integrity_seconds", t.integrity_seconds},
                  {"train_examples", t.train_examples},
                  {"train_samples_per_second",
                   t.wall_seconds > 0 ? t.train_examples / t.wall_seconds : 0.0},
                  {"state_bytes_moved", t.state_bytes_moved}};
   j["checkpoint_bytes"] = t.checkpoint_bytes;
+  j["finished"] = s.finished;
   j["models"] = std::move(models);
   return j;
 }

@@ -41,6 +41,9 @@ struct RunTiming {
   double transfer_seconds = 0;    // sum over units of moving state driver<->worker
   double state_codec_seconds = 0; // sum over units of worker-side state (de)serialization
   double checkpoint_seconds = 0;  // sum of durable checkpoint writes
+  // Driver-thread time spent making the run trustworthy: hashing states and the data
+  // store, taking the run lock, and tracking units' deadlines (hung workers).
+  double integrity_seconds = 0;
   int64_t train_examples = 0;     // examples processed by training units
   uint64_t state_bytes_moved = 0;
   uint64_t checkpoint_bytes = 0;  // on disk at the end, after retention
@@ -56,6 +59,10 @@ struct Summary {
   int workers = 0, partitions = 0, epochs = 0;
   uint64_t seed = 0;
   RunTiming timing;
+  // The run loop ended cleanly (every model completed, stopped or failed); false when
+  // the summary was written after the loop failed and the run can be resumed. Summaries
+  // written before this field existed read as true.
+  bool finished = true;
   std::vector<ModelOutcome> models;  // ranked: best first
 };
 

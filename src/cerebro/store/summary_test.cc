@@ -73,14 +73,15 @@ TEST(SummaryTest, RoundTrips) {
 }
 
 // The layout readers (tests, bench/*.py, bench/*.sh) rely on: today's keys in today's
-// order, plus each model's origin and (when it has one) parent.
+// order, plus "finished" and each model's origin and (when it has one) parent.
 TEST(SummaryTest, KeepsTheLayoutReadersUse) {
   Json j = SummaryToJson(TwoModels());
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   EXPECT_EQ(keys, (std::vector<std::string>{"name", "metric", "direction", "best", "strategy",
                                             "backend", "workers", "partitions", "epochs", "seed",
-                                            "order", "timing", "checkpoint_bytes", "models"}));
+                                            "order", "timing", "checkpoint_bytes", "finished",
+                                            "models"}));
   EXPECT_EQ(j["best"], (Json{{"model_id", 1}, {"metric", "accuracy"}, {"direction", "max"},
                              {"value", 0.75}}));
   EXPECT_EQ(j["timing"]["train_samples_per_second"], 200.0);
