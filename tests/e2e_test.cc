@@ -154,6 +154,36 @@ TEST(EndToEndTest, KilledWorkerIsReplacedAndNoCompletedUnitIsLost) {
   EXPECT_EQ(lost, 1);
 }
 
+// A worker that stops answering (SIGSTOP) used to hang the run for ever, silently. Its
+// unit now passes its deadline (here max(1 s, 10 x the median unit)), the worker is
+// replaced and the unit re-runs; nothing completed is lost.
+TEST(EndToEndTest, AStoppedWorkerIsTakenAsHungReplacedAndTheRunFinishes) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  spec::ExperimentSpec s =
+      ParseOrDie(testing::SmallSpec(csv, 2, 2, "  unit_timeout_min_seconds: 1\n"));
+  RunOptions o = Options(tmp.Join("run"));
+  int completions = 0, stopped_pid = -1;
+  testing::UnitObserver hook([&](const driver::RunView& run, const store::UnitDone& u) {
+    if (++completions != 5 || stopped_pid > 0) return;
+    stopped_pid = dynamic_cast<const exec::LocalBackend*>(run.backend)->worker_pid(1 - u.worker);
+    ASSERT_GT(stopped_pid, 0);
+    ::kill(stopped_pid, SIGSTOP);  // alive, but it will never answer
+  });
+  o.observers.push_back(&hook);
+  auto r = RunExperiment(s, o);
+  if (stopped_pid > 0) ::kill(stopped_pid, SIGKILL);  // in case it was not replaced
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GT(stopped_pid, 0);
+  for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
+  ExpectEveryUnitExactlyOnce(r->run_dir, 4, 2, 2);
+  int hung = 0;
+  for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) {
+    hung += j["type"] == "worker_lost" && j.value("cause", "") == "hung";
+  }
+  EXPECT_EQ(hung, 1);
+}
+
 TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
   TempDir tmp;
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);

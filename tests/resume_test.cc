@@ -167,6 +167,50 @@ TEST_F(ResumeTest, ASecondResumeWaitingOnTheLockTakesOverWhenTheOwnerIsKilled) {
   ExpectEveryUnitExactlyOnce(out, 4, 3, 2);
 }
 
+// The first release took a 0-byte checkpoint for a fresh model (rc 0, a half-trained
+// ranking) and trained a re-prepared data store without noticing. Both stop the resume
+// now, with one line and exit 2, before anything is written.
+TEST_F(ResumeTest, AnEmptyStateOrAReplacedDataStoreStopsTheResumeWithOneLine) {
+  const std::string killed = tmp_.Join("killed");
+  pid_t pid = Spawn({"run", tmp_.Join("spec.yaml"), "--out", killed, "--quiet"});
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (ReadJsonLines(killed + "/journal.jsonl").size() < 12 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  // The latest state of model 0 the journal names, and a copy of the whole run.
+  std::string state;
+  for (const auto& j : ReadJsonLines(killed + "/journal.jsonl")) {
+    if (j.value("type", "") == "unit" && j.value("model", -1) == 0 && j.contains("checkpoint")) {
+      state = j["checkpoint"].get<std::string>();
+    }
+  }
+  ASSERT_FALSE(state.empty());
+  const std::string copy = tmp_.Join("copy");
+  std::filesystem::copy(killed, copy, std::filesystem::copy_options::recursive);
+
+  std::ofstream(killed + "/" + state, std::ios::trunc).close();  // 0 bytes
+  std::string journal = testing::ReadFileOrEmpty(killed + "/journal.jsonl");
+  testing::CmdResult r = testing::RunCerebro("resume " + killed + " --quiet");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find(state + ": empty state file"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << r.out;
+  EXPECT_EQ(testing::ReadFileOrEmpty(killed + "/journal.jsonl"), journal);
+
+  testing::CmdResult prep = testing::RunCerebro("prepare " + tmp_.Join("spec.yaml") + " --out " +
+                                                tmp_.Join("other_data") + " --seed 99");
+  ASSERT_EQ(prep.exit_code, 0) << prep.out;
+  std::filesystem::remove_all(copy + "/data");
+  std::filesystem::rename(tmp_.Join("other_data"), copy + "/data");
+  r = testing::RunCerebro("resume " + copy + " --quiet");
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("seed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("re-prepared or swapped"), std::string::npos) << r.out;
+}
+
 // ...and reports it unchanged: the first release rewrote summary.json with this
 // process's (empty) timing, so `report` then showed "0.0 s training".
 TEST_F(ResumeTest, FinishedRunResumesWithoutTrainingAndKeepsItsSummary) {

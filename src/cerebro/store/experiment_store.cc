@@ -32,17 +32,28 @@ std::string TrimSlashes(std::string dir) {
   return dir;
 }
 
-// Staging directories of runs whose process is gone (killed while preparing).
+// Staging directories of runs whose process is gone (killed or interrupted while
+// preparing), of any run in `final_dir`'s parent: a runs/ directory of unique default
+// names would otherwise collect them. Gone means its pid is not running and, when it has
+// a lock file, nobody holds its RunLock (so a reused pid or a staging directory that is
+// between its creation and its lock is never taken).
 void RemoveStaleStaging(FileSystem* fs, const std::string& final_dir) {
   std::string parent = final_dir.substr(0, final_dir.find_last_of('/') + 1);
-  std::string base = final_dir.substr(parent.size());
   auto names = fs->ListDir(parent.empty() ? "." : parent);
   if (!names.ok()) return;
-  const std::string prefix = base + ".partial-";
+  const std::string marker = ".partial-";
   for (const auto& n : *names) {
-    if (n.rfind(prefix, 0) != 0) continue;
-    int pid = std::atoi(n.c_str() + prefix.size());
-    if (pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH) (void)fs->RemoveAll(parent + n);
+    const size_t at = n.rfind(marker);
+    if (at == std::string::npos || at == 0) continue;
+    const std::string digits = n.substr(at + marker.size());
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string path = parent + n;
+    const int pid = std::atoi(digits.c_str());
+    bool stale = pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+    if (stale && fs->Exists(JoinPath(path, "lock"))) {
+      stale = RunLock::Acquire(path, /*wait=*/false).ok();  // released at once
+    }
+    if (stale) (void)fs->RemoveAll(path);
   }
 }
 }  // namespace

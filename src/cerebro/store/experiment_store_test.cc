@@ -82,6 +82,21 @@ TEST_F(StoreTest, StaleStagingOfADeadProcessIsRemoved) {
   EXPECT_FALSE(fs.Exists(dir + ".partial-4194305"));
 }
 
+// A runs/ directory of unique default names: a killed run's staging is collected by the
+// next run in the same directory, whatever its name; a live one is left alone.
+TEST_F(StoreTest, StaleStagingOfAnyRunInTheDirectoryIsRemovedAndALiveOneKept) {
+  FileSystem& fs = RealFileSystem();
+  ASSERT_TRUE(fs.MakeDirs(JoinPath(root_, "other-20261201.partial-4194305/data")).ok());
+  const std::string live = JoinPath(root_, "live.partial-" + std::to_string(::getpid()));
+  ASSERT_TRUE(fs.MakeDirs(live).ok());
+  auto held = RunLock::Acquire(live, false);
+  ASSERT_TRUE(held.ok());
+  auto st = ExperimentStore::Create(&fs, JoinPath(root_, "new"));
+  ASSERT_TRUE(st.ok()) << st.status().ToString();
+  EXPECT_FALSE(fs.Exists(JoinPath(root_, "other-20261201.partial-4194305")));
+  EXPECT_TRUE(fs.Exists(live));
+}
+
 TEST_F(StoreTest, RefusesAnExistingDirectory) {
   FileSystem& fs = RealFileSystem();
   auto st = ExperimentStore::Create(&fs, root_);
