@@ -150,4 +150,18 @@ TEST_P(BackendContractTest, AKilledWorkerIsLostUntilRestarted) {
   EXPECT_EQ(Run(Unit(UnitKind::kEval)).kind, CompletionKind::kOk);
 }
 
+// A worker that stops answering (SIGSTOP: alive, silent) is noticed only by the caller's
+// deadline: WaitFor times out, and RestartWorker replaces the worker, dropping its unit.
+TEST_P(BackendContractTest, AStoppedWorkerTimesOutAndIsReplacedByARestart) {
+  const int pid = GetParam().worker_pid(backend(), 0);
+  ASSERT_GT(pid, 0);
+  ASSERT_EQ(::kill(pid, SIGSTOP), 0);
+  ASSERT_TRUE(backend().Submit(Unit(UnitKind::kEval)).ok());
+  StatusOr<std::optional<Completion>> c = backend().WaitFor(wake_.get(), 0.3);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->has_value());  // timed out: nothing came back
+  ASSERT_TRUE(backend().RestartWorker(0).ok());
+  EXPECT_EQ(Run(Unit(UnitKind::kEval)).kind, CompletionKind::kOk);
+}
+
 }  // namespace cerebro::exec

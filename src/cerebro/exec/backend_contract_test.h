@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <utility>
 
@@ -31,6 +32,9 @@ BackendUnderTest Under(std::string name, Options options) {
   b.worker_pid = [](Backend& backend, int w) { return dynamic_cast<B&>(backend).worker_pid(w); };
   return b;
 }
+
+// gtest prints a parameter by its name (not its bytes) in test listings.
+inline void PrintTo(const BackendUnderTest& b, std::ostream* os) { *os << b.name; }
 
 // INSTANTIATE_TEST_SUITE_P(Name, BackendContractTest, Values(Under<...>(...)), ByName).
 inline std::string ByName(const ::testing::TestParamInfo<BackendUnderTest>& info) {
