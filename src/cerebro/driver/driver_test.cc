@@ -593,60 +593,85 @@ TEST(RunLockTest, ASecondWriterIsRefusedNamingTheHolder) {
 namespace cerebro::driver {
 namespace {
 
+// A fake clock that the fake backend moves on while it "waits" for hung units, and a run
+// on both.
+class HungWorkerTest : public ::testing::Test {
+ protected:
+  HungWorkerTest() : fake_(Options()) {}
+  exec::FakeBackendOptions Options() {
+    exec::FakeBackendOptions fo;
+    fo.advance_clock = [this](double seconds) { now_ += seconds; };
+    return fo;
+  }
+  StatusOr<RunResult> Run(int epochs, const std::string& run_extra) {
+    RunOptions o = FakeOptions(tmp_.Join("run"), &fake_);
+    o.clock = [this] { return now_; };
+    return RunExperiment(Spec(WriteCsv(tmp_), epochs, run_extra), o);
+  }
+  std::vector<store::WorkerLost> Hung(const std::string& run_dir) {
+    std::vector<store::WorkerLost> out;
+    for (const auto& rec : JournalOf(run_dir)) {
+      const auto* x = std::get_if<store::WorkerLost>(&rec);
+      if (x != nullptr && x->cause == "hung") out.push_back(*x);
+    }
+    return out;
+  }
+  TempDir tmp_;
+  double now_ = 1000;
+  FakeBackend fake_;
+};
+
 // A worker that stops answering (SIGSTOP, a livelock, a node cut off) would hang the run
 // forever: its unit is declared lost once it runs past its limit, the worker replaced and
-// the unit re-run. The clock is a fake the fake backend moves on while it "waits".
-TEST(HungWorkerTest, AUnitPastItsLimitIsReRunOnAReplacedWorker) {
-  TempDir tmp;
-  double now = 1000;
-  exec::FakeBackendOptions fo;
-  fo.advance_clock = [&now](double seconds) { now += seconds; };
-  FakeBackend fake(fo);
+// the unit re-run.
+TEST_F(HungWorkerTest, AUnitPastItsLimitIsReRunOnAReplacedWorker) {
   exec::FakeUnitMatch m;
   m.model = 1;
   m.epoch = 1;
   m.kind = UnitKind::kTrain;
-  fake.HangUnits(m, 1);
-  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
-  o.clock = [&now] { return now; };
-  auto r = RunExperiment(Spec(WriteCsv(tmp), 2, ", unit_timeout_min_seconds: 30"), o);
+  fake_.HangUnits(m, 1);
+  auto r = Run(2, ", unit_timeout_min_seconds: 30");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   for (const auto& model : r->models) EXPECT_EQ(model.status, ModelStatus::kCompleted);
-  int hung = 0;
-  for (const auto& rec : JournalOf(r->run_dir)) {
-    if (const auto* x = std::get_if<store::WorkerLost>(&rec)) {
-      hung += x->cause == "hung";
-      EXPECT_EQ(x->model, 1);
-      EXPECT_NE(x->error.find("reaching its limit of 30 s"), std::string::npos) << x->error;
-    }
-  }
-  EXPECT_EQ(hung, 1);
-  EXPECT_GE(now, 1030);  // it waited for the limit, no more than needed
-  EXPECT_LT(now, 1031);
+  auto hung = Hung(r->run_dir);
+  ASSERT_EQ(hung.size(), 1u);
+  EXPECT_EQ(hung[0].model, 1);
+  EXPECT_NE(hung[0].error.find("reaching its limit of 30 s"), std::string::npos) << hung[0].error;
+  EXPECT_GE(now_, 1030);  // it waited for the limit, no more than needed
+  EXPECT_LT(now_, 1031);
   int restarts = 0;
-  for (const auto& e : fake.events()) restarts += e.type == exec::FakeEvent::Type::kRestart;
+  for (const auto& e : fake_.events()) restarts += e.type == exec::FakeEvent::Type::kRestart;
   EXPECT_EQ(restarts, 1);
 }
 
-TEST(HungWorkerTest, BeforeAnyUnitFinishedTheFirstUnitLimitApplies) {
-  TempDir tmp;
-  double now = 0;
-  exec::FakeBackendOptions fo;
-  fo.advance_clock = [&now](double seconds) { now += seconds; };
-  FakeBackend fake(fo);
+// Before any unit of a kind finished there is no "expected" time: the generous
+// first-unit limit applies.
+TEST_F(HungWorkerTest, TheFirstUnitsAreHeldToTheFirstUnitLimit) {
+  exec::FakeUnitMatch first;
+  first.epoch = 0;
+  first.kind = UnitKind::kTrain;
+  fake_.HangUnits(first, 2);  // both models' first units: no training unit ever finishes first
+  auto r = Run(1, ", first_unit_timeout_seconds: 500");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(Hung(r->run_dir).size(), 2u);
+  EXPECT_GE(now_, 1500);
+  EXPECT_LT(now_, 1501);  // both were submitted at once and replaced together
+  for (const auto& model : r->models) EXPECT_EQ(model.status, ModelStatus::kCompleted);
+}
+
+// Once a unit of the kind finished, a model without finished units of its own is held to
+// the run's median-based limit (here the floor, 60 s), not the first-unit one.
+TEST_F(HungWorkerTest, OtherModelsFinishedUnitsSetTheLimitOfAModelWithoutAny) {
   exec::FakeUnitMatch m;
   m.model = 0;
   m.epoch = 0;
-  fake.HangUnits(m, 1);  // the very first unit
-  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
-  o.clock = [&now] { return now; };
-  auto r = RunExperiment(Spec(WriteCsv(tmp), 1, ", first_unit_timeout_seconds: 500"), o);
+  m.kind = UnitKind::kTrain;
+  fake_.HangUnits(m, 1);  // model 0's very first unit; model 1's units finish meanwhile
+  auto r = Run(1, ", first_unit_timeout_seconds: 500");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  // Model 1's units finish meanwhile (fake time does not move for them), so the hung unit's
-  // limit becomes the run's median-based one (min 60 s) once any unit of its kind finished.
-  EXPECT_GE(now, 60);
-  EXPECT_LE(now, 500);
-  for (const auto& model : r->models) EXPECT_EQ(model.status, ModelStatus::kCompleted);
+  EXPECT_EQ(Hung(r->run_dir).size(), 1u);
+  EXPECT_GE(now_, 1060);
+  EXPECT_LT(now_, 1061);
 }
 
 }  // namespace
