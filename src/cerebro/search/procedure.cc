@@ -31,6 +31,11 @@ class StaticProcedure final : public Procedure {
 }  // namespace
 
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
+  if (spec.search.method != spec::SearchMethod::kGrid &&
+      spec.search.method != spec::SearchMethod::kRandom) {
+    return InvalidArgument("search.method: " + std::string(EnumName(spec.search.method)) +
+                           " is not implemented yet (use grid or random)");
+  }
   ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, GenerateConfigs(spec));
   return std::unique_ptr<Procedure>(std::make_unique<StaticProcedure>(std::move(configs), spec.run.epochs));
 }

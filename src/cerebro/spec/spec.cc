@@ -445,7 +445,13 @@ Status ParseSearch(Section& root, SearchSpec* search) {
   Section s(*v, "search");
   RETURN_IF_ERROR(s.Enum("method", &search->method));
   RETURN_IF_ERROR(s.Int("num_models", &search->num_models, 1));
-  return s.NoUnknownKeys();
+  if (search->method == SearchMethod::kGrid || search->method == SearchMethod::kRandom) {
+    return s.NoUnknownKeys();
+  }
+  for (auto it = v->begin(); it != v->end(); ++it) {  // the procedure's own knobs
+    if (it.key() != "method" && it.key() != "num_models") search->options[it.key()] = it.value();
+  }
+  return Status::Ok();
 }
 
 // The metrics a spec may rank by: the direction follows from the name, and a metric is
@@ -786,6 +792,9 @@ Json ToJson(const ExperimentSpec& s) {
   j["params"] = params;
   j["search"] = Json{{"method", Name(s.search.method)}};
   if (s.search.num_models > 0) j["search"]["num_models"] = s.search.num_models;
+  for (auto it = s.search.options.begin(); it != s.search.options.end(); ++it) {
+    j["search"][it.key()] = it.value();
+  }
   j["metric"] = Json{{"name", s.metric.name}, {"direction", Name(s.metric.direction)}};
   j["run"] = Json{{"epochs", s.run.epochs},
                   {"workers", s.run.workers},

@@ -53,7 +53,9 @@ struct DataSpec {
 // The spec's named settings. Their spellings (in spec files, spec.json, flags and
 // summary.json) are the EnumNames tables at the end of this file, and only there.
 enum class Task { kClassification, kRegression };
-enum class SearchMethod { kGrid, kRandom };
+// grid and random generate every configuration up front; the others decide as the run
+// goes (search/procedure.h), each reading its own knobs from SearchSpec::options.
+enum class SearchMethod { kGrid, kRandom, kTpe, kAsha, kHyperband, kPbt };
 // mop: models hop over one partition per worker; sequential: one worker, all the data,
 // models one after another; task: every worker holds all the data and trains whole
 // models; dp: the data-parallel baseline (all workers train one model, states averaged).
@@ -72,6 +74,10 @@ struct MetricSpec {
 struct SearchSpec {
   SearchMethod method = SearchMethod::kGrid;
   int num_models = 0;  // random: number of configurations to sample
+  // Every other key of the search section, for the adaptive methods: their procedure
+  // validates them (one line naming "search.<key>") and owns their defaults. Always an
+  // object; empty for grid and random, which refuse unknown keys.
+  Json options = Json::object();
 };
 
 struct RunSpec {
@@ -152,7 +158,9 @@ struct EnumNames<spec::Task> {
 template <>
 struct EnumNames<spec::SearchMethod> {
   static constexpr NamedValue<spec::SearchMethod> kTable[] = {
-      {spec::SearchMethod::kGrid, "grid"}, {spec::SearchMethod::kRandom, "random"}};
+      {spec::SearchMethod::kGrid, "grid"},   {spec::SearchMethod::kRandom, "random"},
+      {spec::SearchMethod::kTpe, "tpe"},     {spec::SearchMethod::kAsha, "asha"},
+      {spec::SearchMethod::kHyperband, "hyperband"}, {spec::SearchMethod::kPbt, "pbt"}};
 };
 
 template <>
