@@ -11,6 +11,7 @@
 #include "cerebro/data/store_identity.h"
 #include "cerebro/driver/data_parallel.h"
 #include "cerebro/driver/observers.h"
+#include "cerebro/driver/tensorboard_observer.h"
 #include "cerebro/train/worker_api.h"
 
 namespace cerebro::driver {
@@ -92,6 +93,7 @@ RunView RunLoop::View() const {
 void RunLoop::AttachObservers() {
   own_observers_.push_back(std::make_unique<MetricsFilesObserver>(store_.get()));
   own_observers_.push_back(std::make_unique<SummaryObserver>(store_.get()));
+  own_observers_.push_back(std::make_unique<TensorBoardObserver>());
   for (auto& o : own_observers_) observers_.push_back(o.get());
   for (RunObserver* o : options_.observers) observers_.push_back(o);
 }
