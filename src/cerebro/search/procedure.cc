@@ -1,6 +1,7 @@
 #include "cerebro/search/procedure.h"
 
 #include "cerebro/search/space.h"
+#include "cerebro/search/successive_halving.h"
 
 namespace cerebro::search {
 namespace {
@@ -31,6 +32,8 @@ class StaticProcedure final : public Procedure {
 }  // namespace
 
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
+  if (spec.search.method == spec::SearchMethod::kAsha) return MakeAshaProcedure(spec);
+  if (spec.search.method == spec::SearchMethod::kHyperband) return MakeHyperbandProcedure(spec);
   if (spec.search.method != spec::SearchMethod::kGrid &&
       spec.search.method != spec::SearchMethod::kRandom) {
     return InvalidArgument("search.method: " + std::string(EnumName(spec.search.method)) +

@@ -1,0 +1,456 @@
+#include "cerebro/search/successive_halving.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <set>
+#include <string>
+
+#include "cerebro/common/rng.h"
+#include "cerebro/search/space.h"
+
+namespace cerebro::search {
+namespace {
+
+using spec::Json;
+
+// Floors and logs of products of doubles land a hair below an exact integer
+// (log(9) / log(3) = 1.9999999999999998): compare with this much slack.
+constexpr double kSlack = 1e-9;
+
+std::string Join(const std::vector<std::string>& keys) {
+  std::string out;
+  for (const std::string& k : keys) out += (out.empty() ? "" : ", ") + k;
+  return out;
+}
+
+// The method's knobs: only `known` keys, each checked where it is read.
+Status NoUnknownKeys(const spec::ExperimentSpec& spec, const std::vector<std::string>& known) {
+  for (auto it = spec.search.options.begin(); it != spec.search.options.end(); ++it) {
+    if (std::find(known.begin(), known.end(), it.key()) == known.end()) {
+      return InvalidArgument("search." + it.key() + ": not an option of " +
+                             std::string(EnumName(spec.search.method)) + " (expected one of " +
+                             Join(known) + ")");
+    }
+  }
+  return Status::Ok();
+}
+
+Status ReadInt(const Json& options, const std::string& key, int min, int* out) {
+  auto it = options.find(key);
+  if (it == options.end()) return Status::Ok();
+  if (!it->is_number_integer() || it->get<int64_t>() < min ||
+      it->get<int64_t>() > std::numeric_limits<int>::max()) {
+    return InvalidArgument("search." + key + ": expected an integer >= " + std::to_string(min) +
+                           ", got " + it->dump());
+  }
+  *out = it->get<int>();
+  return Status::Ok();
+}
+
+Status ReadNumber(const Json& options, const std::string& key, double min, bool min_excluded,
+                  double* out) {
+  auto it = options.find(key);
+  if (it == options.end()) return Status::Ok();
+  const bool ok = it->is_number() && std::isfinite(it->get<double>()) &&
+                  (min_excluded ? it->get<double>() > min : it->get<double>() >= min);
+  if (!ok) {
+    char bound[32];
+    std::snprintf(bound, sizeof bound, "%g", min);
+    return InvalidArgument("search." + key + ": expected a number " + (min_excluded ? ">" : ">=") +
+                           " " + bound + ", got " + it->dump());
+  }
+  *out = it->get<double>();
+  return Status::Ok();
+}
+
+std::string Short(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4g", x);
+  return buf;
+}
+
+// Bigger is better, whatever the metric's direction (Ray's "reward").
+struct Scorer {
+  std::string metric;
+  spec::Direction direction;
+  double Value(const EpochMetrics& e) const {
+    return metric == "loss" ? e.val_loss : e.val_accuracy;
+  }
+  double Score(const EpochMetrics& e) const {
+    return direction == spec::Direction::kMaximize ? Value(e) : -Value(e);
+  }
+};
+
+const ModelView* FindModel(const Observation& run, ModelId id) {
+  for (const ModelView& m : run.models) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+// The loop numbers the models a decision batch adds in order from the next free id.
+ModelId FirstNewId(const Observation& run) {
+  ModelId next = 0;
+  for (const ModelView& m : run.models) next = std::max(next, m.id + 1);
+  return next;
+}
+
+bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
+
+// numpy.percentile's default (linear) interpolation, as Ray's cutoff uses it.
+double Percentile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double h = q * static_cast<double>(v.size() - 1);
+  const size_t lo = static_cast<size_t>(std::floor(h));
+  if (lo + 1 >= v.size()) return v.back();
+  const double t = h - static_cast<double>(lo);
+  // numpy's _lerp: from the nearer end, so t = 1 gives b exactly.
+  return t < 0.5 ? v[lo] + (v[lo + 1] - v[lo]) * t : v[lo + 1] - (v[lo + 1] - v[lo]) * (1 - t);
+}
+
+StatusOr<std::vector<ModelConfig>> SampleConfigs(const spec::ExperimentSpec& spec, int n) {
+  spec::ExperimentSpec sampled = spec;
+  sampled.search.num_models = n;
+  return GenerateConfigs(sampled);
+}
+
+// ---- ASHA ------------------------------------------------------------------------------
+
+// Every model starts with max_t epochs. At each of its epoch boundaries, the highest rung
+// it has reached and not yet been recorded at records its score; it is stopped when that
+// score is below the (1 - 1/rf) quantile of the scores the rung recorded before it.
+class AshaProcedure final : public Procedure {
+ public:
+  AshaProcedure(AshaOptions options, std::vector<ModelConfig> configs, std::vector<int> bracket_of,
+                Scorer scorer)
+      : options_(options),
+        configs_(std::move(configs)),
+        bracket_of_(std::move(bracket_of)),
+        scorer_(std::move(scorer)) {
+    for (int s = 0; s < options_.brackets; ++s) {
+      milestones_.push_back(AshaRungs(options_, s));
+      recorded_.emplace_back(milestones_.back().size());
+    }
+  }
+
+  StatusOr<std::vector<Decision>> Start(const Observation& run) override {
+    first_id_ = FirstNewId(run);
+    std::vector<Decision> out;
+    for (const ModelConfig& c : configs_) out.push_back(AddModel{c.params, options_.max_t, -1});
+    return out;
+  }
+
+  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId model) override {
+    const ModelId index = model - first_id_;
+    const ModelView* view = FindModel(run, model);
+    // Models the procedure did not add (ctl add) are not its to stop.
+    if (index < 0 || index >= static_cast<ModelId>(configs_.size()) || view == nullptr ||
+        view->history.empty()) {
+      return std::vector<Decision>{};
+    }
+    const int s = bracket_of_[static_cast<size_t>(index)];
+    const EpochMetrics& last = view->history.back();
+    const double score = scorer_.Score(last);
+    for (size_t k = milestones_[s].size(); k-- > 0;) {
+      auto& rung = recorded_[s][k];
+      const bool seen = std::any_of(rung.begin(), rung.end(),
+                                    [&](const auto& r) { return r.first == model; });
+      if (last.epoch + kSlack < milestones_[s][k] || seen) continue;
+      std::vector<double> scores;
+      for (const auto& r : rung) scores.push_back(r.second);
+      rung.emplace_back(model, score);
+      if (scores.empty() || !Live(view->status)) break;
+      const double cutoff = Percentile(std::move(scores), 1 - 1 / options_.reduction_factor);
+      if (score >= cutoff) break;
+      const double shown = scorer_.direction == spec::Direction::kMaximize ? cutoff : -cutoff;
+      return std::vector<Decision>{StopModel{
+          model, "asha: rung " + Short(milestones_[s][k]) + " epochs: " + scorer_.metric + " " +
+                     Short(scorer_.Value(last)) + " is below the top 1/" +
+                     Short(options_.reduction_factor) + " (cutoff " + Short(shown) + ")"}};
+    }
+    return std::vector<Decision>{};
+  }
+
+  // {"first_id": id, "rungs": [bracket][rung] = [[model, score], ...] in recording order}.
+  Json SaveState() const override {
+    Json rungs = Json::array();
+    for (const auto& bracket : recorded_) {
+      Json b = Json::array();
+      for (const auto& rung : bracket) {
+        Json r = Json::array();
+        for (const auto& [id, score] : rung) r.push_back(Json::array({id, score}));
+        b.push_back(std::move(r));
+      }
+      rungs.push_back(std::move(b));
+    }
+    return Json{{"first_id", first_id_}, {"rungs", std::move(rungs)}};
+  }
+
+  Status RestoreState(const Json& state) override {
+    const Status bad = DataLoss("asha: the journaled procedure state does not fit the spec");
+    if (!state.is_object() || !state.contains("first_id") || !state.contains("rungs")) return bad;
+    const Json& rungs = state["rungs"];
+    if (!state["first_id"].is_number_integer() || !rungs.is_array() ||
+        rungs.size() != recorded_.size()) {
+      return bad;
+    }
+    for (size_t s = 0; s < rungs.size(); ++s) {
+      if (!rungs[s].is_array() || rungs[s].size() != recorded_[s].size()) return bad;
+      for (size_t k = 0; k < rungs[s].size(); ++k) {
+        recorded_[s][k].clear();
+        for (const Json& r : rungs[s][k]) {
+          if (!r.is_array() || r.size() != 2 || !r[0].is_number_integer() || !r[1].is_number()) {
+            return bad;
+          }
+          recorded_[s][k].emplace_back(r[0].get<ModelId>(), r[1].get<double>());
+        }
+      }
+    }
+    first_id_ = state["first_id"].get<ModelId>();
+    return Status::Ok();
+  }
+
+ private:
+  AshaOptions options_;
+  std::vector<ModelConfig> configs_;
+  std::vector<int> bracket_of_;  // by model index
+  Scorer scorer_;
+  ModelId first_id_ = 0;
+  std::vector<std::vector<double>> milestones_;  // [bracket][rung]
+  std::vector<std::vector<std::vector<std::pair<ModelId, double>>>> recorded_;
+};
+
+// Ray assigns a model to bracket s with probability proportional to e^(rungs(s) -
+// max rungs) (unseeded); here the draw is seeded, so a seed gives the same brackets.
+std::vector<int> AshaBrackets(const AshaOptions& options, uint64_t seed, int n) {
+  std::vector<double> weight;
+  double max_rungs = 0;
+  for (int s = 0; s < options.brackets; ++s) {
+    weight.push_back(static_cast<double>(AshaRungs(options, s).size()));
+    max_rungs = std::max(max_rungs, weight.back());
+  }
+  double total = 0;
+  for (double& w : weight) total += (w = std::exp(w - max_rungs));
+  std::mt19937_64 rng(DeriveSeed(seed, "asha.bracket"));
+  std::vector<int> out;
+  for (int i = 0; i < n; ++i) {
+    double u = Uniform01(rng) * total;
+    int s = 0;
+    while (s + 1 < options.brackets && u >= weight[s]) u -= weight[s++];
+    out.push_back(s);
+  }
+  return out;
+}
+
+// ---- Hyperband -------------------------------------------------------------------------
+
+// All brackets start at once (their first rungs are the models of the run). A rung is
+// decided when none of its models is live: the best completed ones are extended to the
+// next rung's epochs, the other completed ones stopped.
+class HyperbandProcedure final : public Procedure {
+ public:
+  HyperbandProcedure(std::vector<HyperbandBracket> brackets, std::vector<ModelConfig> configs,
+                     Scorer scorer)
+      : brackets_(std::move(brackets)),
+        configs_(std::move(configs)),
+        scorer_(std::move(scorer)),
+        progress_(brackets_.size()) {}
+
+  StatusOr<std::vector<Decision>> Start(const Observation& run) override {
+    ModelId id = FirstNewId(run);
+    size_t next_config = 0;
+    std::vector<Decision> out;
+    for (size_t b = 0; b < brackets_.size(); ++b) {
+      progress_[b] = {0, {}};
+      for (int j = 0; j < brackets_[b].models[0]; ++j) {
+        out.push_back(AddModel{configs_[next_config++].params, brackets_[b].epochs[0], -1});
+        progress_[b].members.push_back(id++);
+      }
+    }
+    return out;
+  }
+
+  // Every bracket is looked at, not only the model's: a rung whose last live model failed
+  // or was stopped by the user is decided at the next epoch any model finishes.
+  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
+    std::vector<Decision> out;
+    for (size_t b = 0; b < brackets_.size(); ++b) Decide(run, b, &out);
+    return out;
+  }
+
+  // {"brackets": [{"rung": i, "members": [model ids at rung i]}, ...]}.
+  Json SaveState() const override {
+    Json brackets = Json::array();
+    for (const Progress& p : progress_) {
+      brackets.push_back(Json{{"rung", p.rung}, {"members", p.members}});
+    }
+    return Json{{"brackets", std::move(brackets)}};
+  }
+
+  Status RestoreState(const Json& state) override {
+    const Status bad = DataLoss("hyperband: the journaled procedure state does not fit the spec");
+    if (!state.is_object() || !state.contains("brackets")) return bad;
+    const Json& brackets = state["brackets"];
+    if (!brackets.is_array() || brackets.size() != brackets_.size()) return bad;
+    for (size_t b = 0; b < brackets.size(); ++b) {
+      const Json& p = brackets[b];
+      if (!p.is_object() || !p.contains("rung") || !p["rung"].is_number_integer() ||
+          !p.contains("members") || !p["members"].is_array()) {
+        return bad;
+      }
+      const int rung = p["rung"].get<int>();
+      if (rung < 0 || rung >= static_cast<int>(brackets_[b].epochs.size())) return bad;
+      progress_[b].rung = rung;
+      progress_[b].members.clear();
+      for (const Json& id : p["members"]) {
+        if (!id.is_number_integer()) return bad;
+        progress_[b].members.push_back(id.get<ModelId>());
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  struct Progress {
+    int rung = 0;
+    std::vector<ModelId> members;  // the models at this rung
+  };
+
+  void Decide(const Observation& run, size_t b, std::vector<Decision>* out) {
+    const HyperbandBracket& bracket = brackets_[b];
+    Progress& p = progress_[b];
+    if (p.rung + 1 >= static_cast<int>(bracket.epochs.size()) || p.members.empty()) return;
+    const int epochs = bracket.epochs[p.rung];
+    std::vector<std::pair<double, ModelId>> done;  // (score, id) of the rung's completed models
+    for (ModelId id : p.members) {
+      const ModelView* m = FindModel(run, id);
+      if (m == nullptr) return;  // not added yet: the state is ahead of the run
+      if (m->status == ModelStatus::kFailed || m->status == ModelStatus::kStopped) continue;
+      // Live, or shown completed at a smaller budget than the rung's (a stale view).
+      if (m->status != ModelStatus::kCompleted || static_cast<int>(m->history.size()) < epochs) {
+        return;
+      }
+      done.emplace_back(scorer_.Score(m->history.back()), id);
+    }
+    std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) {
+      return x.first != y.first ? x.first > y.first : x.second < y.second;
+    });
+    const size_t keep = std::min(done.size(), static_cast<size_t>(bracket.models[p.rung + 1]));
+    p.members.clear();
+    for (size_t i = 0; i < done.size(); ++i) {
+      if (i < keep) {
+        out->push_back(ExtendModel{done[i].second, bracket.epochs[p.rung + 1]});
+        p.members.push_back(done[i].second);
+      } else {
+        out->push_back(StopModel{done[i].second,
+                                 "hyperband: bracket " + std::to_string(bracket.s) + ", rung " +
+                                     std::to_string(epochs) + " epochs: not in the top " +
+                                     std::to_string(keep) + " of " + std::to_string(done.size())});
+      }
+    }
+    ++p.rung;
+  }
+
+  std::vector<HyperbandBracket> brackets_;
+  std::vector<ModelConfig> configs_;
+  Scorer scorer_;
+  std::vector<Progress> progress_;  // by bracket
+};
+
+}  // namespace
+
+StatusOr<AshaOptions> ParseAshaOptions(const spec::ExperimentSpec& spec) {
+  RETURN_IF_ERROR(NoUnknownKeys(spec, {"grace_period", "reduction_factor", "max_t", "brackets"}));
+  AshaOptions o;
+  o.max_t = spec.run.epochs;
+  const Json& options = spec.search.options;
+  RETURN_IF_ERROR(ReadInt(options, "grace_period", 1, &o.grace_period));
+  RETURN_IF_ERROR(ReadNumber(options, "reduction_factor", 1, /*min_excluded=*/true,
+                             &o.reduction_factor));
+  RETURN_IF_ERROR(ReadInt(options, "max_t", 1, &o.max_t));
+  RETURN_IF_ERROR(ReadInt(options, "brackets", 1, &o.brackets));
+  if (o.grace_period > o.max_t) {
+    return InvalidArgument("search.grace_period: " + std::to_string(o.grace_period) +
+                           " is above max_t (" + std::to_string(o.max_t) + ")");
+  }
+  return o;
+}
+
+std::vector<double> AshaRungs(const AshaOptions& o, int s) {
+  std::vector<double> out;
+  for (int k = s;; ++k) {
+    const double milestone = o.grace_period * std::pow(o.reduction_factor, k);
+    if (milestone > o.max_t * (1 + kSlack)) break;
+    out.push_back(milestone);
+  }
+  return out;
+}
+
+StatusOr<HyperbandOptions> ParseHyperbandOptions(const spec::ExperimentSpec& spec) {
+  RETURN_IF_ERROR(NoUnknownKeys(spec, {"max_t", "eta", "reduction_factor"}));
+  const Json& options = spec.search.options;
+  if (options.contains("eta") && options.contains("reduction_factor")) {
+    return InvalidArgument("search.reduction_factor: the same knob as search.eta; give one");
+  }
+  HyperbandOptions o;
+  o.max_t = spec.run.epochs;
+  RETURN_IF_ERROR(ReadInt(options, "max_t", 1, &o.max_t));
+  // eta >= 2 keeps every rung's budget above the previous one's after flooring.
+  const std::string eta_key = options.contains("reduction_factor") ? "reduction_factor" : "eta";
+  RETURN_IF_ERROR(ReadNumber(options, eta_key, 2, /*min_excluded=*/false, &o.eta));
+  return o;
+}
+
+std::vector<HyperbandBracket> HyperbandBrackets(const HyperbandOptions& o) {
+  const int s_max = static_cast<int>(std::floor(std::log(o.max_t) / std::log(o.eta) + kSlack));
+  std::vector<HyperbandBracket> out;
+  for (int s = s_max; s >= 0; --s) {
+    HyperbandBracket b;
+    b.s = s;
+    const double n = std::ceil((s_max + 1.0) / (s + 1.0) * std::pow(o.eta, s) - kSlack);
+    for (int i = 0; i <= s; ++i) {
+      b.models.push_back(std::max(1, static_cast<int>(std::floor(n * std::pow(o.eta, -i) + kSlack))));
+      b.epochs.push_back(i == s ? o.max_t
+                                : std::max(1, static_cast<int>(std::floor(
+                                                  o.max_t * std::pow(o.eta, i - s) + kSlack))));
+    }
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpec& spec) {
+  ASSIGN_OR_RETURN(AshaOptions options, ParseAshaOptions(spec));
+  if (spec.search.num_models < 1) {
+    return InvalidArgument("search.num_models: asha needs num_models >= 1 (the configurations "
+                           "it samples)");
+  }
+  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, spec.search.num_models));
+  std::vector<int> bracket_of = AshaBrackets(options, spec.run.seed, spec.search.num_models);
+  return std::unique_ptr<Procedure>(std::make_unique<AshaProcedure>(
+      options, std::move(configs), std::move(bracket_of),
+      Scorer{spec.metric.name, spec.metric.direction}));
+}
+
+StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::ExperimentSpec& spec) {
+  ASSIGN_OR_RETURN(HyperbandOptions options, ParseHyperbandOptions(spec));
+  if (spec.search.num_models != 0) {
+    return InvalidArgument("search.num_models: hyperband sizes its brackets from max_t and eta");
+  }
+  std::vector<HyperbandBracket> brackets = HyperbandBrackets(options);
+  int total = 0;
+  for (const HyperbandBracket& b : brackets) total += b.models[0];
+  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, total));
+  return std::unique_ptr<Procedure>(std::make_unique<HyperbandProcedure>(
+      std::move(brackets), std::move(configs), Scorer{spec.metric.name, spec.metric.direction}));
+}
+
+int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec) {
+  if (spec.search.method != spec::SearchMethod::kHyperband) return 0;
+  auto options = ParseHyperbandOptions(spec);
+  return options.ok() ? options->max_t : 0;
+}
+
+}  // namespace cerebro::search

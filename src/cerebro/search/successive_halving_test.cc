@@ -1,0 +1,331 @@
+// ASHA's and Hyperband's schedules and their decisions on scripted metric histories: the
+// procedures are driven directly with observations built here, as the run loop would.
+#include "cerebro/search/successive_halving.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+namespace cerebro::search {
+namespace {
+
+spec::ExperimentSpec Parse(const std::string& search, const std::string& extra = "") {
+  std::string text = R"(
+data:
+  format: csv
+  train: /tmp/x.csv
+  validation: {fraction: 0.2}
+params:
+  model: mlp
+  lr: {loguniform: [-4, -1]}
+search: )" + search + "\nrun: {seed: 11, epochs: 4}\n" + extra;
+  auto s = spec::ParseSpecString(text, "t.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+// The run as a procedure sees it: each model's validation accuracies (loss = 1 - acc).
+class FakeRun {
+ public:
+  void Add(const std::vector<Decision>& decisions) {
+    for (const Decision& d : decisions) {
+      const auto* add = std::get_if<AddModel>(&d);
+      ASSERT_NE(add, nullptr);
+      ModelView m;
+      m.id = static_cast<ModelId>(models_.size());
+      m.params = add->params;
+      m.epochs = add->epochs;
+      models_[m.id] = m;
+    }
+  }
+  // Model `id` finishes its next epoch with validation accuracy `acc`.
+  void Epoch(ModelId id, double acc) {
+    ModelView& m = models_.at(id);
+    EpochMetrics e;
+    e.epoch = static_cast<int>(m.history.size()) + 1;
+    e.val_accuracy = acc;
+    e.val_loss = 1 - acc;
+    m.history.push_back(e);
+    m.status = e.epoch >= m.epochs ? ModelStatus::kCompleted : ModelStatus::kRunning;
+  }
+  // Applies the procedure's decisions as the run state would.
+  void Apply(const std::vector<Decision>& decisions) {
+    for (const Decision& d : decisions) {
+      if (const auto* s = std::get_if<StopModel>(&d)) {
+        // A live model, or one a procedure did not promote past its completed budget.
+        ModelView& m = models_.at(s->model);
+        if (m.status != ModelStatus::kFailed) m.status = ModelStatus::kStopped;
+      } else if (const auto* x = std::get_if<ExtendModel>(&d)) {
+        ModelView& m = models_.at(x->model);
+        m.epochs = x->epochs;
+        m.status = ModelStatus::kRunning;
+      }
+    }
+  }
+  void Fail(ModelId id) { models_.at(id).status = ModelStatus::kFailed; }
+  Observation View() const {
+    Observation o;
+    for (const auto& [id, m] : models_) o.models.push_back(m);
+    return o;
+  }
+  const ModelView& model(ModelId id) const { return models_.at(id); }
+
+ private:
+  std::map<ModelId, ModelView> models_;
+};
+
+// What a decision list says, compactly: "stop 1", "extend 2 to 4".
+std::vector<std::string> Describe(const std::vector<Decision>& decisions) {
+  std::vector<std::string> out;
+  for (const Decision& d : decisions) {
+    if (const auto* s = std::get_if<StopModel>(&d)) out.push_back("stop " + std::to_string(s->model));
+    if (const auto* x = std::get_if<ExtendModel>(&d)) {
+      out.push_back("extend " + std::to_string(x->model) + " to " + std::to_string(x->epochs));
+    }
+    if (std::holds_alternative<AddModel>(d)) out.push_back("add");
+  }
+  return out;
+}
+
+using Strings = std::vector<std::string>;
+
+// Runs one epoch of `id` and returns what the procedure decided (applied to the run).
+Strings Step(Procedure& p, FakeRun& run, ModelId id, double acc) {
+  run.Epoch(id, acc);
+  auto d = p.OnEpochDone(run.View(), id);
+  EXPECT_TRUE(d.ok()) << d.status().ToString();
+  if (!d.ok()) return {};
+  run.Apply(*d);
+  return Describe(*d);
+}
+
+TEST(AshaScheduleTest, RungsAreGraceTimesPowersOfTheReductionFactorUpToMaxT) {
+  AshaOptions o;
+  o.max_t = 16;
+  EXPECT_EQ(AshaRungs(o, 0), (std::vector<double>{1, 4, 16}));
+  EXPECT_EQ(AshaRungs(o, 1), (std::vector<double>{4, 16}));
+  o.max_t = 15;
+  EXPECT_EQ(AshaRungs(o, 0), (std::vector<double>{1, 4}));
+  o.grace_period = 2;
+  o.reduction_factor = 3;
+  o.max_t = 18;
+  EXPECT_EQ(AshaRungs(o, 0), (std::vector<double>{2, 6, 18}));
+}
+
+TEST(AshaScheduleTest, DefaultsAreRayTunesAndMaxTIsTheRunsEpochs) {
+  auto o = ParseAshaOptions(Parse("{method: asha, num_models: 4}"));
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->grace_period, 1);
+  EXPECT_EQ(o->reduction_factor, 4);
+  EXPECT_EQ(o->max_t, 4);
+  EXPECT_EQ(o->brackets, 1);
+}
+
+TEST(AshaScheduleTest, BadKnobsAreOneLineNamingTheKey) {
+  const std::map<std::string, std::string> cases = {
+      {"{method: asha, num_models: 4, grace: 1}",
+       "search.grace: not an option of asha (expected one of grace_period, reduction_factor, "
+       "max_t, brackets)"},
+      {"{method: asha, num_models: 4, grace_period: 0}",
+       "search.grace_period: expected an integer >= 1, got 0"},
+      {"{method: asha, num_models: 4, reduction_factor: 1}",
+       "search.reduction_factor: expected a number > 1, got 1"},
+      {"{method: asha, num_models: 4, max_t: 2.5}", "search.max_t: expected an integer >= 1, got 2.5"},
+      {"{method: asha, num_models: 4, grace_period: 5}",
+       "search.grace_period: 5 is above max_t (4)"},
+      {"{method: asha}", "search.num_models: asha needs num_models >= 1 (the configurations it "
+                         "samples)"},
+      {"{method: hyperband, eta: 1.5}", "search.eta: expected a number >= 2, got 1.5"},
+      {"{method: hyperband, num_models: 3}",
+       "search.num_models: hyperband sizes its brackets from max_t and eta"},
+      {"{method: hyperband, eta: 3, reduction_factor: 3}",
+       "search.reduction_factor: the same knob as search.eta; give one"},
+  };
+  for (const auto& [search, message] : cases) {
+    auto p = MakeProcedure(Parse(search));
+    ASSERT_FALSE(p.ok()) << search;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(p.status().message(), message);
+  }
+}
+
+TEST(AshaTest, StopsAModelBelowTheQuantileOfWhatItsRungRecordedSoFar) {
+  auto p = MakeProcedure(Parse("{method: asha, num_models: 5, reduction_factor: 2}"));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  auto start = (*p)->Start(run.View());
+  ASSERT_TRUE(start.ok());
+  ASSERT_EQ(start->size(), 5u);
+  for (const Decision& d : *start) EXPECT_EQ(std::get<AddModel>(d).epochs, 4);  // max_t
+  run.Add(*start);
+  // Rung 1: the first model has nothing to compare with; then the median of the others.
+  EXPECT_EQ(Step(**p, run, 0, 0.5), Strings{});
+  EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});  // cutoff 0.5
+  EXPECT_EQ(Step(**p, run, 2, 0.6), Strings{});          // cutoff 0.45
+  EXPECT_EQ(Step(**p, run, 3, 0.45), Strings{"stop 3"});  // cutoff 0.5
+  // No barrier: model 0 reaches rung 2 while model 4 has not reached rung 1.
+  EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{});
+  EXPECT_EQ(Step(**p, run, 2, 0.65), Strings{"stop 2"});  // rung 2 recorded 0.7
+  // Epoch 3 is no rung; at 4 (= max_t) the model has completed: recorded, never stopped.
+  EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{});
+  EXPECT_EQ(Step(**p, run, 4, 0.9), Strings{});
+  EXPECT_EQ(Step(**p, run, 4, 0.1), Strings{"stop 4"});
+  EXPECT_EQ(run.model(0).status, ModelStatus::kRunning);
+  EXPECT_EQ(Step(**p, run, 0, 0.2), Strings{});
+  EXPECT_EQ(run.model(0).status, ModelStatus::kCompleted);
+}
+
+TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
+  auto p = MakeProcedure(Parse("{method: asha, num_models: 2, reduction_factor: 2}",
+                               "metric: loss\n"));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  run.Add(*(*p)->Start(run.View()));
+  EXPECT_EQ(Step(**p, run, 0, 0.75), Strings{});  // loss 0.25
+  run.Epoch(1, 0.5);                              // loss 0.5: worse
+  auto d = (*p)->OnEpochDone(run.View(), 1);
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->size(), 1u);
+  EXPECT_EQ(std::get<StopModel>((*d)[0]).detail,
+            "asha: rung 1 epochs: loss 0.5 is below the top 1/2 (cutoff 0.25)");
+}
+
+TEST(AshaTest, ARestoredProcedureDecidesAsTheOriginalWould) {
+  const spec::ExperimentSpec spec = Parse("{method: asha, num_models: 4, reduction_factor: 2}");
+  auto p = MakeProcedure(spec);
+  ASSERT_TRUE(p.ok());
+  FakeRun run;
+  run.Add(*(*p)->Start(run.View()));
+  Step(**p, run, 0, 0.5);
+  Step(**p, run, 1, 0.6);
+  auto restored = MakeProcedure(spec);
+  ASSERT_TRUE(restored.ok());
+  ASSERT_TRUE((*restored)->RestoreState((*p)->SaveState()).ok());
+  EXPECT_EQ((*restored)->SaveState(), (*p)->SaveState());
+  FakeRun copy = run;
+  EXPECT_EQ(Step(**restored, copy, 2, 0.52), Strings{"stop 2"});
+  EXPECT_EQ(Step(**p, run, 2, 0.52), Strings{"stop 2"});
+  EXPECT_EQ((*restored)->SaveState(), (*p)->SaveState());
+  EXPECT_EQ((*restored)->RestoreState(spec::Json{{"rungs", 1}}).code(), StatusCode::kDataLoss);
+}
+
+TEST(AshaTest, AModelItDidNotAddIsLeftAlone) {
+  auto p = MakeProcedure(Parse("{method: asha, num_models: 1, reduction_factor: 2}"));
+  ASSERT_TRUE(p.ok());
+  FakeRun run;
+  run.Add(*(*p)->Start(run.View()));
+  run.Add({AddModel{spec::Json::object(), 4, -1}});  // a ctl add: model 1
+  EXPECT_EQ(Step(**p, run, 0, 0.9), Strings{});
+  EXPECT_EQ(Step(**p, run, 1, 0.1), Strings{});
+}
+
+TEST(AshaTest, BracketsAreASeededDrawWeightedByTheirRungs) {
+  auto a = MakeProcedure(Parse("{method: asha, num_models: 40, brackets: 2}"));
+  auto b = MakeProcedure(Parse("{method: asha, num_models: 40, brackets: 2}"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  FakeRun run_a, run_b;
+  run_a.Add(*(*a)->Start(run_a.View()));
+  run_b.Add(*(*b)->Start(run_b.View()));
+  // Bracket 0 (rungs 1, 4) records a model's first epoch, bracket 1 (rung 4) does not.
+  for (ModelId id = 0; id < 40; ++id) {
+    Step(**a, run_a, id, 0.5);
+    Step(**b, run_b, id, 0.5);
+  }
+  EXPECT_EQ((*a)->SaveState(), (*b)->SaveState());
+  const size_t in_first = (*a)->SaveState()["rungs"][0][0].size();
+  EXPECT_GT(in_first, 20u);  // weight e^0 against e^-1: about 29 of 40
+  EXPECT_LT(in_first, 40u);
+}
+
+TEST(HyperbandScheduleTest, BracketsAreThePapersForMaxT81AndEta3) {
+  HyperbandOptions o;
+  o.max_t = 81;
+  const std::vector<HyperbandBracket> b = HyperbandBrackets(o);
+  ASSERT_EQ(b.size(), 5u);
+  EXPECT_EQ(b[0].models, (std::vector<int>{81, 27, 9, 3, 1}));
+  EXPECT_EQ(b[0].epochs, (std::vector<int>{1, 3, 9, 27, 81}));
+  EXPECT_EQ(b[1].models, (std::vector<int>{34, 11, 3, 1}));
+  EXPECT_EQ(b[1].epochs, (std::vector<int>{3, 9, 27, 81}));
+  EXPECT_EQ(b[2].models, (std::vector<int>{15, 5, 1}));
+  EXPECT_EQ(b[3].models, (std::vector<int>{8, 2}));
+  EXPECT_EQ(b[3].epochs, (std::vector<int>{27, 81}));
+  EXPECT_EQ(b[4].models, (std::vector<int>{5}));
+  EXPECT_EQ(b[4].epochs, (std::vector<int>{81}));
+}
+
+TEST(HyperbandScheduleTest, BudgetsThatAreNotPowersOfEtaAreFlooredAndEndAtMaxT) {
+  HyperbandOptions o;
+  o.max_t = 10;
+  const std::vector<HyperbandBracket> b = HyperbandBrackets(o);
+  ASSERT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0].epochs, (std::vector<int>{1, 3, 10}));
+  EXPECT_EQ(b[0].models, (std::vector<int>{9, 3, 1}));
+  EXPECT_EQ(b[1].epochs, (std::vector<int>{3, 10}));
+  EXPECT_EQ(b[1].models, (std::vector<int>{5, 1}));
+  EXPECT_EQ(b[2].epochs, (std::vector<int>{10}));
+}
+
+// max_t 4, eta 2: brackets 4 models @1 -> 2 @2 -> 1 @4; 3 @2 -> 1 @4; 3 @4.
+class HyperbandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto p = MakeProcedure(Parse("{method: hyperband, eta: 2}"));
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    p_ = std::move(p).value();
+    auto start = p_->Start(run_.View());
+    ASSERT_TRUE(start.ok());
+    std::vector<int> epochs;
+    for (const Decision& d : *start) epochs.push_back(std::get<AddModel>(d).epochs);
+    ASSERT_EQ(epochs, (std::vector<int>{1, 1, 1, 1, 2, 2, 2, 4, 4, 4}));
+    run_.Add(*start);
+  }
+  std::unique_ptr<Procedure> p_;
+  FakeRun run_;
+};
+
+TEST_F(HyperbandTest, ARungIsDecidedWhenItsLastModelCompletesAndKeepsTheTopOneOverEta) {
+  EXPECT_EQ(Step(*p_, run_, 0, 0.3), Strings{});
+  EXPECT_EQ(Step(*p_, run_, 1, 0.8), Strings{});
+  EXPECT_EQ(Step(*p_, run_, 2, 0.5), Strings{});
+  EXPECT_EQ(Step(*p_, run_, 3, 0.6), (Strings{"extend 1 to 2", "extend 3 to 2", "stop 2", "stop 0"}));
+  EXPECT_EQ(run_.model(0).status, ModelStatus::kStopped);
+  EXPECT_EQ(run_.model(1).status, ModelStatus::kRunning);
+  EXPECT_EQ(Step(*p_, run_, 1, 0.7), Strings{});
+  EXPECT_EQ(Step(*p_, run_, 3, 0.75), (Strings{"extend 3 to 4", "stop 1"}));
+  EXPECT_EQ(Step(*p_, run_, 3, 0.8), Strings{});
+  EXPECT_EQ(Step(*p_, run_, 3, 0.8), Strings{});  // the bracket's last rung: nothing more
+  EXPECT_EQ(run_.model(3).status, ModelStatus::kCompleted);
+}
+
+TEST_F(HyperbandTest, AFailedModelIsNotWaitedForNorPromoted) {
+  Step(*p_, run_, 4, 0.5);
+  Step(*p_, run_, 4, 0.4);
+  Step(*p_, run_, 5, 0.6);
+  EXPECT_EQ(Step(*p_, run_, 5, 0.55), Strings{});  // model 6 has not trained yet
+  run_.Fail(6);
+  // The rung is decided at the next epoch any model finishes (here one of another bracket).
+  EXPECT_EQ(Step(*p_, run_, 7, 0.9), (Strings{"extend 5 to 4", "stop 4"}));
+}
+
+TEST_F(HyperbandTest, ARestoredProcedureDecidesAsTheOriginalWould) {
+  Step(*p_, run_, 0, 0.3);
+  Step(*p_, run_, 1, 0.8);
+  Step(*p_, run_, 2, 0.5);
+  auto restored = MakeProcedure(Parse("{method: hyperband, eta: 2}"));
+  ASSERT_TRUE(restored.ok());
+  ASSERT_TRUE((*restored)->RestoreState(p_->SaveState()).ok());
+  EXPECT_EQ((*restored)->SaveState(), p_->SaveState());
+  EXPECT_EQ(Step(**restored, run_, 3, 0.6),
+            (Strings{"extend 1 to 2", "extend 3 to 2", "stop 2", "stop 0"}));
+  EXPECT_EQ((*restored)->RestoreState(spec::Json{{"brackets", spec::Json::array()}}).code(),
+            StatusCode::kDataLoss);
+}
+
+TEST(ExtendsCompletedModelsTest, OnlyHyperbandDoes) {
+  EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: hyperband, max_t: 9}")), 9);
+  EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: asha, num_models: 2}")), 0);
+  EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: random, num_models: 2}")), 0);
+}
+
+}  // namespace
+}  // namespace cerebro::search
