@@ -34,6 +34,22 @@ if [ "${CEREBRO_SKIP_RAY:-0}" != "1" ]; then
   echo "setup: Ray $(.venv/bin/python -c 'import ray; print(ray.__version__)') in .venv"
 fi
 
+# The TensorBoard test (tests/tensorboard_test.py) reads the event files back with the
+# `tensorboard` package itself: pinned, in a test-only virtualenv (.venv-test) made from
+# Debian's python3. CMake registers the test only when .venv-test exists, so
+# CEREBRO_SKIP_TEST_VENV=1 skips this and that test.
+TENSORBOARD_VERSION=2.21.0
+if [ "${CEREBRO_SKIP_TEST_VENV:-0}" != "1" ]; then
+  /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || apt_install_missing setup python3-venv
+  [ -x .venv-test/bin/python ] || /usr/bin/python3 -m venv .venv-test
+  if ! .venv-test/bin/python -c \
+      "import tensorboard, sys; sys.exit(tensorboard.__version__ != '$TENSORBOARD_VERSION')" 2>/dev/null; then
+    echo "setup: installing tensorboard==$TENSORBOARD_VERSION into .venv-test"
+    .venv-test/bin/pip install -q "tensorboard==$TENSORBOARD_VERSION"
+  fi
+  echo "setup: tensorboard $TENSORBOARD_VERSION in .venv-test"
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR"
