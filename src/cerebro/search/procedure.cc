@@ -2,6 +2,7 @@
 
 #include "cerebro/search/space.h"
 #include "cerebro/search/successive_halving.h"
+#include "cerebro/search/tpe.h"
 
 namespace cerebro::search {
 namespace {
@@ -34,6 +35,7 @@ class StaticProcedure final : public Procedure {
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
   if (spec.search.method == spec::SearchMethod::kAsha) return MakeAshaProcedure(spec);
   if (spec.search.method == spec::SearchMethod::kHyperband) return MakeHyperbandProcedure(spec);
+  if (spec.search.method == spec::SearchMethod::kTpe) return MakeTpeProcedure(spec);
   if (spec.search.method != spec::SearchMethod::kGrid &&
       spec.search.method != spec::SearchMethod::kRandom) {
     return InvalidArgument("search.method: " + std::string(EnumName(spec.search.method)) +

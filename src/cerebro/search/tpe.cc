@@ -1,0 +1,576 @@
+#include "cerebro/search/tpe.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cerebro/common/rng.h"
+#include "cerebro/search/space.h"
+
+// How this follows Optuna's TPESampler (v3/v4, `optuna/samplers/_tpe/`), and where not:
+// - Same: n_startup_trials random proposals first; gamma(n) = min(ceil(0.1 n), 25); the
+//   default weights (1 for n < 25, else a linear ramp from 1/n over the oldest n - 25);
+//   a prior kernel (mean (lo+hi)/2, sigma hi-lo, weight prior_weight); univariate
+//   bandwidths from the larger neighbour gap (endpoints not considered) clipped to
+//   [(hi-lo)/min(100, 1+kernels), hi-lo]; multivariate bandwidths 0.2 n^(-1/(d+4)) (hi-lo);
+//   n_ei_candidates drawn from l(x), the one with the largest log l(x) - log g(x) wins;
+//   log parameters live in log space; quantized uniforms are discrete truncated normals
+//   (the mass of each bin), quantized log ones continuous in log space and rounded, as
+//   Optuna's log-int; categoricals: each observation is a kernel putting 1 + prior on its
+//   own choice and prior_weight / kernels on every choice; stopped models rank after the
+//   completed ones, more epochs first (Optuna's pruned trials); the constant liar puts
+//   pending and running models in the "bad" group.
+// - Different: the constant liar is on by default (a MOP run always has models in flight);
+//   a proposal that would see no finished model is random even after n_startup_trials
+//   (with nothing finished there is no good group); the log base is 10 (spec exponents);
+//   a diverged model (non-finite metric) is the worst observation rather than dropped;
+//   the truncated normal is drawn by inversion of its CDF, so one draw per value, and the
+//   normal's tails are computed with erfc, less carefully than scipy's log_ndtr far out.
+// - The objective is the model's last epoch's validation metric, negated when maximized.
+
+namespace cerebro::search {
+namespace {
+
+using spec::Json;
+using Kind = spec::Distribution::Kind;
+
+constexpr double kSqrt2 = 1.4142135623730951;
+constexpr double kSqrt2Pi = 2.5066282746310002;
+constexpr double kLogFloor = -700;  // log of a mass that underflowed
+
+// ---- the normal distribution -----------------------------------------------------------
+
+double Phi(double z) { return 0.5 * std::erfc(-z / kSqrt2); }
+
+// log(Phi(b) - Phi(a)) for a < b, subtracting upper tails when both are above 0 so a
+// mass far out is not lost to cancellation.
+double LogNormalMass(double a, double b) {
+  const double mass =
+      a > 0 ? 0.5 * (std::erfc(a / kSqrt2) - std::erfc(b / kSqrt2)) : Phi(b) - Phi(a);
+  return mass > 0 ? std::log(mass) : kLogFloor;
+}
+
+// The standard normal quantile: Acklam's rational approximation, then one Halley step.
+double InversePhi(double p) {
+  if (p <= 0) return -std::numeric_limits<double>::infinity();
+  if (p >= 1) return std::numeric_limits<double>::infinity();
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  double x;
+  if (p < 0.02425 || p > 1 - 0.02425) {
+    const double q = std::sqrt(-2 * std::log(p < 0.5 ? p : 1 - p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+        ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    if (p > 0.5) x = -x;
+  } else {
+    const double q = p - 0.5, r = q * q;
+    x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+        (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  }
+  const double e = Phi(x) - p;
+  const double u = e * kSqrt2Pi * std::exp(x * x / 2);
+  return x - u / (1 + x * u / 2);
+}
+
+double LogSumExp(const std::vector<double>& v) {
+  double m = -std::numeric_limits<double>::infinity();
+  for (double x : v) m = std::max(m, x);
+  if (!std::isfinite(m)) return m;
+  double s = 0;
+  for (double x : v) s += std::exp(x - m);
+  return m + std::log(s);
+}
+
+// ---- the search space in TPE's internal coordinates -------------------------------------
+
+// One searched parameter. Numeric ones live on [lo, hi]: base-10 exponents for the log
+// forms, widened by half a step at both ends for the quantized ones (so the end values
+// get whole bins). Categorical ones are choice indices.
+struct Dim {
+  std::string name;
+  spec::Distribution dist;
+  bool categorical = false;
+  bool discrete = false;  // quniform: a bin's mass, not a density
+  double lo = 0, hi = 0;
+  double vmin = 0, vmax = 0;  // q-forms: the smallest and largest multiples of q in range
+};
+
+bool IsLog(const Dim& d) {
+  return d.dist.kind == Kind::kLogUniform || d.dist.kind == Kind::kQLogUniform;
+}
+bool IsQuantized(const Dim& d) {
+  return d.dist.kind == Kind::kQUniform || d.dist.kind == Kind::kQLogUniform;
+}
+
+Dim MakeDim(const spec::Param& p) {
+  Dim d;
+  d.name = p.name;
+  d.dist = p.dist;
+  if (p.dist.kind == Kind::kChoice) {
+    d.categorical = true;
+    d.lo = 0;
+    d.hi = static_cast<double>(p.dist.choices.size());
+    return d;
+  }
+  d.lo = p.dist.low;
+  d.hi = p.dist.high;
+  if (IsQuantized(d)) {
+    const double q = p.dist.q;
+    const double lo = IsLog(d) ? std::pow(10.0, p.dist.low) : p.dist.low;
+    const double hi = IsLog(d) ? std::pow(10.0, p.dist.high) : p.dist.high;
+    d.vmin = std::ceil(lo / q - 1e-9) * q;
+    d.vmax = std::max(d.vmin, std::floor(hi / q + 1e-9) * q);
+    d.discrete = !IsLog(d);
+    d.lo = IsLog(d) ? std::log10(d.vmin - q / 2) : d.vmin - q / 2;
+    d.hi = IsLog(d) ? std::log10(d.vmax + q / 2) : d.vmax + q / 2;
+  }
+  return d;
+}
+
+// A parameter value in internal coordinates; nullopt when the model does not have it or
+// has a value outside the space (a model added by hand).
+std::optional<double> ToInternal(const Dim& d, const Json& params) {
+  auto it = params.find(d.name);
+  if (it == params.end()) return std::nullopt;
+  if (d.categorical) {
+    for (size_t i = 0; i < d.dist.choices.size(); ++i) {
+      if (d.dist.choices[i] == *it) return static_cast<double>(i);
+    }
+    return std::nullopt;
+  }
+  if (!it->is_number()) return std::nullopt;
+  double x = it->get<double>();
+  if (IsLog(d)) {
+    if (!(x > 0)) return std::nullopt;
+    x = std::log10(x);
+  }
+  if (!(x >= d.lo - 1e-9 && x <= d.hi + 1e-9)) return std::nullopt;
+  return std::clamp(x, d.lo, d.hi);
+}
+
+// The value a draw stands for: rounded to the step and clamped to the values in range.
+double Quantized(const Dim& d, double x) {
+  const double v = IsLog(d) ? std::pow(10.0, x) : x;
+  return std::clamp(std::round(v / d.dist.q) * d.dist.q, d.vmin, d.vmax);
+}
+
+// A draw moved onto the value it stands for, so it is scored where it will be tried.
+double Snap(const Dim& d, double x) {
+  if (d.categorical || !IsQuantized(d)) return x;
+  const double v = Quantized(d, x);
+  return IsLog(d) ? std::log10(v) : v;
+}
+
+Json ToValue(const Dim& d, double x) {
+  if (d.categorical) return d.dist.choices[static_cast<size_t>(x)];
+  if (!IsQuantized(d)) return Json(IsLog(d) ? std::pow(10.0, x) : std::clamp(x, d.lo, d.hi));
+  const double v = Quantized(d, x);
+  if (d.dist.integer) return Json(static_cast<int64_t>(std::llround(v)));
+  return Json(v);
+}
+
+// ---- the Parzen estimator ---------------------------------------------------------------
+
+// A weighted mixture of kernels over some dims: one kernel per observation plus the prior
+// (the last). Each kernel is a product over dims of a truncated normal or a categorical.
+class ParzenEstimator {
+ public:
+  // obs[k][j]: observation k's value on dims[j], oldest first.
+  ParzenEstimator(const std::vector<const Dim*>& dims, const std::vector<std::vector<double>>& obs,
+                  const TpeOptions& opt)
+      : dims_(dims) {
+    const size_t n = obs.size(), kernels = n + 1;
+    // Optuna's default_weights: recent observations count fully, older ones less.
+    std::vector<double> w(n, 1.0);
+    if (n >= 25) {
+      const size_t ramp = n - 25;
+      for (size_t i = 0; i < ramp; ++i) {
+        w[i] = ramp == 1 ? 1.0 / n : 1.0 / n + (1.0 - 1.0 / n) * i / (ramp - 1);
+      }
+    }
+    w.push_back(opt.prior_weight);
+    double total = 0;
+    for (double x : w) total += x;
+    for (double x : w) log_weights_.push_back(std::log(x / total));
+
+    params_.resize(dims.size());
+    for (size_t j = 0; j < dims.size(); ++j) {
+      const Dim& d = *dims[j];
+      Component& c = params_[j];
+      if (d.categorical) {
+        const size_t m = d.dist.choices.size();
+        const double fill = opt.prior_weight / static_cast<double>(kernels);
+        for (size_t k = 0; k < kernels; ++k) {
+          std::vector<double> row(m, fill);
+          if (k < n) row[static_cast<size_t>(obs[k][j])] += 1;
+          double s = 0;
+          for (double x : row) s += x;
+          for (double& x : row) x = std::log(x / s);
+          c.log_probs.push_back(std::move(row));
+        }
+        continue;
+      }
+      for (size_t k = 0; k < n; ++k) c.mu.push_back(obs[k][j]);
+      c.mu.push_back(0.5 * (d.lo + d.hi));
+      const double range = d.hi - d.lo;
+      if (opt.multivariate) {
+        const double s = 0.2 * std::pow(std::max<double>(n, 1), -1.0 / (dims.size() + 4)) * range;
+        c.sigma.assign(kernels, s);
+      } else {
+        c.sigma = NeighbourGaps(c.mu, d.lo, d.hi, opt.consider_endpoints);
+      }
+      const double min_sigma =
+          opt.consider_magic_clip ? range / std::min(100.0, 1.0 + kernels) : 1e-12;
+      for (double& s : c.sigma) s = std::clamp(s, min_sigma, range);
+      c.sigma.back() = range;  // the prior
+      for (size_t k = 0; k < kernels; ++k) {
+        c.log_z.push_back(
+            LogNormalMass((d.lo - c.mu[k]) / c.sigma[k], (d.hi - c.mu[k]) / c.sigma[k]));
+      }
+    }
+  }
+
+  // One point drawn from the mixture: a kernel by weight, then each dim from it.
+  std::vector<double> Sample(std::mt19937_64& rng) const {
+    size_t k = Pick(log_weights_, rng);
+    std::vector<double> x(dims_.size());
+    for (size_t j = 0; j < dims_.size(); ++j) {
+      const Dim& d = *dims_[j];
+      const Component& c = params_[j];
+      if (d.categorical) {
+        x[j] = static_cast<double>(Pick(c.log_probs[k], rng));
+        continue;
+      }
+      // Inversion: a uniform draw between the CDF's values at the bounds.
+      const double pa = Phi((d.lo - c.mu[k]) / c.sigma[k]), pb = Phi((d.hi - c.mu[k]) / c.sigma[k]);
+      const double z = InversePhi(pa + Uniform01(rng) * (pb - pa));
+      x[j] = Snap(d, std::clamp(c.mu[k] + c.sigma[k] * z, d.lo, d.hi));
+    }
+    return x;
+  }
+
+  double LogPdf(const std::vector<double>& x) const {
+    std::vector<double> per_kernel(log_weights_);
+    for (size_t j = 0; j < dims_.size(); ++j) {
+      const Dim& d = *dims_[j];
+      const Component& c = params_[j];
+      for (size_t k = 0; k < per_kernel.size(); ++k) {
+        if (d.categorical) {
+          per_kernel[k] += c.log_probs[k][static_cast<size_t>(x[j])];
+        } else if (d.discrete) {
+          const double half = d.dist.q / 2;
+          per_kernel[k] += LogNormalMass((x[j] - half - c.mu[k]) / c.sigma[k],
+                                         (x[j] + half - c.mu[k]) / c.sigma[k]) -
+                           c.log_z[k];
+        } else {
+          const double z = (x[j] - c.mu[k]) / c.sigma[k];
+          per_kernel[k] += -0.5 * z * z - std::log(c.sigma[k] * kSqrt2Pi) - c.log_z[k];
+        }
+      }
+    }
+    return LogSumExp(per_kernel);
+  }
+
+ private:
+  struct Component {
+    std::vector<double> mu, sigma, log_z;        // numeric
+    std::vector<std::vector<double>> log_probs;  // categorical: [kernel][choice]
+  };
+
+  // Univariate bandwidths: each kernel's larger gap to its neighbours (the bounds count
+  // as neighbours; with consider_endpoints off, the outermost kernels use their inner gap).
+  static std::vector<double> NeighbourGaps(const std::vector<double>& mu, double lo, double hi,
+                                           bool consider_endpoints) {
+    std::vector<size_t> order(mu.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return mu[a] < mu[b]; });
+    std::vector<double> s{lo};
+    for (size_t i : order) s.push_back(mu[i]);
+    s.push_back(hi);
+    std::vector<double> sorted_sigma(mu.size());
+    for (size_t i = 0; i < mu.size(); ++i)
+      sorted_sigma[i] = std::max(s[i + 1] - s[i], s[i + 2] - s[i + 1]);
+    if (!consider_endpoints && s.size() >= 4) {
+      sorted_sigma.front() = s[2] - s[1];
+      sorted_sigma.back() = s[s.size() - 2] - s[s.size() - 3];
+    }
+    std::vector<double> sigma(mu.size());
+    for (size_t i = 0; i < order.size(); ++i) sigma[order[i]] = sorted_sigma[i];
+    return sigma;
+  }
+
+  static size_t Pick(const std::vector<double>& log_p, std::mt19937_64& rng) {
+    double u = Uniform01(rng), acc = 0;
+    for (size_t i = 0; i < log_p.size(); ++i) {
+      acc += std::exp(log_p[i]);
+      if (u < acc) return i;
+    }
+    return log_p.size() - 1;
+  }
+
+  std::vector<const Dim*> dims_;
+  std::vector<double> log_weights_;
+  std::vector<Component> params_;
+};
+
+// ---- observations ------------------------------------------------------------------------
+
+// A model as TPE sees it, in id order (Optuna's trial number).
+struct Trial {
+  const Json* params = nullptr;
+  enum class State { kComplete, kStopped, kRunning } state = State::kRunning;
+  double loss = 0;  // minimized; finished trials only
+  int epochs = 0;   // epochs trained
+};
+
+double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
+  const double v = metric.name == "accuracy" ? m.val_accuracy : m.val_loss;
+  const double loss = metric.direction == spec::Direction::kMaximize ? -v : v;
+  return std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
+}
+
+// The good group (l) and the bad group (g), each in id order: the best gamma(n) finished
+// models, completed before stopped; everything else, in-flight models included.
+void Split(const std::vector<Trial>& trials, std::vector<const Trial*>* below,
+           std::vector<const Trial*>* above) {
+  std::vector<const Trial*> ranked;
+  for (const Trial& t : trials) {
+    if (t.state != Trial::State::kRunning) ranked.push_back(&t);
+  }
+  std::stable_sort(ranked.begin(), ranked.end(), [](const Trial* a, const Trial* b) {
+    if (a->state != b->state) return a->state == Trial::State::kComplete;
+    if (a->state == Trial::State::kStopped && a->epochs != b->epochs) return a->epochs > b->epochs;
+    return a->loss < b->loss;
+  });
+  const size_t n_below =
+      std::min<size_t>({static_cast<size_t>(std::ceil(0.1 * static_cast<double>(trials.size()))),
+                        25, ranked.size()});
+  for (const Trial& t : trials) {
+    const bool good =
+        std::find(ranked.begin(), ranked.begin() + n_below, &t) != ranked.begin() + n_below;
+    (good ? below : above)->push_back(&t);
+  }
+}
+
+// The observations of `trials` on `dims`: only trials that have every one of them.
+std::vector<std::vector<double>> Observations(const std::vector<const Trial*>& trials,
+                                              const std::vector<const Dim*>& dims) {
+  std::vector<std::vector<double>> out;
+  for (const Trial* t : trials) {
+    std::vector<double> row;
+    for (const Dim* d : dims) {
+      std::optional<double> x = ToInternal(*d, *t->params);
+      if (!x) break;
+      row.push_back(*x);
+    }
+    if (row.size() == dims.size()) out.push_back(std::move(row));
+  }
+  return out;
+}
+
+// ---- the procedure -------------------------------------------------------------------------
+
+class TpeProcedure final : public Procedure {
+ public:
+  TpeProcedure(const spec::ExperimentSpec& spec, TpeOptions options)
+      : spec_(spec), options_(options) {
+    for (const spec::Param& p : spec_.params) {
+      if (p.searched) dims_.push_back(MakeDim(p));
+    }
+  }
+
+  StatusOr<std::vector<Decision>> Start(const Observation& run) override { return Refill(run); }
+  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
+    return Refill(run);
+  }
+
+  spec::Json SaveState() const override { return Json{{"proposed", proposed_}}; }
+  Status RestoreState(const spec::Json& state) override {
+    if (state.is_null()) {  // nothing was decided yet
+      proposed_ = 0;
+      return Status::Ok();
+    }
+    auto it = state.is_object() ? state.find("proposed") : state.end();
+    if (!state.is_object() || it == state.end() || !it->is_number_integer() ||
+        it->get<int64_t>() < 0) {
+      return InvalidArgument("tpe: the journaled procedure state is not {\"proposed\": N}: " +
+                             state.dump());
+    }
+    proposed_ = it->get<int64_t>();
+    return Status::Ok();
+  }
+
+ private:
+  // Keeps `slots` models in flight until num_models were proposed: at the start a batch,
+  // then one each time a model finishes (or more, when one failed since the last call).
+  StatusOr<std::vector<Decision>> Refill(const Observation& run) {
+    std::vector<Trial> trials;
+    int live = 0;
+    for (const ModelView& m : run.models) {
+      Trial t;
+      t.params = &m.params;
+      t.epochs = static_cast<int>(m.history.size());
+      if (m.status == ModelStatus::kPending || m.status == ModelStatus::kRunning) {
+        ++live;
+        if (!options_.constant_liar) continue;
+      } else if (m.status == ModelStatus::kFailed || m.history.empty()) {
+        continue;
+      } else {
+        t.state =
+            m.status == ModelStatus::kCompleted ? Trial::State::kComplete : Trial::State::kStopped;
+        t.loss = Objective(m.history.back(), spec_.metric);
+      }
+      trials.push_back(t);
+    }
+    std::vector<Decision> out;
+    // Proposals of this batch are in flight for the ones after them (the constant liar).
+    std::deque<Json> batch;  // stable addresses: trials point into it
+    while (live < run.slots && proposed_ < spec_.search.num_models) {
+      batch.push_back(Propose(trials));
+      ++proposed_;
+      ++live;
+      if (options_.constant_liar) trials.push_back(Trial{&batch.back()});
+      out.push_back(AddModel{batch.back(), spec_.run.epochs, -1});
+    }
+    return out;
+  }
+
+  Json Propose(const std::vector<Trial>& trials) const {
+    const uint64_t index = static_cast<uint64_t>(proposed_);
+    std::vector<Json> values(dims_.size());
+    const bool finished = std::any_of(trials.begin(), trials.end(), [](const Trial& t) {
+      return t.state != Trial::State::kRunning;
+    });
+    if (proposed_ < options_.n_startup_trials || !finished) {
+      for (size_t j = 0; j < dims_.size(); ++j) {  // random search's own draw
+        std::mt19937_64 rng(
+            DeriveSeed(spec_.run.seed, "search.tpe.startup", {index, HashString(dims_[j].name)}));
+        values[j] = Sample(dims_[j].dist, rng);
+      }
+    } else {
+      std::vector<const Trial*> below, above;
+      Split(trials, &below, &above);
+      if (options_.multivariate) {
+        std::vector<const Dim*> all;
+        for (const Dim& d : dims_) all.push_back(&d);
+        std::mt19937_64 rng(DeriveSeed(spec_.run.seed, "search.tpe", {index}));
+        const std::vector<double> x = BestCandidate(all, below, above, rng);
+        for (size_t j = 0; j < dims_.size(); ++j) values[j] = ToValue(dims_[j], x[j]);
+      } else {
+        for (size_t j = 0; j < dims_.size(); ++j) {
+          std::mt19937_64 rng(
+              DeriveSeed(spec_.run.seed, "search.tpe", {index, HashString(dims_[j].name)}));
+          values[j] = ToValue(dims_[j], BestCandidate({&dims_[j]}, below, above, rng)[0]);
+        }
+      }
+    }
+    Json params = Json::object();
+    size_t j = 0;
+    for (const spec::Param& p : spec_.params) params[p.name] = p.searched ? values[j++] : p.value;
+    return params;
+  }
+
+  // n_ei_candidates draws from l(x); the one with the largest log l(x) - log g(x).
+  std::vector<double> BestCandidate(const std::vector<const Dim*>& dims,
+                                    const std::vector<const Trial*>& below,
+                                    const std::vector<const Trial*>& above,
+                                    std::mt19937_64& rng) const {
+    const ParzenEstimator l(dims, Observations(below, dims), options_);
+    const ParzenEstimator g(dims, Observations(above, dims), options_);
+    std::vector<double> best;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (int i = 0; i < options_.n_ei_candidates; ++i) {
+      std::vector<double> c = l.Sample(rng);
+      const double score = l.LogPdf(c) - g.LogPdf(c);
+      if (best.empty() || score > best_score) {
+        best = std::move(c);
+        best_score = score;
+      }
+    }
+    return best;
+  }
+
+  spec::ExperimentSpec spec_;
+  TpeOptions options_;
+  std::vector<Dim> dims_;  // the searched params, in spec order
+  int64_t proposed_ = 0;
+};
+
+}  // namespace
+
+StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options) {
+  TpeOptions o;
+  if (!options.is_object()) return InvalidArgument("search: expected a mapping");
+  for (auto it = options.begin(); it != options.end(); ++it) {
+    const std::string key = "search." + it.key();
+    const Json& v = it.value();
+    auto integer = [&](int* out, int min, const char* what) -> Status {
+      if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > 1000000) {
+        return InvalidArgument(key + ": expected " + what + ", got " + v.dump());
+      }
+      *out = static_cast<int>(v.get<int64_t>());
+      return Status::Ok();
+    };
+    auto boolean = [&](bool* out) -> Status {
+      if (!v.is_boolean())
+        return InvalidArgument(key + ": expected true or false, got " + v.dump());
+      *out = v.get<bool>();
+      return Status::Ok();
+    };
+    if (it.key() == "n_startup_trials") {
+      RETURN_IF_ERROR(integer(&o.n_startup_trials, 0, "a non-negative integer"));
+    } else if (it.key() == "n_ei_candidates") {
+      RETURN_IF_ERROR(integer(&o.n_ei_candidates, 1, "a positive integer"));
+    } else if (it.key() == "prior_weight") {
+      if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>())) {
+        return InvalidArgument(key + ": expected a positive number, got " + v.dump());
+      }
+      o.prior_weight = v.get<double>();
+    } else if (it.key() == "multivariate") {
+      RETURN_IF_ERROR(boolean(&o.multivariate));
+    } else if (it.key() == "constant_liar") {
+      RETURN_IF_ERROR(boolean(&o.constant_liar));
+    } else if (it.key() == "consider_magic_clip") {
+      RETURN_IF_ERROR(boolean(&o.consider_magic_clip));
+    } else if (it.key() == "consider_endpoints") {
+      RETURN_IF_ERROR(boolean(&o.consider_endpoints));
+    } else {
+      return InvalidArgument(
+          key +
+          ": unknown key for method tpe (known: n_startup_trials, n_ei_candidates, "
+          "prior_weight, multivariate, constant_liar, consider_magic_clip, "
+          "consider_endpoints)");
+    }
+  }
+  return o;
+}
+
+StatusOr<std::unique_ptr<Procedure>> MakeTpeProcedure(const spec::ExperimentSpec& spec) {
+  auto blame = [&](const Status& st) {
+    return spec.source_file.empty() ? st : st.WithContext(spec.source_file);
+  };
+  StatusOr<TpeOptions> options = ParseTpeOptions(spec.search.options);
+  if (!options.ok()) return blame(options.status());
+  if (spec.search.num_models < 1) {
+    return blame(
+        InvalidArgument("search.num_models: method tpe needs the number of models to propose"));
+  }
+  return std::unique_ptr<Procedure>(std::make_unique<TpeProcedure>(spec, *options));
+}
+
+}  // namespace cerebro::search

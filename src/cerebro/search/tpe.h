@@ -1,0 +1,36 @@
+// TPE: the Tree-structured Parzen Estimator (Bergstra et al. 2011) as a Procedure, native
+// C++, following Optuna's TPESampler where it is sound (differences in docs/design.md and
+// tpe.cc). It owns only a proposal counter: every draw is re-derived from the seed and that
+// counter, and everything else from the observations, so SaveState is tiny and a restored
+// procedure proposes exactly what the uninterrupted one would. Used by one thread.
+#pragma once
+
+#include <memory>
+
+#include "cerebro/common/status.h"
+#include "cerebro/search/procedure.h"
+#include "cerebro/spec/spec.h"
+
+namespace cerebro::search {
+
+// The knobs, read from spec.search.options (defaults as Optuna's TPESampler, except that
+// the constant liar is on: pending and running models count as bad observations).
+struct TpeOptions {
+  int n_startup_trials = 10;  // proposals drawn at random before the model is used
+  int n_ei_candidates = 24;   // candidates drawn from l(x); the best l(x)/g(x) wins
+  double prior_weight = 1.0;  // weight of the prior kernel (uniform-ish over the range)
+  bool multivariate = false;  // one joint estimator over all parameters
+  bool constant_liar = true;  // pending/running models join the "bad" group
+  bool consider_magic_clip = true;
+  bool consider_endpoints = false;
+};
+
+// Reads and checks the options: unknown keys and bad values are one line naming the key
+// ("search.n_ei_candidates: expected a positive integer, got 0").
+StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options);
+
+// The TPE procedure for `spec` (method tpe; spec.search.num_models is the total number of
+// models it proposes). InvalidArgument for bad options or a missing num_models.
+StatusOr<std::unique_ptr<Procedure>> MakeTpeProcedure(const spec::ExperimentSpec& spec);
+
+}  // namespace cerebro::search
