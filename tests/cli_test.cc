@@ -10,6 +10,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -631,6 +633,74 @@ TEST_F(CliTest, InterruptedPrepareLeavesNoStagingDirectory) {
     }
     EXPECT_TRUE(caught_staging) << "never caught cerebro prepare while it was staging";
   }
+}
+
+}  // namespace
+}  // namespace cerebro
+
+namespace cerebro {
+namespace {
+
+// `cerebro ctl` steers a live run: a stop lands at the model's next epoch boundary, an
+// extension adds epochs, each acknowledged with one line; bad input is refused with one
+// line and exit 2; another user is refused; a run that is not running says so.
+TEST_F(CliTest, CtlSteersARunningExperiment) {
+  // 40 epochs of 4 models: long enough to steer (several seconds), short for a test.
+  const std::string spec = Spec(testing::SmallSpec(csv_, 40, 2));
+  const std::string cmd = testing::BinaryDir() + "/cerebro run " + spec + " --out " + Out() +
+                          " --quiet > " + tmp_.Join("run.log") + " 2>&1";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!std::filesystem::exists(Out() + "/control") && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_TRUE(std::filesystem::exists(Out() + "/control"));
+  CmdResult stop = RunCerebro("ctl " + Out() + " stop 1");
+  EXPECT_EQ(stop.exit_code, 0) << stop.out;
+  EXPECT_NE(stop.out.find("cerebro: model 1 stop"), std::string::npos) << stop.out;
+  CmdResult extend = RunCerebro("ctl " + Out() + " extend 0 42");
+  EXPECT_EQ(extend.exit_code, 0) << extend.out;
+  EXPECT_NE(extend.out.find("model 0 now trains to epoch 42"), std::string::npos) << extend.out;
+  for (const char* bad : {" stop 99", " frobnicate 1", " add '{not json'", " extend 0 3",
+                          " clone 1 --epochs x"}) {
+    CmdResult r = RunCerebro("ctl " + Out() + bad);
+    EXPECT_NE(r.exit_code, 0) << bad << ": " << r.out;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1) << bad << ": " << r.out;
+  }
+  // Another user (nobody) cannot steer the run: the socket lives in a directory only its
+  // owner can enter.
+  pid_t other = ::fork();
+  if (other == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(3);
+    std::string ctl = testing::BinaryDir() + "/cerebro";
+    int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 2);
+    ::execl(ctl.c_str(), ctl.c_str(), "ctl", Out().c_str(), "stop", "0", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(other, &st, 0);
+  if (!(WIFEXITED(st) && WEXITSTATUS(st) == 3)) {  // 3: this machine cannot switch users
+    EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0) << "another user steered the run";
+  }
+  ASSERT_EQ(::waitpid(pid, &st, 0), pid);
+  ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << testing::ReadFileOrEmpty(tmp_.Join("run.log"));
+  auto summary = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
+  for (const auto& m : summary["models"]) {
+    if (m["id"] == 1) {
+      EXPECT_EQ(m["status"], "stopped");
+      EXPECT_LT(m["history"].size(), 40u);
+    }
+    if (m["id"] == 0) EXPECT_EQ(m["history"].size(), 42u);
+  }
+  CmdResult late = RunCerebro("ctl " + Out() + " stop 0");
+  EXPECT_EQ(late.exit_code, 1) << late.out;
+  EXPECT_NE(late.out.find("not running"), std::string::npos) << late.out;
+  EXPECT_FALSE(std::filesystem::exists(Out() + "/control"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <string>
 #include <system_error>
 
+#include "cerebro/cli/ctl.h"
 #include "cerebro/cli/outcome.h"
 #include "cerebro/cli/progress.h"
 #include "cerebro/cli/ranked_table.h"
@@ -74,6 +75,7 @@ int CmdRun(const CommandLine& line) {
   opts.out_dir = line.Has("--out")
                      ? line.Value("--out")
                      : DefaultRunDir(s, std::chrono::system_clock::now(), ::getpid());
+  opts.serve_control = true;  // `cerebro ctl` can steer it
   StatusOr<driver::RunResult> result = Internal("not run");
   bool started = false;
   {
@@ -94,6 +96,7 @@ int CmdResume(const CommandLine& line) {
   if (!dir.ok()) return Fail(dir.status());
   driver::RunOptions opts;
   opts.wait_for_lock = line.Has("--wait");  // another process owns the run: wait for it
+  opts.serve_control = true;                // `cerebro ctl` can steer it
   StatusOr<driver::RunResult> result = Internal("not run");
   {
     ResumeHintOnSignal hint(*dir);  // resume stages no data: armed from the start
@@ -194,6 +197,7 @@ int RunCommand(const CommandLine& line) {
     case Command::kResume: return CmdResume(line);
     case Command::kReplay: return CmdReplay(line);
     case Command::kReport: return CmdReport(line);
+    case Command::kCtl: return CmdCtl(line);
   }
   return Fail(Internal("unhandled command"));
 }

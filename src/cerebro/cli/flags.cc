@@ -29,6 +29,7 @@ constexpr FlagInfo kFlags[] = {
     {"--ray-address", FlagType::kText, "run.ray_address"},
     {"--quiet", FlagType::kSwitch, ""},
     {"--wait", FlagType::kSwitch, ""},
+    {"--set", FlagType::kText, ""},
 };
 
 const FlagInfo* FindFlag(std::string_view name) {
@@ -47,6 +48,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
   static const std::vector<std::string_view> kPrepare = {"--out", "--partitions", "--seed"};
   static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};
   static const std::vector<std::string_view> kReplay = {"--out", "--quiet"};
+  static const std::vector<std::string_view> kCtl = {"--set", "--epochs"};
   static const std::vector<std::string_view> kNone = {};
   switch (c) {
     case Command::kRun: return kRun;
@@ -55,6 +57,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
     case Command::kResume: return kResume;
     case Command::kReplay: return kReplay;
     case Command::kReport: return kNone;
+    case Command::kCtl: return kCtl;
   }
   return kNone;
 }

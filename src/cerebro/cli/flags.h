@@ -14,7 +14,7 @@
 
 namespace cerebro::cli {
 
-enum class Command { kRun, kConfigs, kPrepare, kResume, kReplay, kReport };
+enum class Command { kRun, kConfigs, kPrepare, kResume, kReplay, kReport, kCtl };
 
 struct CommandLine {
   Command command = Command::kRun;
@@ -48,6 +48,7 @@ struct EnumNames<cli::Command> {
   static constexpr NamedValue<cli::Command> kTable[] = {
       {cli::Command::kRun, "run"},       {cli::Command::kConfigs, "configs"},
       {cli::Command::kPrepare, "prepare"}, {cli::Command::kResume, "resume"},
-      {cli::Command::kReplay, "replay"}, {cli::Command::kReport, "report"}};
+      {cli::Command::kReplay, "replay"}, {cli::Command::kReport, "report"},
+      {cli::Command::kCtl, "ctl"}};
 };
 }  // namespace cerebro

@@ -31,6 +31,10 @@ constexpr const char* kUsage = R"(usage:
       Re-execute a run following its journaled partition order and report any divergence.
   cerebro report RUN_DIR
       Print the ranked table of a finished run from its summary.json.
+  cerebro ctl RUN_DIR stop MODEL | extend MODEL EPOCHS | add 'PARAMS' [--epochs E]
+                      | clone MODEL [key=value ...] [--set key=value] [--epochs E]
+      Steer a running experiment (only its owner can): the command is journaled at once
+      and applied at the touched model's next epoch boundary.
 Each command takes only the flags shown for it. The flags other than --out and --quiet
 set fields of the spec's run section (--threads sets threads_per_worker) before the spec
 is checked, so they obey the spec's rules.

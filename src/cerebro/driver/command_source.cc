@@ -7,18 +7,18 @@ StatusOr<std::unique_ptr<QueueCommandSource>> QueueCommandSource::Create() {
   return std::unique_ptr<QueueCommandSource>(new QueueCommandSource(std::move(w)));
 }
 
-void QueueCommandSource::Push(Command command) {
+void QueueCommandSource::Push(Command command, CommandReply reply) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(command));
+    queue_.push_back({std::move(command), std::move(reply)});
   }
   wakeup_->Notify();
 }
 
-std::vector<Command> QueueCommandSource::Take() {
+std::vector<IncomingCommand> QueueCommandSource::Take() {
   wakeup_->Drain();
   std::lock_guard<std::mutex> lock(mu_);
-  std::vector<Command> out;
+  std::vector<IncomingCommand> out;
   out.swap(queue_);
   return out;
 }

@@ -48,6 +48,9 @@ struct RunOptions {
   std::vector<RunObserver*> observers;
   // Commands for the running experiment (not owned; may be null).
   CommandSource* commands = nullptr;
+  // Without `commands`: serve `cerebro ctl` on the run's control socket while the loop
+  // runs (driver/control_server.h). The CLI's run and resume do.
+  bool serve_control = false;
   // Makes the backend; null = exec::MakeBackend (tests pass a fake backend).
   BackendFactory backend_factory;
   // Makes the search procedure; null = search::MakeProcedure (the spec's search). Resume

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "cerebro/driver/driver.h"
+#include "cerebro/driver/driver_test_util.h"
 #include "cerebro/exec/fake_backend.h"
 #include "cerebro/store/journal.h"
 #include "cerebro/store/run_lock.h"
@@ -21,29 +22,6 @@ namespace {
 using exec::FakeBackend;
 using store::ModelOutcome;
 
-class TempDir {
- public:
-  TempDir() {
-    char tmpl[] = "/tmp/cerebro_driver_XXXXXX";
-    path_ = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { (void)RealFileSystem().RemoveAll(path_); }
-  std::string Join(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
-// 60 rows of 4 features, 3 classes: only the data store's shape matters here (the fake
-// backend makes the metrics up from the units).
-std::string WriteCsv(const TempDir& dir) {
-  std::string path = dir.Join("data.csv");
-  std::ofstream out(path);
-  out << "a,b,c,d,label\n";
-  for (int r = 0; r < 60; ++r) out << r % 7 << "," << r % 5 << "," << r % 3 << "," << r << "," << r % 3 << "\n";
-  return path;
-}
-
 spec::ExperimentSpec Spec(const std::string& csv, int epochs, const std::string& extra = "") {
   std::string text = "name: fake\ndata: {format: csv, train: {path: " + csv +
                      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
@@ -53,49 +31,6 @@ spec::ExperimentSpec Spec(const std::string& csv, int epochs, const std::string&
   auto s = spec::ParseSpecString(text, "fake.yaml");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;
-}
-
-// Hands the run a FakeBackend the test owns, so the test can script it before and
-// inspect it after the run (the run destroys its backend when it ends).
-class BorrowedBackend final : public exec::Backend {
- public:
-  explicit BorrowedBackend(FakeBackend* fake) : fake_(fake) {}
-  Status Start(const std::vector<exec::WorkerSetup>& w) override { return fake_->Start(w); }
-  int num_workers() const override { return fake_->num_workers(); }
-  Status Submit(const exec::UnitRequest& r) override { return fake_->Submit(r); }
-  StatusOr<std::optional<exec::Completion>> WaitFor(const Wakeup* wake, double timeout) override {
-    return fake_->WaitFor(wake, timeout);
-  }
-  Status RestartWorker(int w) override { return fake_->RestartWorker(w); }
-  void Shutdown() override { fake_->Shutdown(); }
-  std::vector<std::string> warnings() const override { return fake_->warnings(); }
-  exec::BackendStats stats() const override { return fake_->stats(); }
-
- private:
-  FakeBackend* fake_;
-};
-
-// Options whose backend is `fake` (a fresh FakeBackend per run when null).
-RunOptions FakeOptions(const std::string& out, FakeBackend* fake) {
-  RunOptions o;
-  o.out_dir = out;
-  o.backend_factory = [fake](const exec::BackendConfig&) -> StatusOr<std::unique_ptr<exec::Backend>> {
-    if (fake == nullptr) return std::unique_ptr<exec::Backend>(std::make_unique<FakeBackend>());
-    return std::unique_ptr<exec::Backend>(std::make_unique<BorrowedBackend>(fake));
-  };
-  return o;
-}
-
-std::vector<store::Record> JournalOf(const std::string& run_dir) {
-  store::Journal j(&RealFileSystem(), run_dir + "/journal.jsonl");
-  auto c = j.Read();
-  EXPECT_TRUE(c.ok()) << c.status().ToString();
-  return c.ok() ? c->records : std::vector<store::Record>{};
-}
-
-std::string Slurp(const std::string& path) {
-  auto s = RealFileSystem().ReadFile(path);
-  return s.ok() ? *s : "";
 }
 
 const ModelOutcome& ById(const RunResult& r, ModelId id) {
@@ -190,42 +125,6 @@ TEST(RunLoopTest, AProcedureAddsAndStopsModelsAtEpochBoundaries) {
   }
   EXPECT_EQ(decisions, 1 + 3 + 1 + 2);
   EXPECT_EQ(with_actions, 3);  // the start, the clone, the stop
-}
-
-// A FileSystem whose appends fail where `fail(path, data, journal_appends_so_far)` says,
-// as a full disk would or as if the driver died there: the journal then holds exactly
-// the records before the failed one. Counts journal appends.
-class FailingAppends final : public FileSystem {
- public:
-  using Rule = std::function<bool(const std::string& path, std::string_view data, int n)>;
-  explicit FailingAppends(Rule fail) : fail_(std::move(fail)) {}
-  StatusOr<std::string> ReadFile(const std::string& p) override { return real().ReadFile(p); }
-  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
-    return real().WriteFileAtomic(p, c);
-  }
-  Status AppendDurable(const std::string& p, std::string_view d) override {
-    const bool journal = p.find("journal.jsonl") != std::string::npos;
-    if (journal) ++appends_;
-    if (journal && fail_(p, d, appends_)) return IoError(p + ": disk full");
-    return real().AppendDurable(p, d);
-  }
-  Status MakeDirs(const std::string& p) override { return real().MakeDirs(p); }
-  Status Rename(const std::string& a, const std::string& b) override { return real().Rename(a, b); }
-  Status RemoveFile(const std::string& p) override { return real().RemoveFile(p); }
-  Status RemoveAll(const std::string& p) override { return real().RemoveAll(p); }
-  bool Exists(const std::string& p) override { return real().Exists(p); }
-  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real().ListDir(p); }
-  StatusOr<uint64_t> FileSize(const std::string& p) override { return real().FileSize(p); }
-  int appends() const { return appends_; }
-
- private:
-  static FileSystem& real() { return RealFileSystem(); }
-  Rule fail_;
-  int appends_ = 0;
-};
-
-FailingAppends CrashAtAppend(int n) {
-  return FailingAppends([n](const std::string&, std::string_view, int k) { return k == n; });
 }
 
 TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOnes) {
@@ -672,6 +571,135 @@ TEST_F(HungWorkerTest, OtherModelsFinishedUnitsSetTheLimitOfAModelWithoutAny) {
   EXPECT_EQ(Hung(r->run_dir).size(), 1u);
   EXPECT_GE(now_, 1060);
   EXPECT_LT(now_, 1061);
+}
+
+}  // namespace
+}  // namespace cerebro::driver
+
+namespace cerebro::driver {
+namespace {
+
+// Commands a user sends: each one record, applied at the touched model's next epoch
+// boundary, acknowledged with a line; refusals change nothing.
+class CommandTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto q = QueueCommandSource::Create();
+    ASSERT_TRUE(q.ok());
+    queue_ = std::move(q).value();
+  }
+  // Pushes `c` when the n-th unit of the run has finished; records the reply.
+  class PushAt final : public RunObserver {
+   public:
+    PushAt(CommandTest* t, int n, Command c) : t_(t), n_(n), c_(std::move(c)) {}
+    Status OnUnitDone(const RunView&, const store::UnitDone&) override {
+      if (++seen_ == n_) {
+        t_->queue_->Push(c_, [this](const Status& st, const std::string& m) {
+          status = st;
+          message = m;
+        });
+      }
+      return Status::Ok();
+    }
+    Status status = Internal("no reply");
+    std::string message;
+
+   private:
+    CommandTest* t_;
+    int n_, seen_ = 0;
+    Command c_;
+  };
+  RunOptions Options(const std::string& out) {
+    RunOptions o = FakeOptions(out, nullptr);
+    o.commands = queue_.get();
+    return o;
+  }
+  TempDir tmp_;
+  std::unique_ptr<QueueCommandSource> queue_;
+};
+
+TEST_F(CommandTest, AStopSentMidEpochLandsWhenThatEpochEnds) {
+  PushAt push(this, 1, search::StopModel{0, ""});  // model 0 has one unit of epoch 1 then
+  RunOptions o = Options(tmp_.Join("run"));
+  o.observers.push_back(&push);
+  auto r = RunExperiment(Spec(WriteCsv(tmp_), 3), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(push.status.ok()) << push.status.ToString();
+  EXPECT_EQ(push.message, "model 0 stops when its current epoch ends");
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kStopped);
+  EXPECT_EQ(ById(*r, 0).history.size(), 1u);  // the epoch it was in was finished, no more
+  EXPECT_EQ(ById(*r, 0).failure, "stopped by the user");
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kCompleted);
+}
+
+TEST_F(CommandTest, ACloneStartsFromTheSourcesStateWithTheNewParams) {
+  PushAt push(this, 5, CloneModel{0, spec::Json{{"lr", 0.5}}, 2});
+  RunOptions o = Options(tmp_.Join("run"));
+  o.observers.push_back(&push);
+  auto r = RunExperiment(Spec(WriteCsv(tmp_), 3), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(push.status.ok()) << push.status.ToString();
+  ASSERT_EQ(r->models.size(), 3u);
+  const ModelOutcome& clone = ById(*r, 2);
+  EXPECT_EQ(clone.params["lr"], 0.5);
+  EXPECT_EQ(clone.params["hidden"], ById(*r, 0).params["hidden"]);
+  EXPECT_EQ(clone.origin, store::ModelOrigin::kControl);
+  EXPECT_EQ(clone.parent, 0);
+  EXPECT_EQ(clone.history.size(), 2u);
+  EXPECT_NE(push.message.find("added model 2, warm-started from model 0"), std::string::npos)
+      << push.message;
+}
+
+TEST_F(CommandTest, BadCommandsAreRefusedWithOneLineAndChangeNothing) {
+  struct Case {
+    Command command;
+    std::string expected;
+  } cases[] = {
+      {search::StopModel{9, ""}, "model 9: no such model"},
+      {search::ExtendModel{0, 1}, "already has 2 epochs"},
+      {search::AddModel{spec::Json{{"model", "mlp"}, {"hidden", "wide"}}, 2, -1}, "hidden"},
+      {CloneModel{7, spec::Json::object(), 0}, "model 7: no such model"},
+  };
+  std::vector<std::unique_ptr<PushAt>> pushes;
+  RunOptions o = Options(tmp_.Join("run"));
+  for (const Case& c : cases) {
+    pushes.push_back(std::make_unique<PushAt>(this, 2, c.command));
+    o.observers.push_back(pushes.back().get());
+  }
+  auto r = RunExperiment(Spec(WriteCsv(tmp_), 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  for (size_t i = 0; i < pushes.size(); ++i) {
+    EXPECT_FALSE(pushes[i]->status.ok()) << cases[i].expected;
+    EXPECT_NE(pushes[i]->status.message().find(cases[i].expected), std::string::npos)
+        << pushes[i]->status.message();
+    EXPECT_EQ(pushes[i]->status.message().find('\n'), std::string::npos);
+  }
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    EXPECT_FALSE(std::holds_alternative<store::ModelStopped>(rec));
+    EXPECT_FALSE(std::holds_alternative<store::ModelExtended>(rec));
+    EXPECT_FALSE(std::holds_alternative<store::ModelAdded>(rec));
+  }
+  EXPECT_EQ(r->models.size(), 2u);
+}
+
+// A command accepted (journaled) before the driver died is applied after resume.
+TEST_F(CommandTest, AnAcceptedStopSurvivesACrashOfTheDriver) {
+  PushAt push(this, 1, search::StopModel{0, ""});
+  FailingAppends fs = CrashAtAppend(6);  // after the stop record, before model 0's epoch ends
+  RunOptions o = Options(tmp_.Join("run"));
+  o.observers.push_back(&push);
+  o.fs = &fs;
+  ASSERT_FALSE(RunExperiment(Spec(WriteCsv(tmp_), 3), o).ok());
+  bool journaled = false;
+  for (const auto& rec : JournalOf(tmp_.Join("run"))) {
+    journaled = journaled || std::holds_alternative<store::ModelStopped>(rec);
+  }
+  ASSERT_TRUE(journaled);
+  auto r = ResumeExperiment(tmp_.Join("run"), FakeOptions("", nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kStopped);
+  EXPECT_EQ(ById(*r, 0).history.size(), 1u);
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kCompleted);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
 #include "cerebro/data/store_identity.h"
+#include "cerebro/driver/control_server.h"
 #include "cerebro/driver/data_parallel.h"
 #include "cerebro/driver/observers.h"
 #include "cerebro/driver/tensorboard_observer.h"
@@ -48,6 +49,7 @@ RunLoop::RunLoop(spec::ExperimentSpec spec, const RunOptions& options)
     : spec_(std::move(spec)),
       options_(options),
       fs_(options.fs != nullptr ? options.fs : &RealFileSystem()),
+      commands_(options.commands),
       layout_(LayoutFor(spec_.run)) {}
 
 RunLoop::~RunLoop() {
@@ -380,16 +382,81 @@ Status RunLoop::ConsultProcedure(ModelId model) {
   return Commit(d);
 }
 
-// Each command is one record of its own: durable before the loop goes on.
+// Each command is one record of its own, durable before it is acknowledged. A command
+// that does not fit the run (an unknown model, a finished one, bad params) is refused
+// with one line and changes nothing; only a store that cannot write ends the run.
 Status RunLoop::TakeCommands() {
-  for (const Command& c : options_.commands->Take()) {
-    ASSIGN_OR_RETURN(std::vector<store::Action> actions,
-                     ToActions({c}, store::ModelOrigin::kControl, false));
-    for (store::Action& a : actions) {
-      RETURN_IF_ERROR(Commit(std::visit([](auto& x) { return store::Record(std::move(x)); }, a)));
+  for (IncomingCommand& in : commands_->Take()) {
+    std::string message;
+    StatusOr<store::Record> record = CommandRecord(in.command, &message);
+    Status st = record.status();
+    if (st.ok()) {
+      Status committed = Commit(*record);
+      if (!committed.ok()) {
+        if (in.reply) in.reply(committed, "");
+        return committed;
+      }
+    } else {
+      LogWarning("command refused: " + st.message());
     }
+    if (in.reply) in.reply(st, message);
   }
   return Status::Ok();
+}
+
+StatusOr<store::Record> RunLoop::CommandRecord(const Command& command, std::string* message) {
+  auto known = [&](ModelId id) -> StatusOr<const ModelRun*> {
+    if (!state_->has_model(id)) return InvalidArgument("model " + std::to_string(id) + ": no such model");
+    return &state_->model(id);
+  };
+  if (const auto* stop = std::get_if<search::StopModel>(&command)) {
+    ASSIGN_OR_RETURN(const ModelRun* m, known(stop->model));
+    if (!Live(*m)) {
+      return FailedPrecondition("model " + std::to_string(stop->model) + " is " +
+                                std::string(EnumName(m->outcome.status)) + ": nothing to stop");
+    }
+    *message = "model " + std::to_string(stop->model) +
+               (m->open_epochs.empty() ? " stopped" : " stops when its current epoch ends");
+    return store::Record(store::ModelStopped{stop->model, store::StopReason::kUser,
+                                             stop->detail.empty() ? "stopped by the user" : stop->detail});
+  }
+  if (const auto* extend = std::get_if<search::ExtendModel>(&command)) {
+    ASSIGN_OR_RETURN(const ModelRun* m, known(extend->model));
+    if (m->outcome.status == ModelStatus::kFailed || m->outcome.status == ModelStatus::kStopped) {
+      return FailedPrecondition("model " + std::to_string(extend->model) + " is " +
+                                std::string(EnumName(m->outcome.status)) + ": it cannot be extended");
+    }
+    if (extend->epochs <= m->epochs) {
+      return InvalidArgument("epochs: model " + std::to_string(extend->model) + " already has " +
+                             std::to_string(m->epochs) + " epochs; give more");
+    }
+    if (m->outcome.train_units > 0 && m->outcome.checkpoint.empty()) {
+      return FailedPrecondition("model " + std::to_string(extend->model) +
+                                "'s final state was dropped by retention (run.keep_best)");
+    }
+    *message = "model " + std::to_string(extend->model) + " now trains to epoch " +
+               std::to_string(extend->epochs);
+    return store::Record(store::ModelExtended{extend->model, extend->epochs, store::ModelOrigin::kControl});
+  }
+  search::AddModel add;
+  if (const auto* clone = std::get_if<CloneModel>(&command)) {
+    ASSIGN_OR_RETURN(const ModelRun* source, known(clone->model));
+    if (!clone->set.is_object()) return InvalidArgument("set: expected an object of params");
+    add.params = source->outcome.params;
+    for (auto it = clone->set.begin(); it != clone->set.end(); ++it) add.params[it.key()] = it.value();
+    add.epochs = clone->epochs > 0 ? clone->epochs : source->epochs;
+    add.warm_start_from = clone->model;
+  } else {
+    add = std::get<search::AddModel>(command);
+    if (add.epochs <= 0) add.epochs = spec_.run.epochs;
+  }
+  ModelId next = state_->next_model_id();
+  ASSIGN_OR_RETURN(store::Action action, ToAction(add, store::ModelOrigin::kControl, true, &next));
+  const auto& added = std::get<store::ModelAdded>(action);
+  *message = "added model " + std::to_string(added.model) +
+             (added.parent >= 0 ? ", warm-started from model " + std::to_string(added.parent) : "") +
+             " (" + std::to_string(added.epochs) + " epochs)";
+  return store::Record(added);
 }
 
 // ---- training --------------------------------------------------------------------------
@@ -399,7 +466,12 @@ Status RunLoop::Loop() {
   const RunView view = View();
   for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
   observing_ = true;
-  const Wakeup* wake = options_.commands != nullptr ? &options_.commands->wakeup() : nullptr;
+  if (options_.serve_control && commands_ == nullptr) {
+    // `cerebro ctl` can steer the run from now on (driver/control_server.h).
+    ASSIGN_OR_RETURN(control_, ControlServer::Start(store_->dir()));
+    commands_ = control_.get();
+  }
+  const Wakeup* wake = commands_ != nullptr ? &commands_->wakeup() : nullptr;
   if (wake != nullptr && wake->Drain()) RETURN_IF_ERROR(TakeCommands());
   RETURN_IF_ERROR(DispatchAll());
   while (!state_->Done()) {
@@ -647,6 +719,10 @@ Status RunLoop::LoopDataParallel(std::vector<store::ModelOutcome>* outcomes) {
 
 StatusOr<RunResult> RunLoop::Finish(Status loop_status,
                                     std::vector<store::ModelOutcome> outcomes) {
+  if (control_) {  // no more commands: those still queued are told the run ended
+    commands_ = nullptr;
+    control_.reset();
+  }
   if (backend_) backend_->Shutdown();
   auto bytes = store_->CheckpointBytes();
   timing_.checkpoint_bytes = bytes.ok() ? *bytes : 0;

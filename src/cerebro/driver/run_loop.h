@@ -57,6 +57,9 @@ class RunLoop {
                                    bool name_model, ModelId* next_id);
   Status ConsultProcedure(ModelId model);
   Status TakeCommands();
+  // The record a command becomes, and the line that acknowledges it; InvalidArgument /
+  // FailedPrecondition (nothing changed) when it does not fit the run.
+  StatusOr<store::Record> CommandRecord(const Command& command, std::string* message);
   // Training.
   Status Loop();
   Status DispatchAll();
@@ -84,11 +87,13 @@ class RunLoop {
   spec::ExperimentSpec spec_;
   const RunOptions& options_;
   FileSystem* fs_;
+  CommandSource* commands_;  // options.commands, or the control server; may be null
   Layout layout_;
   std::unique_ptr<store::ExperimentStore> store_;
   std::unique_ptr<exec::Backend> backend_;
   std::unique_ptr<search::Procedure> procedure_;
   std::unique_ptr<RunState> state_;
+  std::unique_ptr<CommandSource> control_;  // the `cerebro ctl` channel, while the loop runs
   std::vector<std::unique_ptr<RunObserver>> own_observers_;
   std::vector<RunObserver*> observers_;
   bool observing_ = false;  // OnStarted was called: records reach the observers

@@ -108,6 +108,12 @@ void RunState::CloseEpoch(ModelRun& m, int epoch, Effects* fx) {
     Fail(m, "non-finite validation loss after epoch " + std::to_string(row.epoch), fx);
     return;
   }
+  if (m.pending_stop && hopper_.epochs_done(m.outcome.id) < m.epochs) {
+    const store::ModelStopped stop = *m.pending_stop;
+    m.pending_stop.reset();
+    Stop(m, stop, fx);
+  }
+  m.pending_stop.reset();  // a model that just finished its budget completes instead
   fx->epoch_finished = m.outcome.id;
   unconsulted_epoch_ = m.outcome.id;
 }
@@ -175,15 +181,30 @@ Status RunState::ApplyModelAdded(const store::ModelAdded& r, Effects* fx) {
   return Status::Ok();
 }
 
+// A stop lands on an epoch boundary: at once when the model has no unit of its current
+// epoch recorded (a unit it may be running then is discarded when it reports), else when
+// that epoch closes. Decided from journaled state only, so replay agrees with the live run.
 Status RunState::ApplyModelStopped(const store::ModelStopped& r, Effects* fx) {
   ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "model_stopped"));
-  if (!Live(*m)) return Status::Ok();  // finished or failed meanwhile: nothing to stop
-  hopper_.StopModel(r.model);
-  m->outcome.failure = r.detail.empty() ? "stopped (" + std::string(EnumName(r.reason)) + ")"
-                                        : r.detail;
-  SetStatus(*m, ModelStatus::kStopped, fx);
-  Retain(fx);
+  // A procedure may stop a model that completed its budget: it does not promote it past
+  // that budget (Hyperband's rungs). Anyone else's stop of a finished model is moot.
+  const bool not_promoted =
+      m->outcome.status == ModelStatus::kCompleted && r.reason == store::StopReason::kProcedure;
+  if (!Live(*m) && !not_promoted) return Status::Ok();  // finished or failed meanwhile
+  if (!m->open_epochs.empty()) {
+    m->pending_stop = r;
+    return Status::Ok();
+  }
+  Stop(*m, r, fx);
   return Status::Ok();
+}
+
+void RunState::Stop(ModelRun& m, const store::ModelStopped& r, Effects* fx) {
+  hopper_.StopModel(m.outcome.id);
+  m.outcome.failure =
+      r.detail.empty() ? "stopped (" + std::string(EnumName(r.reason)) + ")" : r.detail;
+  SetStatus(m, ModelStatus::kStopped, fx);
+  Retain(fx);
 }
 
 Status RunState::ApplyModelExtended(const store::ModelExtended& r, Effects* fx) {
@@ -243,6 +264,11 @@ std::set<std::string> RunState::StatesToKeep() const {
         if (config_.keep_failed) keep.insert(m.outcome.checkpoint);
         break;
       case ModelStatus::kCompleted:
+        if (m.epochs < config_.keep_completed_below_epochs) {
+          keep.insert(m.outcome.checkpoint);  // its procedure may still extend it
+          break;
+        }
+        [[fallthrough]];
       case ModelStatus::kStopped:
         finished.push_back(m.outcome);
         break;

@@ -39,7 +39,10 @@ struct RunConfig {
   int keep_best = 5;
   bool keep_failed = false;
   std::string metric = "accuracy";
-  spec::Direction direction = spec::Direction::kMaximize;
+  spec::Direction direction = spec::Direction::kMaximize;  // A completed model whose budget is below this many epochs keeps its latest state
+  // whatever keep_best says: the procedure may still extend it (Hyperband's rungs;
+  // search::ExtendsCompletedModelsBelow). 0: none is extended.
+  int keep_completed_below_epochs = 0;
 };
 
 // One model of the run.
@@ -52,6 +55,9 @@ struct ModelRun {
   uint64_t state_size = 0;      // of outcome.checkpoint, when journaled (0 = unknown)
   uint64_t state_hash = 0;
   std::map<int, EpochAccumulator> open_epochs;  // by 0-based epoch
+  // A stop journaled while the model was inside an epoch: it takes effect when that
+  // epoch closes (a stop always lands on an epoch boundary).
+  std::optional<store::ModelStopped> pending_stop;
 };
 
 // What one Apply changed, for the caller's side effects and the observers.
@@ -112,6 +118,7 @@ class RunState {
   Status ApplyModelExtended(const store::ModelExtended& r, Effects* fx);
   Status ApplyDecision(const store::ProcedureDecision& r, Effects* fx);
   void CloseEpoch(ModelRun& m, int epoch, Effects* fx);
+  void Stop(ModelRun& m, const store::ModelStopped& r, Effects* fx);
   // Marks a live model failed and ends its schedule.
   void Fail(ModelRun& m, const std::string& why, Effects* fx);
   void SetStatus(ModelRun& m, ModelStatus status, Effects* fx);
