@@ -44,7 +44,7 @@ def write_blobs_csv(path, rows, seed=1):
             f.write(",%d\n" % label)
 
 
-def spec_text(csv_path):
+def spec_text(csv_path, lrs="0.01, 0.003"):
     return (
         "name: small\n"
         "data:\n"
@@ -55,13 +55,13 @@ def spec_text(csv_path):
         "  model: mlp\n"
         "  hidden: {choice: [[16], [32, 16]]}\n"
         "  optimizer: adam\n"
-        "  lr: {choice: [0.01, 0.003]}\n"
+        "  lr: {choice: [%s]}\n"
         "  batch_size: 32\n"
         "run:\n"
         "  epochs: 2\n"
         "  workers: 2\n"
         "  seed: 5\n"
-        "  order: fixed\n" % csv_path
+        "  order: fixed\n" % (csv_path, lrs)
     )
 
 
@@ -179,6 +179,28 @@ class TensorBoardFilesTest(unittest.TestCase):
                          set(SCALAR_COLUMNS))
         # The resume did not add a second experiment file.
         self.assertEqual(len([f for f in os.listdir(self.tb) if f.startswith("events.")]), 1)
+
+
+class FailedModelTest(unittest.TestCase):
+    def test_a_model_that_fails_ends_its_session_as_a_failure(self):
+        with tempfile.TemporaryDirectory(prefix="cerebro_tb_") as tmp:
+            csv_path = os.path.join(tmp, "blobs.csv")
+            write_blobs_csv(csv_path, 300)
+            spec = os.path.join(tmp, "spec.yaml")
+            with open(spec, "w") as f:
+                f.write(spec_text(csv_path, lrs="0.01, 1.0e+30"))  # 1e30: non-finite loss
+            run_dir = os.path.join(tmp, "out")
+            cerebro("run", spec, "--out", run_dir, "--quiet")
+            with open(os.path.join(run_dir, "summary.json")) as f:
+                models = json.load(f)["models"]
+            expected = {"completed": api_pb2.STATUS_SUCCESS, "failed": api_pb2.STATUS_FAILURE}
+            self.assertEqual({m["status"] for m in models}, set(expected))
+            for m in models:
+                acc = load(os.path.join(run_dir, "tensorboard", "model_%04d" % m["id"]))
+                end = hparams_metadata.parse_session_end_info_plugin_data(
+                    hparams_content(acc)[hparams_metadata.SESSION_END_INFO_TAG])
+                self.assertEqual(end.status, expected[m["status"]], m)
+                self.assertEqual(len(acc.Tags()["scalars"]) > 0, m["status"] == "completed", m)
 
 
 if __name__ == "__main__":
