@@ -34,7 +34,7 @@ SCALAR_COLUMNS = {
 
 
 def write_blobs_csv(path, rows, seed=1):
-    """3 well-separated Gaussian classes in 8 features, as tests/test_data.cc makes."""
+    """3 well-separated Gaussian classes in 8 features (like tests/test_data.cc's blobs)."""
     rng = random.Random(seed)
     with open(path, "w") as f:
         f.write(",".join("f%d" % i for i in range(8)) + ",label\n")

@@ -87,7 +87,7 @@ std::vector<tb::HParamInfo> HParamInfos(const RunState& state) {
     tb::HParamInfo info;
     info.name = name;
     const spec::Json& first = seen.front();
-    info.type = first.is_boolean() ? tb::HParamType::kBool
+    info.type = first.is_boolean()  ? tb::HParamType::kBool
                 : first.is_number() ? tb::HParamType::kFloat64
                                     : tb::HParamType::kString;
     if (info.type == tb::HParamType::kFloat64 && seen.size() > kMaxDiscreteNumbers &&
@@ -141,8 +141,8 @@ Status TensorBoardObserver::Started(const RunView& run) {
   // already has it (and TensorBoard would keep only that first one anyway).
   if (!HasEventFile(root_)) {
     ASSIGN_OR_RETURN(auto writer, tb::EventFileWriter::Create(root_, WallSeconds()));
-    RETURN_IF_ERROR(writer->Write(
-        {tb::ExperimentEvent(WallSeconds(), HParamInfos(run.state), MetricInfos())}));
+    RETURN_IF_ERROR(
+        writer->Write({tb::ExperimentEvent(WallSeconds(), HParamInfos(run.state), MetricInfos())}));
   }
   // A resumed run's models continue in new runs, rebuilt from the replayed history.
   for (const auto& [id, m] : run.state.models()) {
@@ -170,8 +170,7 @@ Status TensorBoardObserver::OnModelStatus(const RunView& run, ModelId id) {
   return EndIfFinal(run, id, r);
 }
 
-Status TensorBoardObserver::OnFinished(const RunView& run, const Status&,
-                                       const store::Summary&) {
+Status TensorBoardObserver::OnFinished(const RunView& run, const Status&, const store::Summary&) {
   if (GetLogLevel() <= LogLevel::kDebug && run.timing.wall_seconds > 0) {
     Log(LogLevel::kDebug, "tensorboard: " + std::to_string(seconds_) + " s of " +
                               std::to_string(run.timing.wall_seconds) + " s wall");
@@ -179,8 +178,7 @@ Status TensorBoardObserver::OnFinished(const RunView& run, const Status&,
   return Status::Ok();
 }
 
-StatusOr<TensorBoardObserver::ModelRun*> TensorBoardObserver::Run(const RunView& run,
-                                                                  ModelId id) {
+StatusOr<TensorBoardObserver::ModelRun*> TensorBoardObserver::Run(const RunView& run, ModelId id) {
   auto it = runs_.find(id);
   if (it != runs_.end()) return &it->second;
   // The first free name: model_NNNN, or model_NNNN.resumeK when an earlier process

@@ -36,7 +36,8 @@ TEST(TensorBoardTest, RecordIsLengthCrcDataCrc) {
   EXPECT_EQ(Hex(r.substr(0, 8)), "0300000000000000");
   EXPECT_EQ(r.substr(12, 3), "abc");
   uint32_t data_crc = 0;
-  for (int i = 0; i < 4; ++i) data_crc |= uint32_t{static_cast<unsigned char>(r[15 + i])} << (8 * i);
+  for (int i = 0; i < 4; ++i)
+    data_crc |= uint32_t{static_cast<unsigned char>(r[15 + i])} << (8 * i);
   EXPECT_EQ(data_crc, MaskedCrc32c("abc"));
 }
 
@@ -55,8 +56,8 @@ TEST(TensorBoardTest, EventsEncodeAsTensorBoardsProtosDo) {
 }
 
 TEST(TensorBoardTest, HParamsSummariesCarryThePluginNameAndTag) {
-  const std::string start = SessionStartEvent(1, {{"lr", 0.01}, {"model", std::string("mlp")}},
-                                              "model_0001", 1);
+  const std::string start =
+      SessionStartEvent(1, {{"lr", 0.01}, {"model", std::string("mlp")}}, "model_0001", 1);
   EXPECT_NE(start.find("_hparams_/session_start_info"), std::string::npos);
   EXPECT_NE(start.find("hparams"), std::string::npos);
   EXPECT_NE(start.find("model_0001"), std::string::npos);
