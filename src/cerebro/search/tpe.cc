@@ -27,11 +27,14 @@
 //   completed ones, more epochs first (Optuna's pruned trials); the constant liar puts
 //   pending and running models in the "bad" group.
 // - Different: the constant liar is on by default (a MOP run always has models in flight);
-//   a proposal that would see no finished model is random even after n_startup_trials
-//   (with nothing finished there is no good group); the log base is 10 (spec exponents);
-//   a diverged model (non-finite metric) is the worst observation rather than dropped;
-//   the truncated normal is drawn by inversion of its CDF, so one draw per value, and the
-//   normal's tails are computed with erfc, less carefully than scipy's log_ndtr far out.
+//   proposal k sees the results of the first k - in_flight + 1 models only and waits for
+//   them (Optuna sees whatever has finished), so decisions do not depend on timing or on
+//   the worker count, at the price of results up to in_flight - 1 models stale; a proposal that
+//   would see no finished model is random even after n_startup_trials (with nothing finished there
+//   is no good group); the log base is 10 (spec exponents); a diverged model (non-finite metric) is
+//   the worst observation rather than dropped; the truncated normal is drawn by inversion of its
+//   CDF, so one draw per value, and the normal's tails are computed with erfc, less carefully than
+//   scipy's log_ndtr far out.
 // - The objective is the model's last epoch's validation metric, negated when maximized.
 
 namespace cerebro::search {
@@ -388,7 +391,9 @@ std::vector<std::vector<double>> Observations(const std::vector<const Trial*>& t
 class TpeProcedure final : public Procedure {
  public:
   TpeProcedure(const spec::ExperimentSpec& spec, TpeOptions options)
-      : spec_(spec), options_(options) {
+      : spec_(spec),
+        options_(options),
+        in_flight_(options.in_flight > 0 ? options.in_flight : std::max(4, spec.run.workers)) {
     for (const spec::Param& p : spec_.params) {
       if (p.searched) dims_.push_back(MakeDim(p));
     }
@@ -416,38 +421,59 @@ class TpeProcedure final : public Procedure {
   }
 
  private:
-  // Keeps `slots` models in flight until num_models were proposed: at the start a batch,
-  // then one each time a model finishes (or more, when one failed since the last call).
+  // Proposal k waits until the first k - in_flight + 1 models of the run (in id order)
+  // have finished, and sees the results of those only: every later model counts as in
+  // flight (the constant liar), whatever its state. So at most in_flight models are in
+  // flight, and what a proposal sees depends neither on the order in which models finish
+  // nor on the number of workers: with order: fixed, a seed gives the same decisions.
   StatusOr<std::vector<Decision>> Refill(const Observation& run) {
-    std::vector<Trial> trials;
-    int live = 0;
-    for (const ModelView& m : run.models) {
-      Trial t;
-      t.params = &m.params;
-      t.epochs = static_cast<int>(m.history.size());
-      if (m.status == ModelStatus::kPending || m.status == ModelStatus::kRunning) {
-        ++live;
-        if (!options_.constant_liar) continue;
-      } else if (m.status == ModelStatus::kFailed || m.history.empty()) {
-        continue;
-      } else {
-        t.state =
-            m.status == ModelStatus::kCompleted ? Trial::State::kComplete : Trial::State::kStopped;
-        t.loss = Objective(m.history.back(), spec_.metric);
-      }
-      trials.push_back(t);
-    }
+    std::vector<const ModelView*> models;
+    for (const ModelView& m : run.models) models.push_back(&m);
+    std::stable_sort(models.begin(), models.end(),
+                     [](const ModelView* a, const ModelView* b) { return a->id < b->id; });
     std::vector<Decision> out;
-    // Proposals of this batch are in flight for the ones after them (the constant liar).
-    std::deque<Json> batch;  // stable addresses: trials point into it
-    while (live < run.slots && proposed_ < spec_.search.num_models) {
-      batch.push_back(Propose(trials));
+    std::deque<Json> batch;  // this call's proposals; stable addresses: trials point into it
+    while (proposed_ < spec_.search.num_models) {
+      const int64_t visible = std::max<int64_t>(proposed_ - in_flight_ + 1, 0);
+      if (visible > static_cast<int64_t>(models.size()) ||
+          !std::all_of(models.begin(), models.begin() + visible, Finished)) {
+        break;
+      }
+      batch.push_back(Propose(Trials(models, static_cast<size_t>(visible), batch)));
       ++proposed_;
-      ++live;
-      if (options_.constant_liar) trials.push_back(Trial{&batch.back()});
       out.push_back(AddModel{batch.back(), spec_.run.epochs, -1});
     }
     return out;
+  }
+
+  static bool Finished(const ModelView* m) {
+    return m->status == ModelStatus::kCompleted || m->status == ModelStatus::kStopped ||
+           m->status == ModelStatus::kFailed;
+  }
+
+  // The first `visible` models by their results (failed ones and ones without an epoch
+  // left out), the others and this call's proposals as in flight.
+  std::vector<Trial> Trials(const std::vector<const ModelView*>& models, size_t visible,
+                            const std::deque<Json>& batch) const {
+    std::vector<Trial> trials;
+    for (size_t i = 0; i < models.size(); ++i) {
+      const ModelView& m = *models[i];
+      if (i >= visible) {
+        if (options_.constant_liar) trials.push_back(Trial{&m.params});
+        continue;
+      }
+      if (m.status == ModelStatus::kFailed || m.history.empty()) continue;
+      Trial t{&m.params};
+      t.state =
+          m.status == ModelStatus::kCompleted ? Trial::State::kComplete : Trial::State::kStopped;
+      t.loss = Objective(m.history.back(), spec_.metric);
+      t.epochs = static_cast<int>(m.history.size());
+      trials.push_back(t);
+    }
+    if (options_.constant_liar) {
+      for (const Json& p : batch) trials.push_back(Trial{&p});
+    }
+    return trials;
   }
 
   Json Propose(const std::vector<Trial>& trials) const {
@@ -507,6 +533,7 @@ class TpeProcedure final : public Procedure {
 
   spec::ExperimentSpec spec_;
   TpeOptions options_;
+  int in_flight_;
   std::vector<Dim> dims_;  // the searched params, in spec order
   int64_t proposed_ = 0;
 };
@@ -532,7 +559,9 @@ StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options) {
       *out = v.get<bool>();
       return Status::Ok();
     };
-    if (it.key() == "n_startup_trials") {
+    if (it.key() == "in_flight") {
+      RETURN_IF_ERROR(integer(&o.in_flight, 1, "a positive integer"));
+    } else if (it.key() == "n_startup_trials") {
       RETURN_IF_ERROR(integer(&o.n_startup_trials, 0, "a non-negative integer"));
     } else if (it.key() == "n_ei_candidates") {
       RETURN_IF_ERROR(integer(&o.n_ei_candidates, 1, "a positive integer"));
@@ -552,7 +581,7 @@ StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options) {
     } else {
       return InvalidArgument(
           key +
-          ": unknown key for method tpe (known: n_startup_trials, n_ei_candidates, "
+          ": unknown key for method tpe (known: in_flight, n_startup_trials, n_ei_candidates, "
           "prior_weight, multivariate, constant_liar, consider_magic_clip, "
           "consider_endpoints)");
     }

@@ -16,6 +16,9 @@ namespace cerebro::search {
 // The knobs, read from spec.search.options (defaults as Optuna's TPESampler, except that
 // the constant liar is on: pending and running models count as bad observations).
 struct TpeOptions {
+  // Models proposed ahead of results: proposal k sees the results of the first
+  // k - in_flight + 1 models only. 0 = max(4, run.workers), so 1 to 4 workers decide alike.
+  int in_flight = 0;
   int n_startup_trials = 10;  // proposals drawn at random before the model is used
   int n_ei_candidates = 24;   // candidates drawn from l(x); the best l(x)/g(x) wins
   double prior_weight = 1.0;  // weight of the prior kernel (uniform-ish over the range)

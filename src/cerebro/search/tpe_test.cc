@@ -6,8 +6,10 @@
 #include <cmath>
 #include <deque>
 #include <functional>
+#include <random>
 #include <set>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/search/space.h"
 
 namespace cerebro::search {
@@ -70,10 +72,11 @@ struct FakeRun {
       proposed.push_back(add.params);
     }
   }
-  // Finishes the oldest model in flight; `as_accuracy` reports -objective as accuracy.
-  ModelId FinishOne(const std::function<double(const Json&)>& objective, bool as_accuracy = false) {
-    const ModelId id = in_flight.front();
-    in_flight.pop_front();
+  // Finishes the `nth` oldest model in flight; `as_accuracy` reports -objective as accuracy.
+  ModelId FinishOne(const std::function<double(const Json&)>& objective, bool as_accuracy = false,
+                    size_t nth = 0) {
+    const ModelId id = in_flight[nth];
+    in_flight.erase(in_flight.begin() + static_cast<std::ptrdiff_t>(nth));
     ModelView& m = run.models[static_cast<size_t>(id)];
     const double f = objective(m.params);
     m.history.push_back({1, 0, 0, as_accuracy ? 0 : f, as_accuracy ? -f : 0});
@@ -94,12 +97,15 @@ std::unique_ptr<Procedure> Make(const spec::ExperimentSpec& s) {
   return std::move(*p);
 }
 
+// `finish_seed` > 0 finishes models in a random order instead of oldest first.
 std::vector<Json> Drive(const spec::ExperimentSpec& s, const std::function<double(const Json&)>& f,
-                        int slots, int swap_after = 0) {
+                        int slots, int swap_after = 0, uint64_t finish_seed = 0) {
   std::unique_ptr<Procedure> p = Make(s);
   FakeRun r = FakeRun::Started(*p, slots);
+  std::mt19937_64 order(finish_seed);
   for (int done = 1; !r.in_flight.empty(); ++done) {
-    const ModelId id = r.FinishOne(f);
+    const size_t nth = finish_seed > 0 ? UniformBelow(order, r.in_flight.size()) : 0;
+    const ModelId id = r.FinishOne(f, false, nth);
     r.Apply(p->OnEpochDone(r.run, id));
     if (done == swap_after) {
       const Json state = Json::parse(p->SaveState().dump());
@@ -121,30 +127,53 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-TEST(TpeTest, ProposesNumModelsKeepingEverySlotBusy) {
-  auto s = Parse(kBranin, "{method: tpe, num_models: 20}");
-  std::unique_ptr<Procedure> p = Make(s);
-  FakeRun r = FakeRun::Started(*p, 3);
-  EXPECT_EQ(r.proposed.size(), 3u);
-  while (!r.in_flight.empty()) {
-    const size_t before = r.proposed.size();
-    const ModelId id = r.FinishOne(Branin);
-    r.Apply(p->OnEpochDone(r.run, id));
-    EXPECT_EQ(r.proposed.size(), std::min<size_t>(before + 1, 20));
+TEST(TpeTest, ProposesInFlightModelsThenOnePerFinishedModel) {
+  for (const auto& [search, in_flight] :
+       {std::pair<std::string, size_t>{"{method: tpe, num_models: 20}", 4},  // max(4, workers)
+        {"{method: tpe, num_models: 20, in_flight: 3}", 3}}) {
+    std::unique_ptr<Procedure> p = Make(Parse(kBranin, search));
+    FakeRun r = FakeRun::Started(*p, 2);
+    EXPECT_EQ(r.proposed.size(), in_flight);
+    while (!r.in_flight.empty()) {
+      const size_t before = r.proposed.size();
+      const ModelId id = r.FinishOne(Branin);
+      r.Apply(p->OnEpochDone(r.run, id));
+      EXPECT_EQ(r.proposed.size(), std::min<size_t>(before + 1, 20));
+    }
+    EXPECT_EQ(r.proposed.size(), 20u);
+    EXPECT_EQ(p->SaveState(), (Json{{"proposed", 20}}));
   }
-  EXPECT_EQ(r.proposed.size(), 20u);
-  EXPECT_EQ(p->SaveState(), (Json{{"proposed", 20}}));
 }
 
-TEST(TpeTest, ReplacesAFailedModelAtTheNextEpoch) {
-  auto s = Parse(kBranin, "{method: tpe, num_models: 5}");
-  std::unique_ptr<Procedure> p = Make(s);
+TEST(TpeTest, WaitsForTheOldestModelInFlight) {
+  std::unique_ptr<Procedure> p = Make(Parse(kBranin, "{method: tpe, num_models: 20}"));
+  FakeRun r = FakeRun::Started(*p, 2);
+  const ModelId newest = r.FinishOne(Branin, false, 3);
+  r.Apply(p->OnEpochDone(r.run, newest));
+  EXPECT_EQ(r.proposed.size(), 4u);  // model 0 still trains
+  const ModelId oldest = r.FinishOne(Branin);
+  r.Apply(p->OnEpochDone(r.run, oldest));
+  EXPECT_EQ(r.proposed.size(), 5u);
+}
+
+TEST(TpeTest, AFailedModelFreesItsPlace) {
+  std::unique_ptr<Procedure> p = Make(Parse(kBranin, "{method: tpe, num_models: 10}"));
   FakeRun r = FakeRun::Started(*p, 2);
   r.run.models[0].status = ModelStatus::kFailed;  // the loop asks nothing for a failure
   r.in_flight.pop_front();
   const ModelId id = r.FinishOne(Branin);
   r.Apply(p->OnEpochDone(r.run, id));
-  EXPECT_EQ(r.proposed.size(), 4u);  // both slots refilled
+  EXPECT_EQ(r.proposed.size(), 6u);  // one for the failed model, one for the finished one
+}
+
+TEST(TpeTest, DecisionsDoNotDependOnFinishOrderOrWorkers) {
+  auto one = Parse(kMixed, "{method: tpe, num_models: 30, n_startup_trials: 5}");
+  one.run.workers = 1;
+  auto two = one;
+  two.run.workers = 2;
+  const auto reference = Json(Drive(one, Mixed, 1));
+  EXPECT_EQ(Json(Drive(two, Mixed, 2)), reference);
+  for (uint64_t order : {1, 2, 3}) EXPECT_EQ(Json(Drive(two, Mixed, 2, 0, order)), reference);
 }
 
 TEST(TpeTest, SameSeedSameProposalsOtherSeedOthers) {
