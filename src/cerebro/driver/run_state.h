@@ -39,7 +39,8 @@ struct RunConfig {
   int keep_best = 5;
   bool keep_failed = false;
   std::string metric = "accuracy";
-  spec::Direction direction = spec::Direction::kMaximize;  // A completed model whose budget is below this many epochs keeps its latest state
+  spec::Direction direction = spec::Direction::kMaximize;
+  // A completed model whose budget is below this many epochs keeps its latest state
   // whatever keep_best says: the procedure may still extend it (Hyperband's rungs;
   // search::ExtendsCompletedModelsBelow). 0: none is extended.
   int keep_completed_below_epochs = 0;

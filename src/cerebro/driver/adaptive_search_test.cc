@@ -1,0 +1,183 @@
+// The adaptive procedures (search/successive_halving.h) through the run loop on the fake
+// backend: their stops and extensions land in the journal and the summary, and a run
+// killed at any journal append resumes to the uninterrupted run's end state. The fake's
+// metrics rank lower model ids better at every epoch.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/driver/driver_test_util.h"
+#include "cerebro/search/successive_halving.h"
+#include "cerebro/store/journal.h"
+
+namespace cerebro::driver {
+namespace {
+
+// 4 epochs, 2 workers, order fixed; `search` is the spec's search section.
+// keep_best covers every model: RunLoop::MakeRunConfig does not yet set
+// RunConfig::keep_completed_below_epochs (see search::ExtendsCompletedModelsBelow).
+spec::ExperimentSpec AdaptiveSpec(const std::string& csv, const std::string& search) {
+  std::string text = "name: adaptive\ndata: {format: csv, train: {path: " + csv +
+                     ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+                     "params: {model: mlp, hidden: [4], lr: {loguniform: [-3, -1]}, batch_size: 8}\n"
+                     "search: " + search + "\n"
+                     "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 20}\n";
+  auto s = spec::ParseSpecString(text, "adaptive.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+struct Actions {
+  std::vector<std::pair<ModelId, int>> extended;  // (model, new budget), in journal order
+  std::map<ModelId, std::string> stopped;  // detail
+};
+
+Actions ProcedureActions(const std::string& run_dir) {
+  Actions out;
+  for (const store::Record& rec : JournalOf(run_dir)) {
+    const auto* d = std::get_if<store::ProcedureDecision>(&rec);
+    if (d == nullptr) continue;
+    for (const store::Action& a : d->actions) {
+      if (const auto* x = std::get_if<store::ModelExtended>(&a)) out.extended.push_back({x->model, x->epochs});
+      if (const auto* s = std::get_if<store::ModelStopped>(&a)) {
+        EXPECT_EQ(s->reason, store::StopReason::kProcedure);
+        out.stopped[s->model] = s->detail;
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::pair<ModelId, int>> Sorted(std::vector<std::pair<ModelId, int>> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+const store::ModelOutcome& Model(const RunResult& r, ModelId id) {
+  for (const auto& m : r.models) {
+    if (m.id == id) return m;
+  }
+  ADD_FAILURE() << "no model " << id;
+  return r.models.front();
+}
+
+// max_t 4, eta 2: bracket 2 trains models 0-3 for 1 epoch, then 0 and 1 to 2, then 0 to
+// 4; bracket 1 trains 4-6 for 2, then 4 to 4; bracket 0 trains 7-9 for 4.
+TEST(HyperbandRunTest, RungsArePromotedByExtendingAndTheRestStoppedInJournalAndSummary) {
+  TempDir tmp;
+  auto r = RunExperiment(AdaptiveSpec(WriteCsv(tmp), "{method: hyperband, eta: 2}"),
+                         FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 10u);
+  const std::map<ModelId, std::pair<ModelStatus, size_t>> expected = {
+      {0, {ModelStatus::kCompleted, 4}}, {1, {ModelStatus::kStopped, 2}},
+      {2, {ModelStatus::kStopped, 1}},   {3, {ModelStatus::kStopped, 1}},
+      {4, {ModelStatus::kCompleted, 4}}, {5, {ModelStatus::kStopped, 2}},
+      {6, {ModelStatus::kStopped, 2}},   {7, {ModelStatus::kCompleted, 4}},
+      {8, {ModelStatus::kCompleted, 4}}, {9, {ModelStatus::kCompleted, 4}}};
+  for (const auto& [id, want] : expected) {
+    SCOPED_TRACE("model " + std::to_string(id));
+    EXPECT_EQ(Model(*r, id).status, want.first);
+    EXPECT_EQ(Model(*r, id).history.size(), want.second);
+  }
+  EXPECT_EQ(Model(*r, 2).failure, "hyperband: bracket 2, rung 1 epochs: not in the top 2 of 4");
+  EXPECT_EQ(Model(*r, 1).failure, "hyperband: bracket 2, rung 2 epochs: not in the top 1 of 2");
+  const Actions a = ProcedureActions(r->run_dir);
+  EXPECT_EQ(Sorted(a.extended), (std::vector<std::pair<ModelId, int>>{{0, 2}, {0, 4}, {1, 2}, {4, 4}}));
+  EXPECT_EQ(a.stopped.size(), 5u);
+  EXPECT_EQ(a.stopped.at(5), "hyperband: bracket 1, rung 2 epochs: not in the top 1 of 3");
+  // summary.json says the same.
+  const std::string summary = Slurp(r->run_dir + "/summary.json");
+  EXPECT_NE(summary.find("not in the top 2 of 4"), std::string::npos);
+}
+
+TEST(AshaRunTest, AModelBelowItsRungsQuantileIsStoppedAsItReachesTheRung) {
+  TempDir tmp;
+  auto r = RunExperiment(
+      AdaptiveSpec(WriteCsv(tmp), "{method: asha, num_models: 4, reduction_factor: 2}"),
+      FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 4u);
+  // Model 0 ranks first at every rung: never stopped, it trains to max_t.
+  EXPECT_EQ(Model(*r, 0).status, ModelStatus::kCompleted);
+  EXPECT_EQ(Model(*r, 0).history.size(), 4u);
+  const Actions a = ProcedureActions(r->run_dir);
+  EXPECT_TRUE(a.extended.empty());
+  ASSERT_FALSE(a.stopped.empty());
+  for (const auto& [id, detail] : a.stopped) {
+    SCOPED_TRACE("model " + std::to_string(id));
+    EXPECT_EQ(Model(*r, id).status, ModelStatus::kStopped);
+    EXPECT_EQ(Model(*r, id).failure, detail);
+    EXPECT_EQ(detail.rfind("asha: rung ", 0), 0u) << detail;
+    EXPECT_LT(Model(*r, id).history.size(), 4u);
+  }
+}
+
+// Kills the run at journal appends (every few, and at and right after each decision) and
+// resumes it. Decisions journaled before the kill are read back, never made again. A
+// synchronous procedure (Hyperband) then reaches the uninterrupted run's metrics,
+// statuses and decisions; an asynchronous one (ASHA) decides by the order models reach a
+// rung, which a resume (or any timing) may change, so only the read-back is expected.
+void ExpectResumes(const std::string& search, bool same_end_state) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  FailingAppends counting = CrashAtAppend(-1);
+  RunOptions ref_options = FakeOptions(tmp.Join("reference"), nullptr);
+  ref_options.fs = &counting;
+  auto reference = RunExperiment(AdaptiveSpec(csv, search), ref_options);
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  const std::string metrics = Slurp(reference->run_dir + "/metrics.csv");
+  const int records = counting.appends();
+  std::set<int> crashes;
+  const std::vector<store::Record> journal = JournalOf(reference->run_dir);
+  // Append k wrote journal record k - 1 + offset (the header, if any, was not appended).
+  const int offset = static_cast<int>(journal.size()) - records;
+  ASSERT_GE(offset, 0);
+  for (int i = 3; i <= records; ++i) {
+    const bool decision =
+        std::holds_alternative<store::ProcedureDecision>(journal[i - 1 + offset]);
+    if (i % 5 == 0 || decision) crashes.insert(i);
+    if (decision && i < records) crashes.insert(i + 1);
+  }
+  const Actions want = ProcedureActions(reference->run_dir);
+  for (int crash : crashes) {
+    SCOPED_TRACE("crash at journal append " + std::to_string(crash));
+    const std::string dir = tmp.Join("run" + std::to_string(crash));
+    FailingAppends fs = CrashAtAppend(crash);
+    RunOptions o = FakeOptions(dir, nullptr);
+    o.fs = &fs;
+    ASSERT_FALSE(RunExperiment(AdaptiveSpec(csv, search), o).ok());
+    const Actions before = ProcedureActions(dir);
+    auto r = ResumeExperiment(dir, FakeOptions("", nullptr));
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const Actions got = ProcedureActions(dir);
+    for (const auto& [id, detail] : before.stopped) EXPECT_EQ(got.stopped.at(id), detail);
+    ASSERT_LE(before.extended.size(), got.extended.size());
+    EXPECT_TRUE(std::equal(before.extended.begin(), before.extended.end(), got.extended.begin()));
+    for (const auto& [id, detail] : got.stopped) EXPECT_EQ(Model(*r, id).failure, detail);
+    if (!same_end_state) continue;
+    EXPECT_EQ(Slurp(dir + "/metrics.csv"), metrics);
+    ASSERT_EQ(r->models.size(), reference->models.size());
+    for (size_t i = 0; i < r->models.size(); ++i) {
+      EXPECT_EQ(r->models[i].id, reference->models[i].id);
+      EXPECT_EQ(r->models[i].status, reference->models[i].status);
+      EXPECT_EQ(r->models[i].failure, reference->models[i].failure);
+    }
+    // Brackets are independent: the order of their decisions may interleave differently.
+    EXPECT_EQ(Sorted(got.extended), Sorted(want.extended));
+    EXPECT_EQ(got.stopped, want.stopped);
+  }
+}
+
+TEST(HyperbandRunTest, AKilledRunResumesToTheUninterruptedEndState) {
+  ExpectResumes("{method: hyperband, eta: 2}", /*same_end_state=*/true);
+}
+
+TEST(AshaRunTest, AKilledRunReadsBackItsDecisionsAndFinishes) {
+  ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/false);
+}
+
+}  // namespace
+}  // namespace cerebro::driver
