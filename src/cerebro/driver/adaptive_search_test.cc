@@ -15,15 +15,14 @@
 namespace cerebro::driver {
 namespace {
 
-// 4 epochs, 2 workers, order fixed; `search` is the spec's search section.
-// keep_best covers every model: RunLoop::MakeRunConfig does not yet set
-// RunConfig::keep_completed_below_epochs (see search::ExtendsCompletedModelsBelow).
+// 4 epochs, 2 workers, order fixed; `search` is the spec's search section. keep_best 1:
+// Hyperband extends completed models that retention alone would have dropped.
 spec::ExperimentSpec AdaptiveSpec(const std::string& csv, const std::string& search) {
   std::string text = "name: adaptive\ndata: {format: csv, train: {path: " + csv +
                      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
                      "params: {model: mlp, hidden: [4], lr: {loguniform: [-3, -1]}, batch_size: 8}\n"
                      "search: " + search + "\n"
-                     "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 20}\n";
+                     "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 1}\n";
   auto s = spec::ParseSpecString(text, "adaptive.yaml");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;

@@ -13,6 +13,7 @@
 #include "cerebro/driver/data_parallel.h"
 #include "cerebro/driver/observers.h"
 #include "cerebro/driver/tensorboard_observer.h"
+#include "cerebro/search/successive_halving.h"
 #include "cerebro/train/worker_api.h"
 
 namespace cerebro::driver {
@@ -78,6 +79,7 @@ RunConfig RunLoop::MakeRunConfig() const {
   c.keep_failed = spec_.run.keep_failed;
   c.metric = spec_.metric.name;
   c.direction = spec_.metric.direction;
+  c.keep_completed_below_epochs = search::ExtendsCompletedModelsBelow(spec_);
   return c;
 }
 
