@@ -211,14 +211,38 @@ TEST(EndToEndTest, AFailingModelIsRecordedAndTheOthersFinish) {
   EXPECT_TRUE(summary["models"][3].contains("failure"));
 }
 
+// The refusal must not depend on the host: with vm.overcommit_memory=1 (or a big enough
+// host) a 160 GB allocation is granted and the OOM killer fires instead, maybe at a
+// neighbour. The workers' address space is bounded (CEREBRO_WORKER_RLIMIT_AS_BYTES, see
+// exec/worker_main.cc), so the allocation is refused everywhere; the test checks that the
+// bound is in force in the running workers.
 TEST(EndToEndTest, AModelThatRunsOutOfMemoryFailsAloneWithTheReason) {
   TempDir tmp;
   std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
   std::string text = testing::SmallSpec(csv, 1, 2);
   // 200000 x 200000 floats = 160 GB: the allocation fails inside the unit.
   text.replace(text.find("[[16], [32, 16]]"), 16, "[[16], [200000, 200000]]");
-  auto r = RunExperiment(ParseOrDie(text), Options(tmp.Join("run")));
+  const std::string kLimit = std::to_string(8ull << 30);  // far above a worker's needs
+  ::setenv("CEREBRO_WORKER_RLIMIT_AS_BYTES", kLimit.c_str(), 1);
+  std::set<std::string> limits_seen;
+  testing::UnitObserver hook([&](const driver::RunView& run, const store::UnitDone& u) {
+    int pid = dynamic_cast<const exec::LocalBackend*>(run.backend)->worker_pid(u.worker);
+    std::ifstream in("/proc/" + std::to_string(pid) + "/limits");
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("Max address space", 0) == 0) {
+        std::istringstream fields(line.substr(std::string("Max address space").size()));
+        std::string soft;
+        fields >> soft;
+        limits_seen.insert(soft);
+      }
+    }
+  });
+  RunOptions o = Options(tmp.Join("run"));
+  o.observers.push_back(&hook);
+  auto r = RunExperiment(ParseOrDie(text), o);
+  ::unsetenv("CEREBRO_WORKER_RLIMIT_AS_BYTES");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(limits_seen, std::set<std::string>{kLimit});
   int failed = 0;
   for (const auto& m : r->models) {
     if (m.params["hidden"].size() == 2) {
@@ -230,6 +254,120 @@ TEST(EndToEndTest, AModelThatRunsOutOfMemoryFailsAloneWithTheReason) {
     }
   }
   EXPECT_EQ(failed, 2);
+}
+
+// README "Nothing lost": a model whose worker is lost more than run.max_unit_retries times
+// fails with the reason, the others finish every unit, and keep_failed keeps the failed
+// model's last state. Every time the victim is seen running (after it journaled a state),
+// its worker is SIGKILLed.
+TEST(EndToEndTest, AModelWhoseWorkerKeepsDyingFailsAfterMaxUnitRetriesAndTheOthersFinish) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  std::string text = testing::SmallSpec(csv, 3, 2, "  max_unit_retries: 2\n  keep_failed: true\n");
+  // Two models are wide (slow units), so a kill made while the victim, one of them, is
+  // seen running lands mid-unit; a kill that races a finished unit is charged to the
+  // worker's next unit, which only re-runs (another model's loss, within the limit).
+  text.replace(text.find("[[16], [32, 16]]"), 16, "[[16], [1024, 1024]]");
+  spec::ExperimentSpec s = ParseOrDie(text);
+  RunOptions o = Options(tmp.Join("run"));
+  ModelId victim = -1;  // the first wide model
+  auto configs = driver::ConfigurationsJson(s);
+  ASSERT_TRUE(configs.ok()) << configs.status().ToString();
+  for (const auto& c : *configs) {
+    if (victim < 0 && c["params"]["hidden"].size() == 2) victim = c["id"].get<ModelId>();
+  }
+  ASSERT_GE(victim, 0);
+  const ModelId kVictim = victim;
+  bool victim_has_state = false;
+  int kills = 0;
+  testing::UnitObserver hook([&](const driver::RunView& run, const store::UnitDone& u) {
+    if (u.model == kVictim && !u.checkpoint.empty()) victim_has_state = true;
+    if (!victim_has_state || kills >= 20) return;
+    if (run.state.model(kVictim).outcome.status == ModelStatus::kFailed) return;
+    const auto* local = dynamic_cast<const exec::LocalBackend*>(run.backend);
+    for (int w = 0; w < run.state.hopper().num_workers(); ++w) {
+      auto unit = run.state.hopper().running_unit(w);
+      if (!unit || unit->model != kVictim) continue;
+      ASSERT_GT(local->worker_pid(w), 0);
+      ::kill(local->worker_pid(w), SIGKILL);
+      ++kills;
+    }
+  });
+  o.observers.push_back(&hook);
+  auto r = RunExperiment(s, o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_GE(kills, 3);
+  int lost = 0;
+  std::string last_state;
+  for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) {
+    if (j.value("model", -1) != kVictim) continue;
+    lost += j["type"] == "worker_lost";
+    if (j["type"] == "unit" && j.contains("checkpoint")) last_state = j["checkpoint"];
+  }
+  EXPECT_EQ(lost, 3);  // max_unit_retries + 1, and nothing of the victim ran after that
+  auto counts = testing::UnitCounts(r->run_dir);
+  for (const auto& m : r->models) {
+    if (m.id == kVictim) {
+      EXPECT_EQ(m.status, ModelStatus::kFailed);
+      EXPECT_NE(m.failure.find("failed 3 times"), std::string::npos) << m.failure;
+      EXPECT_NE(m.failure.find("killed"), std::string::npos) << m.failure;
+      // keep_failed: its last journaled state is kept and named.
+      ASSERT_FALSE(last_state.empty());
+      EXPECT_EQ(m.checkpoint, last_state);
+      EXPECT_GT(testing::ReadFileOrEmpty(r->run_dir + "/" + m.checkpoint).size(), 1000u);
+      continue;
+    }
+    EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
+    for (int e = 0; e < 3; ++e)
+      for (int p = 0; p < 2; ++p)
+        for (const char* kind : {"train", "eval"}) {
+          EXPECT_EQ((counts[{m.id, e, kind, p}]), 1) << m.id << " " << e << " " << kind << " " << p;
+        }
+  }
+  auto summary = spec::Json::parse(testing::ReadFileOrEmpty(r->run_dir + "/summary.json"));
+  int failed_in_summary = 0;
+  for (const auto& m : summary["models"]) {
+    if (m["id"] != kVictim) continue;
+    ++failed_in_summary;
+    EXPECT_EQ(m["status"], "failed");
+    EXPECT_EQ(m["checkpoint"], last_state);
+  }
+  EXPECT_EQ(failed_in_summary, 1);
+}
+
+// "Bitwise identical across worker counts". In mop every partition has its own process
+// and run.workers is how many run at once, so the same three partitions are trained with
+// 1, 2 and 3 units in flight; in task, 1, 2 and 3 worker processes share the data and the
+// models move between them. Either way the bytes are the same.
+TEST(EndToEndTest, FixedOrderMetricsAreBitwiseIdenticalOnOneTwoAndThreeWorkers) {
+  TempDir tmp;
+  std::string csv = testing::WriteBlobsCsv(tmp.path(), 300);
+  for (const char* strategy : {"mop", "task"}) {
+    SCOPED_TRACE(strategy);
+    const bool mop = std::string(strategy) == "mop";
+    const std::string run = std::string("  order: fixed\n  strategy: ") + strategy + "\n" +
+                            (mop ? "  partitions: 3\n" : "");
+    spec::ExperimentSpec s = ParseOrDie(testing::SmallSpec(csv, 2, 1, run));
+    std::map<int, std::string> csvs, jsonls;
+    for (int workers : {1, 2, 3}) {
+      s.run.workers = workers;
+      auto r = RunExperiment(s, Options(tmp.Join(std::string(strategy) + std::to_string(workers))));
+      ASSERT_TRUE(r.ok()) << workers << ": " << r.status().ToString();
+      csvs[workers] = testing::ReadFileOrEmpty(r->run_dir + "/metrics.csv");
+      jsonls[workers] = testing::ReadFileOrEmpty(r->run_dir + "/metrics.jsonl");
+      // The worker processes that ran units: one per partition (mop), `workers` (task).
+      std::set<int> used;
+      for (const auto& j : ReadJsonLines(r->run_dir + "/journal.jsonl")) {
+        if (j["type"] == "unit") used.insert(j["worker"].get<int>());
+      }
+      EXPECT_EQ(used.size(), static_cast<size_t>(mop ? 3 : workers));
+    }
+    EXPECT_GT(csvs[1].size(), 100u);
+    EXPECT_EQ(csvs[1], csvs[2]);
+    EXPECT_EQ(csvs[1], csvs[3]);
+    EXPECT_EQ(jsonls[1], jsonls[2]);
+    EXPECT_EQ(jsonls[1], jsonls[3]);
+  }
 }
 
 }  // namespace

@@ -2,11 +2,17 @@
 // once, then serves units from the driver over the socket on fd --fd until told to quit
 // or the socket closes. Training happens only through the trainer's C API
 // (train/worker_api.h), exactly as a Ray actor will call it.
+// CEREBRO_WORKER_RLIMIT_AS_BYTES=N (optional, for tests): the worker bounds its own
+// address space to N bytes (setrlimit RLIMIT_AS) before loading anything, so that an
+// oversized allocation is refused the same way on every host instead of depending on
+// the host's overcommit policy (or waking the OOM killer).
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cerebro/exec/wire.h"
@@ -98,6 +104,18 @@ int Serve(const Args& args) {
 }  // namespace cerebro::exec
 
 int main(int argc, char** argv) {
+  // First, so that the limit covers everything loaded after it (and survives the re-exec).
+  if (const char* as = std::getenv("CEREBRO_WORKER_RLIMIT_AS_BYTES"); as != nullptr) {
+    char* end = nullptr;
+    const unsigned long long bytes = std::strtoull(as, &end, 10);
+    rlimit limit{};
+    ::getrlimit(RLIMIT_AS, &limit);  // only the soft limit is lowered, never above the hard one
+    limit.rlim_cur = std::min<rlim_t>(static_cast<rlim_t>(bytes), limit.rlim_max);
+    if (end == as || *end != '\0' || bytes == 0 || ::setrlimit(RLIMIT_AS, &limit) != 0) {
+      std::fprintf(stderr, "cerebro-worker: CEREBRO_WORKER_RLIMIT_AS_BYTES=%s: not applied\n", as);
+      return 2;
+    }
+  }
   // OpenBLAS chooses its kernels when it loads and falls back to slow generic ones on
   // CPUs newer than its release (measured 3x slower here). It reads OPENBLAS_CORETYPE
   // only at load time, so when it guessed wrong we re-execute ourselves with the right
