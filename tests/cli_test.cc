@@ -492,6 +492,58 @@ TEST_F(CliTest, ReplayOfAnUnfinishedRunIsOneLine) {
                      Out() + "-replay");
 }
 
+// ---- issue 15: exit status 1 and replay's divergence report ----
+
+// README: exit status 1 when the run failed after it started, here because every model
+// failed (plain SGD at lr 1e30 makes every loss non-finite); the summary says so.
+TEST_F(CliTest, ARunWhoseEveryModelFailedExitsWithOne) {
+  std::string text = Replace(Good(), "optimizer: adam", "optimizer: sgd");
+  text = Replace(text, "[0.01, 0.003]", "[1.0e30, 2.0e30]");
+  auto r = RunCerebro("run " + Spec(text) + " --out " + Out() + " --quiet");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  auto j = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
+  EXPECT_TRUE(j["best"].is_null());
+  ASSERT_EQ(j["models"].size(), 4u);
+  for (const auto& m : j["models"]) EXPECT_EQ(m["status"], "failed") << m.dump();
+}
+
+// Replay follows the journaled order; a journal whose order was changed (model 1's two
+// partitions of epoch 0 swapped) no longer reproduces the metrics: replay names the model
+// and the epoch (printed 1-based), and exits 1. The other models' epochs stay identical.
+TEST_F(CliTest, ReplayOfAChangedJournalReportsTheModelAndEpochThatDiverged) {
+  auto r = RunCerebro("run " + Spec(Good()) + " --out " + Out() +
+                      " --epochs 2 --order fixed --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string journal = Out() + "/journal.jsonl";
+  std::vector<nlohmann::json> lines;
+  {
+    std::ifstream in(journal);
+    for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  }
+  std::vector<size_t> trains;  // model 1's train units of epoch 0
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const auto& j = lines[i];
+    if (j["type"] == "unit" && j["model"] == 1 && j["epoch"] == 0 && j["kind"] == "train") {
+      trains.push_back(i);
+    }
+  }
+  ASSERT_EQ(trains.size(), 2u);
+  ASSERT_NE(lines[trains[0]]["partition"], lines[trains[1]]["partition"]);
+  std::swap(lines[trains[0]]["partition"], lines[trains[1]]["partition"]);
+  {
+    std::ofstream out(journal, std::ios::trunc);
+    for (const auto& j : lines) out << j.dump() << "\n";
+  }
+  auto replay = RunCerebro("replay " + Out() + " --quiet");
+  EXPECT_EQ(replay.exit_code, 1) << replay.out;
+  EXPECT_NE(replay.out.find("diverged: model 1 epoch 1: "), std::string::npos) << replay.out;
+  EXPECT_NE(replay.out.find("6 of 8 epochs bitwise identical"), std::string::npos) << replay.out;
+  for (size_t pos = replay.out.find("diverged: "); pos != std::string::npos;
+       pos = replay.out.find("diverged: ", pos + 1)) {
+    EXPECT_EQ(replay.out.compare(pos, 18, "diverged: model 1 "), 0) << replay.out;
+  }
+}
+
 // ---- Issue 10: data and spec edges ----
 
 TEST_F(CliTest, MetricThatDoesNotFitTheTaskIsRefused) {
