@@ -8,10 +8,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <random>
+#include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -75,10 +79,20 @@ pid_t Spawn(const std::vector<std::string>& args) {
   return pid;
 }
 
+// Complete lines of a file (a line being written is not counted); 0 when it is absent.
+int CompleteLines(const std::string& path) {
+  const std::string text = testing::ReadFileOrEmpty(path);
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// Kills are made at random times (anywhere: start-up, a state half written, shutdown) and
+// at random journal lengths (so they cover the whole run on any machine), and the journal
+// length at each kill is recorded: they must spread from before the run is published
+// (length 0) to near its end. An attempt is let finish after three kills in a row that
+// added nothing to the journal, so the test cannot livelock on a slow machine, and its
+// time is bounded.
 TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
-  // Kill points are spread over the length of an uninterrupted run of the CLI, measured
-  // here, so they land in start-up, training and shutdown alike on fast or slow machines.
-  auto t0 = std::chrono::steady_clock::now();
+  const auto t0 = std::chrono::steady_clock::now();
   pid_t timing = Spawn({"run", tmp_.Join("spec.yaml"), "--out", tmp_.Join("timing"), "--quiet"});
   int timing_status = 0;
   ::waitpid(timing, &timing_status, 0);
@@ -86,36 +100,61 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
   const int run_ms = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                           std::chrono::steady_clock::now() - t0)
                                           .count());
+  const int full_journal = CompleteLines(tmp_.Join("timing/journal.jsonl"));
+  ASSERT_GT(full_journal, 40);
+  // Twenty kills and their resumes cost about ten uninterrupted runs; allow four times that.
+  const auto bound = std::chrono::milliseconds(std::max(60000, 40 * run_ms));
   std::mt19937 rng(20261127);
   std::uniform_int_distribution<int> delay_ms(20, std::max(100, run_ms * 9 / 10));
-  // Episodes: a fresh run, killed at a random point again and again (each time resumed)
-  // until one attempt finishes; then its metrics must equal the uninterrupted run's.
-  int kills = 0, attempts = 0, episodes = 0;
-  while (kills < 20 && attempts < 300) {
+  std::bernoulli_distribution by_journal(0.5);
+  std::vector<int> killed_at;  // journal length at each kill
+  // Episodes: a fresh run, killed again and again (each time resumed) until one attempt
+  // finishes; then its metrics must equal the uninterrupted run's.
+  int attempts = 0, episodes = 0;
+  while (killed_at.size() < 20) {
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, bound) << killed_at.size() << " kills";
     const std::string out = tmp_.Join("run" + std::to_string(episodes++));
+    const std::string journal = out + "/journal.jsonl";
     bool finished = false;
-    while (!finished && attempts < 300) {
+    int idle_kills = 0;  // kills in a row that added nothing to the journal
+    while (!finished) {
+      ASSERT_LT(std::chrono::steady_clock::now() - t0, bound) << killed_at.size() << " kills";
       ++attempts;
-      bool published = std::filesystem::exists(out + "/spec.json");
+      const bool published = std::filesystem::exists(out + "/spec.json");
+      const int before = CompleteLines(journal);
       pid_t pid = published ? Spawn({"resume", out, "--quiet"})
                             : Spawn({"run", tmp_.Join("spec.yaml"), "--out", out, "--quiet"});
       ASSERT_GT(pid, 0);
+      // The very first kill lands in start-up, before anything is published.
+      const bool let_finish = idle_kills >= 3;
+      const bool journal_kill = attempts > 1 && by_journal(rng);
+      const int target = std::uniform_int_distribution<int>(
+          before + 1, std::max(before + 1, full_journal - 1))(rng);
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(attempts == 1 ? 20 : delay_ms(rng));
       int status = 0;
-      auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms(rng));
-      while (std::chrono::steady_clock::now() < deadline && ::waitpid(pid, &status, WNOHANG) == 0) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      bool exited = false;
+      while (!let_finish && !(exited = ::waitpid(pid, &status, WNOHANG) == pid)) {
+        if (journal_kill ? CompleteLines(journal) >= target
+                         : std::chrono::steady_clock::now() >= deadline) {
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(journal_kill ? 1 : 5));
       }
-      if (::waitpid(pid, &status, WNOHANG) == 0) {
+      if (!let_finish && !exited) {
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
-        ++kills;
+        const int after = CompleteLines(journal);
+        killed_at.push_back(after);
+        idle_kills = after > before ? 0 : idle_kills + 1;
         continue;
       }
+      if (let_finish) ::waitpid(pid, &status, 0);
       ASSERT_TRUE(WIFEXITED(status)) << "attempt " << attempts;
       ASSERT_EQ(WEXITSTATUS(status), 0) << "attempt " << attempts;
       finished = std::filesystem::exists(out + "/summary.json");
+      idle_kills = 0;
     }
-    ASSERT_TRUE(finished) << out;
     EXPECT_EQ(Metrics(out), reference_) << out;
     ExpectEveryUnitExactlyOnce(out, 4, 3, 2);
     auto summary = Json::parse(testing::ReadFileOrEmpty(out + "/summary.json"));
@@ -125,11 +164,89 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
                             std::filesystem::directory_iterator()),
               4);
   }
-  EXPECT_GE(kills, 20);
+  // Where the kills landed: before publication, near the end, and spread in between.
+  std::string where;
+  for (int k : killed_at) where += " " + std::to_string(k);
+  const std::set<int> distinct(killed_at.begin(), killed_at.end());
+  std::printf("%zu kills in %d attempts (%d episodes, one run %d ms) at journal lengths of %d:%s\n",
+              killed_at.size(), attempts, episodes, run_ms, full_journal, where.c_str());
+  EXPECT_GE(distinct.size(), 5u) << where;
+  EXPECT_EQ(*distinct.begin(), 0) << where;
+  EXPECT_GE(*distinct.rbegin(), full_journal * 9 / 10) << where << " of " << full_journal;
   // No staging directory is left behind.
   for (const auto& e : std::filesystem::directory_iterator(tmp_.path())) {
     EXPECT_EQ(e.path().filename().string().find(".partial-"), std::string::npos);
   }
+}
+
+// One process's state in /proc: (start time, state letter), or nullopt when it is gone.
+// The start time tells a recycled pid from the one recorded.
+std::optional<std::pair<std::string, char>> ProcessIdentity(pid_t pid) {
+  const std::string stat = testing::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::vector<std::string> f;
+  for (std::string x; fields >> x;) f.push_back(x);
+  if (f.size() < 20) return std::nullopt;
+  return std::make_pair(f[19], f[0][0]);  // field 22 (starttime), field 3 (state)
+}
+
+// The direct children of `pid`, from the kernel's own record of its threads' children.
+std::set<pid_t> ChildrenOf(pid_t pid) {
+  std::set<pid_t> children;
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::istringstream in(testing::ReadFileOrEmpty(task.path().string() + "/children"));
+    for (pid_t c; in >> c;) children.insert(c);
+  }
+  return children;
+}
+
+// design.md: the workers die with their driver. A `cerebro run` is SIGKILLed mid-run (it
+// can clean nothing up); its worker processes, recorded from its own process tree before
+// the kill, must all be gone within ten seconds (zombies count as gone: they run nothing).
+TEST(DriverDeathTest, WorkersOfASigkilledDriverDieWithIt) {
+  TempDir tmp;
+  const std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  std::ofstream(tmp.Join("spec.yaml")) << testing::SmallSpec(csv, 50, 2);
+  const std::string out = tmp.Join("run");
+  pid_t driver = Spawn({"run", tmp.Join("spec.yaml"), "--out", out, "--quiet"});
+  ASSERT_GT(driver, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (CompleteLines(out + "/journal.jsonl") < 10 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::map<pid_t, std::string> workers;  // pid -> start time
+  for (pid_t c : ChildrenOf(driver)) {
+    const std::string comm = testing::ReadFileOrEmpty("/proc/" + std::to_string(c) + "/comm");
+    if (comm != "cerebro-worker\n") continue;
+    if (auto id = ProcessIdentity(c)) workers[c] = id->first;
+  }
+  int status = 0;
+  const bool mid_run = ::waitpid(driver, &status, WNOHANG) == 0;
+  ::kill(driver, SIGKILL);
+  ::waitpid(driver, &status, 0);
+  ASSERT_TRUE(mid_run) << "the run ended before it was killed";
+  ASSERT_EQ(workers.size(), 2u) << "one worker process per partition";
+  auto survivors = [&] {
+    std::vector<pid_t> alive;
+    for (const auto& [pid, start] : workers) {
+      auto id = ProcessIdentity(pid);
+      if (id && id->first == start && id->second != 'Z' && id->second != 'X') alive.push_back(pid);
+    }
+    return alive;
+  };
+  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!survivors().empty() && std::chrono::steady_clock::now() < bound) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  const std::vector<pid_t> left = survivors();
+  for (pid_t pid : left) ::kill(pid, SIGKILL);  // do not leave them to the next test
+  EXPECT_TRUE(left.empty()) << left.size() << " worker(s) outlived the driver, e.g. pid "
+                            << left[0];
 }
 
 // A run directory has one writer. While a run is frozen mid-training (SIGSTOP: it holds
