@@ -54,14 +54,6 @@ std::vector<std::pair<ModelId, int>> Sorted(std::vector<std::pair<ModelId, int>>
   return v;
 }
 
-const store::ModelOutcome& Model(const RunResult& r, ModelId id) {
-  for (const auto& m : r.models) {
-    if (m.id == id) return m;
-  }
-  ADD_FAILURE() << "no model " << id;
-  return r.models.front();
-}
-
 // max_t 4, eta 2: bracket 2 trains models 0-3 for 1 epoch, then 0 and 1 to 2, then 0 to
 // 4; bracket 1 trains 4-6 for 2, then 4 to 4; bracket 0 trains 7-9 for 4.
 TEST(HyperbandRunTest, RungsArePromotedByExtendingAndTheRestStoppedInJournalAndSummary) {
@@ -78,11 +70,11 @@ TEST(HyperbandRunTest, RungsArePromotedByExtendingAndTheRestStoppedInJournalAndS
       {8, {ModelStatus::kCompleted, 4}}, {9, {ModelStatus::kCompleted, 4}}};
   for (const auto& [id, want] : expected) {
     SCOPED_TRACE("model " + std::to_string(id));
-    EXPECT_EQ(Model(*r, id).status, want.first);
-    EXPECT_EQ(Model(*r, id).history.size(), want.second);
+    EXPECT_EQ(ById(*r, id).status, want.first);
+    EXPECT_EQ(ById(*r, id).history.size(), want.second);
   }
-  EXPECT_EQ(Model(*r, 2).failure, "hyperband: bracket 2, rung 1 epochs: not in the top 2 of 4");
-  EXPECT_EQ(Model(*r, 1).failure, "hyperband: bracket 2, rung 2 epochs: not in the top 1 of 2");
+  EXPECT_EQ(ById(*r, 2).failure, "hyperband: bracket 2, rung 1 epochs: not in the top 2 of 4");
+  EXPECT_EQ(ById(*r, 1).failure, "hyperband: bracket 2, rung 2 epochs: not in the top 1 of 2");
   const Actions a = ProcedureActions(r->run_dir);
   EXPECT_EQ(Sorted(a.extended), (std::vector<std::pair<ModelId, int>>{{0, 2}, {0, 4}, {1, 2}, {4, 4}}));
   EXPECT_EQ(a.stopped.size(), 5u);
@@ -100,17 +92,17 @@ TEST(AshaRunTest, AModelBelowItsRungsQuantileIsStoppedAsItReachesTheRung) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->models.size(), 4u);
   // Model 0 ranks first at every rung: never stopped, it trains to max_t.
-  EXPECT_EQ(Model(*r, 0).status, ModelStatus::kCompleted);
-  EXPECT_EQ(Model(*r, 0).history.size(), 4u);
+  EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
+  EXPECT_EQ(ById(*r, 0).history.size(), 4u);
   const Actions a = ProcedureActions(r->run_dir);
   EXPECT_TRUE(a.extended.empty());
   ASSERT_FALSE(a.stopped.empty());
   for (const auto& [id, detail] : a.stopped) {
     SCOPED_TRACE("model " + std::to_string(id));
-    EXPECT_EQ(Model(*r, id).status, ModelStatus::kStopped);
-    EXPECT_EQ(Model(*r, id).failure, detail);
+    EXPECT_EQ(ById(*r, id).status, ModelStatus::kStopped);
+    EXPECT_EQ(ById(*r, id).failure, detail);
     EXPECT_EQ(detail.rfind("asha: rung ", 0), 0u) << detail;
-    EXPECT_LT(Model(*r, id).history.size(), 4u);
+    EXPECT_LT(ById(*r, id).history.size(), 4u);
   }
 }
 
@@ -155,15 +147,10 @@ void ExpectResumes(const std::string& search, bool same_end_state) {
     for (const auto& [id, detail] : before.stopped) EXPECT_EQ(got.stopped.at(id), detail);
     ASSERT_LE(before.extended.size(), got.extended.size());
     EXPECT_TRUE(std::equal(before.extended.begin(), before.extended.end(), got.extended.begin()));
-    for (const auto& [id, detail] : got.stopped) EXPECT_EQ(Model(*r, id).failure, detail);
+    for (const auto& [id, detail] : got.stopped) EXPECT_EQ(ById(*r, id).failure, detail);
     if (!same_end_state) continue;
     EXPECT_EQ(Slurp(dir + "/metrics.csv"), metrics);
-    ASSERT_EQ(r->models.size(), reference->models.size());
-    for (size_t i = 0; i < r->models.size(); ++i) {
-      EXPECT_EQ(r->models[i].id, reference->models[i].id);
-      EXPECT_EQ(r->models[i].status, reference->models[i].status);
-      EXPECT_EQ(r->models[i].failure, reference->models[i].failure);
-    }
+    ExpectSameOutcomes(*r, *reference);
     // Brackets are independent: the order of their decisions may interleave differently.
     EXPECT_EQ(Sorted(got.extended), Sorted(want.extended));
     EXPECT_EQ(got.stopped, want.stopped);

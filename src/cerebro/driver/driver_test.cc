@@ -33,14 +33,6 @@ spec::ExperimentSpec Spec(const std::string& csv, int epochs, const std::string&
   return *s;
 }
 
-const ModelOutcome& ById(const RunResult& r, ModelId id) {
-  for (const auto& m : r.models) {
-    if (m.id == id) return m;
-  }
-  ADD_FAILURE() << "no model " << id;
-  return r.models.front();
-}
-
 // A procedure for the tests: two models at the start; when model 0 finishes its first
 // epoch it adds model 2, warm-started from model 0, for 2 epochs; when model 1 finishes
 // its first epoch it stops it. Each decision is about the model whose epoch just ended
@@ -156,12 +148,7 @@ TEST(RunLoopTest, DecisionsAreReadBackOnResumeAndTheEndStateIsTheUninterruptedOn
     auto r = ResumeExperiment(dir, again);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(Slurp(dir + "/metrics.csv"), metrics);
-    ASSERT_EQ(r->models.size(), reference->models.size());
-    for (size_t i = 0; i < r->models.size(); ++i) {
-      EXPECT_EQ(r->models[i].id, reference->models[i].id);
-      EXPECT_EQ(r->models[i].status, reference->models[i].status);
-      EXPECT_EQ(r->models[i].failure, reference->models[i].failure);
-    }
+    ExpectSameOutcomes(*r, *reference);
     int added = 0;
     for (const auto& rec : JournalOf(dir)) {
       if (const auto* d = std::get_if<store::ProcedureDecision>(&rec)) {

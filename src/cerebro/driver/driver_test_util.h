@@ -1,6 +1,6 @@
 // Helpers for tests that run the loop on the fake backend (driver_test.cc and the
 // adaptive procedures' end-to-end test): a temporary directory, a tiny CSV data set, run
-// options with a FakeBackend, the journal and files of a run, and a file system whose
+// options with a FakeBackend, the journal, files and outcomes of a run, and a file system whose
 // journal appends fail where a test says (a crash at a chosen record). Test-only; each
 // object is used by one thread.
 #pragma once
@@ -86,6 +86,24 @@ inline std::vector<store::Record> JournalOf(const std::string& run_dir) {
 inline std::string Slurp(const std::string& path) {
   auto s = RealFileSystem().ReadFile(path);
   return s.ok() ? *s : "";
+}
+
+inline const store::ModelOutcome& ById(const RunResult& r, ModelId id) {
+  for (const auto& m : r.models) {
+    if (m.id == id) return m;
+  }
+  ADD_FAILURE() << "no model " << id;
+  return r.models.front();
+}
+
+// The same models, in the same order, with the same statuses and reasons.
+inline void ExpectSameOutcomes(const RunResult& got, const RunResult& want) {
+  ASSERT_EQ(got.models.size(), want.models.size());
+  for (size_t i = 0; i < got.models.size(); ++i) {
+    EXPECT_EQ(got.models[i].id, want.models[i].id);
+    EXPECT_EQ(got.models[i].status, want.models[i].status);
+    EXPECT_EQ(got.models[i].failure, want.models[i].failure);
+  }
 }
 
 // A FileSystem whose appends fail where `fail(path, data, journal_appends_so_far)` says,
