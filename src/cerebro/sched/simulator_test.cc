@@ -1,11 +1,13 @@
 // Tests for the simulator: the lower bound, makespan >= bound on random workloads, the
-// trace obeys MOP's invariants, and the acceptance criterion (randomized greedy within
-// 10% of the lower bound on 256 heterogeneous models x 16 heterogeneous workers).
+// trace obeys MOP's invariants, and the acceptance criteria (randomized greedy within
+// 10% of the lower bound on 256 heterogeneous models x 16 heterogeneous workers, 5% at
+// 1000 x 64), asserted at the ratios the results report for the fixed seeds.
 #include "cerebro/sched/simulator.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <set>
 #include <tuple>
@@ -137,23 +139,47 @@ TEST(SimulatorTest, ResultForASeedIsPinned) {
   EXPECT_EQ(f.decisions, 152);
 }
 
-// Acceptance criterion: Cerebro's randomized greedy (the default) finishes 256
-// heterogeneous models (costs log-uniform over a 60x range) on 16 heterogeneous workers
-// (speeds uniform over 5.6-18.7, a 3.3x range), 5 epochs, within 10% of the lower bound,
-// median over 5 seeds.
-TEST(SimulatorTest, RandomizedGreedyWithinTenPercentOfLowerBoundAt256x16) {
+// makespan / lower bound of the default policy (randomized greedy, random order) on a
+// workload, for seeds 1..seeds; the scheduler and the workload use the same seed.
+std::vector<double> DefaultPolicyRatios(SimWorkload w, int seeds) {
   std::vector<double> ratios;
-  for (uint64_t seed = 1; seed <= 5; ++seed) {
-    SimWorkload w{256, 16, 5, 1, 60, 5.6, 18.7, seed};
+  for (uint64_t seed = 1; seed <= static_cast<uint64_t>(seeds); ++seed) {
+    w.seed = seed;
     HopperOptions options;  // defaults: randomized greedy, random order
     options.seed = seed;
     SimResult r = Simulate(MakeSimConfig(w, options));
-    EXPECT_EQ(r.units, 256 * 16 * 5);
+    EXPECT_EQ(r.units, int64_t{w.models} * w.workers * w.epochs);
     EXPECT_GE(r.makespan, r.lower_bound * (1 - 1e-12));
     ratios.push_back(r.makespan / r.lower_bound);
+    std::printf("%dx%d seed %llu: makespan / lower bound %.4f\n", w.models, w.workers,
+                static_cast<unsigned long long>(seed), ratios.back());
   }
-  std::sort(ratios.begin(), ratios.end());
-  EXPECT_LE(ratios[2], 1.10) << "median makespan / lower bound";
+  return ratios;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Acceptance criterion (issue 2): Cerebro's randomized greedy (the default) finishes 256
+// heterogeneous models (costs log-uniform over a 60x range) on 16 heterogeneous workers
+// (speeds uniform over 5.6-18.7, a 3.3x range), 5 epochs, within 10% of the lower bound,
+// median over 5 seeds. The ratios are deterministic for the seeds; bench/results/
+// 2026-11-27-scheduler-simulation.md reports median 1.0112, max 1.0233, and the bounds
+// here are what that claims (with rounding room), not the 10% the issue asked for.
+TEST(SimulatorTest, RandomizedGreedyWithinTenPercentOfLowerBoundAt256x16) {
+  const std::vector<double> ratios = DefaultPolicyRatios({256, 16, 5, 1, 60, 5.6, 18.7, 0}, 5);
+  EXPECT_LE(Median(ratios), 1.012) << "median makespan / lower bound";
+  for (double r : ratios) EXPECT_LE(r, 1.024);
+}
+
+// Issue 5's target: 1000 models on 64 workers within 5% of the lower bound (reported:
+// median 1.0145, max 1.0309 over seeds 1-3).
+TEST(SimulatorTest, RandomizedGreedyWithinFivePercentOfLowerBoundAt1000x64) {
+  const std::vector<double> ratios = DefaultPolicyRatios({1000, 64, 5, 1, 60, 5.6, 18.7, 0}, 3);
+  EXPECT_LE(Median(ratios), 1.015) << "median makespan / lower bound";
+  for (double r : ratios) EXPECT_LE(r, 1.05);
 }
 
 }  // namespace
