@@ -271,6 +271,29 @@ TEST_F(WorkerApiTest, SameSeedsGiveBitwiseIdenticalResults) {
 
 // The data-parallel baseline's model averaging: the mean of identical states is that
 // state (bit for bit), and the mean of two different ones is a usable third model.
+// The tensors a state of `config_json` holds, decoded on their own: every parameter, then
+// every optimizer state slot of each parameter (step counts are not tensors).
+std::vector<torch::Tensor> StateTensorsOf(const char* config_json,
+                                          const std::vector<uint8_t>& state) {
+  std::vector<torch::Tensor> out;
+  auto config = model::ParseModelConfig(config_json);
+  EXPECT_TRUE(config.ok()) << config.status().ToString();
+  if (!config.ok()) return out;
+  auto net = model::BuildNet(*config, model::InputSpec{{kFeatures}, kClasses});
+  EXPECT_TRUE(net.ok()) << net.status().ToString();
+  if (!net.ok()) return out;
+  auto optimizer = MakeOptimizer(*config, net->module->parameters());
+  Status decoded =
+      DecodeState(state.data(), state.size(), *net, optimizer.get(), config->optimizer);
+  EXPECT_TRUE(decoded.ok()) << decoded.ToString();
+  const auto params = net->module->parameters();
+  for (const auto& p : params) out.push_back(p.detach().clone());
+  for (size_t i = 0; i < params.size(); ++i) {
+    for (const auto& t : StateTensors(*optimizer, config->optimizer, i)) out.push_back(t.clone());
+  }
+  return out;
+}
+
 TEST_F(WorkerApiTest, AverageStatesIsAnElementwiseMeanOfUsableStates) {
   Worker w;
   ASSERT_EQ(w.Load(store_, "train", 0), CEREBRO_OK);
@@ -302,6 +325,31 @@ TEST_F(WorkerApiTest, AverageStatesIsAnElementwiseMeanOfUsableStates) {
   ASSERT_EQ(average({&a, &b}, &mixed), CEREBRO_OK);
   EXPECT_NE(mixed, a.state);
   EXPECT_NE(mixed, b.state);
+  // Numerically: every weight and every Adam moment of the average of three states is
+  // the mean of the three, computed here in double from the states decoded one by one.
+  Unit c = RunUnitOn(w, kMlp, true, 5, 3);
+  ASSERT_EQ(c.rc, CEREBRO_OK) << c.error;
+  std::vector<uint8_t> three;
+  ASSERT_EQ(average({&a, &b, &c}, &three), CEREBRO_OK);
+  const std::vector<torch::Tensor> ta = StateTensorsOf(kMlp, a.state);
+  const std::vector<torch::Tensor> tb = StateTensorsOf(kMlp, b.state);
+  const std::vector<torch::Tensor> tc = StateTensorsOf(kMlp, c.state);
+  const std::vector<torch::Tensor> got = StateTensorsOf(kMlp, three);
+  ASSERT_EQ(got.size(), ta.size());
+  ASSERT_EQ(tb.size(), ta.size());
+  ASSERT_EQ(tc.size(), ta.size());
+  ASSERT_EQ(ta.size(), 12u);  // two linear layers: 4 parameters, each with Adam's 2 moments
+  for (size_t i = 0; i < ta.size(); ++i) {
+    SCOPED_TRACE("tensor " + std::to_string(i));
+    const torch::Tensor mean =
+        (ta[i].to(torch::kDouble) + tb[i].to(torch::kDouble) + tc[i].to(torch::kDouble)) / 3.0;
+    ASSERT_EQ(got[i].sizes(), mean.sizes());
+    const double scale = mean.abs().max().item<double>() + 1e-30;
+    const double worst = (got[i].to(torch::kDouble) - mean).abs().max().item<double>();
+    EXPECT_LE(worst, 1e-6 * scale) << "max |average - mean| " << worst << ", max |mean| " << scale;
+    // ...and the three really differ here, so the check could fail.
+    EXPECT_GT((ta[i] - tb[i]).abs().max().item<double>(), 0.0);
+  }
   Unit eval = RunUnitOn(w, kMlp, false, 5, 0, mixed);
   ASSERT_EQ(eval.rc, CEREBRO_OK) << eval.error;
   EXPECT_GT(eval.accuracy(), 0.5);
