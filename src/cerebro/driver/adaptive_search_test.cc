@@ -18,11 +18,14 @@ namespace {
 // 4 epochs, 2 workers, order fixed; `search` is the spec's search section. keep_best 1:
 // Hyperband extends completed models that retention alone would have dropped.
 spec::ExperimentSpec AdaptiveSpec(const std::string& csv, const std::string& search) {
-  std::string text = "name: adaptive\ndata: {format: csv, train: {path: " + csv +
-                     ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
-                     "params: {model: mlp, hidden: [4], lr: {loguniform: [-3, -1]}, batch_size: 8}\n"
-                     "search: " + search + "\n"
-                     "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 1}\n";
+  std::string text =
+      "name: adaptive\ndata: {format: csv, train: {path: " + csv +
+      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+      "params: {model: mlp, hidden: [4], lr: {loguniform: [-3, -1]}, batch_size: 8}\n"
+      "search: " +
+      search +
+      "\n"
+      "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 1}\n";
   auto s = spec::ParseSpecString(text, "adaptive.yaml");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;
@@ -30,7 +33,7 @@ spec::ExperimentSpec AdaptiveSpec(const std::string& csv, const std::string& sea
 
 struct Actions {
   std::vector<std::pair<ModelId, int>> extended;  // (model, new budget), in journal order
-  std::map<ModelId, std::string> stopped;  // detail
+  std::map<ModelId, std::string> stopped;         // detail
 };
 
 Actions ProcedureActions(const std::string& run_dir) {
@@ -39,7 +42,8 @@ Actions ProcedureActions(const std::string& run_dir) {
     const auto* d = std::get_if<store::ProcedureDecision>(&rec);
     if (d == nullptr) continue;
     for (const store::Action& a : d->actions) {
-      if (const auto* x = std::get_if<store::ModelExtended>(&a)) out.extended.push_back({x->model, x->epochs});
+      if (const auto* x = std::get_if<store::ModelExtended>(&a))
+        out.extended.push_back({x->model, x->epochs});
       if (const auto* s = std::get_if<store::ModelStopped>(&a)) {
         EXPECT_EQ(s->reason, store::StopReason::kProcedure);
         out.stopped[s->model] = s->detail;
@@ -76,7 +80,8 @@ TEST(HyperbandRunTest, RungsArePromotedByExtendingAndTheRestStoppedInJournalAndS
   EXPECT_EQ(ById(*r, 2).failure, "hyperband: bracket 2, rung 1 epochs: not in the top 2 of 4");
   EXPECT_EQ(ById(*r, 1).failure, "hyperband: bracket 2, rung 2 epochs: not in the top 1 of 2");
   const Actions a = ProcedureActions(r->run_dir);
-  EXPECT_EQ(Sorted(a.extended), (std::vector<std::pair<ModelId, int>>{{0, 2}, {0, 4}, {1, 2}, {4, 4}}));
+  EXPECT_EQ(Sorted(a.extended),
+            (std::vector<std::pair<ModelId, int>>{{0, 2}, {0, 4}, {1, 2}, {4, 4}}));
   EXPECT_EQ(a.stopped.size(), 5u);
   EXPECT_EQ(a.stopped.at(5), "hyperband: bracket 1, rung 2 epochs: not in the top 1 of 3");
   // summary.json says the same.
@@ -127,8 +132,7 @@ void ExpectResumes(const std::string& search, bool same_end_state) {
   const int offset = static_cast<int>(journal.size()) - records;
   ASSERT_GE(offset, 0);
   for (int i = 3; i <= records; ++i) {
-    const bool decision =
-        std::holds_alternative<store::ProcedureDecision>(journal[i - 1 + offset]);
+    const bool decision = std::holds_alternative<store::ProcedureDecision>(journal[i - 1 + offset]);
     if (i % 5 == 0 || decision) crashes.insert(i);
     if (decision && i < records) crashes.insert(i + 1);
   }

@@ -41,7 +41,8 @@ inline std::string WriteCsv(const TempDir& dir) {
   std::string path = dir.Join("data.csv");
   std::ofstream out(path);
   out << "a,b,c,d,label\n";
-  for (int r = 0; r < 60; ++r) out << r % 7 << "," << r % 5 << "," << r % 3 << "," << r << "," << r % 3 << "\n";
+  for (int r = 0; r < 60; ++r)
+    out << r % 7 << "," << r % 5 << "," << r % 3 << "," << r << "," << r % 3 << "\n";
   return path;
 }
 
@@ -69,8 +70,10 @@ class BorrowedBackend final : public exec::Backend {
 inline RunOptions FakeOptions(const std::string& out, exec::FakeBackend* fake) {
   RunOptions o;
   o.out_dir = out;
-  o.backend_factory = [fake](const exec::BackendConfig&) -> StatusOr<std::unique_ptr<exec::Backend>> {
-    if (fake == nullptr) return std::unique_ptr<exec::Backend>(std::make_unique<exec::FakeBackend>());
+  o.backend_factory =
+      [fake](const exec::BackendConfig&) -> StatusOr<std::unique_ptr<exec::Backend>> {
+    if (fake == nullptr)
+      return std::unique_ptr<exec::Backend>(std::make_unique<exec::FakeBackend>());
     return std::unique_ptr<exec::Backend>(std::make_unique<BorrowedBackend>(fake));
   };
   return o;
@@ -128,7 +131,9 @@ class FailingAppends final : public FileSystem {
   Status RemoveFile(const std::string& p) override { return real().RemoveFile(p); }
   Status RemoveAll(const std::string& p) override { return real().RemoveAll(p); }
   bool Exists(const std::string& p) override { return real().Exists(p); }
-  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override { return real().ListDir(p); }
+  StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
+    return real().ListDir(p);
+  }
   StatusOr<uint64_t> FileSize(const std::string& p) override { return real().FileSize(p); }
   int appends() const { return appends_; }
 

@@ -155,8 +155,8 @@ class AshaProcedure final : public Procedure {
     const double score = scorer_.Score(last);
     for (size_t k = milestones_[s].size(); k-- > 0;) {
       auto& rung = recorded_[s][k];
-      const bool seen = std::any_of(rung.begin(), rung.end(),
-                                    [&](const auto& r) { return r.first == model; });
+      const bool seen =
+          std::any_of(rung.begin(), rung.end(), [&](const auto& r) { return r.first == model; });
       if (last.epoch + kSlack < milestones_[s][k] || seen) continue;
       std::vector<double> scores;
       for (const auto& r : rung) scores.push_back(r.second);
@@ -367,8 +367,8 @@ StatusOr<AshaOptions> ParseAshaOptions(const spec::ExperimentSpec& spec) {
   o.max_t = spec.run.epochs;
   const Json& options = spec.search.options;
   RETURN_IF_ERROR(ReadInt(options, "grace_period", 1, &o.grace_period));
-  RETURN_IF_ERROR(ReadNumber(options, "reduction_factor", 1, /*min_excluded=*/true,
-                             &o.reduction_factor));
+  RETURN_IF_ERROR(
+      ReadNumber(options, "reduction_factor", 1, /*min_excluded=*/true, &o.reduction_factor));
   RETURN_IF_ERROR(ReadInt(options, "max_t", 1, &o.max_t));
   RETURN_IF_ERROR(ReadInt(options, "brackets", 1, &o.brackets));
   if (o.grace_period > o.max_t) {
@@ -411,7 +411,8 @@ std::vector<HyperbandBracket> HyperbandBrackets(const HyperbandOptions& o) {
     b.s = s;
     const double n = std::ceil((s_max + 1.0) / (s + 1.0) * std::pow(o.eta, s) - kSlack);
     for (int i = 0; i <= s; ++i) {
-      b.models.push_back(std::max(1, static_cast<int>(std::floor(n * std::pow(o.eta, -i) + kSlack))));
+      b.models.push_back(
+          std::max(1, static_cast<int>(std::floor(n * std::pow(o.eta, -i) + kSlack))));
       b.epochs.push_back(i == s ? o.max_t
                                 : std::max(1, static_cast<int>(std::floor(
                                                   o.max_t * std::pow(o.eta, i - s) + kSlack))));
@@ -424,14 +425,15 @@ std::vector<HyperbandBracket> HyperbandBrackets(const HyperbandOptions& o) {
 StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpec& spec) {
   ASSIGN_OR_RETURN(AshaOptions options, ParseAshaOptions(spec));
   if (spec.search.num_models < 1) {
-    return InvalidArgument("search.num_models: asha needs num_models >= 1 (the configurations "
-                           "it samples)");
+    return InvalidArgument(
+        "search.num_models: asha needs num_models >= 1 (the configurations "
+        "it samples)");
   }
   ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, spec.search.num_models));
   std::vector<int> bracket_of = AshaBrackets(options, spec.run.seed, spec.search.num_models);
-  return std::unique_ptr<Procedure>(std::make_unique<AshaProcedure>(
-      options, std::move(configs), std::move(bracket_of),
-      Scorer{spec.metric.name, spec.metric.direction}));
+  return std::unique_ptr<Procedure>(
+      std::make_unique<AshaProcedure>(options, std::move(configs), std::move(bracket_of),
+                                      Scorer{spec.metric.name, spec.metric.direction}));
 }
 
 StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::ExperimentSpec& spec) {

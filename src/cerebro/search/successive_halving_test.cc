@@ -18,7 +18,8 @@ data:
 params:
   model: mlp
   lr: {loguniform: [-4, -1]}
-search: )" + search + "\nrun: {seed: 11, epochs: 4}\n" + extra;
+search: )" + search + "\nrun: {seed: 11, epochs: 4}\n" +
+                     extra;
   auto s = spec::ParseSpecString(text, "t.yaml");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;
@@ -78,7 +79,8 @@ class FakeRun {
 std::vector<std::string> Describe(const std::vector<Decision>& decisions) {
   std::vector<std::string> out;
   for (const Decision& d : decisions) {
-    if (const auto* s = std::get_if<StopModel>(&d)) out.push_back("stop " + std::to_string(s->model));
+    if (const auto* s = std::get_if<StopModel>(&d))
+      out.push_back("stop " + std::to_string(s->model));
     if (const auto* x = std::get_if<ExtendModel>(&d)) {
       out.push_back("extend " + std::to_string(x->model) + " to " + std::to_string(x->epochs));
     }
@@ -130,11 +132,13 @@ TEST(AshaScheduleTest, BadKnobsAreOneLineNamingTheKey) {
        "search.grace_period: expected an integer >= 1, got 0"},
       {"{method: asha, num_models: 4, reduction_factor: 1}",
        "search.reduction_factor: expected a number > 1, got 1"},
-      {"{method: asha, num_models: 4, max_t: 2.5}", "search.max_t: expected an integer >= 1, got 2.5"},
+      {"{method: asha, num_models: 4, max_t: 2.5}",
+       "search.max_t: expected an integer >= 1, got 2.5"},
       {"{method: asha, num_models: 4, grace_period: 5}",
        "search.grace_period: 5 is above max_t (4)"},
-      {"{method: asha}", "search.num_models: asha needs num_models >= 1 (the configurations it "
-                         "samples)"},
+      {"{method: asha}",
+       "search.num_models: asha needs num_models >= 1 (the configurations it "
+       "samples)"},
       {"{method: hyperband, eta: 1.5}", "search.eta: expected a number >= 2, got 1.5"},
       {"{method: hyperband, num_models: 3}",
        "search.num_models: hyperband sizes its brackets from max_t and eta"},
@@ -160,8 +164,8 @@ TEST(AshaTest, StopsAModelBelowTheQuantileOfWhatItsRungRecordedSoFar) {
   run.Add(*start);
   // Rung 1: the first model has nothing to compare with; then the median of the others.
   EXPECT_EQ(Step(**p, run, 0, 0.5), Strings{});
-  EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});  // cutoff 0.5
-  EXPECT_EQ(Step(**p, run, 2, 0.6), Strings{});          // cutoff 0.45
+  EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});   // cutoff 0.5
+  EXPECT_EQ(Step(**p, run, 2, 0.6), Strings{});           // cutoff 0.45
   EXPECT_EQ(Step(**p, run, 3, 0.45), Strings{"stop 3"});  // cutoff 0.5
   // No barrier: model 0 reaches rung 2 while model 4 has not reached rung 1.
   EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{});
@@ -176,8 +180,8 @@ TEST(AshaTest, StopsAModelBelowTheQuantileOfWhatItsRungRecordedSoFar) {
 }
 
 TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
-  auto p = MakeProcedure(Parse("{method: asha, num_models: 2, reduction_factor: 2}",
-                               "metric: loss\n"));
+  auto p =
+      MakeProcedure(Parse("{method: asha, num_models: 2, reduction_factor: 2}", "metric: loss\n"));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
   run.Add(*(*p)->Start(run.View()));
@@ -287,7 +291,8 @@ TEST_F(HyperbandTest, ARungIsDecidedWhenItsLastModelCompletesAndKeepsTheTopOneOv
   EXPECT_EQ(Step(*p_, run_, 0, 0.3), Strings{});
   EXPECT_EQ(Step(*p_, run_, 1, 0.8), Strings{});
   EXPECT_EQ(Step(*p_, run_, 2, 0.5), Strings{});
-  EXPECT_EQ(Step(*p_, run_, 3, 0.6), (Strings{"extend 1 to 2", "extend 3 to 2", "stop 2", "stop 0"}));
+  EXPECT_EQ(Step(*p_, run_, 3, 0.6),
+            (Strings{"extend 1 to 2", "extend 3 to 2", "stop 2", "stop 0"}));
   EXPECT_EQ(run_.model(0).status, ModelStatus::kStopped);
   EXPECT_EQ(run_.model(1).status, ModelStatus::kRunning);
   EXPECT_EQ(Step(*p_, run_, 1, 0.7), Strings{});
