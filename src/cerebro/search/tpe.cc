@@ -13,12 +13,12 @@
 #include "cerebro/common/rng.h"
 #include "cerebro/search/space.h"
 
-// How this follows Optuna's TPESampler (v3/v4, `optuna/samplers/_tpe/`), and where not:
+// How this follows Optuna's TPESampler (as read in 5.0.0, `optuna/samplers/_tpe/`), and where not:
 // - Same: n_startup_trials random proposals first; gamma(n) = min(ceil(0.1 n), 25); the
 //   default weights (1 for n < 25, else a linear ramp from 1/n over the oldest n - 25);
 //   a prior kernel (mean (lo+hi)/2, sigma hi-lo, weight prior_weight); univariate
 //   bandwidths from the larger neighbour gap (endpoints not considered) clipped to
-//   [(hi-lo)/min(100, 1+kernels), hi-lo]; multivariate bandwidths 0.2 n^(-1/(d+4)) (hi-lo);
+//   [(hi-lo)/min(100, 1+kernels), hi-lo], the same in the multivariate (joint) estimator;
 //   n_ei_candidates drawn from l(x), the one with the largest log l(x) - log g(x) wins;
 //   log parameters live in log space; quantized uniforms are discrete truncated normals
 //   (the mass of each bin), quantized log ones continuous in log space and rounded, as
@@ -229,18 +229,15 @@ class ParzenEstimator {
         continue;
       }
       for (size_t k = 0; k < n; ++k) c.mu.push_back(obs[k][j]);
-      c.mu.push_back(0.5 * (d.lo + d.hi));
       const double range = d.hi - d.lo;
-      if (opt.multivariate) {
-        const double s = 0.2 * std::pow(std::max<double>(n, 1), -1.0 / (dims.size() + 4)) * range;
-        c.sigma.assign(kernels, s);
-      } else {
-        c.sigma = NeighbourGaps(c.mu, d.lo, d.hi, opt.consider_endpoints);
-      }
+      // The observations' bandwidths, without the prior (as Optuna 4/5, in the joint
+      // estimator too): the prior's mean in the middle would halve the middle gaps.
+      c.sigma = NeighbourGaps(c.mu, d.lo, d.hi, opt.consider_endpoints);
       const double min_sigma =
           opt.consider_magic_clip ? range / std::min(100.0, 1.0 + kernels) : 1e-12;
       for (double& s : c.sigma) s = std::clamp(s, min_sigma, range);
-      c.sigma.back() = range;  // the prior
+      c.mu.push_back(0.5 * (d.lo + d.hi));  // the prior
+      c.sigma.push_back(range);
       for (size_t k = 0; k < kernels; ++k) {
         c.log_z.push_back(
             LogNormalMass((d.lo - c.mu[k]) / c.sigma[k], (d.hi - c.mu[k]) / c.sigma[k]));
@@ -360,8 +357,9 @@ void Split(const std::vector<Trial>& trials, std::vector<const Trial*>* below,
     if (a->state == Trial::State::kStopped && a->epochs != b->epochs) return a->epochs > b->epochs;
     return a->loss < b->loss;
   });
+  // gamma counts the finished models only (Optuna ignores running trials there).
   const size_t n_below =
-      std::min<size_t>({static_cast<size_t>(std::ceil(0.1 * static_cast<double>(trials.size()))),
+      std::min<size_t>({static_cast<size_t>(std::ceil(0.1 * static_cast<double>(ranked.size()))),
                         25, ranked.size()});
   for (const Trial& t : trials) {
     const bool good =
