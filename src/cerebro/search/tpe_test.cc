@@ -261,6 +261,28 @@ TEST(TpeTest, MaximizedMetricIsNegated) {
   EXPECT_EQ(Json(r.proposed), Json(Drive(loss, Branin, 1)));
 }
 
+TEST(TpeTest, ModelsOutsideTheSpaceAreLeftOutOfTheEstimate) {
+  // A model added by hand (ctl add) may hold values the space does not have; TPE learns
+  // from the parameters it can place and proposes within the space.
+  std::unique_ptr<Procedure> p = Make(Parse(kMixed,
+                                            "{method: tpe, num_models: 8, in_flight: 1, "
+                                            "n_startup_trials: 1}"));
+  FakeRun r = FakeRun::Started(*p, 1);
+  ModelView odd;
+  odd.id = 1;
+  odd.params = Json{{"model", "mlp"},      {"lr", 0.5},      {"batch_size", 100},
+                    {"activation", "elu"}, {"dropout", 0.1}, {"hidden", 7}};
+  odd.status = ModelStatus::kPending;
+  r.run.models.push_back(odd);
+  r.in_flight.push_back(odd.id);
+  while (!r.in_flight.empty()) r.Apply(p->OnEpochDone(r.run, r.FinishOne(Mixed)));
+  ASSERT_EQ(r.proposed.size(), 8u);
+  for (const Json& params : r.proposed) {
+    EXPECT_LE(params["lr"].get<double>(), 1e-1);
+    EXPECT_NE(params["activation"], "elu");
+  }
+}
+
 TEST(TpeTest, BadKnobsAreOneLineNamingTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"{method: tpe, num_models: 5, n_ei_candidates: 0}", "search.n_ei_candidates"},
