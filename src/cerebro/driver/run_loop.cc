@@ -524,6 +524,7 @@ Status RunLoop::Dispatch(WorkerId w) {
   RETURN_IF_ERROR(backend_->Submit(req));
   ++in_flight_;
   running_[w] = {*u, Now()};
+  submitted_wall_[w] = WallSeconds();
   return Status::Ok();
 }
 
@@ -558,6 +559,8 @@ Status RunLoop::HandleSuccess(exec::Completion& c) {
   const ModelRun& m = state_->model(u.model);
   store::UnitDone r{u.model,         u.epoch,         u.kind,  u.partition, u.worker, c.loss_sum,
                     c.correct,       c.num_examples,  c.compute_seconds, "", 0, 0};
+  r.submitted_at = submitted_wall_[u.worker];
+  r.finished_at = WallSeconds();
   if (u.kind == UnitKind::kTrain) {
     timing_.train_examples += c.num_examples;
     auto previous = states_.find(u.model);

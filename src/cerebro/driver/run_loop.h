@@ -103,6 +103,7 @@ class RunLoop {
   std::vector<bool> worker_dead_;
   // Units in flight by worker, with when they were submitted (the loop's clock).
   std::map<WorkerId, std::pair<sched::Unit, double>> running_;
+  std::map<WorkerId, double> submitted_wall_;  // the same, in Unix time (for the journal)
   // Recent finished units' seconds, per (model, kind) and per kind: what "expected" is.
   std::map<std::pair<ModelId, UnitKind>, std::vector<double>> model_seconds_;
   std::map<UnitKind, std::vector<double>> kind_seconds_;

@@ -56,6 +56,10 @@ void Put(Json& j, const UnitDone& r) {
       j["state_hash"] = r.state_hash;
     }
   }
+  if (r.finished_at > 0) {
+    j["submitted_at"] = r.submitted_at;
+    j["finished_at"] = r.finished_at;
+  }
 }
 Status Take(const JsonFields& f, UnitDone* r) {
   RETURN_IF_ERROR(Index(f, "model", &r->model));
@@ -70,7 +74,9 @@ Status Take(const JsonFields& f, UnitDone* r) {
   const bool train = r->kind == UnitKind::kTrain;
   RETURN_IF_ERROR(f.String("checkpoint", &r->checkpoint, /*optional=*/!train));
   RETURN_IF_ERROR(f.Uint64("state_size", &r->state_size, /*optional=*/true));
-  return f.Uint64("state_hash", &r->state_hash, /*optional=*/true);
+  RETURN_IF_ERROR(f.Uint64("state_hash", &r->state_hash, /*optional=*/true));
+  RETURN_IF_ERROR(f.Double("submitted_at", &r->submitted_at, /*optional=*/true));
+  return f.Double("finished_at", &r->finished_at, /*optional=*/true);
 }
 
 template <typename R>  // WorkerLost and UnitRetried share their fields

@@ -54,6 +54,11 @@ struct UnitDone {
   std::string checkpoint;      // train units: the state file, relative to the run dir
   uint64_t state_size = 0;     // its size in bytes (0 = not recorded: version 1)
   uint64_t state_hash = 0;     // Hash64 of its bytes (common/rng.h), with state_size
+  // Wall-clock seconds (Unix time) when the driver submitted the unit and when its result
+  // came back: for timelines of the run (per-worker Gantt charts). 0 = not recorded
+  // (version 1, or the data-parallel baseline). Never part of the metrics files.
+  double submitted_at = 0;
+  double finished_at = 0;
 };
 
 // Tag "worker_lost": a unit's worker died (or stopped answering); the unit re-runs from

@@ -22,7 +22,7 @@ class JournalTest : public ::testing::Test {
 
 std::vector<Record> OneOfEach() {
   UnitDone train{3, 1, UnitKind::kTrain, 2, 1, 12.5, 7, 20, 0.25, "checkpoints/model_0003.u00004.state",
-                 1234, 0xfedcba9876543210ULL};
+                 1234, 0xfedcba9876543210ULL, 1764577800.25, 1764577803.5};
   UnitDone eval{3, 1, UnitKind::kEval, 0, 0, 1.0 / 3.0, 5, 9, 1e-9, "", 0, 0};
   ModelAdded added{7, spec::Json{{"lr", 0.001}, {"hidden", {8, 4}}}, ModelOrigin::kProcedure, 4, 2,
                    "checkpoints/model_0007.u00000.state"};
