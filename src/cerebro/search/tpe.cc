@@ -330,14 +330,6 @@ class ParzenEstimator {
 
 // ---- observations ------------------------------------------------------------------------
 
-// A model as TPE sees it, in id order (Optuna's trial number).
-struct Trial {
-  const Json* params = nullptr;
-  enum class State { kComplete, kStopped, kRunning } state = State::kRunning;
-  double loss = 0;  // minimized; finished trials only
-  int epochs = 0;   // epochs trained
-};
-
 double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
   const double v = metric.name == "accuracy" ? m.val_accuracy : m.val_loss;
   const double loss = metric.direction == spec::Direction::kMaximize ? -v : v;
@@ -346,22 +338,23 @@ double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
 
 // The good group (l) and the bad group (g), each in id order: the best gamma(n) finished
 // models, completed before stopped; everything else, in-flight models included.
-void Split(const std::vector<Trial>& trials, std::vector<const Trial*>* below,
-           std::vector<const Trial*>* above) {
-  std::vector<const Trial*> ranked;
-  for (const Trial& t : trials) {
-    if (t.state != Trial::State::kRunning) ranked.push_back(&t);
+void Split(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* below,
+           std::vector<const TpeTrial*>* above) {
+  std::vector<const TpeTrial*> ranked;
+  for (const TpeTrial& t : trials) {
+    if (t.state != TpeTrial::State::kRunning) ranked.push_back(&t);
   }
-  std::stable_sort(ranked.begin(), ranked.end(), [](const Trial* a, const Trial* b) {
-    if (a->state != b->state) return a->state == Trial::State::kComplete;
-    if (a->state == Trial::State::kStopped && a->epochs != b->epochs) return a->epochs > b->epochs;
+  std::stable_sort(ranked.begin(), ranked.end(), [](const TpeTrial* a, const TpeTrial* b) {
+    if (a->state != b->state) return a->state == TpeTrial::State::kComplete;
+    if (a->state == TpeTrial::State::kStopped && a->epochs != b->epochs)
+      return a->epochs > b->epochs;
     return a->loss < b->loss;
   });
   // gamma counts the finished models only (Optuna ignores running trials there).
   const size_t n_below =
       std::min<size_t>({static_cast<size_t>(std::ceil(0.1 * static_cast<double>(ranked.size()))),
                         25, ranked.size()});
-  for (const Trial& t : trials) {
+  for (const TpeTrial& t : trials) {
     const bool good =
         std::find(ranked.begin(), ranked.begin() + n_below, &t) != ranked.begin() + n_below;
     (good ? below : above)->push_back(&t);
@@ -369,10 +362,10 @@ void Split(const std::vector<Trial>& trials, std::vector<const Trial*>* below,
 }
 
 // The observations of `trials` on `dims`: only trials that have every one of them.
-std::vector<std::vector<double>> Observations(const std::vector<const Trial*>& trials,
+std::vector<std::vector<double>> Observations(const std::vector<const TpeTrial*>& trials,
                                               const std::vector<const Dim*>& dims) {
   std::vector<std::vector<double>> out;
-  for (const Trial* t : trials) {
+  for (const TpeTrial* t : trials) {
     std::vector<double> row;
     for (const Dim* d : dims) {
       std::optional<double> x = ToInternal(*d, *t->params);
@@ -384,6 +377,99 @@ std::vector<std::vector<double>> Observations(const std::vector<const Trial*>& t
   return out;
 }
 
+}  // namespace
+
+struct TpeSampler::Impl {
+  Json Propose(const std::vector<TpeTrial>& trials, uint64_t index) const {
+    std::vector<Json> values(dims.size());
+    const bool finished = std::any_of(trials.begin(), trials.end(), [](const TpeTrial& t) {
+      return t.state != TpeTrial::State::kRunning;
+    });
+    if (index < static_cast<uint64_t>(options.n_startup_trials) || !finished) {
+      for (size_t j = 0; j < dims.size(); ++j) {  // random search's own draw
+        std::mt19937_64 rng(
+            DeriveSeed(spec.run.seed, "search.tpe.startup", {index, HashString(dims[j].name)}));
+        values[j] = Sample(dims[j].dist, rng);
+      }
+    } else {
+      std::vector<const TpeTrial*> below, above;
+      Split(trials, &below, &above);
+      if (options.multivariate) {
+        std::vector<const Dim*> all;
+        for (const Dim& d : dims) all.push_back(&d);
+        std::mt19937_64 rng(DeriveSeed(spec.run.seed, "search.tpe", {index}));
+        const std::vector<double> x = BestCandidate(all, below, above, rng);
+        for (size_t j = 0; j < dims.size(); ++j) values[j] = ToValue(dims[j], x[j]);
+      } else {
+        for (size_t j = 0; j < dims.size(); ++j) {
+          std::mt19937_64 rng(
+              DeriveSeed(spec.run.seed, "search.tpe", {index, HashString(dims[j].name)}));
+          values[j] = ToValue(dims[j], BestCandidate({&dims[j]}, below, above, rng)[0]);
+        }
+      }
+    }
+    Json params = Json::object();
+    size_t j = 0;
+    for (const spec::Param& p : spec.params) params[p.name] = p.searched ? values[j++] : p.value;
+    return params;
+  }
+
+  // n_ei_candidates draws from l(x); the one with the largest log l(x) - log g(x).
+  std::vector<double> BestCandidate(const std::vector<const Dim*>& dims,
+                                    const std::vector<const TpeTrial*>& below,
+                                    const std::vector<const TpeTrial*>& above,
+                                    std::mt19937_64& rng) const {
+    const ParzenEstimator l(dims, Observations(below, dims), options);
+    const ParzenEstimator g(dims, Observations(above, dims), options);
+    std::vector<double> best;
+    double best_score = -std::numeric_limits<double>::infinity();
+    for (int i = 0; i < options.n_ei_candidates; ++i) {
+      std::vector<double> c = l.Sample(rng);
+      const double score = l.LogPdf(c) - g.LogPdf(c);
+      if (best.empty() || score > best_score) {
+        best = std::move(c);
+        best_score = score;
+      }
+    }
+    return best;
+  }
+
+  spec::ExperimentSpec spec;
+  TpeOptions options;
+  std::vector<Dim> dims;  // the searched params, in spec order
+};
+
+TpeSampler::TpeSampler(const spec::ExperimentSpec& spec, TpeOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->spec = spec;
+  impl_->options = options;
+  for (const spec::Param& p : spec.params) {
+    if (p.searched) impl_->dims.push_back(MakeDim(p));
+  }
+}
+TpeSampler::~TpeSampler() = default;
+TpeSampler::TpeSampler(TpeSampler&&) noexcept = default;
+TpeSampler& TpeSampler::operator=(TpeSampler&&) noexcept = default;
+
+Json TpeSampler::Propose(const std::vector<TpeTrial>& trials, uint64_t index) const {
+  return impl_->Propose(trials, index);
+}
+
+std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric) {
+  if (m.status == ModelStatus::kPending || m.status == ModelStatus::kRunning) {
+    return TpeTrial{&m.params};
+  }
+  if (m.status == ModelStatus::kFailed || m.history.empty()) return std::nullopt;
+  TpeTrial t{&m.params};
+  t.state =
+      m.status == ModelStatus::kCompleted ? TpeTrial::State::kComplete : TpeTrial::State::kStopped;
+  t.loss = Objective(m.history.back(), metric);
+  t.epochs = static_cast<int>(m.history.size());
+  return t;
+}
+
+namespace {
+
 // ---- the procedure -------------------------------------------------------------------------
 
 class TpeProcedure final : public Procedure {
@@ -391,11 +477,8 @@ class TpeProcedure final : public Procedure {
   TpeProcedure(const spec::ExperimentSpec& spec, TpeOptions options)
       : spec_(spec),
         options_(options),
-        in_flight_(options.in_flight > 0 ? options.in_flight : std::max(4, spec.run.workers)) {
-    for (const spec::Param& p : spec_.params) {
-      if (p.searched) dims_.push_back(MakeDim(p));
-    }
-  }
+        in_flight_(options.in_flight > 0 ? options.in_flight : std::max(4, spec.run.workers)),
+        sampler_(spec, options) {}
 
   StatusOr<std::vector<Decision>> Start(const Observation& run) override { return Refill(run); }
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
@@ -437,7 +520,8 @@ class TpeProcedure final : public Procedure {
           !std::all_of(models.begin(), models.begin() + visible, Finished)) {
         break;
       }
-      batch.push_back(Propose(Trials(models, static_cast<size_t>(visible), batch)));
+      batch.push_back(sampler_.Propose(Trials(models, static_cast<size_t>(visible), batch),
+                                       static_cast<uint64_t>(proposed_)));
       ++proposed_;
       out.push_back(AddModel{batch.back(), spec_.run.epochs, -1});
     }
@@ -451,88 +535,27 @@ class TpeProcedure final : public Procedure {
 
   // The first `visible` models by their results (failed ones and ones without an epoch
   // left out), the others and this call's proposals as in flight.
-  std::vector<Trial> Trials(const std::vector<const ModelView*>& models, size_t visible,
-                            const std::deque<Json>& batch) const {
-    std::vector<Trial> trials;
+  std::vector<TpeTrial> Trials(const std::vector<const ModelView*>& models, size_t visible,
+                               const std::deque<Json>& batch) const {
+    std::vector<TpeTrial> trials;
     for (size_t i = 0; i < models.size(); ++i) {
       const ModelView& m = *models[i];
       if (i >= visible) {
-        if (options_.constant_liar) trials.push_back(Trial{&m.params});
+        if (options_.constant_liar) trials.push_back(TpeTrial{&m.params});
         continue;
       }
-      if (m.status == ModelStatus::kFailed || m.history.empty()) continue;
-      Trial t{&m.params};
-      t.state =
-          m.status == ModelStatus::kCompleted ? Trial::State::kComplete : Trial::State::kStopped;
-      t.loss = Objective(m.history.back(), spec_.metric);
-      t.epochs = static_cast<int>(m.history.size());
-      trials.push_back(t);
+      if (std::optional<TpeTrial> t = TpeTrialOf(m, spec_.metric)) trials.push_back(*t);
     }
     if (options_.constant_liar) {
-      for (const Json& p : batch) trials.push_back(Trial{&p});
+      for (const Json& p : batch) trials.push_back(TpeTrial{&p});
     }
     return trials;
-  }
-
-  Json Propose(const std::vector<Trial>& trials) const {
-    const uint64_t index = static_cast<uint64_t>(proposed_);
-    std::vector<Json> values(dims_.size());
-    const bool finished = std::any_of(trials.begin(), trials.end(), [](const Trial& t) {
-      return t.state != Trial::State::kRunning;
-    });
-    if (proposed_ < options_.n_startup_trials || !finished) {
-      for (size_t j = 0; j < dims_.size(); ++j) {  // random search's own draw
-        std::mt19937_64 rng(
-            DeriveSeed(spec_.run.seed, "search.tpe.startup", {index, HashString(dims_[j].name)}));
-        values[j] = Sample(dims_[j].dist, rng);
-      }
-    } else {
-      std::vector<const Trial*> below, above;
-      Split(trials, &below, &above);
-      if (options_.multivariate) {
-        std::vector<const Dim*> all;
-        for (const Dim& d : dims_) all.push_back(&d);
-        std::mt19937_64 rng(DeriveSeed(spec_.run.seed, "search.tpe", {index}));
-        const std::vector<double> x = BestCandidate(all, below, above, rng);
-        for (size_t j = 0; j < dims_.size(); ++j) values[j] = ToValue(dims_[j], x[j]);
-      } else {
-        for (size_t j = 0; j < dims_.size(); ++j) {
-          std::mt19937_64 rng(
-              DeriveSeed(spec_.run.seed, "search.tpe", {index, HashString(dims_[j].name)}));
-          values[j] = ToValue(dims_[j], BestCandidate({&dims_[j]}, below, above, rng)[0]);
-        }
-      }
-    }
-    Json params = Json::object();
-    size_t j = 0;
-    for (const spec::Param& p : spec_.params) params[p.name] = p.searched ? values[j++] : p.value;
-    return params;
-  }
-
-  // n_ei_candidates draws from l(x); the one with the largest log l(x) - log g(x).
-  std::vector<double> BestCandidate(const std::vector<const Dim*>& dims,
-                                    const std::vector<const Trial*>& below,
-                                    const std::vector<const Trial*>& above,
-                                    std::mt19937_64& rng) const {
-    const ParzenEstimator l(dims, Observations(below, dims), options_);
-    const ParzenEstimator g(dims, Observations(above, dims), options_);
-    std::vector<double> best;
-    double best_score = -std::numeric_limits<double>::infinity();
-    for (int i = 0; i < options_.n_ei_candidates; ++i) {
-      std::vector<double> c = l.Sample(rng);
-      const double score = l.LogPdf(c) - g.LogPdf(c);
-      if (best.empty() || score > best_score) {
-        best = std::move(c);
-        best_score = score;
-      }
-    }
-    return best;
   }
 
   spec::ExperimentSpec spec_;
   TpeOptions options_;
   int in_flight_;
-  std::vector<Dim> dims_;  // the searched params, in spec order
+  TpeSampler sampler_;
   int64_t proposed_ = 0;
 };
 

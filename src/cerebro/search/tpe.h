@@ -5,7 +5,10 @@
 // procedure proposes exactly what the uninterrupted one would. Used by one thread.
 #pragma once
 
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <vector>
 
 #include "cerebro/common/status.h"
 #include "cerebro/search/procedure.h"
@@ -26,6 +29,41 @@ struct TpeOptions {
   bool constant_liar = true;  // pending/running models join the "bad" group
   bool consider_magic_clip = true;
   bool consider_endpoints = false;
+};
+
+// A model as TPE's estimate sees it: a result (the loss to minimize), or in flight.
+struct TpeTrial {
+  const spec::Json* params = nullptr;  // borrowed: flat, as ModelView::params
+  // kRunning: a "bad" observation (the constant liar). kStopped: ended early; ranks after
+  // the completed ones, more epochs first (Optuna's pruned trials).
+  enum class State { kComplete, kStopped, kRunning } state = State::kRunning;
+  double loss = 0;  // finished trials: the last epoch's metric, negated when maximized
+  int epochs = 0;   // epochs trained
+};
+
+// `m` as a trial under `metric` (pending/running in flight); nullopt for a failed model or
+// one without an epoch, which TPE leaves out.
+std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric);
+
+// One TPE proposal at a time over spec's params, for procedures that decide themselves when
+// to add a model (a TPE-fed Hyperband, BOHB-like) as well as for the TPE procedure. Random
+// (search/space.h's draws) for index < n_startup_trials and while no trial is finished.
+// Proposal `index` draws from its own streams, derived from run.seed and index, so a caller
+// keeps only a counter. Const after construction: thread-compatible.
+class TpeSampler {
+ public:
+  TpeSampler(const spec::ExperimentSpec& spec, TpeOptions options);
+  ~TpeSampler();
+  TpeSampler(TpeSampler&&) noexcept;
+  TpeSampler& operator=(TpeSampler&&) noexcept;
+
+  // Every spec param (fixed ones too), in spec order. `trials`: in model id order (the
+  // weights favour later ones); models whose values lie outside the space are left out.
+  spec::Json Propose(const std::vector<TpeTrial>& trials, uint64_t index) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
 // Reads and checks the options: unknown keys and bad values are one line naming the key

@@ -283,6 +283,33 @@ TEST(TpeTest, ModelsOutsideTheSpaceAreLeftOutOfTheEstimate) {
   }
 }
 
+TEST(TpeSamplerTest, ProposalIsAFunctionOfTrialsAndIndex) {
+  // What a TPE-fed Hyperband would use: it keeps the counter, the sampler nothing.
+  const auto s = Parse(kBranin, "{method: tpe, num_models: 30}");
+  auto options = ParseTpeOptions(s.search.options);
+  ASSERT_TRUE(options.ok());
+  const TpeSampler sampler(s, *options);
+  FakeRun r;
+  for (int i = 0; i < 12; ++i) {
+    ModelView m;
+    m.id = i;
+    m.params = sampler.Propose({}, static_cast<uint64_t>(i));  // nothing finished: random
+    m.status = i < 10 ? ModelStatus::kCompleted : ModelStatus::kRunning;
+    if (i < 10) m.history.push_back({1, 0, 0, Branin(m.params), 0});
+    r.run.models.push_back(m);
+  }
+  std::vector<TpeTrial> trials;
+  for (const ModelView& m : r.run.models) trials.push_back(*TpeTrialOf(m, s.metric));
+  EXPECT_EQ(trials[11].state, TpeTrial::State::kRunning);
+  const Json a = sampler.Propose(trials, 12);
+  EXPECT_EQ(a, sampler.Propose(trials, 12));
+  EXPECT_NE(a, sampler.Propose(trials, 13));
+  EXPECT_EQ(a, TpeSampler(s, *options).Propose(trials, 12));
+  ModelView failed;
+  failed.status = ModelStatus::kFailed;
+  EXPECT_FALSE(TpeTrialOf(failed, s.metric).has_value());
+}
+
 TEST(TpeTest, BadKnobsAreOneLineNamingTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"{method: tpe, num_models: 5, n_ei_candidates: 0}", "search.n_ei_candidates"},
