@@ -691,3 +691,91 @@ TEST_F(CommandTest, AnAcceptedStopSurvivesACrashOfTheDriver) {
 
 }  // namespace
 }  // namespace cerebro::driver
+
+namespace cerebro::driver {
+namespace {
+
+// Replaces every model that fails with a fresh one (once), as TPE refills a slot and
+// Hyperband decides a rung whose last model failed: it must be told at once, also when
+// the failure is the last thing that happens, and again after a crash right after it.
+class ReplaceFailed final : public search::Procedure {
+ public:
+  StatusOr<std::vector<search::Decision>> Start(const search::Observation&) override {
+    return std::vector<search::Decision>{
+        search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.1}}, 2, -1},
+        search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.01}}, 2, -1}};
+  }
+  StatusOr<std::vector<search::Decision>> OnEpochDone(const search::Observation&, ModelId) override {
+    return std::vector<search::Decision>{};
+  }
+  StatusOr<std::vector<search::Decision>> OnModelEnded(const search::Observation& run,
+                                                       ModelId model) override {
+    if (replaced_ || run.models[static_cast<size_t>(model)].status != ModelStatus::kFailed) {
+      return std::vector<search::Decision>{};
+    }
+    replaced_ = true;
+    return std::vector<search::Decision>{
+        search::AddModel{{{"model", "mlp"}, {"hidden", {4}}, {"lr", 0.05}}, 2, -1}};
+  }
+  spec::Json SaveState() const override { return {{"replaced", replaced_}}; }
+  Status RestoreState(const spec::Json& s) override {
+    replaced_ = s.is_object() && s.value("replaced", false);
+    return Status::Ok();
+  }
+
+ private:
+  bool replaced_ = false;
+};
+
+ProcedureFactory Replacing() {
+  return [](const spec::ExperimentSpec&) -> StatusOr<std::unique_ptr<search::Procedure>> {
+    return std::unique_ptr<search::Procedure>(std::make_unique<ReplaceFailed>());
+  };
+}
+
+TEST(ModelEndedTest, TheProcedureIsToldWhenAModelFailsAndAfterACrashRightThen) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  auto script = [](FakeBackend& fake) {
+    exec::FakeUnitMatch m;
+    m.model = 1;
+    m.epoch = 1;
+    m.kind = UnitKind::kEval;
+    fake.FailUnits(m, {exec::CompletionKind::kModelFailed, exec::FailureCause::kException, "boom"}, 1);
+  };
+  FakeBackend fake;
+  script(fake);
+  RunOptions o = FakeOptions(tmp.Join("run"), &fake);
+  o.procedure_factory = Replacing();
+  FailingAppends counting = CrashAtAppend(-1);
+  o.fs = &counting;
+  auto r = RunExperiment(Spec(csv, 2), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 3u);
+  EXPECT_EQ(ById(*r, 1).status, ModelStatus::kFailed);
+  EXPECT_EQ(ById(*r, 2).status, ModelStatus::kCompleted);
+  // Crash at the append right after the model_failed record (the decision's): resume
+  // tells the procedure then, and the replacement is added once.
+  int failed_at = 0, n = 0;
+  for (const auto& rec : JournalOf(r->run_dir)) {
+    ++n;
+    if (std::holds_alternative<store::ModelFailed>(rec)) failed_at = n;
+  }
+  ASSERT_GT(failed_at, 0);
+  FakeBackend fake2;
+  script(fake2);
+  RunOptions crash = FakeOptions(tmp.Join("crashed"), &fake2);
+  crash.procedure_factory = Replacing();
+  FailingAppends fs = CrashAtAppend(failed_at + 1);  // appends count records; +1: the decision
+  crash.fs = &fs;
+  ASSERT_FALSE(RunExperiment(Spec(csv, 2), crash).ok());
+  RunOptions again = FakeOptions("", nullptr);
+  again.procedure_factory = Replacing();
+  auto resumed = ResumeExperiment(tmp.Join("crashed"), again);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  ASSERT_EQ(resumed->models.size(), 3u);
+  EXPECT_EQ(ById(*resumed, 2).status, ModelStatus::kCompleted);
+}
+
+}  // namespace
+}  // namespace cerebro::driver

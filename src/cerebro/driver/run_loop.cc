@@ -193,7 +193,7 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
   RETURN_IF_ERROR(AfterReplay());
   // The driver may have died between an epoch's last unit and the procedure's look at
   // it: nothing was journaled in between, so it sees what it would have seen then.
-  if (auto m = state_->unconsulted_epoch()) RETURN_IF_ERROR(ConsultProcedure(*m));
+  RETURN_IF_ERROR(Consult(state_->unconsulted()));
   if (state_->Done()) {
     // A finished run is reported as it is: its summary (with the timing of the run
     // that trained it) is not rewritten.
@@ -290,7 +290,7 @@ Status RunLoop::Commit(const store::Record& record) {
     if (!Live(state_->model(id))) states_.erase(id);  // its bytes are not needed again
   }
   RETURN_IF_ERROR(Notify(record, fx));
-  if (fx.epoch_finished) RETURN_IF_ERROR(ConsultProcedure(*fx.epoch_finished));
+  RETURN_IF_ERROR(Consult(RunState::Consultation{fx.epoch_finished, fx.ended}));
   return Status::Ok();
 }
 
@@ -371,11 +371,18 @@ StatusOr<store::Action> RunLoop::ToAction(const search::Decision& d, store::Mode
   return store::Action(store::ModelExtended{extend.model, extend.epochs, origin});
 }
 
-// After a model's epoch: what does the procedure make of it? Journaled only when it
-// decided something or its state moved, so static searches add no records.
-Status RunLoop::ConsultProcedure(ModelId model) {
+Status RunLoop::Consult(RunState::Consultation c) {
+  if (c.epoch_finished) RETURN_IF_ERROR(ConsultProcedure(*c.epoch_finished, /*ended=*/false));
+  for (ModelId id : c.ended) RETURN_IF_ERROR(ConsultProcedure(id, /*ended=*/true));
+  return Status::Ok();
+}
+
+// After a model's epoch (or its end): what does the procedure make of it? Journaled only
+// when it decided something or its state moved, so static searches add no records.
+Status RunLoop::ConsultProcedure(ModelId model, bool ended) {
+  const search::Observation run = state_->Observe(layout_.concurrency);
   ASSIGN_OR_RETURN(std::vector<search::Decision> decisions,
-                   procedure_->OnEpochDone(state_->Observe(layout_.concurrency), model));
+                   ended ? procedure_->OnModelEnded(run, model) : procedure_->OnEpochDone(run, model));
   store::ProcedureDecision d;
   d.epochs_seen = state_->epochs_seen();
   d.state = procedure_->SaveState();

@@ -55,7 +55,8 @@ class RunLoop {
                                                  store::ModelOrigin origin, bool strict);
   StatusOr<store::Action> ToAction(const search::Decision& d, store::ModelOrigin origin,
                                    bool name_model, ModelId* next_id);
-  Status ConsultProcedure(ModelId model);
+  Status Consult(RunState::Consultation c);  // a copy: consulting applies records
+  Status ConsultProcedure(ModelId model, bool ended);
   Status TakeCommands();
   // The record a command becomes, and the line that acknowledges it; InvalidArgument /
   // FailedPrecondition (nothing changed) when it does not fit the run.

@@ -34,8 +34,18 @@ StatusOr<ModelRun*> RunState::Find(ModelId id, const char* record) {
 }
 
 Status RunState::Apply(const store::Record& record, Effects* fx) {
-  const bool epoch_record = std::holds_alternative<store::UnitDone>(record);
-  if (!epoch_record) unconsulted_epoch_.reset();
+  Status st = Dispatch(record, fx);
+  if (!std::holds_alternative<store::ProcedureDecision>(record)) {
+    for (ModelId id : fx->status_changed) {
+      const ModelStatus s = models_.at(id).outcome.status;
+      if (s == ModelStatus::kFailed || s == ModelStatus::kStopped) fx->ended.push_back(id);
+    }
+  }
+  unconsulted_ = Consultation{fx->epoch_finished, fx->ended};
+  return st;
+}
+
+Status RunState::Dispatch(const store::Record& record, Effects* fx) {
   return std::visit(
       Overloaded{
           [&](const store::JournalHeader&) { return Status::Ok(); },
@@ -56,7 +66,6 @@ Status RunState::Apply(const store::Record& record, Effects* fx) {
 }
 
 Status RunState::ApplyUnitDone(const store::UnitDone& r, Effects* fx) {
-  unconsulted_epoch_.reset();
   ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "unit"));
   if (!Live(*m)) return DataLoss("unit: model " + std::to_string(r.model) + " is not live");
   sched::CompletionEvents ev;
@@ -115,7 +124,6 @@ void RunState::CloseEpoch(ModelRun& m, int epoch, Effects* fx) {
   }
   m.pending_stop.reset();  // a model that just finished its budget completes instead
   fx->epoch_finished = m.outcome.id;
-  unconsulted_epoch_ = m.outcome.id;
 }
 
 Status RunState::ApplyUnitFailure(ModelId model, WorkerId worker, const std::string& error,

@@ -67,6 +67,9 @@ struct Effects {
   std::vector<ModelId> status_changed;             // models whose status changed
   std::vector<std::string> obsolete_states;        // state files no longer needed
   std::optional<ModelId> epoch_finished;           // consult the procedure for it
+  // Models this record ended other than by a procedure's decision (failed, or stopped by
+  // the user): the procedure is told (Procedure::OnModelEnded).
+  std::vector<ModelId> ended;
 };
 
 class RunState {
@@ -99,9 +102,15 @@ class RunState {
   const spec::Json& data_identity() const { return data_identity_; }
   // The state the last journaled decision left the procedure in (null if none).
   const spec::Json& procedure_state() const { return procedure_state_; }
-  // Set when the last applied record finished an epoch and no record followed it: the
-  // procedure may not have been consulted for it yet (the driver died in between).
-  std::optional<ModelId> unconsulted_epoch() const { return unconsulted_epoch_; }
+  // What the procedure is to be told about the last applied record (an epoch it finished,
+  // models it ended), when no record followed it: after a crash in between, resume tells
+  // it (nothing else was journaled meanwhile, so it sees what it would have seen).
+  struct Consultation {
+    std::optional<ModelId> epoch_finished;
+    std::vector<ModelId> ended;
+    bool empty() const { return !epoch_finished && ended.empty(); }
+  };
+  const Consultation& unconsulted() const { return unconsulted_; }
 
   // The state files the run keeps right now: the latest state of every model that may
   // train again, the final states of the best keep_best finished models, failed models'
@@ -111,6 +120,7 @@ class RunState {
   search::Observation Observe(int slots) const;
 
  private:
+  Status Dispatch(const store::Record& record, Effects* fx);  // Apply, by record type
   Status ApplyUnitDone(const store::UnitDone& r, Effects* fx);
   Status ApplyUnitFailure(ModelId model, WorkerId worker, const std::string& error, Effects* fx);
   Status ApplyModelAdded(const store::ModelAdded& r, Effects* fx);
@@ -134,7 +144,7 @@ class RunState {
   std::vector<store::EpochRow> rows_;
   spec::Json procedure_state_;
   spec::Json data_identity_;
-  std::optional<ModelId> unconsulted_epoch_;
+  Consultation unconsulted_;
 };
 
 }  // namespace cerebro::driver

@@ -63,6 +63,12 @@ class Procedure {
   virtual StatusOr<std::vector<Decision>> Start(const Observation& run) = 0;
   // After model `model` finished an epoch (run.models includes that epoch's metrics).
   virtual StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId model) = 0;
+  // After model `model` ended other than by finishing an epoch or by this procedure's own
+  // decision — it failed, or the user stopped it — so a procedure waiting on it can go on
+  // (a Hyperband rung whose last live model it was, a TPE slot it held). Default: nothing.
+  virtual StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId model) {
+    return std::vector<Decision>{};
+  }
   // The procedure's state after its last decision: journaled with the decision, and
   // handed back to RestoreState on resume. A static procedure's state is null.
   virtual spec::Json SaveState() const = 0;

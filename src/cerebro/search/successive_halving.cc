@@ -272,12 +272,15 @@ class HyperbandProcedure final : public Procedure {
     return out;
   }
 
-  // Every bracket is looked at, not only the model's: a rung whose last live model failed
-  // or was stopped by the user is decided at the next epoch any model finishes.
+  // Every bracket is looked at, not only the model's.
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
     std::vector<Decision> out;
     for (size_t b = 0; b < brackets_.size(); ++b) Decide(run, b, &out);
     return out;
+  }
+  // A rung whose last live model failed or was stopped by the user is decided now.
+  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId model) override {
+    return OnEpochDone(run, model);
   }
 
   // {"brackets": [{"rung": i, "members": [model ids at rung i]}, ...]}.

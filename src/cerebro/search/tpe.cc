@@ -484,6 +484,10 @@ class TpeProcedure final : public Procedure {
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
     return Refill(run);
   }
+  // A failed or user-stopped model frees its slot: propose in its place now.
+  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId) override {
+    return Refill(run);
+  }
 
   spec::Json SaveState() const override { return Json{{"proposed", proposed_}}; }
   Status RestoreState(const spec::Json& state) override {
