@@ -16,6 +16,9 @@
 //                              journal and summary), so with order: fixed both files are a
 //                              function of the seed alone, whatever the worker count.
 //   RUN_DIR/summary.json       ranked models, best model, metric direction
+//   RUN_DIR/tensorboard/       TensorBoard event files (an observer's; store/tensorboard.h)
+//   RUN_DIR/lock               the RunLock of the process that writes the run
+//   RUN_DIR/control            while the run serves `cerebro ctl`: its socket's path
 //
 // A new store is built in RUN_DIR.partial-<pid> and only appears under RUN_DIR once
 // Publish() is called (after input validation and data preparation succeeded), so bad
