@@ -4,13 +4,16 @@
 // processes survive. Built only when Ray's C++ API was found (CEREBRO_WITH_RAY).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <algorithm>
+#include <chrono>
 #include <dirent.h>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "cerebro/driver/driver.h"
@@ -177,6 +180,49 @@ TEST_F(RayEndToEndTest, WithoutAnAddressTheRunStartsAndStopsItsOwnHead) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectEveryUnitExactlyOnce(r->run_dir, 4, 1, 2);
   EXPECT_EQ(CerebroRayProcesses(head_->temp_dir()), before) << "the run's own head left processes";
+}
+
+// design.md: the private Ray head dies with its driver. A `cerebro run --backend ray` (no
+// address: it starts its own head) is SIGKILLed mid-run, so nothing of LocalRayHead::Stop
+// runs; every process of its tree, recorded before the kill (the head's GCS and raylet,
+// the actors' workers, the local workers), must be gone within 30 s. Only this run's own
+// tree is checked, so another job on the machine using Ray cannot fail it.
+TEST(RayDriverDeathTest, TheHeadAndWorkersOfASigkilledDriverDieWithIt) {
+  TempDir tmp;
+  const std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
+  std::ofstream(tmp.Join("spec.yaml")) << testing::SmallSpec(csv, 50, 2, "  backend: ray\n");
+  const std::string out = tmp.Join("run");
+  const pid_t driver =
+      testing::SpawnCerebro({"run", tmp.Join("spec.yaml"), "--out", out, "--quiet"});
+  ASSERT_GT(driver, 0);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (testing::CompleteLines(out + "/journal.jsonl") < 10 &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::map<testing::ProcessId, std::string> tree = testing::DescendantsOf(driver);
+  int status = 0;
+  const bool mid_run = ::waitpid(driver, &status, WNOHANG) == 0;
+  ::kill(driver, SIGKILL);
+  ::waitpid(driver, &status, 0);
+  ASSERT_TRUE(mid_run) << "the run ended before it was killed";
+  std::string names;
+  std::set<std::string> comms;
+  for (const auto& [p, comm] : tree) {
+    names += " " + comm + "(" + std::to_string(p.pid) + ")";
+    comms.insert(comm);
+  }
+  EXPECT_TRUE(comms.count("raylet") && comms.count("gcs_server")) << "the run's tree:" << names;
+  const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!testing::StillRunning(tree).empty() && std::chrono::steady_clock::now() < bound) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string left;
+  for (const auto& p : testing::StillRunning(tree)) {
+    left += " " + tree.at(p) + "(" + std::to_string(p.pid) + ")";
+    ::kill(p.pid, SIGKILL);  // do not leave them to the next test
+  }
+  EXPECT_TRUE(left.empty()) << "outlived the driver by 30 s:" << left;
 }
 
 TEST(RayBackendTest, AnAddressWhereNothingListensIsAOneLineError) {

@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <optional>
 #include <random>
 #include <set>
 #include <sstream>
@@ -27,6 +26,7 @@
 namespace cerebro {
 namespace {
 
+using testing::CompleteLines;
 using testing::ExpectEveryUnitExactlyOnce;
 using testing::Options;
 using testing::ParseOrDie;
@@ -60,30 +60,7 @@ class ResumeTest : public ::testing::Test {
   std::vector<std::string> reference_;
 };
 
-// Starts `cerebro ARGS...` and returns its pid.
-pid_t Spawn(const std::vector<std::string>& args) {
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    std::vector<char*> argv;
-    std::string bin = testing::BinaryDir() + "/cerebro";
-    argv.push_back(bin.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int devnull = ::open("/dev/null", O_WRONLY);
-    ::dup2(devnull, 1);
-    ::dup2(devnull, 2);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  return pid;
-}
-
-// Complete lines of a file (a line being written is not counted); 0 when it is absent.
-int CompleteLines(const std::string& path) {
-  const std::string text = testing::ReadFileOrEmpty(path);
-  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
-}
+pid_t Spawn(const std::vector<std::string>& args) { return testing::SpawnCerebro(args); }
 
 // Kills are made at random times (anywhere: start-up, a state half written, shutdown) and
 // at random journal lengths (so they cover the whole run on any machine), and the journal
@@ -106,7 +83,7 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
   const auto bound = std::chrono::milliseconds(std::max(60000, 40 * run_ms));
   std::mt19937 rng(20261127);
   std::uniform_int_distribution<int> delay_ms(20, std::max(100, run_ms * 9 / 10));
-  std::bernoulli_distribution by_journal(0.5);
+  std::bernoulli_distribution by_journal(0.7);  // most kills by journal length: they spread
   std::vector<int> killed_at;  // journal length at each kill
   // Episodes: a fresh run, killed again and again (each time resumed) until one attempt
   // finishes; then its metrics must equal the uninterrupted run's.
@@ -179,31 +156,6 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
   }
 }
 
-// One process's state in /proc: (start time, state letter), or nullopt when it is gone.
-// The start time tells a recycled pid from the one recorded.
-std::optional<std::pair<std::string, char>> ProcessIdentity(pid_t pid) {
-  const std::string stat = testing::ReadFileOrEmpty("/proc/" + std::to_string(pid) + "/stat");
-  const size_t paren = stat.rfind(')');
-  if (paren == std::string::npos) return std::nullopt;
-  std::istringstream fields(stat.substr(paren + 2));
-  std::vector<std::string> f;
-  for (std::string x; fields >> x;) f.push_back(x);
-  if (f.size() < 20) return std::nullopt;
-  return std::make_pair(f[19], f[0][0]);  // field 22 (starttime), field 3 (state)
-}
-
-// The direct children of `pid`, from the kernel's own record of its threads' children.
-std::set<pid_t> ChildrenOf(pid_t pid) {
-  std::set<pid_t> children;
-  std::error_code ec;
-  for (const auto& task :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::istringstream in(testing::ReadFileOrEmpty(task.path().string() + "/children"));
-    for (pid_t c; in >> c;) children.insert(c);
-  }
-  return children;
-}
-
 // design.md: the workers die with their driver. A `cerebro run` is SIGKILLed mid-run (it
 // can clean nothing up); its worker processes, recorded from its own process tree before
 // the kill, must all be gone within ten seconds (zombies count as gone: they run nothing).
@@ -219,11 +171,10 @@ TEST(DriverDeathTest, WorkersOfASigkilledDriverDieWithIt) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  std::map<pid_t, std::string> workers;  // pid -> start time
-  for (pid_t c : ChildrenOf(driver)) {
-    const std::string comm = testing::ReadFileOrEmpty("/proc/" + std::to_string(c) + "/comm");
-    if (comm != "cerebro-worker\n") continue;
-    if (auto id = ProcessIdentity(c)) workers[c] = id->first;
+  // Its worker processes, from its own process tree.
+  std::map<testing::ProcessId, std::string> workers;
+  for (const auto& [p, comm] : testing::DescendantsOf(driver)) {
+    if (comm == "cerebro-worker") workers[p] = comm;
   }
   int status = 0;
   const bool mid_run = ::waitpid(driver, &status, WNOHANG) == 0;
@@ -231,22 +182,14 @@ TEST(DriverDeathTest, WorkersOfASigkilledDriverDieWithIt) {
   ::waitpid(driver, &status, 0);
   ASSERT_TRUE(mid_run) << "the run ended before it was killed";
   ASSERT_EQ(workers.size(), 2u) << "one worker process per partition";
-  auto survivors = [&] {
-    std::vector<pid_t> alive;
-    for (const auto& [pid, start] : workers) {
-      auto id = ProcessIdentity(pid);
-      if (id && id->first == start && id->second != 'Z' && id->second != 'X') alive.push_back(pid);
-    }
-    return alive;
-  };
   const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!survivors().empty() && std::chrono::steady_clock::now() < bound) {
+  while (!testing::StillRunning(workers).empty() && std::chrono::steady_clock::now() < bound) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  const std::vector<pid_t> left = survivors();
-  for (pid_t pid : left) ::kill(pid, SIGKILL);  // do not leave them to the next test
+  const std::vector<testing::ProcessId> left = testing::StillRunning(workers);
+  for (const auto& p : left) ::kill(p.pid, SIGKILL);  // do not leave them to the next test
   EXPECT_TRUE(left.empty()) << left.size() << " worker(s) outlived the driver, e.g. pid "
-                            << left[0];
+                            << left[0].pid;
 }
 
 // A run directory has one writer. While a run is frozen mid-training (SIGSTOP: it holds
