@@ -238,6 +238,18 @@ StatusOr<Record> DecodeRecord(std::string_view line, int version) {
 }
 
 StatusOr<JournalContents> Journal::Read() {
+  bool whole_lines = false;
+  ASSIGN_OR_RETURN(JournalContents out, Parse(/*repair=*/true, &whole_lines));
+  has_header_ = out.version >= 2 && whole_lines;
+  return out;
+}
+
+StatusOr<JournalContents> Journal::ReadOnly() const {
+  bool whole_lines = false;
+  return Parse(/*repair=*/false, &whole_lines);
+}
+
+StatusOr<JournalContents> Journal::Parse(bool repair, bool* whole_lines) const {
   JournalContents out;
   if (!fs_->Exists(path_)) return out;
   ASSIGN_OR_RETURN(std::string text, fs_->ReadFile(path_));
@@ -253,8 +265,11 @@ StatusOr<JournalContents> Journal::Read() {
     Json probe = Json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (end == std::string::npos || probe.is_discarded() || !probe.is_object()) {
       if (!last) return where("corrupt journal record");
-      // The final record was torn by a crash mid-append: it never happened.
-      RETURN_IF_ERROR(fs_->WriteFileAtomic(path_, std::string_view(text).substr(0, pos)));
+      // The final record was torn by a crash mid-append (or is being appended now): it
+      // never happened.
+      if (repair) {
+        RETURN_IF_ERROR(fs_->WriteFileAtomic(path_, std::string_view(text).substr(0, pos)));
+      }
       break;
     }
     if (line_no == 1 && probe.value("type", "") == Tag<JournalHeader>::kName) {
@@ -276,7 +291,7 @@ StatusOr<JournalContents> Journal::Read() {
     }
     pos = end + 1;
   }
-  has_header_ = out.version >= 2 && pos > 0;
+  *whole_lines = pos > 0;
   return out;
 }
 

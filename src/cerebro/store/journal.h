@@ -165,6 +165,9 @@ class Journal {
   // the last whole record. A corrupt line elsewhere, an unknown tag or a version newer
   // than kJournalVersion is DataLoss "journal.jsonl:N: ...".
   StatusOr<JournalContents> Read();
+  // Reads as Read() does but never writes, for readers of a run another process may be
+  // appending to (cerebro status): a torn final line is skipped, the file left as it is.
+  StatusOr<JournalContents> ReadOnly() const;
 
   // Appends one record durably: when this returns OK the record survives a crash. A
   // journal that is empty gets the header first. Call Read() first on an existing
@@ -179,6 +182,9 @@ class Journal {
   FileSystem* fs_;
   std::string path_;
   bool has_header_ = false;  // known to start with a header (or to have been read)
+  // Read() and ReadOnly(): with `repair`, a torn final line is truncated away. Sets
+  // *whole_lines to whether any whole line was read.
+  StatusOr<JournalContents> Parse(bool repair, bool* whole_lines) const;
 };
 
 }  // namespace cerebro::store
