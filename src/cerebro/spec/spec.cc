@@ -299,10 +299,52 @@ Status RequireObject(const Json* v, const std::string& path) {
 
 bool IsIntegral(double x) { return std::floor(x) == x && std::fabs(x) < 9e15; }
 
-StatusOr<Param> ParseParam(const std::string& name, const Json& v, const std::string& path) {
+// `when: {param: value}` or `when: {param: [value, ...]}` (any of them). A list always
+// lists allowed values, so a condition on a list-valued choice wraps it: [[16, 32]].
+StatusOr<std::vector<Condition>> ParseWhen(const Json& w, const std::string& path) {
+  if (!w.is_object() || w.empty()) {
+    return InvalidArgument(path + ": expected a mapping of parameter to allowed value(s), e.g. "
+                           "{model: cnn}");
+  }
+  std::vector<Condition> out;
+  for (auto it = w.begin(); it != w.end(); ++it) {
+    Condition c;
+    c.param = it.key();
+    if (it.value().is_array()) {
+      for (const auto& x : it.value()) c.values.push_back(x);
+    } else {
+      c.values.push_back(it.value());
+    }
+    if (c.values.empty()) return InvalidArgument(path + "." + c.param + ": no allowed values");
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+StatusOr<Param> ParseParam(const std::string& name, const Json& given, const std::string& path) {
   using Kind = Distribution::Kind;
   Param p;
   p.name = name;
+  // A conditional param is its unconditional form plus `when`: {when: ..., choice: [...]}
+  // or, for a fixed value, {when: ..., value: X}.
+  const Json* vp = &given;
+  Json rest;
+  if (given.is_object() && given.contains("when")) {
+    ASSIGN_OR_RETURN(p.when, ParseWhen(given.at("when"), path + ".when"));
+    rest = given;
+    rest.erase("when");
+    if (rest.size() == 1 && rest.contains("value")) {
+      if (rest.at("value").is_null()) return InvalidArgument(path + ".value: missing value");
+      p.value = rest.at("value");
+      return p;
+    }
+    if (rest.size() != 1 || !ParseEnum<Kind>(rest.begin().key())) {
+      return InvalidArgument(path + ": a conditional parameter is {when: ..., value: X} or "
+                             "{when: ..., <one of " + EnumChoices<Kind>() + ">: ...}");
+    }
+    vp = &rest;
+  }
+  const Json& v = *vp;
   std::optional<Kind> kind_of =
       v.is_object() && v.size() == 1 ? ParseEnum<Kind>(v.begin().key()) : std::nullopt;
   bool is_dist = kind_of.has_value();
@@ -661,6 +703,43 @@ Status ResolveDataFiles(const std::string& spec_path, const std::vector<DataFile
   return Status::Ok();
 }
 
+// Each condition names an earlier param (file order, which also rules out cycles) that
+// is a choice or a fixed value, and only values that param can take.
+Status ValidateConditions(const std::vector<Param>& params) {
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Param& p = params[i];
+    if (p.when.empty()) continue;
+    const std::string path = "params." + p.name + ".when";
+    if (p.name == "model") return InvalidArgument("params.model.when: the model is never conditional");
+    for (const Condition& c : p.when) {
+      const std::string cpath = path + "." + c.param;
+      auto before = std::find_if(params.begin(), params.begin() + static_cast<long>(i),
+                                 [&](const Param& q) { return q.name == c.param; });
+      if (before == params.begin() + static_cast<long>(i)) {
+        const bool later = std::any_of(params.begin() + static_cast<long>(i), params.end(),
+                                       [&](const Param& q) { return q.name == c.param; });
+        return InvalidArgument(cpath + ": " +
+                               (later ? "must be defined before " + p.name + " (file order)"
+                                      : "no such parameter"));
+      }
+      if (before->searched && before->dist.kind != Distribution::Kind::kChoice) {
+        return InvalidArgument(cpath + ": a condition needs a choice or a fixed value, " +
+                               c.param + " is " + std::string(EnumName(before->dist.kind)));
+      }
+      const std::vector<Json> possible =
+          before->searched ? before->dist.choices : std::vector<Json>{before->value};
+      if (c.values.empty()) return InvalidArgument(cpath + ": no allowed values");
+      for (const Json& x : c.values) {
+        if (std::find(possible.begin(), possible.end(), x) == possible.end()) {
+          return InvalidArgument(cpath + ": " + Describe(x) + " is not a possible value of " +
+                                 c.param);
+        }
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
@@ -729,7 +808,17 @@ Status Validate(const ExperimentSpec& spec) {
   if (spec.run.threads_per_worker > 256) {
     return InvalidArgument("run.threads_per_worker: at most 256");
   }
-  return Status::Ok();
+  return ValidateConditions(spec.params);
+}
+
+bool Applies(const Param& p, const Json& config) {
+  for (const Condition& c : p.when) {
+    auto it = config.find(c.param);
+    if (it == config.end() || std::find(c.values.begin(), c.values.end(), *it) == c.values.end()) {
+      return false;
+    }
+  }
+  return true;
 }
 
 namespace {
@@ -774,8 +863,10 @@ Json ToJson(const ExperimentSpec& s) {
   j["data"] = data;
   Json params = Json::object();
   for (const Param& p : s.params) {
+    Json when = Json::object();
+    for (const Condition& c : p.when) when[c.param] = Json(c.values);  // always a list
     if (!p.searched) {
-      params[p.name] = p.value;
+      params[p.name] = p.when.empty() ? p.value : Json{{"when", when}, {"value", p.value}};
       continue;
     }
     const Distribution& d = p.dist;
@@ -788,6 +879,7 @@ Json ToJson(const ExperimentSpec& s) {
       if (d.q > 0) args.push_back(d.q);
     }
     params[p.name] = Json{{Name(d.kind), args}};
+    if (!p.when.empty()) params[p.name] = Json{{"when", when}, {Name(d.kind), args}};
   }
   j["params"] = params;
   j["search"] = Json{{"method", Name(s.search.method)}};

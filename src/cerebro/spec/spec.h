@@ -30,13 +30,27 @@ struct Distribution {
   bool integer = false;       // q-forms with integral q and bounds yield integers
 };
 
-// One entry of `params`: either a fixed value or a distribution to search over.
+// "Only when `param` is one of `values`": `param` is an earlier entry of `params` (file
+// order, so conditions cannot form a cycle) that is a choice or a fixed value, and
+// `values` are among its possible values.
+struct Condition {
+  std::string param;
+  std::vector<Json> values;  // non-empty; any of them
+};
+
+// One entry of `params`: either a fixed value or a distribution to search over, present
+// in a configuration only when all its conditions hold (`when`; empty: always).
 struct Param {
   std::string name;
   bool searched = false;
   Json value;         // when !searched
   Distribution dist;  // when searched
+  std::vector<Condition> when;
 };
+
+// Whether `p` exists in a configuration whose earlier params are `config` (a flat object):
+// every condition's param is in it with one of the allowed values.
+bool Applies(const Param& p, const Json& config);
 
 struct DataSpec {
   std::string format = "idx";  // idx | csv | libsvm

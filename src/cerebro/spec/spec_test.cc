@@ -112,6 +112,103 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"  seed: 7", "  seed: 7\n  seed: 8", "duplicate"},
         BadCase{"  epochs: 5", "  epochs: [5", "line"}));
 
+const char* kConditional = R"(
+data:
+  format: csv
+  train: /d/x.csv
+  validation: {fraction: 0.2}
+params:
+  model: {choice: [mlp, cnn, resnet]}
+  conv_channels: {when: {model: cnn}, choice: [[16, 32], [32, 64]]}
+  kernel_size: {when: {model: [cnn, resnet]}, value: 3}
+  optimizer: {choice: [sgd, adam]}
+  momentum: {when: {optimizer: sgd, model: mlp}, uniform: [0.5, 0.99]}
+search: {method: random, num_models: 4}
+)";
+
+TEST(SpecConditionTest, ParsesEachFormAndRoundTrips) {
+  auto s = ParseSpecString(kConditional, "spec.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->params.size(), 5u);
+  EXPECT_TRUE(s->params[0].when.empty());
+  const Param& channels = s->params[1];
+  ASSERT_EQ(channels.when.size(), 1u);
+  EXPECT_EQ(channels.when[0].param, "model");
+  EXPECT_EQ(Json(channels.when[0].values), Json::parse(R"(["cnn"])"));
+  EXPECT_TRUE(channels.searched);
+  EXPECT_EQ(channels.dist.choices[1], Json::parse("[32, 64]"));
+  const Param& kernel = s->params[2];
+  EXPECT_FALSE(kernel.searched);
+  EXPECT_EQ(kernel.value, 3);
+  EXPECT_EQ(Json(kernel.when[0].values), Json::parse(R"(["cnn", "resnet"])"));
+  const Param& momentum = s->params[4];
+  ASSERT_EQ(momentum.when.size(), 2u);  // all must hold
+  EXPECT_EQ(momentum.dist.kind, Distribution::Kind::kUniform);
+
+  Json j = ToJson(*s);
+  EXPECT_EQ(j["params"]["kernel_size"].dump(), R"({"when":{"model":["cnn","resnet"]},"value":3})");
+  auto again = ParseSpecString(j.dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(ToJson(*again), j);
+}
+
+TEST(SpecConditionTest, AppliesWhenEveryConditionHolds) {
+  auto s = ParseSpecString(kConditional, "spec.yaml");
+  ASSERT_TRUE(s.ok());
+  const Param& momentum = s->params[4];
+  EXPECT_TRUE(Applies(momentum, Json::parse(R"({"model":"mlp","optimizer":"sgd"})")));
+  EXPECT_FALSE(Applies(momentum, Json::parse(R"({"model":"cnn","optimizer":"sgd"})")));
+  EXPECT_FALSE(Applies(momentum, Json::parse(R"({"model":"mlp"})")));  // the parent is absent
+  EXPECT_TRUE(Applies(s->params[0], Json::object()));
+}
+
+class BadConditionTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(BadConditionTest, FailsWithOneLineNamingTheField) {
+  std::string text = kConditional;
+  const BadCase& c = GetParam();
+  auto pos = text.find(c.patch_from);
+  ASSERT_NE(pos, std::string::npos) << c.patch_from;
+  text.replace(pos, c.patch_from.size(), c.patch_to);
+  auto s = ParseSpecString(text, "spec.yaml");
+  ASSERT_FALSE(s.ok()) << "accepted: " << text;
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.status().message().find("spec.yaml: " + c.expect_in_message), std::string::npos)
+      << s.status().message();
+  EXPECT_EQ(s.status().message().find('\n'), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadConditionTest,
+    ::testing::Values(
+        BadCase{"{model: cnn}", "{modle: cnn}", "params.conv_channels.when.modle: no such parameter"},
+        BadCase{"{optimizer: sgd, model: mlp}", "{optimizer: sgd, model: mlp, lr: 1}",
+                "params.momentum.when.lr: no such parameter"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {momentum: 0.9}, value: 3}",
+                "params.kernel_size.when.momentum: must be defined before kernel_size"},
+        BadCase{"{model: cnn}", "{conv_channels: [[16, 32]]}",
+                "params.conv_channels.when.conv_channels: must be defined before"},
+        BadCase{"{model: cnn}", "{model: rnn}",
+                "params.conv_channels.when.model: 'rnn' is not a possible value of model"},
+        BadCase{"{model: [cnn, resnet]}", "{model: [cnn, vgg]}",
+                "params.kernel_size.when.model: 'vgg' is not a possible value"},
+        BadCase{"momentum: {when: {optimizer: sgd, model: mlp}, uniform: [0.5, 0.99]}",
+                "momentum: {uniform: [0.5, 0.99]}\n  wd: {when: {momentum: 0.9}, value: 0}",
+                "params.wd.when.momentum: a condition needs a choice or a fixed value"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: cnn, value: 3}",
+                "params.kernel_size.when: expected a mapping"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {model: []}, value: 3}",
+                "params.kernel_size.when.model: no allowed values"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {model: cnn}}",
+                "params.kernel_size: a conditional parameter is"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}",
+                "{when: {model: cnn}, value: 3, choice: [3, 5]}", "params.kernel_size: a conditional"},
+        BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {model: cnn}, choice: []}",
+                "params.kernel_size.choice: empty choice"},
+        BadCase{"model: {choice: [mlp, cnn, resnet]}",
+                "optimizer0: {choice: [a, b]}\n  model: {when: {optimizer0: a}, value: mlp}",
+                "params.model.when: the model is never conditional"}));
+
 TEST(SpecTest, RandomSearchNeedsNumModels) {
   std::string text = kGood;
   text += "search: {method: random}\n";
