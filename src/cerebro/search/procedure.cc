@@ -1,5 +1,6 @@
 #include "cerebro/search/procedure.h"
 
+#include "cerebro/search/pbt.h"
 #include "cerebro/search/space.h"
 #include "cerebro/search/successive_halving.h"
 #include "cerebro/search/tpe.h"
@@ -36,6 +37,7 @@ StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& s
   if (spec.search.method == spec::SearchMethod::kAsha) return MakeAshaProcedure(spec);
   if (spec.search.method == spec::SearchMethod::kHyperband) return MakeHyperbandProcedure(spec);
   if (spec.search.method == spec::SearchMethod::kTpe) return MakeTpeProcedure(spec);
+  if (spec.search.method == spec::SearchMethod::kPbt) return MakePbtProcedure(spec);
   if (spec.search.method != spec::SearchMethod::kGrid &&
       spec.search.method != spec::SearchMethod::kRandom) {
     return InvalidArgument("search.method: " + std::string(EnumName(spec.search.method)) +

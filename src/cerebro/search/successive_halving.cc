@@ -453,6 +453,8 @@ StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::Experime
 }
 
 int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec) {
+  // PBT extends every completed member that is not replaced, until run.epochs.
+  if (spec.search.method == spec::SearchMethod::kPbt) return spec.run.epochs;
   if (spec.search.method != spec::SearchMethod::kHyperband) return 0;
   auto options = ParseHyperbandOptions(spec);
   return options.ok() ? options->max_t : 0;

@@ -1,0 +1,285 @@
+// PBT's knobs, explore rules and decisions on scripted metric histories: the procedure is
+// driven directly with observations built here, as the run loop would build them.
+#include "cerebro/search/pbt.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+namespace cerebro::search {
+namespace {
+
+spec::ExperimentSpec Parse(const std::string& search, int epochs = 4) {
+  std::string text = R"(
+data:
+  format: csv
+  train: /tmp/x.csv
+  validation: {fraction: 0.2}
+params:
+  model: mlp
+  lr: {loguniform: [-4, -1]}
+  batch_size: {quniform: [8, 64, 8]}
+  hidden: {choice: [[4], [8], [16]]}
+  dropout: {uniform: [0, 0.5]}
+search: )" + search + "\nrun: {seed: 11, epochs: " +
+                     std::to_string(epochs) + "}\n";
+  auto s = spec::ParseSpecString(text, "t.yaml");
+  EXPECT_TRUE(s.ok()) << s.status().ToString();
+  return *s;
+}
+
+TEST(PbtOptionsTest, RayDefaultsAndOneLineErrors) {
+  auto o = ParsePbtOptions(Parse("{method: pbt, num_models: 4}"));
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->perturbation_interval, 1);
+  EXPECT_EQ(o->quantile_fraction, 0.25);
+  EXPECT_EQ(o->resample_probability, 0.25);
+  EXPECT_EQ(o->perturbation_factors, (std::vector<double>{1.2, 0.8}));
+  EXPECT_EQ(o->burn_in_period, 0);
+  const std::map<std::string, std::string> bad = {
+      {"{method: pbt, num_models: 4, quantile_fraction: 0.6}",
+       "search.quantile_fraction: expected a number in [0, 0.5], got 0.6"},
+      {"{method: pbt, num_models: 4, perturbation_interval: 0}",
+       "search.perturbation_interval: expected an integer >= 1, got 0"},
+      {"{method: pbt, num_models: 4, perturbation_factors: [1.2, -1]}",
+       "search.perturbation_factors: expected a non-empty list of positive numbers, got "
+       "[1.2,-1]"},
+      {"{method: pbt, num_models: 4, eta: 3}", "search.eta: not an option of pbt"}};
+  for (const auto& [search, message] : bad) {
+    auto r = ParsePbtOptions(Parse(search));
+    ASSERT_FALSE(r.ok()) << search;
+    EXPECT_EQ(r.status().message().rfind(message, 0), 0u) << r.status().message();
+    EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+  }
+  auto one = MakePbtProcedure(Parse("{method: pbt, num_models: 1}"));
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(one.status().message(), "search.num_models: pbt needs a population of num_models >= 2");
+}
+
+TEST(PbtScheduleTest, BoundariesAndQuantile) {
+  PbtOptions o;
+  o.perturbation_interval = 2;
+  EXPECT_EQ(PbtBoundaries(o, 7), (std::vector<int>{2, 4, 6}));
+  EXPECT_EQ(PbtBoundaries(o, 6), (std::vector<int>{2, 4}));
+  o.burn_in_period = 3;
+  EXPECT_EQ(PbtBoundaries(o, 7), (std::vector<int>{4, 6}));
+  EXPECT_EQ(PbtQuantileSize(8, 0.25), 2);
+  EXPECT_EQ(PbtQuantileSize(5, 0.25), 2);  // ceil(1.25)
+  EXPECT_EQ(PbtQuantileSize(3, 0.5), 1);   // at most n / 2
+  EXPECT_EQ(PbtQuantileSize(4, 0), 0);
+}
+
+TEST(PbtExploreTest, PerturbsByAFactorShiftsChoicesKeepsIntsAndBounds) {
+  const spec::ExperimentSpec spec = Parse("{method: pbt, num_models: 4}");
+  PbtOptions o;
+  o.resample_probability = 0;
+  const spec::Json params = {{"model", "mlp"},
+                             {"lr", 0.01},
+                             {"batch_size", 64},
+                             {"hidden", {8}},
+                             {"dropout", 0.45}};
+  std::set<double> lrs;
+  std::set<std::string> hidden;
+  for (uint64_t seed = 0; seed < 64; ++seed) {
+    std::mt19937_64 rng(seed);
+    const spec::Json e = PbtExplore(spec, o, params, rng);
+    EXPECT_EQ(e["model"], "mlp");
+    lrs.insert(e["lr"].get<double>());
+    hidden.insert(e["hidden"].dump());
+    ASSERT_TRUE(e["batch_size"].is_number_integer()) << e.dump();
+    // 64 x 1.2 is out of bounds: clamped to the last multiple of 8; 64 x 0.8 = 51.2 -> 48.
+    EXPECT_TRUE(e["batch_size"] == 64 || e["batch_size"] == 48) << e.dump();
+    const double d = e["dropout"].get<double>();
+    EXPECT_TRUE(d == 0.5 || std::abs(d - 0.36) < 1e-12) << d;  // 0.54 clamped, 0.36
+  }
+  EXPECT_EQ(lrs.size(), 2u);
+  EXPECT_NEAR(*lrs.begin(), 0.008, 1e-12);
+  EXPECT_NEAR(*lrs.rbegin(), 0.012, 1e-12);
+  EXPECT_EQ(hidden, (std::set<std::string>{"[4]", "[16]"}));
+  // A choice at an end moves inward or stays.
+  std::mt19937_64 rng(3);
+  spec::Json edge = params;
+  edge["hidden"] = {16};
+  for (int i = 0; i < 16; ++i) {
+    const spec::Json e = PbtExplore(spec, o, edge, rng);
+    EXPECT_TRUE(e["hidden"] == spec::Json({16}) || e["hidden"] == spec::Json({8})) << e.dump();
+  }
+  // Resampling always: every value within the spec's space; same seed, same draw.
+  o.resample_probability = 1;
+  std::mt19937_64 a(7), b(7);
+  const spec::Json x = PbtExplore(spec, o, params, a);
+  EXPECT_EQ(x, PbtExplore(spec, o, params, b));
+  EXPECT_GE(x["lr"].get<double>(), 1e-4);
+  EXPECT_LE(x["lr"].get<double>(), 1e-1);
+}
+
+// The run as the procedure sees it: each model's validation accuracy per epoch.
+class FakeRun {
+ public:
+  void Apply(const std::vector<Decision>& decisions) {
+    for (const Decision& d : decisions) {
+      if (const auto* add = std::get_if<AddModel>(&d)) {
+        ModelView m;
+        m.id = static_cast<ModelId>(models_.size());
+        m.params = add->params;
+        m.epochs = add->epochs;
+        models_[m.id] = m;
+        parent_[m.id] = add->warm_start_from;
+      } else if (const auto* s = std::get_if<StopModel>(&d)) {
+        models_.at(s->model).status = ModelStatus::kStopped;
+      } else {
+        const auto& x = std::get<ExtendModel>(d);
+        ModelView& m = models_.at(x.model);
+        ASSERT_GT(x.epochs, m.epochs);
+        m.epochs = x.epochs;
+        m.status = ModelStatus::kRunning;
+      }
+    }
+  }
+  void Epoch(ModelId id, double acc) {
+    ModelView& m = models_.at(id);
+    ASSERT_LT(static_cast<int>(m.history.size()), m.epochs);
+    EpochMetrics e;
+    e.epoch = static_cast<int>(m.history.size()) + 1;
+    e.val_accuracy = acc;
+    e.val_loss = 1 - acc;
+    m.history.push_back(e);
+    m.status = e.epoch >= m.epochs ? ModelStatus::kCompleted : ModelStatus::kRunning;
+  }
+  Observation View() const {
+    Observation o;
+    for (const auto& [id, m] : models_) o.models.push_back(m);
+    return o;
+  }
+  const ModelView& model(ModelId id) const { return models_.at(id); }
+  ModelId parent(ModelId id) const { return parent_.at(id); }
+  size_t size() const { return models_.size(); }
+
+ private:
+  std::map<ModelId, ModelView> models_;
+  std::map<ModelId, ModelId> parent_;
+};
+
+std::unique_ptr<Procedure> Make(const spec::ExperimentSpec& spec) {
+  auto p = MakePbtProcedure(spec);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  return std::move(p).value();
+}
+
+// Every live model trains its budget; accuracy by id here: lower ids better.
+std::vector<Decision> Round(FakeRun& run, Procedure& p, std::vector<ModelId> live) {
+  std::vector<Decision> last;
+  for (ModelId id : live) {
+    while (run.model(id).status != ModelStatus::kCompleted) {
+      run.Epoch(id, 1.0 / (2 + id));
+      auto d = p.OnEpochDone(run.View(), id);
+      EXPECT_TRUE(d.ok());
+      if (!d->empty()) {
+        EXPECT_TRUE(last.empty()) << "decided twice in one round";
+        last = *d;
+      }
+    }
+  }
+  return last;
+}
+
+TEST(PbtProcedureTest, AtTheBarrierTheBottomIsReplacedByCopiesOfTheTopAndTheRestExtended) {
+  const spec::ExperimentSpec spec =
+      Parse("{method: pbt, num_models: 8, perturbation_interval: 2}", /*epochs=*/5);
+  auto p = Make(spec);
+  FakeRun run;
+  auto start = p->Start(run.View());
+  ASSERT_TRUE(start.ok());
+  ASSERT_EQ(start->size(), 8u);
+  for (const Decision& d : *start) EXPECT_EQ(std::get<AddModel>(d).epochs, 2);
+  run.Apply(*start);
+  // Nothing is decided before the last member reaches the boundary.
+  const std::vector<Decision> first = Round(run, *p, {0, 1, 2, 3, 4, 5, 6, 7});
+  std::map<ModelId, int> extended;
+  std::set<ModelId> stopped;
+  std::vector<AddModel> added;
+  for (const Decision& d : first) {
+    if (const auto* x = std::get_if<ExtendModel>(&d)) extended[x->model] = x->epochs;
+    if (const auto* s = std::get_if<StopModel>(&d)) stopped.insert(s->model);
+    if (const auto* a = std::get_if<AddModel>(&d)) added.push_back(*a);
+  }
+  EXPECT_EQ(stopped, (std::set<ModelId>{6, 7}));  // the bottom 2 of 8
+  EXPECT_EQ(extended, (std::map<ModelId, int>{{0, 4}, {1, 4}, {2, 4}, {3, 4}, {4, 4}, {5, 4}}));
+  ASSERT_EQ(added.size(), 2u);
+  for (const AddModel& a : added) {
+    EXPECT_TRUE(a.warm_start_from == 0 || a.warm_start_from == 1) << a.warm_start_from;
+    EXPECT_EQ(a.epochs, 2);  // from epoch 2 to the next boundary, 4
+    EXPECT_NE(a.params, run.model(a.warm_start_from).params);
+  }
+  const std::string detail = std::get<StopModel>(first[6]).detail;
+  EXPECT_EQ(detail.rfind("pbt: epoch 2: accuracy ", 0), 0u) << detail;
+  EXPECT_NE(detail.find("in the bottom 2 of 8; replaced by model 8, a copy of model "),
+            std::string::npos)
+      << detail;
+  run.Apply(first);
+  ASSERT_EQ(run.size(), 10u);
+  // Round 2: the clones (8, 9) rank last by id; the last stretch is 4 -> 5.
+  const std::vector<Decision> second = Round(run, *p, {0, 1, 2, 3, 4, 5, 8, 9});
+  std::set<ModelId> stopped2;
+  for (const Decision& d : second) {
+    if (const auto* s = std::get_if<StopModel>(&d)) stopped2.insert(s->model);
+    if (const auto* x = std::get_if<ExtendModel>(&d)) {
+      EXPECT_EQ(x->epochs, x->model < 8 ? 5 : 3);
+    }
+    if (const auto* a = std::get_if<AddModel>(&d)) {
+      EXPECT_EQ(a->epochs, 1);
+    }
+  }
+  EXPECT_EQ(stopped2, (std::set<ModelId>{8, 9}));
+  run.Apply(second);
+  // No boundary is left: the last stretch ends the run, nothing more is decided.
+  EXPECT_TRUE(Round(run, *p, {0, 1, 2, 3, 4, 5, 10, 11}).empty());
+}
+
+TEST(PbtProcedureTest, ARestoredProcedureMakesTheSameDecisions) {
+  const spec::ExperimentSpec spec =
+      Parse("{method: pbt, num_models: 4, perturbation_interval: 1, quantile_fraction: 0.5}");
+  auto a = Make(spec);
+  FakeRun run;
+  run.Apply(*a->Start(run.View()));
+  run.Apply(Round(run, *a, {0, 1, 2, 3}));
+  auto b = Make(spec);
+  ASSERT_TRUE(b->RestoreState(a->SaveState()).ok());
+  FakeRun copy = run;
+  EXPECT_EQ(a->SaveState(), b->SaveState());
+  const std::vector<Decision> da = Round(run, *a, {0, 1, 4, 5});
+  const std::vector<Decision> db = Round(copy, *b, {0, 1, 4, 5});
+  ASSERT_EQ(da.size(), db.size());
+  ASSERT_FALSE(da.empty());
+  for (size_t i = 0; i < da.size(); ++i) {
+    if (const auto* x = std::get_if<AddModel>(&da[i])) {
+      EXPECT_EQ(x->params, std::get<AddModel>(db[i]).params);
+      EXPECT_EQ(x->warm_start_from, std::get<AddModel>(db[i]).warm_start_from);
+    }
+  }
+  EXPECT_FALSE(b->RestoreState(spec::Json{{"round", "x"}}).ok());
+}
+
+TEST(PbtProcedureTest, AFailedMemberLeavesThePopulationAndTheBarrierGoesOn) {
+  const spec::ExperimentSpec spec = Parse("{method: pbt, num_models: 4}");
+  auto p = Make(spec);
+  FakeRun run;
+  run.Apply(*p->Start(run.View()));
+  for (ModelId id : {0, 1, 2}) {
+    run.Epoch(id, 0.5);
+    EXPECT_TRUE(p->OnEpochDone(run.View(), id)->empty());
+  }
+  FakeRun failed = run;
+  // Model 3 fails: three remain, the bottom ceil(0.75) = 1 is replaced.
+  Observation o = failed.View();
+  o.models[3].status = ModelStatus::kFailed;
+  auto d = p->OnModelEnded(o, 3);
+  ASSERT_TRUE(d.ok());
+  int stops = 0;
+  for (const Decision& x : *d) stops += std::holds_alternative<StopModel>(x);
+  EXPECT_EQ(stops, 1);
+}
+
+}  // namespace
+}  // namespace cerebro::search
