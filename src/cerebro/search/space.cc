@@ -1,5 +1,6 @@
 #include "cerebro/search/space.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -34,48 +35,93 @@ spec::Json Sample(const spec::Distribution& d, std::mt19937_64& rng) {
   return spec::Json(x);
 }
 
-int64_t GridSize(const spec::ExperimentSpec& spec) {
-  int64_t n = 1;
-  for (const auto& p : spec.params) {
-    if (!p.searched) continue;
-    int64_t k = static_cast<int64_t>(p.dist.choices.size());
-    if (n > std::numeric_limits<int64_t>::max() / std::max<int64_t>(k, 1)) {
-      return std::numeric_limits<int64_t>::max();
-    }
-    n *= k;
+namespace {
+
+// Grid expansion in spec order, the last parameter varying fastest: at each param that
+// applies to the configuration so far, one branch per choice (a fixed value is one);
+// a param whose condition fails is left out, so no configuration repeats. Counting
+// stops once it passes `cap`; `emit` (optional) receives each configuration.
+class Grid {
+ public:
+  Grid(const spec::ExperimentSpec& spec, int64_t cap, std::vector<ModelConfig>* emit)
+      : params_(spec.params), cap_(cap), emit_(emit) {}
+
+  int64_t Count() {
+    spec::Json config = spec::Json::object();
+    Expand(0, config, 1);
+    return count_;
   }
-  return n;
+
+ private:
+  // `weight`: how many configurations each leaf stands for (params no later condition
+  // refers to are multiplied in, not enumerated, when only counting).
+  void Expand(size_t k, spec::Json& config, int64_t weight) {
+    if (count_ > cap_) return;
+    if (k == params_.size()) {
+      if (emit_ != nullptr) emit_->push_back({static_cast<int>(emit_->size()), config});
+      count_ = weight > cap_ - count_ ? cap_ + 1 : count_ + weight;
+      return;
+    }
+    const spec::Param& p = params_[k];
+    if (!spec::Applies(p, config)) return Expand(k + 1, config, weight);
+    if (!p.searched) {
+      config[p.name] = p.value;
+      Expand(k + 1, config, weight);
+      config.erase(p.name);
+      return;
+    }
+    const auto& choices = p.dist.choices;
+    if (emit_ == nullptr && !Referenced(p.name)) {
+      const int64_t n = static_cast<int64_t>(choices.size());
+      config[p.name] = choices[0];
+      Expand(k + 1, config, weight > cap_ / n ? cap_ + 1 : weight * n);
+      config.erase(p.name);
+      return;
+    }
+    for (const auto& c : choices) {
+      config[p.name] = c;
+      Expand(k + 1, config, weight);
+    }
+    config.erase(p.name);
+  }
+
+  bool Referenced(const std::string& name) const {
+    for (const auto& q : params_) {
+      for (const auto& c : q.when) {
+        if (c.param == name) return true;
+      }
+    }
+    return false;
+  }
+
+  const std::vector<spec::Param>& params_;
+  const int64_t cap_;
+  std::vector<ModelConfig>* emit_;
+  int64_t count_ = 0;
+};
+
+}  // namespace
+
+int64_t GridSize(const spec::ExperimentSpec& spec) {
+  const int64_t max = std::numeric_limits<int64_t>::max();
+  const int64_t n = Grid(spec, max - 1, nullptr).Count();
+  return n >= max - 1 ? max : n;
 }
 
 StatusOr<std::vector<ModelConfig>> GenerateConfigs(const spec::ExperimentSpec& spec) {
   RETURN_IF_ERROR(spec::Validate(spec));
   std::vector<ModelConfig> out;
   if (spec.search.method == spec::SearchMethod::kGrid) {
-    int64_t n = GridSize(spec);
-    if (n > kMaxModels) {
-      return InvalidArgument("params: the grid has " + std::to_string(n) +
-                             " configurations (at most " + std::to_string(kMaxModels) + ")");
+    // Counting up to the limit only: conditions can make an exact count of a huge grid slow.
+    if (Grid(spec, kMaxModels, nullptr).Count() > kMaxModels) {
+      const bool conditional = std::any_of(spec.params.begin(), spec.params.end(),
+                                           [](const spec::Param& p) { return !p.when.empty(); });
+      const std::string n = conditional ? "more than " + std::to_string(kMaxModels)
+                                        : std::to_string(GridSize(spec));
+      return InvalidArgument("params: the grid has " + n + " configurations (at most " +
+                             std::to_string(kMaxModels) + ")");
     }
-    for (int64_t i = 0; i < n; ++i) {
-      // Mixed-radix decode of i, last parameter fastest.
-      int64_t rest = i;
-      spec::Json params = spec::Json::object();
-      std::vector<const spec::Param*> order;
-      for (const auto& p : spec.params) order.push_back(&p);
-      std::vector<spec::Json> values(order.size());
-      for (size_t k = order.size(); k-- > 0;) {
-        const spec::Param& p = *order[k];
-        if (!p.searched) {
-          values[k] = p.value;
-          continue;
-        }
-        int64_t radix = static_cast<int64_t>(p.dist.choices.size());
-        values[k] = p.dist.choices[static_cast<size_t>(rest % radix)];
-        rest /= radix;
-      }
-      for (size_t k = 0; k < order.size(); ++k) params[order[k]->name] = values[k];
-      out.push_back({static_cast<int>(i), std::move(params)});
-    }
+    Grid(spec, kMaxModels, &out).Count();
     return out;
   }
   // Random search: one stream per hyperparameter, keyed by its name.
@@ -88,7 +134,12 @@ StatusOr<std::vector<ModelConfig>> GenerateConfigs(const spec::ExperimentSpec& s
   }
   for (const auto& p : spec.params) {
     std::mt19937_64 rng(DeriveSeed(spec.run.seed, "search.param", {HashString(p.name)}));
-    for (int i = 0; i < n; ++i) out[i].params[p.name] = p.searched ? Sample(p.dist, rng) : p.value;
+    // A conditional param is drawn only for the models it applies to; the other params'
+    // streams are their own, so their draws do not change.
+    for (int i = 0; i < n; ++i) {
+      if (!spec::Applies(p, out[i].params)) continue;
+      out[i].params[p.name] = p.searched ? Sample(p.dist, rng) : p.value;
+    }
   }
   return out;
 }

@@ -104,5 +104,108 @@ TEST(RandomTest, SameSeedSameConfigs) {
   EXPECT_NE((*a)[0].params, (*c)[0].params);
 }
 
+// model decides which params exist; momentum exists only for sgd.
+const char* kConditional =
+    "  model: {choice: [mlp, cnn]}\n"
+    "  hidden: {when: {model: mlp}, choice: [[64], [128, 64]]}\n"
+    "  conv_channels: {when: {model: cnn}, choice: [[16, 32], [32, 64]]}\n"
+    "  kernel_size: {when: {model: cnn}, choice: [3, 5]}\n"
+    "  optimizer: {choice: [sgd, adam]}\n"
+    "  momentum: {when: {optimizer: sgd}, value: 0.9}\n"
+    "  lr: {choice: [0.1, 0.01]}\n";
+
+TEST(ConditionalGridTest, ExpandsOnlyWhatAppliesWithoutDuplicates) {
+  auto s = Parse(kConditional);
+  // mlp: 2 hidden; cnn: 2 channels x 2 kernels; times 2 optimizers x 2 lr.
+  EXPECT_EQ(GridSize(s), (2 + 4) * 2 * 2);
+  auto configs = GenerateConfigs(s);
+  ASSERT_TRUE(configs.ok()) << configs.status().ToString();
+  ASSERT_EQ(configs->size(), 24u);
+  EXPECT_EQ((*configs)[0].params.dump(),
+            R"({"model":"mlp","hidden":[64],"optimizer":"sgd","momentum":0.9,"lr":0.1})");
+  EXPECT_EQ((*configs)[2].params.dump(),
+            R"({"model":"mlp","hidden":[64],"optimizer":"adam","lr":0.1})");
+  EXPECT_EQ((*configs)[8].params.dump(),
+            R"({"model":"cnn","conv_channels":[16,32],"kernel_size":3,"optimizer":"sgd",)"
+            R"("momentum":0.9,"lr":0.1})");
+  std::set<std::string> distinct;
+  for (int i = 0; i < 24; ++i) {
+    const auto& p = (*configs)[i].params;
+    EXPECT_EQ((*configs)[i].id, i);
+    distinct.insert(p.dump());
+    const bool cnn = p["model"] == "cnn";
+    EXPECT_EQ(p.contains("conv_channels"), cnn);
+    EXPECT_EQ(p.contains("kernel_size"), cnn);
+    EXPECT_EQ(p.contains("hidden"), !cnn);
+    EXPECT_EQ(p.contains("momentum"), p["optimizer"] == "sgd");
+  }
+  EXPECT_EQ(distinct.size(), 24u);
+}
+
+TEST(ConditionalGridTest, AnUnconditionalGridIsUnchanged) {
+  auto s = Parse("  model: mlp\n  a: {choice: [1, 2]}\n  b: 7\n  c: {choice: [x, y, z]}\n");
+  auto configs = GenerateConfigs(s);
+  ASSERT_TRUE(configs.ok());
+  ASSERT_EQ(configs->size(), 6u);
+  std::vector<std::string> want = {"1x", "1y", "1z", "2x", "2y", "2z"};
+  for (int i = 0; i < 6; ++i) {
+    const auto& p = (*configs)[i].params;
+    EXPECT_EQ(std::to_string(p["a"].get<int>()) + p["c"].get<std::string>(), want[i]);
+    EXPECT_EQ(p["b"], 7);
+  }
+}
+
+TEST(ConditionalGridTest, TooLargeAConditionalGridIsRefused) {
+  std::string params = "  model: {choice: [mlp, cnn]}\n";
+  for (int i = 0; i < 17; ++i) {
+    params += "  p" + std::to_string(i) + ": {when: {model: cnn}, choice: [1, 2]}\n";
+  }
+  auto configs = GenerateConfigs(Parse(params));
+  ASSERT_FALSE(configs.ok());
+  EXPECT_EQ(configs.status().message(),
+            "params: the grid has more than 100000 configurations (at most 100000)");
+  EXPECT_EQ(GridSize(Parse(params)), 1 + (int64_t{1} << 17));
+}
+
+TEST(ConditionalRandomTest, DrawsAConditionalParamOnlyWhereItsConditionHolds) {
+  const std::string search = "search: {method: random, num_models: 200}\n";
+  auto s = Parse(
+      "  model: {choice: [mlp, cnn]}\n"
+      "  conv_channels: {when: {model: cnn}, choice: [[16, 32], [32, 64]]}\n"
+      "  lr: {loguniform: [-4, -2]}\n"
+      "  optimizer: {choice: [sgd, adam]}\n"
+      "  momentum: {when: {optimizer: sgd}, uniform: [0.5, 0.99]}\n",
+      search);
+  auto configs = GenerateConfigs(s);
+  ASSERT_TRUE(configs.ok()) << configs.status().ToString();
+  int cnn = 0, sgd = 0;
+  for (const auto& c : *configs) {
+    const auto& p = c.params;
+    EXPECT_EQ(p.contains("conv_channels"), p["model"] == "cnn");
+    EXPECT_EQ(p.contains("momentum"), p["optimizer"] == "sgd");
+    if (p.contains("momentum")) {
+      EXPECT_GE(p["momentum"].get<double>(), 0.5);
+      EXPECT_LE(p["momentum"].get<double>(), 0.99);
+    }
+    cnn += p["model"] == "cnn";
+    sgd += p["optimizer"] == "sgd";
+  }
+  EXPECT_GT(cnn, 50);
+  EXPECT_LT(cnn, 150);
+  EXPECT_GT(sgd, 50);
+  EXPECT_LT(sgd, 150);
+  // The unconditional params draw exactly what they draw without the conditional ones.
+  auto plain = GenerateConfigs(Parse(
+      "  model: {choice: [mlp, cnn]}\n  lr: {loguniform: [-4, -2]}\n"
+      "  optimizer: {choice: [sgd, adam]}\n",
+      search));
+  ASSERT_TRUE(plain.ok());
+  for (size_t i = 0; i < configs->size(); ++i) {
+    for (const char* name : {"model", "lr", "optimizer"}) {
+      EXPECT_EQ((*configs)[i].params[name], (*plain)[i].params[name]) << i << " " << name;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cerebro::search

@@ -394,23 +394,38 @@ struct TpeSampler::Impl {
     } else {
       std::vector<const TpeTrial*> below, above;
       Split(trials, &below, &above);
+      // Multivariate: one joint estimate over the params every model has; a conditional
+      // param is estimated on its own, from the models that have it (a joint row needs
+      // every param of the row).
+      std::vector<size_t> joint;
       if (options.multivariate) {
-        std::vector<const Dim*> all;
-        for (const Dim& d : dims) all.push_back(&d);
-        std::mt19937_64 rng(DeriveSeed(spec.run.seed, "search.tpe", {index}));
-        const std::vector<double> x = BestCandidate(all, below, above, rng);
-        for (size_t j = 0; j < dims.size(); ++j) values[j] = ToValue(dims[j], x[j]);
-      } else {
         for (size_t j = 0; j < dims.size(); ++j) {
+          if (!conditional[j]) joint.push_back(j);
+        }
+        std::vector<const Dim*> all;
+        for (size_t j : joint) all.push_back(&dims[j]);
+        std::mt19937_64 rng(DeriveSeed(spec.run.seed, "search.tpe", {index}));
+        const std::vector<double> x =
+            all.empty() ? std::vector<double>{} : BestCandidate(all, below, above, rng);
+        for (size_t k = 0; k < joint.size(); ++k) values[joint[k]] = ToValue(dims[joint[k]], x[k]);
+      }
+      if (joint.size() < dims.size()) {
+        for (size_t j = 0; j < dims.size(); ++j) {
+          if (options.multivariate && !conditional[j]) continue;
           std::mt19937_64 rng(
               DeriveSeed(spec.run.seed, "search.tpe", {index, HashString(dims[j].name)}));
           values[j] = ToValue(dims[j], BestCandidate({&dims[j]}, below, above, rng)[0]);
         }
       }
     }
+    // A proposal holds a param only when its condition holds (spec order: conditions
+    // refer to earlier params).
     Json params = Json::object();
     size_t j = 0;
-    for (const spec::Param& p : spec.params) params[p.name] = p.searched ? values[j++] : p.value;
+    for (const spec::Param& p : spec.params) {
+      const Json* v = p.searched ? &values[j++] : &p.value;
+      if (spec::Applies(p, params)) params[p.name] = *v;
+    }
     return params;
   }
 
@@ -437,6 +452,7 @@ struct TpeSampler::Impl {
   spec::ExperimentSpec spec;
   TpeOptions options;
   std::vector<Dim> dims;  // the searched params, in spec order
+  std::vector<bool> conditional;  // per dim: the param has a condition
 };
 
 TpeSampler::TpeSampler(const spec::ExperimentSpec& spec, TpeOptions options)
@@ -444,7 +460,9 @@ TpeSampler::TpeSampler(const spec::ExperimentSpec& spec, TpeOptions options)
   impl_->spec = spec;
   impl_->options = options;
   for (const spec::Param& p : spec.params) {
-    if (p.searched) impl_->dims.push_back(MakeDim(p));
+    if (!p.searched) continue;
+    impl_->dims.push_back(MakeDim(p));
+    impl_->conditional.push_back(!p.when.empty());
   }
 }
 TpeSampler::~TpeSampler() = default;

@@ -224,6 +224,53 @@ TEST(TpeTest, ProposalsStayInTheSpaceWithTheSpacesTypes) {
   }
 }
 
+// kernel_size and conv_channels exist only for cnn, momentum only for sgd.
+constexpr char kConditional[] =
+    "  model: {choice: [mlp, cnn]}\n  conv_channels: {when: {model: cnn}, choice: [8, 16, 32]}\n"
+    "  kernel_size: {when: {model: cnn}, quniform: [3, 7, 2]}\n"
+    "  optimizer: {choice: [sgd, adam]}\n"
+    "  momentum: {when: {optimizer: sgd}, uniform: [0.0, 0.99]}\n  lr: {loguniform: [-4, -1]}\n";
+
+// Best: cnn, 16 channels, kernel 3, sgd with momentum near 0.9, lr near 1e-2.
+double Conditional(const Json& p) {
+  const double lr = std::log10(p["lr"].get<double>()) + 2;
+  double f = lr * lr;
+  if (p["model"] == "cnn") {
+    f += p["conv_channels"] == 16 ? 0 : 0.5;
+    f += (p["kernel_size"].get<double>() - 3) / 4;
+  } else {
+    f += 1;
+  }
+  if (p["optimizer"] == "sgd") f += std::fabs(p["momentum"].get<double>() - 0.9);
+  return p["optimizer"] == "sgd" ? f : f + 0.5;
+}
+
+TEST(TpeTest, AConditionalParamIsProposedOnlyWhenItsConditionHolds) {
+  for (const char* knobs : {"", ", multivariate: true"}) {
+    const auto proposed = Drive(
+        Parse(kConditional, std::string("{method: tpe, num_models: 40, n_startup_trials: 6") +
+                                knobs + "}"),
+        Conditional, 2);
+    ASSERT_EQ(proposed.size(), 40u);
+    std::set<std::string> models, optimizers;
+    for (const Json& p : proposed) {
+      const bool cnn = p["model"] == "cnn";
+      EXPECT_EQ(p.contains("conv_channels"), cnn) << knobs << p.dump();
+      EXPECT_EQ(p.contains("kernel_size"), cnn) << knobs << p.dump();
+      EXPECT_EQ(p.contains("momentum"), p["optimizer"] == "sgd") << knobs << p.dump();
+      if (cnn) {
+        ASSERT_TRUE(p["kernel_size"].is_number_integer()) << p.dump();
+        EXPECT_GE(p["kernel_size"].get<int>(), 3);
+        EXPECT_LE(p["kernel_size"].get<int>(), 7);
+      }
+      models.insert(p["model"].get<std::string>());
+      optimizers.insert(p["optimizer"].get<std::string>());
+    }
+    EXPECT_EQ(models.size(), 2u) << knobs;
+    EXPECT_EQ(optimizers.size(), 2u) << knobs;
+  }
+}
+
 // The synthetic objectives are cheap, so this compares whole searches: over several seeds
 // TPE's median best beats random search's with the same number of models.
 void ExpectBeatsRandom(const char* space, const std::function<double(const Json&)>& f,

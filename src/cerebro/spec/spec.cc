@@ -710,7 +710,9 @@ Status ValidateConditions(const std::vector<Param>& params) {
     const Param& p = params[i];
     if (p.when.empty()) continue;
     const std::string path = "params." + p.name + ".when";
-    if (p.name == "model") return InvalidArgument("params.model.when: the model is never conditional");
+    if (p.name == "model") {
+      return InvalidArgument("params.model.when: the model is never conditional");
+    }
     for (const Condition& c : p.when) {
       const std::string cpath = path + "." + c.param;
       auto before = std::find_if(params.begin(), params.begin() + static_cast<long>(i),

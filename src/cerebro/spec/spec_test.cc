@@ -181,7 +181,8 @@ TEST_P(BadConditionTest, FailsWithOneLineNamingTheField) {
 INSTANTIATE_TEST_SUITE_P(
     Cases, BadConditionTest,
     ::testing::Values(
-        BadCase{"{model: cnn}", "{modle: cnn}", "params.conv_channels.when.modle: no such parameter"},
+        BadCase{"{model: cnn}", "{modle: cnn}",
+                "params.conv_channels.when.modle: no such parameter"},
         BadCase{"{optimizer: sgd, model: mlp}", "{optimizer: sgd, model: mlp, lr: 1}",
                 "params.momentum.when.lr: no such parameter"},
         BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {momentum: 0.9}, value: 3}",
@@ -202,7 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {model: cnn}}",
                 "params.kernel_size: a conditional parameter is"},
         BadCase{"{when: {model: [cnn, resnet]}, value: 3}",
-                "{when: {model: cnn}, value: 3, choice: [3, 5]}", "params.kernel_size: a conditional"},
+                "{when: {model: cnn}, value: 3, choice: [3, 5]}",
+                "params.kernel_size: a conditional"},
         BadCase{"{when: {model: [cnn, resnet]}, value: 3}", "{when: {model: cnn}, choice: []}",
                 "params.kernel_size.choice: empty choice"},
         BadCase{"model: {choice: [mlp, cnn, resnet]}",
