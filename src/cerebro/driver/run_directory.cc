@@ -14,4 +14,19 @@ StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
   return o;
 }
 
+StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, int epochs,
+                                                     const std::string& where) {
+  store::ProcedureDecision start;
+  if (!models.is_array()) return DataLoss(where + ": expected a list");
+  for (const spec::Json& m : models) {
+    if (!m.is_object() || !m.contains("id") || !m["id"].is_number_integer() ||
+        !m.contains("params") || !m["params"].is_object()) {
+      return DataLoss(where + ": malformed entry " + m.dump());
+    }
+    start.actions.push_back(store::ModelAdded{m["id"].get<int>(), m["params"],
+                                              store::ModelOrigin::kSearch, epochs, -1, ""});
+  }
+  return start;
+}
+
 }  // namespace cerebro::driver

@@ -9,6 +9,7 @@
 #include "cerebro/common/status.h"
 #include "cerebro/spec/spec.h"
 #include "cerebro/store/experiment_store.h"
+#include "cerebro/store/journal.h"
 
 namespace cerebro::driver {
 
@@ -23,5 +24,11 @@ struct OpenedRun {
 // process that holds it (store/run_lock.h).
 StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
                             store::ExperimentStore::Lock lock);
+
+// A journal of the first release (version 1) has no model_added records: its models are
+// those of models.json, added at the start by the search with `epochs` epochs each. This
+// is that start as a decision; DataLoss naming `where` (models.json) when it is malformed.
+StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, int epochs,
+                                                     const std::string& where);
 
 }  // namespace cerebro::driver

@@ -12,6 +12,7 @@
 #include "cerebro/driver/control_server.h"
 #include "cerebro/driver/data_parallel.h"
 #include "cerebro/driver/observers.h"
+#include "cerebro/driver/run_directory.h"
 #include "cerebro/driver/tensorboard_observer.h"
 #include "cerebro/search/successive_halving.h"
 #include "cerebro/train/worker_api.h"
@@ -58,13 +59,8 @@ RunLoop::~RunLoop() {
 }
 
 RunConfig RunLoop::MakeRunConfig() const {
-  RunConfig c;
-  c.worker_partition = layout_.worker_partition;
-  c.hopper.seed = DeriveSeed(spec_.run.seed, "sched");
-  c.hopper.order = spec_.run.order == spec::Order::kFixed || !options_.scripted_orders.empty()
-                       ? sched::Order::kFixed
-                       : sched::Order::kRandom;
-  c.hopper.policy = layout_.policy;
+  RunConfig c = RunConfigFor(spec_, layout_);
+  if (!options_.scripted_orders.empty()) c.hopper.order = sched::Order::kFixed;
   const int partitions = layout_.partitions;
   for (const auto& [key, order] : options_.scripted_orders) {
     std::vector<int> sorted = order;
@@ -74,12 +70,6 @@ RunConfig RunLoop::MakeRunConfig() const {
     // Only whole epochs are scripted; a partial one (the run was cut short) follows the seed.
     if (permutation) c.scripted_orders[key] = order;
   }
-  c.max_unit_retries = spec_.run.max_unit_retries;
-  c.keep_best = spec_.run.keep_best;
-  c.keep_failed = spec_.run.keep_failed;
-  c.metric = spec_.metric.name;
-  c.direction = spec_.metric.direction;
-  c.keep_completed_below_epochs = search::ExtendsCompletedModelsBelow(spec_);
   return c;
 }
 
@@ -218,17 +208,8 @@ Status RunLoop::ReplayJournal(const spec::Json& models_json) {
   ASSIGN_OR_RETURN(store::JournalContents journal, store_->journal().Read());
   const std::string where = store_->journal().path();
   if (journal.version == 1) {
-    store::ProcedureDecision start;
-    if (!models_json.is_array()) return DataLoss(store_->Path("models.json") + ": expected a list");
-    for (const spec::Json& m : models_json) {
-      if (!m.is_object() || !m.contains("id") || !m["id"].is_number_integer() ||
-          !m.contains("params") || !m["params"].is_object()) {
-        return DataLoss(store_->Path("models.json") + ": malformed entry " + m.dump());
-      }
-      start.actions.push_back(store::ModelAdded{m["id"].get<int>(), m["params"],
-                                                store::ModelOrigin::kSearch, spec_.run.epochs,
-                                                -1, ""});
-    }
+    ASSIGN_OR_RETURN(store::ProcedureDecision start,
+                     FirstReleaseStart(models_json, spec_.run.epochs, store_->Path("models.json")));
     journal.records.insert(journal.records.begin(), start);
     journal.lines.insert(journal.lines.begin(), 0);
     RETURN_IF_ERROR(store_->journal().Rewrite(journal.records));

@@ -4,7 +4,9 @@
 #include <cmath>
 #include <variant>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/driver/ranking.h"
+#include "cerebro/search/successive_halving.h"
 
 namespace cerebro::driver {
 namespace {
@@ -21,6 +23,22 @@ bool Live(const ModelRun& m) {
 }
 
 }  // namespace
+
+RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
+  RunConfig c;
+  c.worker_partition = layout.worker_partition;
+  c.hopper.seed = DeriveSeed(spec.run.seed, "sched");
+  c.hopper.order =
+      spec.run.order == spec::Order::kFixed ? sched::Order::kFixed : sched::Order::kRandom;
+  c.hopper.policy = layout.policy;
+  c.max_unit_retries = spec.run.max_unit_retries;
+  c.keep_best = spec.run.keep_best;
+  c.keep_failed = spec.run.keep_failed;
+  c.metric = spec.metric.name;
+  c.direction = spec.metric.direction;
+  c.keep_completed_below_epochs = search::ExtendsCompletedModelsBelow(spec);
+  return c;
+}
 
 RunState::RunState(RunConfig config)
     : config_(std::move(config)), hopper_(config_.worker_partition, config_.hopper) {}

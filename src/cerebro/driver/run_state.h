@@ -23,6 +23,7 @@
 
 #include "cerebro/common/status.h"
 #include "cerebro/driver/epoch_metrics.h"
+#include "cerebro/driver/layout.h"
 #include "cerebro/sched/hopper.h"
 #include "cerebro/search/procedure.h"
 #include "cerebro/store/journal.h"
@@ -45,6 +46,10 @@ struct RunConfig {
   // search::ExtendsCompletedModelsBelow). 0: none is extended.
   int keep_completed_below_epochs = 0;
 };
+
+// The RunConfig of a run of `spec` laid out as `layout` (no scripted orders): what the
+// run loop applies records with, and what readers replaying a journal (cerebro status) use.
+RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout);
 
 // One model of the run.
 struct ModelRun {
