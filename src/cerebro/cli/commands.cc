@@ -13,6 +13,8 @@
 #include "cerebro/cli/outcome.h"
 #include "cerebro/cli/progress.h"
 #include "cerebro/cli/ranked_table.h"
+#include "cerebro/cli/report/report_html.h"
+#include "cerebro/cli/report/report_md.h"
 #include "cerebro/cli/run_name.h"
 #include "cerebro/cli/signals.h"
 #include "cerebro/data/partition_store.h"
@@ -178,12 +180,32 @@ int CmdConfigs(const CommandLine& line) {
   return 0;
 }
 
+// The report reads the run directory only; it writes just --out (html's default is
+// RUN_DIR/report.html; table and md go to stdout unless --out names a file).
 int CmdReport(const CommandLine& line) {
   auto dir = OnePositional(line, "RUN_DIR");
   if (!dir.ok()) return Fail(dir.status());
-  auto summary = store::ReadSummary(&RealFileSystem(), *dir);
-  if (!summary.ok()) return Fail(summary.status());
-  std::printf("%s", FormatRankedTable(*summary).c_str());
+  const std::string format = line.Value("--format", "table");
+  if (format != "table" && format != "html" && format != "md") {
+    return Fail(InvalidArgument("--format: expected table, html or md, not '" + format + "'"));
+  }
+  std::string text;
+  if (format == "table") {
+    auto summary = store::ReadSummary(&RealFileSystem(), *dir);
+    if (!summary.ok()) return Fail(summary.status());
+    text = FormatRankedTable(*summary);
+  } else {
+    auto data = LoadReportData(&RealFileSystem(), *dir);
+    if (!data.ok()) return Fail(data.status());
+    text = format == "html" ? RenderHtmlReport(*data) : RenderMarkdownReport(*data);
+  }
+  const std::string out = line.Value("--out", format == "html" ? *dir + "/report.html" : "");
+  if (out.empty()) {
+    std::fputs(text.c_str(), stdout);
+    return 0;
+  }
+  if (Status st = RealFileSystem().WriteFileAtomic(out, text); !st.ok()) return Fail(st);
+  std::printf("wrote %s\n", out.c_str());
   return 0;
 }
 

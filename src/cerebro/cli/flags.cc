@@ -30,6 +30,7 @@ constexpr FlagInfo kFlags[] = {
     {"--quiet", FlagType::kSwitch, ""},
     {"--wait", FlagType::kSwitch, ""},
     {"--set", FlagType::kText, ""},
+    {"--format", FlagType::kText, ""},
 };
 
 const FlagInfo* FindFlag(std::string_view name) {
@@ -49,6 +50,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
   static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};
   static const std::vector<std::string_view> kReplay = {"--out", "--quiet"};
   static const std::vector<std::string_view> kCtl = {"--set", "--epochs"};
+  static const std::vector<std::string_view> kReport = {"--format", "--out"};
   static const std::vector<std::string_view> kNone = {};
   switch (c) {
     case Command::kRun: return kRun;
@@ -56,7 +58,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
     case Command::kPrepare: return kPrepare;
     case Command::kResume: return kResume;
     case Command::kReplay: return kReplay;
-    case Command::kReport: return kNone;
+    case Command::kReport: return kReport;
     case Command::kCtl: return kCtl;
   }
   return kNone;

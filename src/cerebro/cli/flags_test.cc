@@ -34,7 +34,7 @@ TEST(FlagsTest, EachCommandTakesOnlyItsOwnFlags) {
                 "--epochs: not a flag of resume (it takes --wait, --quiet)");
   ExpectRefused({"replay", "run", "--seed", "2"},
                 "--seed: not a flag of replay (it takes --out, --quiet)");
-  ExpectRefused({"report", "run", "--quiet"}, "--quiet: not a flag of report (it takes none)");
+  ExpectRefused({"report", "run", "--quiet"}, "--quiet: not a flag of report (it takes --format, --out)");
   EXPECT_TRUE(Parse({"prepare", "s.yaml", "--out", "d", "--partitions", "2", "--seed", "1"}).ok());
   EXPECT_TRUE(Parse({"replay", "run", "--out", "d", "--quiet"}).ok());
 }

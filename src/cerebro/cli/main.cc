@@ -29,8 +29,11 @@ constexpr const char* kUsage = R"(usage:
       end (instead of refusing).
   cerebro replay RUN_DIR [--out DIR] [--quiet]
       Re-execute a run following its journaled partition order and report any divergence.
-  cerebro report RUN_DIR
-      Print the ranked table of a finished run from its summary.json.
+  cerebro report RUN_DIR [--format table|html|md] [--out FILE]
+      Report a run from its summary.json and journal, writing nothing else: the ranked
+      table (default, on stdout), a self-contained HTML page with learning curves,
+      hyperparameters, a per-worker timeline and decisions (default RUN_DIR/report.html),
+      or Markdown (stdout).
   cerebro ctl RUN_DIR stop MODEL | extend MODEL EPOCHS | add 'PARAMS' [--epochs E]
                       | clone MODEL [key=value ...] [--set key=value] [--epochs E]
       Steer a running experiment (only its owner can): the command is journaled at once

@@ -1,0 +1,121 @@
+#include "cerebro/cli/report/report_data.h"
+
+#include <algorithm>
+#include <map>
+#include <type_traits>
+#include <variant>
+
+namespace cerebro::cli {
+namespace {
+
+// Version from the header line, 1 when the journal has none (store/journal.h).
+int VersionOf(std::string_view first_line) {
+  auto header = store::DecodeRecord(first_line, store::kJournalVersion);
+  if (header.ok() && std::holds_alternative<store::JournalHeader>(*header)) {
+    return std::get<store::JournalHeader>(*header).version;
+  }
+  return 1;
+}
+
+void Keep(store::Record record, ReportData* out) {
+  std::visit(
+      [out](auto&& r) {
+        using T = std::decay_t<decltype(r)>;
+        if constexpr (std::is_same_v<T, store::UnitDone>) out->units.push_back(std::move(r));
+        if constexpr (std::is_same_v<T, store::WorkerLost>) {
+          out->workers_lost.push_back(std::move(r));
+        }
+        if constexpr (std::is_same_v<T, store::ProcedureDecision>) {
+          out->decisions.push_back(std::move(r));
+        }
+      },
+      std::move(record));
+}
+
+}  // namespace
+
+StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir) {
+  ReportData out;
+  out.run_dir = run_dir;
+  ASSIGN_OR_RETURN(out.summary, store::ReadSummary(fs, run_dir));
+  const std::string path = run_dir + "/journal.jsonl";
+  if (!fs->Exists(path)) return out;
+  ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
+  int version = 1;
+  size_t begin = 0;
+  for (int line_no = 1; begin < text.size(); ++line_no) {
+    size_t end = text.find('\n', begin);
+    const bool whole = end != std::string::npos;  // a torn last line has no newline
+    if (!whole) end = text.size();
+    const std::string_view line(text.data() + begin, end - begin);
+    begin = end + 1;
+    if (line.empty()) continue;
+    if (line_no == 1) {
+      version = VersionOf(line);
+      if (version != 1) continue;  // the header itself
+    }
+    auto record = store::DecodeRecord(line, version);
+    if (!record.ok()) {
+      if (!whole) break;
+      return DataLoss(path + ":" + std::to_string(line_no) + ": " + record.status().message());
+    }
+    Keep(std::move(*record), &out);
+  }
+  return out;
+}
+
+double MetricOf(const store::Summary& summary, const store::EpochRow& row) {
+  return summary.metric == "accuracy" ? row.val_accuracy : row.val_loss;
+}
+
+bool HasMetrics(const store::ModelOutcome& m) {
+  return (m.status == ModelStatus::kCompleted || m.status == ModelStatus::kStopped) &&
+         !m.history.empty();
+}
+
+std::string DescribeAction(const store::Action& action) {
+  if (const auto* a = std::get_if<store::ModelAdded>(&action)) {
+    std::string s = "add model " + std::to_string(a->model);
+    if (a->parent >= 0) s += " from model " + std::to_string(a->parent);
+    if (!a->warm_start.empty()) s += " (warm start)";
+    return s + " for " + std::to_string(a->epochs) + " epochs " + a->params.dump();
+  }
+  if (const auto* s = std::get_if<store::ModelStopped>(&action)) {
+    std::string why(EnumName(s->reason));
+    if (!s->detail.empty()) why += ": " + s->detail;
+    return "stop model " + std::to_string(s->model) + " (" + why + ")";
+  }
+  const auto& e = std::get<store::ModelExtended>(action);
+  return "extend model " + std::to_string(e.model) + " to " + std::to_string(e.epochs) + " epochs";
+}
+
+bool IsReported(const store::ProcedureDecision& decision, const store::Action& action) {
+  const auto* added = std::get_if<store::ModelAdded>(&action);
+  return added == nullptr || decision.epochs_seen > 0 || added->parent >= 0;
+}
+
+std::vector<WorkerActivity> ActivityByWorker(const std::vector<store::UnitDone>& units) {
+  std::map<int, WorkerActivity> by_worker;
+  for (const store::UnitDone& u : units) {
+    if (u.finished_at <= 0) continue;
+    WorkerActivity& w = by_worker[u.worker];
+    w.worker = u.worker;
+    ++w.units;
+    w.busy_seconds += std::max(0.0, u.finished_at - u.submitted_at);
+  }
+  std::vector<WorkerActivity> out;
+  for (const auto& [id, w] : by_worker) out.push_back(w);
+  return out;
+}
+
+double TimelineSpan(const std::vector<store::UnitDone>& units) {
+  double first = 0, last = 0;
+  for (const store::UnitDone& u : units) {
+    if (u.finished_at <= 0) continue;
+    first = first == 0 ? u.submitted_at : std::min(first, u.submitted_at);
+    last = std::max(last, u.finished_at);
+  }
+  return last - first;
+}
+
+}  // namespace cerebro::cli

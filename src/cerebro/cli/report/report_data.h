@@ -1,0 +1,55 @@
+// What `cerebro report` shows, read from a run directory without writing to it:
+// summary.json (store::ReadSummary) and the journal's units (with their wall times),
+// failures, lost workers and procedure decisions. Value types; LoadReportData is
+// stateless and thread-safe.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cerebro/common/file_system.h"
+#include "cerebro/common/status.h"
+#include "cerebro/store/journal.h"
+#include "cerebro/store/summary.h"
+
+namespace cerebro::cli {
+
+struct ReportData {
+  std::string run_dir;
+  store::Summary summary;
+  std::vector<store::UnitDone> units;  // journal order
+  std::vector<store::WorkerLost> workers_lost;
+  std::vector<store::ProcedureDecision> decisions;
+};
+
+// Reads RUN_DIR/summary.json and RUN_DIR/journal.jsonl. Unlike store::Journal::Read this
+// never truncates: a run that is still live may be mid-append, so a torn last line is
+// skipped, not repaired. A missing journal is an empty one; a corrupt line elsewhere is
+// DataLoss "RUN_DIR/journal.jsonl:N: ...".
+StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir);
+
+// The ranking metric's value after `row` (val accuracy or val loss).
+double MetricOf(const store::Summary& summary, const store::EpochRow& row);
+
+// Whether the model has metrics to rank (completed or stopped, at least one epoch).
+bool HasMetrics(const store::ModelOutcome& model);
+
+// One line for a procedure's action, shared by both formats: "stop model 3 (procedure:
+// rung 1)", "extend model 2 to 9 epochs", "add model 7 from model 2 {"lr":0.01}".
+std::string DescribeAction(const store::Action& action);
+// Whether the report lists the action: not the models the run starts with (added before
+// any epoch, from no parent), which the ranked table already shows.
+bool IsReported(const store::ProcedureDecision& decision, const store::Action& action);
+
+// A worker's share of the run, from the units' wall times (units without them are left
+// out): how many units it ran and how long it was busy within the run's span.
+struct WorkerActivity {
+  int worker = -1;
+  int units = 0;
+  double busy_seconds = 0;
+};
+std::vector<WorkerActivity> ActivityByWorker(const std::vector<store::UnitDone>& units);
+// Seconds from the first unit's submission to the last unit's finish (0 without times).
+double TimelineSpan(const std::vector<store::UnitDone>& units);
+
+}  // namespace cerebro::cli
