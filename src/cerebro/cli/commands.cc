@@ -17,6 +17,7 @@
 #include "cerebro/cli/report/report_md.h"
 #include "cerebro/cli/run_name.h"
 #include "cerebro/cli/signals.h"
+#include "cerebro/cli/status.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/driver/driver.h"
 #include "cerebro/spec/spec.h"
@@ -220,6 +221,7 @@ int RunCommand(const CommandLine& line) {
     case Command::kReplay: return CmdReplay(line);
     case Command::kReport: return CmdReport(line);
     case Command::kCtl: return CmdCtl(line);
+    case Command::kStatus: return CmdStatus(line);
   }
   return Fail(Internal("unhandled command"));
 }

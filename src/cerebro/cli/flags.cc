@@ -29,6 +29,7 @@ constexpr FlagInfo kFlags[] = {
     {"--ray-address", FlagType::kText, "run.ray_address"},
     {"--quiet", FlagType::kSwitch, ""},
     {"--wait", FlagType::kSwitch, ""},
+    {"--json", FlagType::kSwitch, ""},
     {"--set", FlagType::kText, ""},
     {"--format", FlagType::kText, ""},
 };
@@ -50,6 +51,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
   static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};
   static const std::vector<std::string_view> kReplay = {"--out", "--quiet"};
   static const std::vector<std::string_view> kCtl = {"--set", "--epochs"};
+  static const std::vector<std::string_view> kStatus = {"--json"};
   static const std::vector<std::string_view> kReport = {"--format", "--out"};
   static const std::vector<std::string_view> kNone = {};
   switch (c) {
@@ -60,6 +62,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
     case Command::kReplay: return kReplay;
     case Command::kReport: return kReport;
     case Command::kCtl: return kCtl;
+    case Command::kStatus: return kStatus;
   }
   return kNone;
 }

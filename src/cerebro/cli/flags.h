@@ -14,7 +14,7 @@
 
 namespace cerebro::cli {
 
-enum class Command { kRun, kConfigs, kPrepare, kResume, kReplay, kReport, kCtl };
+enum class Command { kRun, kConfigs, kPrepare, kResume, kReplay, kReport, kCtl, kStatus };
 
 struct CommandLine {
   Command command = Command::kRun;
@@ -49,6 +49,6 @@ struct EnumNames<cli::Command> {
       {cli::Command::kRun, "run"},       {cli::Command::kConfigs, "configs"},
       {cli::Command::kPrepare, "prepare"}, {cli::Command::kResume, "resume"},
       {cli::Command::kReplay, "replay"}, {cli::Command::kReport, "report"},
-      {cli::Command::kCtl, "ctl"}};
+      {cli::Command::kCtl, "ctl"},       {cli::Command::kStatus, "status"}};
 };
 }  // namespace cerebro

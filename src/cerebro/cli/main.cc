@@ -34,6 +34,9 @@ constexpr const char* kUsage = R"(usage:
       table (default, on stdout), a self-contained HTML page with learning curves,
       hyperparameters, a per-worker timeline and decisions (default RUN_DIR/report.html),
       or Markdown (stdout).
+  cerebro status RUN_DIR [--json]
+      Where a run stands, while it is live (from another terminal) or after: progress,
+      best so far, each worker's last unit, failures, ETA. Reads only; never locks.
   cerebro ctl RUN_DIR stop MODEL | extend MODEL EPOCHS | add 'PARAMS' [--epochs E]
                       | clone MODEL [key=value ...] [--set key=value] [--epochs E]
       Steer a running experiment (only its owner can): the command is journaled at once

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 namespace cerebro::search {
 namespace {
@@ -205,6 +207,25 @@ TEST(ConditionalRandomTest, DrawsAConditionalParamOnlyWhereItsConditionHolds) {
       EXPECT_EQ((*configs)[i].params[name], (*plain)[i].params[name]) << i << " " << name;
     }
   }
+}
+
+// What `cerebro configs examples/fashion_mnist/conditional.yaml` lists (grid search's
+// procedure adds GenerateConfigs' configurations), without touching the data files.
+TEST(ConditionalGridTest, TheExampleSpecGivesItsEightConfigurations) {
+  std::ifstream in(std::string(CEREBRO_SOURCE_DIR) + "/examples/fashion_mnist/conditional.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = spec::ParseSpecString(text.str(), "conditional.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto configs = GenerateConfigs(*s);
+  ASSERT_TRUE(configs.ok()) << configs.status().ToString();
+  ASSERT_EQ(configs->size(), 8u);
+  EXPECT_EQ((*configs)[1].params.dump(),
+            R"({"model":"mlp","hidden":[256],"activation":"relu","optimizer":"adam","lr":0.003,)"
+            R"("batch_size":128})");
+  EXPECT_EQ((*configs)[6].params.dump(),
+            R"({"model":"cnn","conv_channels":[16,32],"kernel_size":3,"pool":"max","dense":[64],)"
+            R"("activation":"relu","optimizer":"sgd","momentum":0.9,"lr":0.003,"batch_size":128})");
 }
 
 }  // namespace
