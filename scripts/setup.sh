@@ -50,6 +50,12 @@ if [ "${CEREBRO_SKIP_TEST_VENV:-0}" != "1" ]; then
   echo "setup: tensorboard $TENSORBOARD_VERSION in .venv-test"
 fi
 
+# The report's browser test (tests/report_test.cc) renders `cerebro report --format html`
+# in headless Chromium; it skips without it, so CEREBRO_SKIP_CHROMIUM=1 skips installing it.
+if [ "${CEREBRO_SKIP_CHROMIUM:-0}" != "1" ]; then
+  apt_install_missing setup chromium
+fi
+
 BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR"

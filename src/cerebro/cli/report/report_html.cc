@@ -165,9 +165,10 @@ constexpr const char* kScript = R"JS(
     }
     const y = T + row * workers.length;
     el('line', {x1: L, x2: W - R, y1: y, y2: y, class: 'axis'}, s);
+    const digits = t1 - t0 < 1 ? 3 : t1 - t0 < 10 ? 2 : t1 - t0 < 100 ? 1 : 0;
     for (let k = 0; k <= 8; k++) {
       const t = (t1 - t0) * k / 8;
-      el('text', {x: x(t), y: y + 14, 'text-anchor': 'middle', class: 'tick'}, s, t.toFixed(1) + ' s');
+      el('text', {x: x(t), y: y + 14, 'text-anchor': 'middle', class: 'tick'}, s, t.toFixed(digits) + ' s');
     }
   }
 
