@@ -757,3 +757,73 @@ TEST_F(CliTest, CtlSteersARunningExperiment) {
 
 }  // namespace
 }  // namespace cerebro
+
+namespace cerebro {
+namespace {
+
+// `cerebro status` reads a run without locking or writing it: live while its owner holds
+// the lock (here stopped mid-run), not live and unfinished after the owner is killed, and
+// finished with summary.json's numbers after resume; a corrupt journal is one line, exit 2.
+TEST_F(CliTest, StatusShowsALiveAnInterruptedAndAFinishedRun) {
+  auto status = [&] {
+    CmdResult r = RunCerebro("status " + Out() + " --json");
+    EXPECT_EQ(r.exit_code, 0) << r.out;
+    auto j = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(j.is_object()) << r.out;
+    return j.is_object() ? j : nlohmann::json::object();
+  };
+  {
+    Child run({"run", Spec(Good()), "--out", Out(), "--epochs", "30", "--order", "fixed"});
+    ASSERT_TRUE(run.ReadUntilLine("epoch ")) << run.seen();  // a unit is done
+    run.Signal(SIGSTOP);  // it holds the lock, and its journal stands still
+    const std::string journal = testing::ReadFileOrEmpty(Out() + "/journal.jsonl");
+    auto live = status();
+    EXPECT_TRUE(live.value("live", false)) << live.dump();
+    EXPECT_GT(live.value("units_done", 0), 0) << live.dump();
+    EXPECT_LT(live.value("units_done", 0), live.value("units_total", 0)) << live.dump();
+    EXPECT_FALSE(live.value("finished", true)) << live.dump();
+    CmdResult table = RunCerebro("status " + Out());
+    EXPECT_EQ(table.exit_code, 0) << table.out;
+    EXPECT_NE(table.out.find(": live (process "), std::string::npos) << table.out;
+    EXPECT_NE(table.out.find("\nprogress: "), std::string::npos) << table.out;
+    EXPECT_EQ(testing::ReadFileOrEmpty(Out() + "/journal.jsonl"), journal);
+    run.Signal(SIGKILL);
+    run.Wait();
+  }
+  auto interrupted = status();
+  EXPECT_FALSE(interrupted.value("live", true)) << interrupted.dump();
+  EXPECT_FALSE(interrupted.value("finished", true)) << interrupted.dump();
+  EXPECT_LT(interrupted.value("units_done", 0), interrupted.value("units_total", 0));
+  CmdResult hint = RunCerebro("status " + Out());
+  EXPECT_NE(hint.out.find("continue it with: cerebro resume " + Out()), std::string::npos)
+      << hint.out;
+
+  ASSERT_EQ(RunCerebro("resume " + Out() + " --quiet").exit_code, 0);
+  auto done = status();
+  auto summary = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
+  EXPECT_TRUE(done.value("finished", false)) << done.dump();
+  EXPECT_EQ(done["units_done"], done["units_total"]);
+  EXPECT_EQ(done["best_model"], summary["best"]["model_id"]);
+  EXPECT_EQ(done["best_value"], summary["best"]["value"]);
+  EXPECT_EQ(done["models"].size(), summary["models"].size());
+  size_t epochs = 0;
+  for (size_t i = 0; i < summary["models"].size(); ++i) {
+    EXPECT_EQ(done["models"][i]["id"], summary["models"][i]["id"]) << i;
+    EXPECT_EQ(done["models"][i]["epochs"], summary["models"][i]["history"].size()) << i;
+    epochs += summary["models"][i]["history"].size();
+  }
+  EXPECT_EQ(done["epochs_done"], epochs);
+  EXPECT_EQ(done["epochs_total"], epochs);
+
+  std::string journal = testing::ReadFileOrEmpty(Out() + "/journal.jsonl");
+  journal.insert(journal.find('\n') + 1, "{\"type\":\"unit\"\n");
+  WriteFile(Out() + "/journal.jsonl", journal);
+  CmdResult bad = RunCerebro("status " + Out());
+  EXPECT_EQ(bad.exit_code, 2) << bad.out;
+  EXPECT_EQ(bad.out.rfind("cerebro: error: ", 0), 0u) << bad.out;
+  EXPECT_NE(bad.out.find("journal.jsonl:2:"), std::string::npos) << bad.out;
+  EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+}
+
+}  // namespace
+}  // namespace cerebro
