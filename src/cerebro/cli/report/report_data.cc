@@ -1,6 +1,7 @@
 #include "cerebro/cli/report/report_data.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <type_traits>
 #include <variant>
@@ -71,6 +72,27 @@ double MetricOf(const store::Summary& summary, const store::EpochRow& row) {
 bool HasMetrics(const store::ModelOutcome& m) {
   return (m.status == ModelStatus::kCompleted || m.status == ModelStatus::kStopped) &&
          !m.history.empty();
+}
+
+std::string FormatNumber(double v, const char* format) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), format, v);
+  return buf;
+}
+
+bool EndedEarly(const store::ModelOutcome& m) {
+  return m.status == ModelStatus::kFailed || m.status == ModelStatus::kStopped;
+}
+
+std::string DescribeEnded(const store::ModelOutcome& m) {
+  return "model " + std::to_string(m.id) + " " + std::string(EnumName(m.status)) + " after " +
+         std::to_string(m.history.size()) + " epochs: " + m.failure;
+}
+
+std::string DescribeLost(const store::WorkerLost& w) {
+  return "worker " + std::to_string(w.worker) + " lost during model " + std::to_string(w.model) +
+         " epoch " + std::to_string(w.epoch + 1) + " partition " + std::to_string(w.partition) +
+         ": " + w.error + " (unit re-run)";
 }
 
 std::string DescribeAction(const store::Action& action) {

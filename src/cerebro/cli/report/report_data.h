@@ -34,6 +34,16 @@ double MetricOf(const store::Summary& summary, const store::EpochRow& row);
 // Whether the model has metrics to rank (completed or stopped, at least one epoch).
 bool HasMetrics(const store::ModelOutcome& model);
 
+// printf-formatted number ("%.4f" by default), for both formats.
+std::string FormatNumber(double v, const char* format = "%.4f");
+
+// Whether the model ended early (failed or stopped), and one line saying how and why:
+// "model 3 stopped after 2 epochs: procedure: rung 1".
+bool EndedEarly(const store::ModelOutcome& model);
+std::string DescribeEnded(const store::ModelOutcome& model);
+// "worker 1 lost during model 2 epoch 3 partition 0: <error> (unit re-run)".
+std::string DescribeLost(const store::WorkerLost& lost);
+
 // One line for a procedure's action, shared by both formats: "stop model 3 (procedure:
 // rung 1)", "extend model 2 to 9 epochs", "add model 7 from model 2 {"lr":0.01}".
 std::string DescribeAction(const store::Action& action);

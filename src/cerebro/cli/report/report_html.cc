@@ -205,11 +205,7 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-std::string Num(double v, const char* format = "%.4f") {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
+std::string Num(double v, const char* format = "%.4f") { return FormatNumber(v, format); }
 
 std::string Header(const ReportData& d) {
   const store::Summary& s = d.summary;
@@ -255,15 +251,10 @@ std::string RankedTable(const store::Summary& s) {
 std::string EndedModels(const ReportData& d) {
   std::string items;
   for (const store::ModelOutcome& m : d.summary.models) {
-    if (m.status != ModelStatus::kFailed && m.status != ModelStatus::kStopped) continue;
-    items += "<li>model " + std::to_string(m.id) + " " + std::string(EnumName(m.status)) +
-             " after " + std::to_string(m.history.size()) + " epochs: " + Escape(m.failure) +
-             "</li>\n";
+    if (EndedEarly(m)) items += "<li>" + Escape(DescribeEnded(m)) + "</li>\n";
   }
   for (const store::WorkerLost& w : d.workers_lost) {
-    items += "<li>worker " + std::to_string(w.worker) + " lost during model " +
-             std::to_string(w.model) + " epoch " + std::to_string(w.epoch + 1) + " partition " +
-             std::to_string(w.partition) + ": " + Escape(w.error) + " (unit re-run)</li>\n";
+    items += "<li>" + Escape(DescribeLost(w)) + "</li>\n";
   }
   if (items.empty()) items = "<li>none: every model completed</li>\n";
   return "<h2>Failed and stopped</h2>\n<ul id=\"ended\">\n" + items + "</ul>\n";

@@ -6,11 +6,7 @@
 namespace cerebro::cli {
 namespace {
 
-std::string Num(double v, const char* format = "%.4f") {
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), format, v);
-  return buf;
-}
+std::string Num(double v, const char* format = "%.4f") { return FormatNumber(v, format); }
 
 // Markdown table cells cannot hold a raw '|'.
 std::string Cell(const std::string& s) {
@@ -94,15 +90,9 @@ std::string Workers(const ReportData& d) {
 std::string Ended(const ReportData& d) {
   std::string out;
   for (const store::ModelOutcome& m : d.summary.models) {
-    if (m.status != ModelStatus::kFailed && m.status != ModelStatus::kStopped) continue;
-    out += "- model " + std::to_string(m.id) + " " + std::string(EnumName(m.status)) +
-           " after " + std::to_string(m.history.size()) + " epochs: " + m.failure + "\n";
+    if (EndedEarly(m)) out += "- " + DescribeEnded(m) + "\n";
   }
-  for (const store::WorkerLost& w : d.workers_lost) {
-    out += "- worker " + std::to_string(w.worker) + " lost during model " +
-           std::to_string(w.model) + " epoch " + std::to_string(w.epoch + 1) + ": " + w.error +
-           " (unit re-run)\n";
-  }
+  for (const store::WorkerLost& w : d.workers_lost) out += "- " + DescribeLost(w) + "\n";
   return out.empty() ? "" : "\n## Failed and stopped\n\n" + out;
 }
 

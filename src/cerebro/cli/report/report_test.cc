@@ -69,7 +69,8 @@ class ReportTest : public ::testing::Test {
   void SetUp() override {
     char tmpl[] = "/tmp/cerebro_report_XXXXXX";
     dir_ = mkdtemp(tmpl);
-    ASSERT_TRUE(fs_.WriteFileAtomic(dir_ + "/summary.json", SummaryToJson(ThreeModels()).dump(2)).ok());
+    const std::string summary = SummaryToJson(ThreeModels()).dump(2);
+    ASSERT_TRUE(fs_.WriteFileAtomic(dir_ + "/summary.json", summary).ok());
     store::ProcedureDecision d;
     d.epochs_seen = 3;
     d.actions = {store::ModelStopped{0, store::StopReason::kProcedure, "rung 1"},
