@@ -1,17 +1,14 @@
 #include "cerebro/driver/run_status.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
+#include <optional>
 #include <variant>
 
 #include "cerebro/driver/layout.h"
 #include "cerebro/driver/ranking.h"
 #include "cerebro/driver/run_directory.h"
 #include "cerebro/driver/run_state.h"
+#include "cerebro/store/run_lock.h"
 
 namespace cerebro::driver {
 namespace {
@@ -91,28 +88,6 @@ void Summarize(const RunState& state, const RunConfig& config, RunStatus* s) {
 
 }  // namespace
 
-std::optional<std::string> RunLockHolder(const std::string& dir) {
-  const std::string path = JoinPath(dir, "lock");
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;  // never locked: no run has owned it
-  int rc;
-  do {
-    rc = ::flock(fd, LOCK_SH | LOCK_NB);
-  } while (rc != 0 && errno == EINTR);
-  std::optional<std::string> holder;
-  if (rc == 0) {
-    ::flock(fd, LOCK_UN);
-  } else if (errno == EWOULDBLOCK) {
-    char buf[32] = {0};
-    const ssize_t n = ::pread(fd, buf, sizeof(buf) - 1, 0);
-    std::string pid = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-    while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
-    holder = pid.empty() ? "another process" : "process " + pid;
-  }
-  ::close(fd);
-  return holder;
-}
-
 StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs) {
   ASSIGN_OR_RETURN(OpenedRun run, OpenRun(run_dir, fs, store::ExperimentStore::Lock::kNone));
   RunStatus s;
@@ -121,7 +96,7 @@ StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs) {
   s.strategy = std::string(EnumName(run.spec.run.strategy));
   // Probed before the journal is read: a run that ends in between reads as live with
   // its final journal, never as not live with a journal it is still appending to.
-  if (std::optional<std::string> holder = RunLockHolder(s.run_dir)) {
+  if (std::optional<std::string> holder = store::RunLock::HeldBy(s.run_dir)) {
     s.live = true;
     s.owner = *holder;
   }

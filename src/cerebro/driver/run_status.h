@@ -6,7 +6,6 @@
 #pragma once
 
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +72,5 @@ struct RunStatus {
 // NotFound when `run_dir` is not a run directory; DataLoss naming the file and line when
 // its spec, models.json or journal is malformed or the journal does not fit the run.
 StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs);
-
-// The holder of `dir`'s RunLock (store/run_lock.h) as its lock file names it ("process
-// 123", or "another process"), or nullopt when no process holds it. Probes with a shared,
-// non-blocking flock dropped at once; creates and writes nothing. The probe's instant of
-// holding can make a concurrent `cerebro resume` without --wait refuse; --wait is immune.
-std::optional<std::string> RunLockHolder(const std::string& dir);
 
 }  // namespace cerebro::driver

@@ -94,7 +94,7 @@ TEST(RunStatusTest, ARunWhoseLockIsHeldIsLive) {
     EXPECT_EQ(s->owner, "process " + std::to_string(::getpid()));
     EXPECT_FALSE(s->finished);  // its owner may be changing it
   }
-  EXPECT_FALSE(RunLockHolder(dir).has_value());
+  EXPECT_FALSE(store::RunLock::HeldBy(dir).has_value());
   // The probe left the lock free for an owner.
   EXPECT_TRUE(store::RunLock::Acquire(dir, /*wait=*/false).ok());
 }

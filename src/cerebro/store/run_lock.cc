@@ -47,6 +47,24 @@ StatusOr<std::unique_ptr<RunLock>> RunLock::Acquire(const std::string& dir, bool
   return std::unique_ptr<RunLock>(new RunLock(fd));
 }
 
+std::optional<std::string> RunLock::HeldBy(const std::string& dir) {
+  const std::string path = JoinPath(dir, "lock");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;  // no run has ever owned it
+  int rc;
+  do {
+    rc = ::flock(fd, LOCK_SH | LOCK_NB);
+  } while (rc != 0 && errno == EINTR);
+  std::optional<std::string> holder;
+  if (rc == 0) {
+    ::flock(fd, LOCK_UN);
+  } else if (errno == EWOULDBLOCK) {
+    holder = Holder(fd);
+  }
+  ::close(fd);
+  return holder;
+}
+
 RunLock::~RunLock() { ::close(fd_); }
 
 }  // namespace cerebro::store

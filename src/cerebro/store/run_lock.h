@@ -8,6 +8,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "cerebro/common/status.h"
@@ -19,6 +20,11 @@ class RunLock {
   // Takes the lock on `dir` (which must exist). When another process holds it: with
   // `wait`, blocks until it is free; otherwise FailedPrecondition naming the holder's pid.
   static StatusOr<std::unique_ptr<RunLock>> Acquire(const std::string& dir, bool wait);
+  // Who holds `dir`'s lock, as its file names it ("process 123", or "another process"),
+  // or nullopt when nobody does. For readers (cerebro status): probes with a shared,
+  // non-blocking flock dropped at once and creates and writes nothing; in that instant a
+  // concurrent Acquire without `wait` may be refused.
+  static std::optional<std::string> HeldBy(const std::string& dir);
   ~RunLock();
   RunLock(const RunLock&) = delete;
   RunLock& operator=(const RunLock&) = delete;
