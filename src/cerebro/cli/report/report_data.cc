@@ -9,15 +9,6 @@
 namespace cerebro::cli {
 namespace {
 
-// Version from the header line, 1 when the journal has none (store/journal.h).
-int VersionOf(std::string_view first_line) {
-  auto header = store::DecodeRecord(first_line, store::kJournalVersion);
-  if (header.ok() && std::holds_alternative<store::JournalHeader>(*header)) {
-    return std::get<store::JournalHeader>(*header).version;
-  }
-  return 1;
-}
-
 void Keep(store::Record record, ReportData* out) {
   std::visit(
       [out](auto&& r) {
@@ -39,29 +30,9 @@ StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir) 
   ReportData out;
   out.run_dir = run_dir;
   ASSIGN_OR_RETURN(out.summary, store::ReadSummary(fs, run_dir));
-  const std::string path = run_dir + "/journal.jsonl";
-  if (!fs->Exists(path)) return out;
-  ASSIGN_OR_RETURN(std::string text, fs->ReadFile(path));
-  int version = 1;
-  size_t begin = 0;
-  for (int line_no = 1; begin < text.size(); ++line_no) {
-    size_t end = text.find('\n', begin);
-    const bool whole = end != std::string::npos;  // a torn last line has no newline
-    if (!whole) end = text.size();
-    const std::string_view line(text.data() + begin, end - begin);
-    begin = end + 1;
-    if (line.empty()) continue;
-    if (line_no == 1) {
-      version = VersionOf(line);
-      if (version != 1) continue;  // the header itself
-    }
-    auto record = store::DecodeRecord(line, version);
-    if (!record.ok()) {
-      if (!whole) break;
-      return DataLoss(path + ":" + std::to_string(line_no) + ": " + record.status().message());
-    }
-    Keep(std::move(*record), &out);
-  }
+  const store::Journal journal(fs, run_dir + "/journal.jsonl");
+  ASSIGN_OR_RETURN(store::JournalContents contents, journal.ReadOnly());
+  for (store::Record& record : contents.records) Keep(std::move(record), &out);
   return out;
 }
 

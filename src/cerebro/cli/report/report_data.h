@@ -22,10 +22,10 @@ struct ReportData {
   std::vector<store::ProcedureDecision> decisions;
 };
 
-// Reads RUN_DIR/summary.json and RUN_DIR/journal.jsonl. Unlike store::Journal::Read this
-// never truncates: a run that is still live may be mid-append, so a torn last line is
-// skipped, not repaired. A missing journal is an empty one; a corrupt line elsewhere is
-// DataLoss "RUN_DIR/journal.jsonl:N: ...".
+// Reads RUN_DIR/summary.json and RUN_DIR/journal.jsonl, the journal with
+// store::Journal::ReadOnly: a run that is still live may be mid-append, so a torn last
+// line is skipped, never truncated. A missing journal is an empty one; a corrupt line
+// elsewhere is DataLoss "...journal.jsonl:N: ...".
 StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir);
 
 // The ranking metric's value after `row` (val accuracy or val loss).
