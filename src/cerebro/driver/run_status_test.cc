@@ -10,6 +10,7 @@
 
 #include "cerebro/driver/driver.h"
 #include "cerebro/driver/driver_test_util.h"
+#include "cerebro/exec/fake_backend.h"
 #include "cerebro/store/run_lock.h"
 
 namespace cerebro::driver {
@@ -124,6 +125,43 @@ TEST(RunStatusTest, ACorruptJournalLineIsDataLossNamingIt) {
   EXPECT_EQ(s.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(s.status().message().find("journal.jsonl:3:"), std::string::npos)
       << s.status().message();
+}
+
+TEST(RunStatusTest, FailuresAreListedWithTheirCausesInJournalOrder) {
+  TempDir tmp;
+  const std::string dir = tmp.Join("run");
+  exec::FakeBackend fake;
+  exec::FakeUnitMatch model0;
+  model0.model = 0;
+  model0.epoch = 1;
+  fake.FailUnits(model0, {exec::CompletionKind::kWorkerLost, exec::FailureCause::kWorkerDied,
+                          "worker gone"});
+  exec::FakeUnitMatch model1;
+  model1.model = 1;
+  fake.FailUnits(model1, {exec::CompletionKind::kModelFailed, exec::FailureCause::kNonFinite,
+                          "loss is nan"});
+  auto run = RunExperiment(ThreeModels(WriteCsv(tmp)), FakeOptions(dir, &fake));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+
+  auto s = ReadRunStatus(dir, &RealFileSystem());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->failures.size(), 2u);
+  const RunFailure& lost = s->failures[0].type == "worker_lost" ? s->failures[0] : s->failures[1];
+  const RunFailure& failed = s->failures[0].type == "worker_lost" ? s->failures[1] : s->failures[0];
+  EXPECT_EQ(lost.model, 0);
+  EXPECT_EQ(lost.epoch, 1);
+  EXPECT_GE(lost.worker, 0);
+  EXPECT_EQ(lost.cause, "worker_died");
+  EXPECT_EQ(lost.detail, "worker gone");
+  EXPECT_EQ(failed.type, "model_failed");
+  EXPECT_EQ(failed.model, 1);
+  EXPECT_EQ(failed.cause, "non_finite");
+  EXPECT_LT(s->failures[0].line, s->failures[1].line);
+  EXPECT_EQ(s->models_by_status[ModelStatus::kFailed], 1);
+  EXPECT_EQ(s->models_by_status[ModelStatus::kCompleted], 2);
+  EXPECT_TRUE(s->finished);
+  EXPECT_EQ(s->units_done, s->units_total);  // the failed model's units are not owed
+  EXPECT_NE(s->best_model, 1);
 }
 
 TEST(RunStatusTest, NotARunDirectoryIsNotFound) {
