@@ -112,5 +112,23 @@ TEST_F(ReportBrowserTest, MarkdownGoesToStdoutAndABadFormatIsOneLine) {
   EXPECT_EQ(r.out, "cerebro: error: --format: expected table, html or md, not 'pdf'\n");
 }
 
+// A run killed before it wrote summary.json (or one still running) is reported from its
+// journal: the same models and best, marked not finished.
+TEST_F(ReportBrowserTest, ARunWithoutASummaryIsReportedFromItsJournal) {
+  std::filesystem::remove(Run() + "/summary.json");
+  auto r = RunCerebro("report " + Run() + " --format md");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("**not finished**"), std::string::npos) << r.out;
+  char best[96];
+  std::snprintf(best, sizeof(best), "**best: model %d, val accuracy %.4f**",
+                summary_["best"]["model_id"].get<int>(), summary_["best"]["value"].get<double>());
+  EXPECT_NE(r.out.find(best), std::string::npos) << best << "\n" << r.out;
+  EXPECT_FALSE(std::filesystem::exists(Run() + "/summary.json"));  // nothing written
+
+  r = RunCerebro("report " + tmp_.path() + " --format html");  // no run here
+  EXPECT_EQ(r.exit_code, 2) << r.out;
+  EXPECT_NE(r.out.find("no summary (is the run finished?)"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace cerebro

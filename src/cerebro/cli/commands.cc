@@ -20,6 +20,7 @@
 #include "cerebro/cli/status.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/driver/driver.h"
+#include "cerebro/driver/run_status.h"
 #include "cerebro/spec/spec.h"
 #include "cerebro/store/summary.h"
 
@@ -181,6 +182,31 @@ int CmdConfigs(const CommandLine& line) {
   return 0;
 }
 
+// What the report shows: summary.json, or for a run that has written none yet (live, or
+// killed before its end) its models as the journal has them so far. A directory that is
+// no run keeps summary.json's "no summary" message.
+StatusOr<ReportData> ReportDataOf(const std::string& dir) {
+  FileSystem* fs = &RealFileSystem();
+  auto summary = store::ReadSummary(fs, dir);
+  if (summary.status().code() != StatusCode::kNotFound) {
+    if (!summary.ok()) return summary.status();
+    return LoadReportData(fs, dir, *std::move(summary));
+  }
+  auto status = driver::ReadRunStatus(dir, fs);
+  if (status.status().code() == StatusCode::kNotFound) return summary.status();
+  if (!status.ok()) return status.status();
+  store::Summary s;
+  s.name = status->name;
+  s.strategy = status->strategy;
+  s.metric = status->metric;
+  s.direction = status->direction;
+  s.best_model = status->best_model;
+  s.best_value = status->best_value;
+  s.finished = false;
+  s.models = status->models;
+  return LoadReportData(fs, dir, std::move(s));
+}
+
 // The report reads the run directory only; it writes just --out (html's default is
 // RUN_DIR/report.html; table and md go to stdout unless --out names a file).
 int CmdReport(const CommandLine& line) {
@@ -196,7 +222,7 @@ int CmdReport(const CommandLine& line) {
     if (!summary.ok()) return Fail(summary.status());
     text = FormatRankedTable(*summary);
   } else {
-    auto data = LoadReportData(&RealFileSystem(), *dir);
+    auto data = ReportDataOf(*dir);
     if (!data.ok()) return Fail(data.status());
     text = format == "html" ? RenderHtmlReport(*data) : RenderMarkdownReport(*data);
   }

@@ -27,9 +27,15 @@ void Keep(store::Record record, ReportData* out) {
 }  // namespace
 
 StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir) {
+  ASSIGN_OR_RETURN(store::Summary summary, store::ReadSummary(fs, run_dir));
+  return LoadReportData(fs, run_dir, std::move(summary));
+}
+
+StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir,
+                                    store::Summary summary) {
   ReportData out;
   out.run_dir = run_dir;
-  ASSIGN_OR_RETURN(out.summary, store::ReadSummary(fs, run_dir));
+  out.summary = std::move(summary);
   const store::Journal journal(fs, run_dir + "/journal.jsonl");
   ASSIGN_OR_RETURN(store::JournalContents contents, journal.ReadOnly());
   for (store::Record& record : contents.records) Keep(std::move(record), &out);
@@ -49,6 +55,15 @@ std::string FormatNumber(double v, const char* format) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), format, v);
   return buf;
+}
+
+std::string DescribeRun(const store::Summary& s) {
+  if (s.workers == 0) return s.strategy + "; no summary yet: models as journaled so far";
+  return s.strategy + " on " + std::to_string(s.workers) + " workers (" + s.backend + "), " +
+         std::to_string(s.partitions) + " partitions, " + std::to_string(s.epochs) +
+         " epochs, order " + s.order + ", seed " + std::to_string(s.seed) + "; " +
+         FormatNumber(s.timing.wall_seconds, "%.1f") + " s training, " +
+         FormatNumber(s.timing.prepare_seconds, "%.1f") + " s preparing";
 }
 
 bool EndedEarly(const store::ModelOutcome& m) {

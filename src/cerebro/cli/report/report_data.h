@@ -27,12 +27,21 @@ struct ReportData {
 // line is skipped, never truncated. A missing journal is an empty one; a corrupt line
 // elsewhere is DataLoss "...journal.jsonl:N: ...".
 StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir);
+// The same with the models given instead of read from summary.json (a live run, which
+// has written none yet: the caller takes them from the journal; driver/run_status.h).
+StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir,
+                                    store::Summary summary);
 
 // The ranking metric's value after `row` (val accuracy or val loss).
 double MetricOf(const store::Summary& summary, const store::EpochRow& row);
 
 // Whether the model has metrics to rank (completed or stopped, at least one epoch).
 bool HasMetrics(const store::ModelOutcome& model);
+
+// The run's setup and timing in one line, for both formats' headers: "mop on 2 workers
+// (local), 2 partitions, 3 epochs, order random, seed 2026; 191.1 s training, 0.7 s
+// preparing", or only the strategy for a run with no summary yet.
+std::string DescribeRun(const store::Summary& summary);
 
 // printf-formatted number ("%.4f" by default), for both formats.
 std::string FormatNumber(double v, const char* format = "%.4f");

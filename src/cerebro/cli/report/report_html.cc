@@ -210,12 +210,7 @@ std::string Num(double v, const char* format = "%.4f") { return FormatNumber(v, 
 std::string Header(const ReportData& d) {
   const store::Summary& s = d.summary;
   std::string out = "<h1>" + Escape(s.name.empty() ? "Cerebro run" : s.name) + "</h1>\n";
-  out += "<div class=\"meta\">" + Escape(d.run_dir) + " · " + Escape(s.strategy) + " on " +
-         std::to_string(s.workers) + " workers (" + Escape(s.backend) + "), " +
-         std::to_string(s.partitions) + " partitions, " + std::to_string(s.epochs) +
-         " epochs, order " + Escape(s.order) + ", seed " + std::to_string(s.seed) + " · " +
-         Num(s.timing.wall_seconds, "%.1f") + " s training, " +
-         Num(s.timing.prepare_seconds, "%.1f") + " s preparing" +
+  out += "<div class=\"meta\">" + Escape(d.run_dir) + " · " + Escape(DescribeRun(s)) +
          (s.finished ? "" : " · <b>not finished</b>") + "</div>\n";
   if (s.best_model >= 0) {
     out += "<div class=\"best\" id=\"best\">best: model <b>" + std::to_string(s.best_model) +

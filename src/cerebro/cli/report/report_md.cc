@@ -18,11 +18,8 @@ std::string Cell(const std::string& s) {
 std::string Header(const ReportData& d) {
   const store::Summary& s = d.summary;
   std::string out = "# " + (s.name.empty() ? std::string("Cerebro run") : s.name) + "\n\n";
-  out += "`" + d.run_dir + "`: " + s.strategy + " on " + std::to_string(s.workers) +
-         " workers (" + s.backend + "), " + std::to_string(s.partitions) + " partitions, " +
-         std::to_string(s.epochs) + " epochs, order " + s.order + ", seed " +
-         std::to_string(s.seed) + "; " + Num(s.timing.wall_seconds, "%.1f") + " s training" +
-         (s.finished ? "" : "; **not finished**") + "\n\n";
+  out += "`" + d.run_dir + "`: " + DescribeRun(s) + (s.finished ? "" : "; **not finished**") +
+         "\n\n";
   if (s.best_model >= 0) {
     out += "**best: model " + std::to_string(s.best_model) + ", val " + s.metric + " " +
            Num(s.best_value) + "**\n";
