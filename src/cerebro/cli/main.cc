@@ -30,10 +30,10 @@ constexpr const char* kUsage = R"(usage:
   cerebro replay RUN_DIR [--out DIR] [--quiet]
       Re-execute a run following its journaled partition order and report any divergence.
   cerebro report RUN_DIR [--format table|html|md] [--out FILE]
-      Report a run from its summary.json and journal, writing nothing else: the ranked
-      table (default, on stdout), a self-contained HTML page with learning curves,
-      hyperparameters, a per-worker timeline and decisions (default RUN_DIR/report.html),
-      or Markdown (stdout).
+      Report a run from its summary.json and journal (a run without a summary yet: its
+      journal so far), writing nothing but --out: the ranked table (default, on stdout),
+      a self-contained HTML page with learning curves, hyperparameters, a per-worker
+      timeline and decisions (default RUN_DIR/report.html), or Markdown (stdout).
   cerebro status RUN_DIR [--json]
       Where a run stands, while it is live (from another terminal) or after: progress,
       best so far, each worker's last unit, failures, ETA. Reads only; never locks.
