@@ -53,22 +53,6 @@ double Score(const spec::MetricSpec& metric, const EpochMetrics& e) {
   return metric.direction == spec::Direction::kMaximize ? v : -v;
 }
 
-const ModelView* FindModel(const Observation& run, ModelId id) {
-  for (const ModelView& m : run.models) {
-    if (m.id == id) return &m;
-  }
-  return nullptr;
-}
-
-// The loop numbers the models a decision batch adds in order from the next free id.
-ModelId FirstNewId(const Observation& run) {
-  ModelId next = 0;
-  for (const ModelView& m : run.models) next = std::max(next, m.id + 1);
-  return next;
-}
-
-bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
-
 // A number explored by a factor: quantized as its distribution, inside its bounds.
 Json Perturbed(const spec::Distribution& d, double x) {
   const bool log = d.kind == Kind::kLogUniform || d.kind == Kind::kQLogUniform;

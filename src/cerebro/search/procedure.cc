@@ -1,5 +1,7 @@
 #include "cerebro/search/procedure.h"
 
+#include <algorithm>
+
 #include "cerebro/search/pbt.h"
 #include "cerebro/search/space.h"
 #include "cerebro/search/successive_halving.h"
@@ -32,6 +34,21 @@ class StaticProcedure final : public Procedure {
 };
 
 }  // namespace
+
+const ModelView* FindModel(const Observation& run, ModelId id) {
+  for (const ModelView& m : run.models) {
+    if (m.id == id) return &m;
+  }
+  return nullptr;
+}
+
+ModelId FirstNewId(const Observation& run) {
+  ModelId next = 0;
+  for (const ModelView& m : run.models) next = std::max(next, m.id + 1);
+  return next;
+}
+
+bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
 
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
   if (spec.search.method == spec::SearchMethod::kAsha) return MakeAshaProcedure(spec);

@@ -75,6 +75,13 @@ class Procedure {
   virtual Status RestoreState(const spec::Json& state) = 0;
 };
 
+// For procedures reading a run: the model with id `id` (null when the run has none), the
+// id the loop gives the first model of the next decision batch (it numbers the models a
+// batch adds in order from there), and whether a status is pending or running.
+const ModelView* FindModel(const Observation& run, ModelId id);
+ModelId FirstNewId(const Observation& run);
+bool Live(ModelStatus s);
+
 // The procedure spec.search names (grid or random today).
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec);
 

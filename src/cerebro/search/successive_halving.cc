@@ -83,22 +83,6 @@ struct Scorer {
   }
 };
 
-const ModelView* FindModel(const Observation& run, ModelId id) {
-  for (const ModelView& m : run.models) {
-    if (m.id == id) return &m;
-  }
-  return nullptr;
-}
-
-// The loop numbers the models a decision batch adds in order from the next free id.
-ModelId FirstNewId(const Observation& run) {
-  ModelId next = 0;
-  for (const ModelView& m : run.models) next = std::max(next, m.id + 1);
-  return next;
-}
-
-bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
-
 // numpy.percentile's default (linear) interpolation, as Ray's cutoff uses it.
 double Percentile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
