@@ -45,13 +45,14 @@ RunOptions LineageOptions(const std::string& out) {
 
 // A population of 4 over 4 epochs, ranked after epochs 1, 2 and 3; keep_best 1, so the
 // members' completed states are kept for the procedure, not by retention.
-spec::ExperimentSpec PbtSpec(const std::string& csv) {
+spec::ExperimentSpec PbtSpec(const std::string& csv, int workers = 2) {
   const std::string text =
       "name: pbt\ndata: {format: csv, train: {path: " + csv +
       ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
       "params: {model: mlp, hidden: [4], lr: {loguniform: [-3, -1]}, batch_size: 8}\n"
       "search: {method: pbt, num_models: 4, perturbation_interval: 1}\n"
-      "run: {epochs: 4, workers: 2, order: fixed, seed: 5, keep_best: 1}\n";
+      "run: {epochs: 4, workers: " +
+      std::to_string(workers) + ", partitions: 2, order: fixed, seed: 5, keep_best: 1}\n";
   auto s = spec::ParseSpecString(text, "pbt.yaml");
   EXPECT_TRUE(s.ok()) << s.status().ToString();
   return *s;
@@ -146,6 +147,23 @@ TEST(PbtRunTest, AKilledRunResumesToTheUninterruptedEndState) {
       EXPECT_EQ(ById(*r, m.id).parent, m.parent);
     }
   }
+}
+
+// The barrier makes the decisions a function of the seed and the metrics: 1 worker and 2
+// make the same models, copies and metrics.
+TEST(PbtRunTest, OneWorkerAndTwoMakeTheSameDecisions) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  auto one = RunExperiment(PbtSpec(csv, 1), LineageOptions(tmp.Join("one")));
+  auto two = RunExperiment(PbtSpec(csv, 2), LineageOptions(tmp.Join("two")));
+  ASSERT_TRUE(one.ok()) << one.status().ToString();
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  ExpectSameOutcomes(*one, *two);
+  for (const auto& m : two->models) {
+    EXPECT_EQ(ById(*one, m.id).params, m.params);
+    EXPECT_EQ(ById(*one, m.id).parent, m.parent);
+  }
+  EXPECT_EQ(Slurp(one->run_dir + "/metrics.csv"), Slurp(two->run_dir + "/metrics.csv"));
 }
 
 }  // namespace
