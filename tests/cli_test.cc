@@ -697,8 +697,9 @@ namespace {
 // extension adds epochs, each acknowledged with one line; bad input is refused with one
 // line and exit 2; another user is refused; a run that is not running says so.
 TEST_F(CliTest, CtlSteersARunningExperiment) {
-  // 40 epochs of 4 models: long enough to steer (several seconds), short for a test.
-  const std::string spec = Spec(testing::SmallSpec(csv_, 40, 2));
+  // 400 epochs: far longer than the test needs, however loaded the machine; the test ends
+  // the run itself by stopping every model.
+  const std::string spec = Spec(testing::SmallSpec(csv_, 400, 2));
   const std::string cmd = testing::BinaryDir() + "/cerebro run " + spec + " --out " + Out() +
                           " --quiet > " + tmp_.Join("run.log") + " 2>&1";
   pid_t pid = ::fork();
@@ -714,9 +715,9 @@ TEST_F(CliTest, CtlSteersARunningExperiment) {
   CmdResult stop = RunCerebro("ctl " + Out() + " stop 1");
   EXPECT_EQ(stop.exit_code, 0) << stop.out;
   EXPECT_NE(stop.out.find("cerebro: model 1 stop"), std::string::npos) << stop.out;
-  CmdResult extend = RunCerebro("ctl " + Out() + " extend 0 42");
+  CmdResult extend = RunCerebro("ctl " + Out() + " extend 0 402");
   EXPECT_EQ(extend.exit_code, 0) << extend.out;
-  EXPECT_NE(extend.out.find("model 0 now trains to epoch 42"), std::string::npos) << extend.out;
+  EXPECT_NE(extend.out.find("model 0 now trains to epoch 402"), std::string::npos) << extend.out;
   for (const char* bad : {" stop 99", " frobnicate 1", " add '{not json'", " extend 0 3",
                           " clone 1 --epochs x"}) {
     CmdResult r = RunCerebro("ctl " + Out() + bad);
@@ -739,16 +740,29 @@ TEST_F(CliTest, CtlSteersARunningExperiment) {
   if (!(WIFEXITED(st) && WEXITSTATUS(st) == 3)) {  // 3: this machine cannot switch users
     EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) != 0) << "another user steered the run";
   }
+  for (const char* id : {"0", "2", "3"}) {  // the run ends when every model stopped
+    CmdResult r = RunCerebro("ctl " + Out() + " stop " + id);
+    EXPECT_EQ(r.exit_code, 0) << id << ": " << r.out;
+  }
   ASSERT_EQ(::waitpid(pid, &st, 0), pid);
   ASSERT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << testing::ReadFileOrEmpty(tmp_.Join("run.log"));
   auto summary = nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/summary.json"));
   for (const auto& m : summary["models"]) {
-    if (m["id"] == 1) {
-      EXPECT_EQ(m["status"], "stopped");
-      EXPECT_LT(m["history"].size(), 40u);
-    }
-    if (m["id"] == 0) EXPECT_EQ(m["history"].size(), 42u);
+    EXPECT_EQ(m["status"], "stopped") << m.dump();
+    EXPECT_LT(m["history"].size(), 400u);
   }
+  int extended = 0;
+  std::ifstream journal(Out() + "/journal.jsonl");
+  for (std::string line; std::getline(journal, line);) {
+    auto j = nlohmann::json::parse(line);
+    if (j["type"] == "model_extended") {
+      ++extended;
+      EXPECT_EQ(j["model"], 0);
+      EXPECT_EQ(j["epochs"], 402);
+      EXPECT_EQ(j["origin"], "control");
+    }
+  }
+  EXPECT_EQ(extended, 1);
   CmdResult late = RunCerebro("ctl " + Out() + " stop 0");
   EXPECT_EQ(late.exit_code, 1) << late.out;
   EXPECT_NE(late.out.find("not running"), std::string::npos) << late.out;
