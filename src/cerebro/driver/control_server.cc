@@ -89,6 +89,24 @@ StatusOr<int> EpochsField(const Json& j, bool required) {
   return static_cast<int>(it->get<int64_t>());
 }
 
+// Sockets of runs that were killed (their server never removed them) answer no one:
+// remove them, so the private directory does not collect one per killed run.
+void RemoveDeadSockets(const std::string& dir) {
+  auto names = RealFileSystem().ListDir(dir);
+  if (!names.ok()) return;
+  for (const std::string& n : *names) {
+    if (n.rfind("ctl-", 0) != 0) continue;
+    const std::string path = dir + "/" + n;
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    sockaddr_un addr = Address(path);
+    const bool refused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 &&
+                         errno == ECONNREFUSED;
+    ::close(fd);
+    if (refused) ::unlink(path.c_str());
+  }
+}
+
 }  // namespace
 
 StatusOr<Command> ParseControlCommand(const std::string& line) {
@@ -127,6 +145,7 @@ StatusOr<std::unique_ptr<ControlServer>> ControlServer::Start(const std::string&
   ASSIGN_OR_RETURN(s->wakeup_, Wakeup::Create());
   ASSIGN_OR_RETURN(s->stop_, Wakeup::Create());
   ::unlink(s->socket_path_.c_str());  // a crashed run's
+  RemoveDeadSockets(s->socket_path_.substr(0, s->socket_path_.find_last_of('/')));
   s->listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s->listen_fd_ < 0) return IoError(std::string("socket: ") + std::strerror(errno));
   sockaddr_un addr = Address(s->socket_path_);
