@@ -9,7 +9,9 @@
 //
 // Resume replays the journal through the same Apply. The loop sleeps in the backend's
 // wait (woken by a completion or by the command source) and never polls.
-// Not thread-safe; one RunLoop per run directory at a time.
+// Its methods live in run_loop.cc (set-up, the record path, training, the end),
+// run_loop_decisions.cc (decisions and commands into records) and run_loop_deadlines.cc
+// (hung units). Not thread-safe; one RunLoop per run directory at a time.
 #pragma once
 
 #include <memory>
