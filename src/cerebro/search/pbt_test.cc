@@ -7,26 +7,16 @@
 #include <map>
 #include <set>
 
+#include "cerebro/search/procedure_test_util.h"
+
 namespace cerebro::search {
 namespace {
 
 spec::ExperimentSpec Parse(const std::string& search, int epochs = 4) {
-  std::string text = R"(
-data:
-  format: csv
-  train: /tmp/x.csv
-  validation: {fraction: 0.2}
-params:
-  model: mlp
-  lr: {loguniform: [-4, -1]}
-  batch_size: {quniform: [8, 64, 8]}
-  hidden: {choice: [[4], [8], [16]]}
-  dropout: {uniform: [0, 0.5]}
-search: )" + search + "\nrun: {seed: 11, epochs: " +
-                     std::to_string(epochs) + "}\n";
-  auto s = spec::ParseSpecString(text, "t.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return *s;
+  return testing::ParseTestSpec(
+      "  model: mlp\n  lr: {loguniform: [-4, -1]}\n  batch_size: {quniform: [8, 64, 8]}\n"
+      "  hidden: {choice: [[4], [8], [16]]}\n  dropout: {uniform: [0, 0.5]}\n",
+      "search: " + search + "\n", "seed: 11, epochs: " + std::to_string(epochs));
 }
 
 TEST(PbtOptionsTest, RayDefaultsAndOneLineErrors) {
@@ -115,51 +105,7 @@ TEST(PbtExploreTest, PerturbsByAFactorShiftsChoicesKeepsIntsAndBounds) {
 }
 
 // The run as the procedure sees it: each model's validation accuracy per epoch.
-class FakeRun {
- public:
-  void Apply(const std::vector<Decision>& decisions) {
-    for (const Decision& d : decisions) {
-      if (const auto* add = std::get_if<AddModel>(&d)) {
-        ModelView m;
-        m.id = static_cast<ModelId>(models_.size());
-        m.params = add->params;
-        m.epochs = add->epochs;
-        models_[m.id] = m;
-        parent_[m.id] = add->warm_start_from;
-      } else if (const auto* s = std::get_if<StopModel>(&d)) {
-        models_.at(s->model).status = ModelStatus::kStopped;
-      } else {
-        const auto& x = std::get<ExtendModel>(d);
-        ModelView& m = models_.at(x.model);
-        ASSERT_GT(x.epochs, m.epochs);
-        m.epochs = x.epochs;
-        m.status = ModelStatus::kRunning;
-      }
-    }
-  }
-  void Epoch(ModelId id, double acc) {
-    ModelView& m = models_.at(id);
-    ASSERT_LT(static_cast<int>(m.history.size()), m.epochs);
-    EpochMetrics e;
-    e.epoch = static_cast<int>(m.history.size()) + 1;
-    e.val_accuracy = acc;
-    e.val_loss = 1 - acc;
-    m.history.push_back(e);
-    m.status = e.epoch >= m.epochs ? ModelStatus::kCompleted : ModelStatus::kRunning;
-  }
-  Observation View() const {
-    Observation o;
-    for (const auto& [id, m] : models_) o.models.push_back(m);
-    return o;
-  }
-  const ModelView& model(ModelId id) const { return models_.at(id); }
-  ModelId parent(ModelId id) const { return parent_.at(id); }
-  size_t size() const { return models_.size(); }
-
- private:
-  std::map<ModelId, ModelView> models_;
-  std::map<ModelId, ModelId> parent_;
-};
+using FakeRun = testing::ScriptedRun;
 
 std::unique_ptr<Procedure> Make(const spec::ExperimentSpec& spec) {
   auto p = MakePbtProcedure(spec);

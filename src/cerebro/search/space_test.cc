@@ -7,20 +7,13 @@
 #include <set>
 #include <sstream>
 
+#include "cerebro/search/procedure_test_util.h"
+
 namespace cerebro::search {
 namespace {
 
 spec::ExperimentSpec Parse(const std::string& params, const std::string& search = "") {
-  std::string text = R"(
-data:
-  format: csv
-  train: /tmp/x.csv
-  validation: {fraction: 0.2}
-params:
-)" + params + search + "run: {seed: 11}\n";
-  auto s = spec::ParseSpecString(text, "t.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return *s;
+  return testing::ParseTestSpec(params, search);
 }
 
 TEST(GridTest, ExpandsCartesianProductLastParamFastest) {

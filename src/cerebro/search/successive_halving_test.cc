@@ -6,74 +6,18 @@
 
 #include <map>
 
+#include "cerebro/search/procedure_test_util.h"
+
 namespace cerebro::search {
 namespace {
 
+using testing::ScriptedRun;
+using FakeRun = ScriptedRun;
+
 spec::ExperimentSpec Parse(const std::string& search, const std::string& extra = "") {
-  std::string text = R"(
-data:
-  format: csv
-  train: /tmp/x.csv
-  validation: {fraction: 0.2}
-params:
-  model: mlp
-  lr: {loguniform: [-4, -1]}
-search: )" + search + "\nrun: {seed: 11, epochs: 4}\n" +
-                     extra;
-  auto s = spec::ParseSpecString(text, "t.yaml");
-  EXPECT_TRUE(s.ok()) << s.status().ToString();
-  return *s;
+  return testing::ParseTestSpec("  model: mlp\n  lr: {loguniform: [-4, -1]}\n",
+                                "search: " + search + "\n" + extra, "seed: 11, epochs: 4");
 }
-
-// The run as a procedure sees it: each model's validation accuracies (loss = 1 - acc).
-class FakeRun {
- public:
-  void Add(const std::vector<Decision>& decisions) {
-    for (const Decision& d : decisions) {
-      const auto* add = std::get_if<AddModel>(&d);
-      ASSERT_NE(add, nullptr);
-      ModelView m;
-      m.id = static_cast<ModelId>(models_.size());
-      m.params = add->params;
-      m.epochs = add->epochs;
-      models_[m.id] = m;
-    }
-  }
-  // Model `id` finishes its next epoch with validation accuracy `acc`.
-  void Epoch(ModelId id, double acc) {
-    ModelView& m = models_.at(id);
-    EpochMetrics e;
-    e.epoch = static_cast<int>(m.history.size()) + 1;
-    e.val_accuracy = acc;
-    e.val_loss = 1 - acc;
-    m.history.push_back(e);
-    m.status = e.epoch >= m.epochs ? ModelStatus::kCompleted : ModelStatus::kRunning;
-  }
-  // Applies the procedure's decisions as the run state would.
-  void Apply(const std::vector<Decision>& decisions) {
-    for (const Decision& d : decisions) {
-      if (const auto* s = std::get_if<StopModel>(&d)) {
-        // A live model, or one a procedure did not promote past its completed budget.
-        ModelView& m = models_.at(s->model);
-        if (m.status != ModelStatus::kFailed) m.status = ModelStatus::kStopped;
-      } else if (const auto* x = std::get_if<ExtendModel>(&d)) {
-        ModelView& m = models_.at(x->model);
-        m.epochs = x->epochs;
-        m.status = ModelStatus::kRunning;
-      }
-    }
-  }
-  void Fail(ModelId id) { models_.at(id).status = ModelStatus::kFailed; }
-  Observation View() const {
-    Observation o;
-    for (const auto& [id, m] : models_) o.models.push_back(m);
-    return o;
-  }
-  const ModelView& model(ModelId id) const { return models_.at(id); }
-
- private:
-  std::map<ModelId, ModelView> models_;
-};
 
 // What a decision list says, compactly: "stop 1", "extend 2 to 4".
 std::vector<std::string> Describe(const std::vector<Decision>& decisions) {
@@ -161,7 +105,7 @@ TEST(AshaTest, StopsAModelBelowTheQuantileOfWhatItsRungRecordedSoFar) {
   ASSERT_TRUE(start.ok());
   ASSERT_EQ(start->size(), 5u);
   for (const Decision& d : *start) EXPECT_EQ(std::get<AddModel>(d).epochs, 4);  // max_t
-  run.Add(*start);
+  run.Apply(*start);
   // Rung 1: the first model has nothing to compare with; then the median of the others.
   EXPECT_EQ(Step(**p, run, 0, 0.5), Strings{});
   EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});   // cutoff 0.5
@@ -184,7 +128,7 @@ TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
       MakeProcedure(Parse("{method: asha, num_models: 2, reduction_factor: 2}", "metric: loss\n"));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
-  run.Add(*(*p)->Start(run.View()));
+  run.Apply(*(*p)->Start(run.View()));
   EXPECT_EQ(Step(**p, run, 0, 0.75), Strings{});  // loss 0.25
   run.Epoch(1, 0.5);                              // loss 0.5: worse
   auto d = (*p)->OnEpochDone(run.View(), 1);
@@ -199,7 +143,7 @@ TEST(AshaTest, ARestoredProcedureDecidesAsTheOriginalWould) {
   auto p = MakeProcedure(spec);
   ASSERT_TRUE(p.ok());
   FakeRun run;
-  run.Add(*(*p)->Start(run.View()));
+  run.Apply(*(*p)->Start(run.View()));
   Step(**p, run, 0, 0.5);
   Step(**p, run, 1, 0.6);
   auto restored = MakeProcedure(spec);
@@ -217,8 +161,8 @@ TEST(AshaTest, AModelItDidNotAddIsLeftAlone) {
   auto p = MakeProcedure(Parse("{method: asha, num_models: 1, reduction_factor: 2}"));
   ASSERT_TRUE(p.ok());
   FakeRun run;
-  run.Add(*(*p)->Start(run.View()));
-  run.Add({AddModel{spec::Json::object(), 4, -1}});  // a ctl add: model 1
+  run.Apply(*(*p)->Start(run.View()));
+  run.Apply({AddModel{spec::Json::object(), 4, -1}});  // a ctl add: model 1
   EXPECT_EQ(Step(**p, run, 0, 0.9), Strings{});
   EXPECT_EQ(Step(**p, run, 1, 0.1), Strings{});
 }
@@ -228,8 +172,8 @@ TEST(AshaTest, BracketsAreASeededDrawWeightedByTheirRungs) {
   auto b = MakeProcedure(Parse("{method: asha, num_models: 40, brackets: 2}"));
   ASSERT_TRUE(a.ok() && b.ok());
   FakeRun run_a, run_b;
-  run_a.Add(*(*a)->Start(run_a.View()));
-  run_b.Add(*(*b)->Start(run_b.View()));
+  run_a.Apply(*(*a)->Start(run_a.View()));
+  run_b.Apply(*(*b)->Start(run_b.View()));
   // Bracket 0 (rungs 1, 4) records a model's first epoch, bracket 1 (rung 4) does not.
   for (ModelId id = 0; id < 40; ++id) {
     Step(**a, run_a, id, 0.5);
@@ -281,7 +225,7 @@ class HyperbandTest : public ::testing::Test {
     std::vector<int> epochs;
     for (const Decision& d : *start) epochs.push_back(std::get<AddModel>(d).epochs);
     ASSERT_EQ(epochs, (std::vector<int>{1, 1, 1, 1, 2, 2, 2, 4, 4, 4}));
-    run_.Add(*start);
+    run_.Apply(*start);
   }
   std::unique_ptr<Procedure> p_;
   FakeRun run_;
