@@ -1,7 +1,6 @@
 #include "cerebro/spec/spec.h"
 
 #include <sys/stat.h>
-#include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,153 +13,11 @@
 #include <set>
 #include <sstream>
 
+#include "cerebro/spec/yaml_document.h"
+
 namespace cerebro::spec {
 namespace {
 
-// ---- YAML -> JSON -------------------------------------------------------------------
-// YAML 1.2's core schema spellings of infinity and NaN.
-bool IsYamlNonFinite(const std::string& s) {
-  static const std::set<std::string> kForms = {".inf",  ".Inf",  ".INF",  "+.inf", "+.Inf", "+.INF",
-                                               "-.inf", "-.Inf", "-.INF", ".nan",  ".NaN",  ".NAN"};
-  return kForms.count(s) > 0;
-}
-
-// "path: " for an error message ("" at the top level).
-std::string At(const std::string& path) { return path.empty() ? std::string() : path + ": "; }
-
-// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), the rule
-// nlohmann::json enforces when it dumps a string; returns the offset of the first bad
-// byte, or npos.
-size_t FindInvalidUtf8(const std::string& s) {
-  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
-  const size_t n = s.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = p[i];
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xbf;  // allowed range of the second byte
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if (c >= 0xc2 && c <= 0xdf) {
-      len = 2;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      len = 3;
-      if (c == 0xe0) lo = 0xa0;  // overlong
-      if (c == 0xed) hi = 0x9f;  // surrogates
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      len = 4;
-      if (c == 0xf0) lo = 0x90;  // overlong
-      if (c == 0xf4) hi = 0x8f;  // > U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + len > n || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; ++k) {
-      if (p[i + k] < 0x80 || p[i + k] > 0xbf) return i;
-    }
-    i += len;
-  }
-  return std::string::npos;
-}
-
-Status CheckUtf8(const std::string& s, const std::string& path, const char* what) {
-  size_t bad = FindInvalidUtf8(s);
-  if (bad == std::string::npos) return Status::Ok();
-  return InvalidArgument(At(path) + what + " is not valid UTF-8 (bad byte at offset " +
-                         std::to_string(bad) + "); save the spec as UTF-8");
-}
-
-// Limits on the YAML -> JSON conversion. Real specs nest a few levels and hold a few
-// hundred values. The conversion recurses and expands aliases (*a), so without limits a
-// deeply nested document overflows the stack, a cyclic alias (&a [*a]) recurses forever,
-// and 9 levels of anchors holding 10 aliases each expand to 10^9 values ("billion
-// laughs"). ordered_json looks keys up linearly, hence the cap on keys per mapping.
-constexpr int kMaxDepth = 64;
-constexpr size_t kMaxValues = 100000;
-constexpr size_t kMaxKeysPerMapping = 10000;
-
-// yaml-cpp hands back untyped scalars; plain (unquoted) scalars are typed the way YAML
-// 1.2's core schema does, quoted ones stay strings.
-StatusOr<Json> YamlToJson(const YAML::Node& node, const std::string& path, int depth,
-                          size_t* values_left) {
-  if (depth > kMaxDepth) {
-    return InvalidArgument(At(path) + "nested more than " + std::to_string(kMaxDepth) +
-                           " levels deep (or an alias refers to its own anchor)");
-  }
-  if (*values_left == 0) {
-    return InvalidArgument(At(path) + "the spec holds more than " + std::to_string(kMaxValues) +
-                           " values once aliases are expanded");
-  }
-  --*values_left;
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined:
-      return Json(nullptr);
-    case YAML::NodeType::Scalar: {
-      const std::string& s = node.Scalar();
-      // Every string ends up in the resolved JSON spec, which cannot hold invalid UTF-8.
-      RETURN_IF_ERROR(CheckUtf8(s, path, "value"));
-      if (node.Tag() == "!") return Json(s);  // quoted
-      if (s == "true" || s == "True" || s == "TRUE") return Json(true);
-      if (s == "false" || s == "False" || s == "FALSE") return Json(false);
-      if (s == "null" || s == "~" || s.empty()) return Json(nullptr);
-      char* end = nullptr;
-      errno = 0;
-      long long i = std::strtoll(s.c_str(), &end, 10);
-      if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<int64_t>(i));
-      // Integers past int64's range but within uint64's (seeds): keep them exact.
-      if (errno == ERANGE && s[0] != '-') {
-        errno = 0;
-        unsigned long long u = std::strtoull(s.c_str(), &end, 10);
-        if (end != s.c_str() && *end == '\0' && errno == 0) return Json(static_cast<uint64_t>(u));
-      }
-      double d = std::strtod(s.c_str(), &end);
-      // NaN and infinities ("nan", "inf", "1e999", YAML's ".inf") cannot be stored in the
-      // resolved JSON spec (they would come back as null) and are never a sensible
-      // setting, so they are rejected here rather than passed on.
-      bool number = end != s.c_str() && *end == '\0';
-      if ((number && !std::isfinite(d)) || IsYamlNonFinite(s)) {
-        return InvalidArgument(path + ": '" + s +
-                               "' is not a finite number (NaN and infinity are not allowed; "
-                               "quote it if you mean a string)");
-      }
-      if (number) return Json(d);
-      return Json(s);
-    }
-    case YAML::NodeType::Sequence: {
-      Json arr = Json::array();
-      size_t i = 0;
-      for (const YAML::Node& item : node) {
-        ASSIGN_OR_RETURN(Json v, YamlToJson(item, path + "[" + std::to_string(i++) + "]", depth + 1,
-                                            values_left));
-        arr.push_back(std::move(v));
-      }
-      return arr;
-    }
-    case YAML::NodeType::Map: {
-      if (node.size() > kMaxKeysPerMapping) {
-        return InvalidArgument(At(path) + "a mapping with more than " +
-                               std::to_string(kMaxKeysPerMapping) + " keys");
-      }
-      Json obj = Json::object();
-      std::set<std::string> seen;
-      for (const auto& kv : node) {
-        if (!kv.first.IsScalar()) return InvalidArgument(At(path) + "map keys must be strings");
-        std::string key = kv.first.Scalar();
-        RETURN_IF_ERROR(CheckUtf8(key, path, "a key"));
-        std::string sub = path.empty() ? key : path + "." + key;
-        if (!seen.insert(key).second) return InvalidArgument(sub + ": duplicate key");
-        ASSIGN_OR_RETURN(Json v, YamlToJson(kv.second, sub, depth + 1, values_left));
-        obj.push_back({key, std::move(v)});
-      }
-      return obj;
-    }
-  }
-  return Json(nullptr);
-}
-
-// A value as an error message quotes it: strings in single quotes, as typed.
 std::string Describe(const Json& v) {
   std::string s = v.is_string() ? v.get<std::string>()
                                 : v.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -642,16 +499,9 @@ Status ParseSpecText(const std::string& text, const std::string& source_name,
                      const Overrides& overrides, ExperimentSpec* spec,
                      std::vector<DataFileField>* files) {
   auto with_source = [&](const Status& st) { return st.WithContext(source_name); };
-  Json doc;
-  try {
-    YAML::Node node = YAML::Load(text);
-    size_t values_left = kMaxValues;
-    auto j = YamlToJson(node, "", 0, &values_left);
-    if (!j.ok()) return with_source(j.status());
-    doc = std::move(j).value();
-  } catch (const YAML::Exception& e) {
-    return with_source(InvalidArgument("line " + std::to_string(e.mark.line + 1) + ": " + e.msg));
-  }
+  StatusOr<Json> parsed = YamlDocumentToJson(text);
+  if (!parsed.ok()) return with_source(parsed.status());
+  Json doc = std::move(parsed).value();
   if (!doc.is_object()) return with_source(InvalidArgument("expected a mapping at the top level"));
   ApplyOverrides(overrides, &doc);
   Status st = ReadSpec(doc, spec, files);
@@ -821,91 +671,6 @@ bool Applies(const Param& p, const Json& config) {
     }
   }
   return true;
-}
-
-namespace {
-template <typename E>
-std::string Name(E value) {
-  return std::string(EnumName(value));
-}
-}  // namespace
-
-Json ToJson(const ExperimentSpec& s) {
-  Json j = Json::object();
-  if (!s.name.empty()) j["name"] = s.name;
-  j["task"] = Name(s.task);
-  Json data = Json::object();
-  data["format"] = s.data.format;
-  auto files = [&](const std::string& path, const std::string& labels) {
-    Json f = Json::object();
-    if (s.data.format == "idx") {
-      f["images"] = path;
-      f["labels"] = labels;
-    } else {
-      f["path"] = path;
-    }
-    return f;
-  };
-  Json train = files(s.data.train_path, s.data.train_labels_path);
-  if (s.data.format == "csv") {
-    train["header"] = s.data.csv_header;
-    if (!s.data.csv_label_column.empty()) train["label_column"] = s.data.csv_label_column;
-    train["delimiter"] = std::string(1, s.data.csv_delimiter);
-  }
-  if (s.data.format == "libsvm" && s.data.libsvm_num_features > 0) {
-    train["num_features"] = s.data.libsvm_num_features;
-  }
-  data["train"] = train;
-  if (!s.data.val_path.empty()) {
-    data["validation"] = files(s.data.val_path, s.data.val_labels_path);
-  } else {
-    data["validation"] = Json{{"fraction", s.data.val_fraction}};
-  }
-  data["feature_scale"] = s.data.feature_scale;
-  j["data"] = data;
-  Json params = Json::object();
-  for (const Param& p : s.params) {
-    Json when = Json::object();
-    for (const Condition& c : p.when) when[c.param] = Json(c.values);  // always a list
-    if (!p.searched) {
-      params[p.name] = p.when.empty() ? p.value : Json{{"when", when}, {"value", p.value}};
-      continue;
-    }
-    const Distribution& d = p.dist;
-    Json args = Json::array();
-    if (d.kind == Distribution::Kind::kChoice) {
-      for (const auto& c : d.choices) args.push_back(c);
-    } else {
-      args.push_back(d.low);
-      args.push_back(d.high);
-      if (d.q > 0) args.push_back(d.q);
-    }
-    params[p.name] = Json{{Name(d.kind), args}};
-    if (!p.when.empty()) params[p.name] = Json{{"when", when}, {Name(d.kind), args}};
-  }
-  j["params"] = params;
-  j["search"] = Json{{"method", Name(s.search.method)}};
-  if (s.search.num_models > 0) j["search"]["num_models"] = s.search.num_models;
-  for (auto it = s.search.options.begin(); it != s.search.options.end(); ++it) {
-    j["search"][it.key()] = it.value();
-  }
-  j["metric"] = Json{{"name", s.metric.name}, {"direction", Name(s.metric.direction)}};
-  j["run"] = Json{{"epochs", s.run.epochs},
-                  {"workers", s.run.workers},
-                  {"strategy", Name(s.run.strategy)},
-                  {"order", Name(s.run.order)},
-                  {"seed", s.run.seed},
-                  {"partitions", s.run.partitions},
-                  {"threads_per_worker", s.run.threads_per_worker},
-                  {"max_unit_retries", s.run.max_unit_retries},
-                  {"keep_best", s.run.keep_best},
-                  {"keep_failed", s.run.keep_failed},
-                  {"unit_timeout_factor", s.run.unit_timeout_factor},
-                  {"unit_timeout_min_seconds", s.run.unit_timeout_min_seconds},
-                  {"first_unit_timeout_seconds", s.run.first_unit_timeout_seconds},
-                  {"backend", Name(s.run.backend)}};
-  if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
-  return j;
 }
 
 }  // namespace cerebro::spec
