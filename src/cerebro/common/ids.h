@@ -23,6 +23,9 @@ enum class UnitKind { kTrain = 0, kEval = 1 };
 // procedure or the user extends a completed or stopped model.
 enum class ModelStatus { kPending, kRunning, kCompleted, kStopped, kFailed };
 
+// A model that may still train: pending or running.
+inline bool IsLive(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
+
 template <>
 struct EnumNames<UnitKind> {
   static constexpr NamedValue<UnitKind> kTable[] = {{UnitKind::kTrain, "train"},

@@ -49,7 +49,7 @@ store::Summary BuildSummary(const spec::ExperimentSpec& spec, const Layout& layo
   s.seed = spec.run.seed;
   s.timing = timing;
   for (store::ModelOutcome& m : models) {
-    if (m.status == ModelStatus::kPending || m.status == ModelStatus::kRunning) {
+    if (IsLive(m.status)) {
       m.status = ModelStatus::kFailed;
       m.failure = "incomplete";
     }

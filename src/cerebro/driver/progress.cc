@@ -12,8 +12,7 @@ Progress ProgressOf(const RunView& run, double elapsed, int64_t units_at_start) 
   int lowest = -1;
   std::vector<store::ModelOutcome> ranked;
   for (const auto& [id, m] : run.state.models()) {
-    const bool live =
-        m.outcome.status == ModelStatus::kPending || m.outcome.status == ModelStatus::kRunning;
+    const bool live = IsLive(m.outcome.status);
     if (live) {
       p.epochs = std::max(p.epochs, m.epochs);
       int e = h.epochs_done(id) + 1;

@@ -19,10 +19,6 @@
 namespace cerebro::driver {
 namespace {
 
-bool Live(const ModelRun& m) {
-  return m.outcome.status == ModelStatus::kPending || m.outcome.status == ModelStatus::kRunning;
-}
-
 // models.json: [{"id": ..., "params": {...}}, ...] for the models a decision adds.
 spec::Json ModelsJson(const std::vector<store::Action>& actions) {
   spec::Json models = spec::Json::array();
@@ -230,7 +226,7 @@ Status RunLoop::AfterReplay() {
   // Each live model continues from the state its last journaled unit produced: read and
   // verify them now, so a damaged run stops before anything trains.
   for (const auto& [id, m] : state_->models()) {
-    if (Live(m)) RETURN_IF_ERROR(StateFor(m).status());
+    if (IsLive(m.outcome.status)) RETURN_IF_ERROR(StateFor(m).status());
   }
   return Status::Ok();
 }
@@ -257,7 +253,7 @@ Status RunLoop::Commit(const store::Record& record) {
   if (!applied.ok()) return Internal("journaled record did not apply: " + applied.message());
   RETURN_IF_ERROR(DeleteStates(fx.obsolete_states));
   for (ModelId id : fx.status_changed) {
-    if (!Live(state_->model(id))) states_.erase(id);  // its bytes are not needed again
+    if (!IsLive(state_->model(id).outcome.status)) states_.erase(id);  // its bytes are not needed again
   }
   RETURN_IF_ERROR(Notify(record, fx));
   RETURN_IF_ERROR(Consult(RunState::Consultation{fx.epoch_finished, fx.ended}));
@@ -371,7 +367,7 @@ Status RunLoop::Handle(exec::Completion c) {
   timing_.transfer_seconds += c.transfer_seconds;
   timing_.state_codec_seconds += c.state_seconds;
   if (c.kind == exec::CompletionKind::kOk) RecordUnitSeconds(u, seconds);
-  if (!Live(state_->model(u.model))) {
+  if (!IsLive(state_->model(u.model).outcome.status)) {
     // Its model failed or was stopped while the unit ran: nothing more to record.
     state_->DiscardUnit(u);
     return c.kind == exec::CompletionKind::kWorkerLost ? RestartWorker(u.worker) : Status::Ok();

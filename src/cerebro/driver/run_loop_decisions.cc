@@ -9,8 +9,6 @@
 namespace cerebro::driver {
 namespace {
 
-using search::Live;
-
 // Every configuration must be trainable before it joins the run.
 Status ValidateParams(const spec::Json& params, const std::string& where, const std::string& what) {
   const std::string json = params.dump();
@@ -126,7 +124,7 @@ StatusOr<store::Record> RunLoop::CommandRecord(const Command& command, std::stri
   };
   if (const auto* stop = std::get_if<search::StopModel>(&command)) {
     ASSIGN_OR_RETURN(const ModelRun* m, known(stop->model));
-    if (!Live(m->outcome.status)) {
+    if (!IsLive(m->outcome.status)) {
       return FailedPrecondition("model " + std::to_string(stop->model) + " is " +
                                 std::string(EnumName(m->outcome.status)) + ": nothing to stop");
     }

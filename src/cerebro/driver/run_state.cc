@@ -18,9 +18,7 @@ struct Overloaded : Fs... {
 template <class... Fs>
 Overloaded(Fs...) -> Overloaded<Fs...>;
 
-bool Live(const ModelRun& m) {
-  return m.outcome.status == ModelStatus::kPending || m.outcome.status == ModelStatus::kRunning;
-}
+bool Live(const ModelRun& m) { return IsLive(m.outcome.status); }
 
 }  // namespace
 

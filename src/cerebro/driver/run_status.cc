@@ -13,7 +13,6 @@
 namespace cerebro::driver {
 namespace {
 
-bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
 
 // The failure a record is, if it is one.
 std::optional<RunFailure> FailureOf(const store::Record& record, int line) {
@@ -55,7 +54,7 @@ void Summarize(const RunState& state, const RunConfig& config, RunStatus* s) {
   for (const auto& [id, m] : state.models()) {
     ++s->models_by_status[m.outcome.status];
     s->models.push_back(m.outcome);
-    if (!Live(m.outcome.status)) continue;
+    if (!IsLive(m.outcome.status)) continue;
     ++live;
     s->epochs_total += std::max(0, m.epochs - hopper.epochs_done(id));
   }

@@ -149,7 +149,7 @@ class PbtProcedure final : public Procedure {
       if (m == nullptr) return {};  // not added yet: the state is ahead of the run
       if (m->status == ModelStatus::kFailed || m->status == ModelStatus::kStopped) continue;
       // Live, or shown completed short of the boundary (a stale view): not yet.
-      if (Live(m->status) || member.offset + static_cast<int>(m->history.size()) < t) return {};
+      if (IsLive(m->status) || member.offset + static_cast<int>(m->history.size()) < t) return {};
       done.emplace_back(Score(spec_.metric, m->history.back()), member);
     }
     // Best first; ties by id, so the ranking is a function of the metrics alone.

@@ -48,7 +48,6 @@ ModelId FirstNewId(const Observation& run) {
   return next;
 }
 
-bool Live(ModelStatus s) { return s == ModelStatus::kPending || s == ModelStatus::kRunning; }
 
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec) {
   if (spec.search.method == spec::SearchMethod::kAsha) return MakeAshaProcedure(spec);

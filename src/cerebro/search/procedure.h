@@ -80,7 +80,6 @@ class Procedure {
 // batch adds in order from there), and whether a status is pending or running.
 const ModelView* FindModel(const Observation& run, ModelId id);
 ModelId FirstNewId(const Observation& run);
-bool Live(ModelStatus s);
 
 // The procedure spec.search names (grid or random today).
 StatusOr<std::unique_ptr<Procedure>> MakeProcedure(const spec::ExperimentSpec& spec);

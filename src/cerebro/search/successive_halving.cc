@@ -145,7 +145,7 @@ class AshaProcedure final : public Procedure {
       std::vector<double> scores;
       for (const auto& r : rung) scores.push_back(r.second);
       rung.emplace_back(model, score);
-      if (scores.empty() || !Live(view->status)) break;
+      if (scores.empty() || !IsLive(view->status)) break;
       const double cutoff = Percentile(std::move(scores), 1 - 1 / options_.reduction_factor);
       if (score >= cutoff) break;
       const double shown = scorer_.direction == spec::Direction::kMaximize ? cutoff : -cutoff;

@@ -474,7 +474,7 @@ Json TpeSampler::Propose(const std::vector<TpeTrial>& trials, uint64_t index) co
 }
 
 std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric) {
-  if (m.status == ModelStatus::kPending || m.status == ModelStatus::kRunning) {
+  if (IsLive(m.status)) {
     return TpeTrial{&m.params};
   }
   if (m.status == ModelStatus::kFailed || m.history.empty()) return std::nullopt;
