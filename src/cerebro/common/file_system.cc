@@ -19,6 +19,13 @@ Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   return IoError(msg);
 }
 
+// A write that fails is the disk's or the directory's failure, whatever errno says: a
+// missing directory under a file being written (it was moved or removed meanwhile) is not
+// "the user named a file that does not exist", which NotFound means to the CLI (exit 2).
+Status WriteErrnoStatus(const std::string& what, const std::string& path, int err) {
+  return IoError(path + ": " + what + ": " + std::strerror(err));
+}
+
 Status WriteAll(int fd, std::string_view data, const std::string& path) {
   size_t done = 0;
   while (done < data.size()) {
@@ -77,11 +84,13 @@ class PosixFileSystem final : public FileSystem {
     std::random_device rd;
     std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(rd());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("create", tmp, errno);
+    if (fd < 0) return WriteErrnoStatus("create", tmp, errno);
     Status st = WriteAll(fd, contents, tmp);
     if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus("fsync", tmp, errno);
     if (::close(fd) != 0 && st.ok()) st = ErrnoStatus("close", tmp, errno);
-    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) st = ErrnoStatus("rename", path, errno);
+    if (st.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+      st = WriteErrnoStatus("rename", path, errno);
+    }
     if (!st.ok()) {
       ::unlink(tmp.c_str());
       return st;
@@ -91,7 +100,7 @@ class PosixFileSystem final : public FileSystem {
 
   Status AppendDurable(const std::string& path, std::string_view data) override {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return ErrnoStatus("open for append", path, errno);
+    if (fd < 0) return WriteErrnoStatus("open for append", path, errno);
     Status st = WriteAll(fd, data, path);
     if (st.ok() && ::fsync(fd) != 0) st = ErrnoStatus("fsync", path, errno);
     ::close(fd);

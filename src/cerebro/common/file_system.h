@@ -20,9 +20,10 @@ class FileSystem {
   virtual StatusOr<std::string> ReadFile(const std::string& path) = 0;
   // Durably replaces `path` with `contents`: write to a temp file beside it, fsync,
   // rename over `path`, fsync the directory. On failure `path` is unchanged and no temp
-  // file is left behind.
+  // file is left behind. Every failure of a write is IoError (never NotFound).
   virtual Status WriteFileAtomic(const std::string& path, std::string_view contents) = 0;
-  // Appends `data` to `path` (created if missing) and fsyncs before returning.
+  // Appends `data` to `path` (created if missing) and fsyncs before returning; failures
+  // are IoError.
   virtual Status AppendDurable(const std::string& path, std::string_view data) = 0;
   // Creates the directory and its parents; OK if it already exists.
   virtual Status MakeDirs(const std::string& path) = 0;
