@@ -12,6 +12,10 @@ PACKAGES=(
   libopenblas0-openmp          # fast BLAS for LibTorch (see the alternative below)
   dataset-fashion-mnist        # the real data the examples and tests use
   libyaml-cpp-dev nlohmann-json3-dev zlib1g-dev libgtest-dev
+  # Python: the same LibTorch for Python (export is checked with torch.jit.load, user
+  # models are scripted with it), and what the `cerebro` Python package builds and is
+  # tested with. Always Debian's /usr/bin/python3, never a pyenv or conda python.
+  python3-torch python3-numpy python3-pandas python3-pytest pybind11-dev
 )
 
 . scripts/lib.sh
