@@ -12,6 +12,7 @@
 #include <tuple>
 
 #include "cerebro/driver/driver.h"
+#include "cerebro/driver/run_status.h"
 #include "cerebro/exec/local_backend.h"
 #include "run_helpers.h"
 #include "test_data.h"
@@ -105,6 +106,20 @@ TEST(EndToEndTest, DataParallelBaselineTrainsEachModelOnAllPartitionsAndAverages
   }
   ExpectEveryUnitExactlyOnce(r->run_dir, 4, 3, 2);
   EXPECT_GE(r->best_value, 0.9);
+  // `cerebro status` reads the baseline's journal like a mop run's: progress, and each
+  // worker's units with their wall times.
+  auto status = driver::ReadRunStatus(r->run_dir, &RealFileSystem());
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  EXPECT_TRUE(status->finished);
+  EXPECT_EQ(status->units_done, 4 * 3 * 2 * 2);
+  EXPECT_EQ(status->units_total, status->units_done);
+  EXPECT_EQ(status->best_model, r->best_model);
+  ASSERT_EQ(status->workers.size(), 2u);
+  for (const driver::WorkerActivity& w : status->workers) {
+    EXPECT_EQ(w.units, 4 * 3 * 2);
+    EXPECT_GT(w.last.submitted_at, 0);
+    EXPECT_GE(w.last.finished_at, w.last.submitted_at);
+  }
   auto again = driver::ResumeExperiment(r->run_dir, Options(""));
   ASSERT_FALSE(again.ok());
   EXPECT_NE(again.status().message().find("cannot be resumed"), std::string::npos);

@@ -71,6 +71,9 @@ class DataParallelModel {
   // run.max_unit_retries). Fills `done` by partition; false if the model failed.
   StatusOr<bool> RunStep(int epoch, UnitKind kind, std::vector<exec::Completion>* done) {
     done->assign(static_cast<size_t>(run_.partitions), exec::Completion{});
+    // Wall times for the journal (cerebro status reads each worker's busy time from them).
+    submitted_at_.assign(static_cast<size_t>(run_.partitions), WallSeconds());
+    finished_at_.assign(static_cast<size_t>(run_.partitions), 0.0);
     for (int p = 0; p < run_.partitions; ++p) RETURN_IF_ERROR(run_.backend.Submit(Request(epoch, kind, p)));
     int pending = run_.partitions;
     std::string error;
@@ -88,6 +91,7 @@ class DataParallelModel {
             c->unit.worker, outcome_.id, epoch, p, c->error, std::string(EnumName(c->cause))}));
         if (c->kind == exec::CompletionKind::kWorkerLost) RETURN_IF_ERROR(run_.backend.RestartWorker(p));
         if (++failures_ <= run_.spec.run.max_unit_retries) {
+          submitted_at_[static_cast<size_t>(p)] = WallSeconds();
           RETURN_IF_ERROR(run_.backend.Submit(Request(epoch, kind, p)));  // same unit, same state
           continue;
         }
@@ -95,6 +99,7 @@ class DataParallelModel {
       } else if (c->kind == exec::CompletionKind::kModelFailed && error.empty()) {
         error = c->error;
       }
+      finished_at_[static_cast<size_t>(p)] = WallSeconds();
       (*done)[static_cast<size_t>(p)] = std::move(*c);
       --pending;
     }
@@ -142,6 +147,8 @@ class DataParallelModel {
       const exec::Completion& c = done[static_cast<size_t>(p)];
       store::UnitDone r{outcome_.id, epoch, kind, p, c.unit.worker, c.loss_sum, c.correct,
                         c.num_examples, c.compute_seconds, "", 0, 0};
+      r.submitted_at = submitted_at_[static_cast<size_t>(p)];
+      r.finished_at = finished_at_[static_cast<size_t>(p)];
       if (!checkpoint.empty()) {  // every partition's unit produced the averaged state
         r.checkpoint = checkpoint;
         r.state_size = state_->size();
@@ -167,6 +174,7 @@ class DataParallelModel {
   std::shared_ptr<const std::string> state_;
   int train_seq_ = 0;
   int failures_ = 0;
+  std::vector<double> submitted_at_, finished_at_;  // by partition, of the current step
 };
 
 // Keeps the final states of the best keep_best finished models, and failed models'
