@@ -355,14 +355,20 @@ Status ParseSearch(Section& root, SearchSpec* search) {
 
 // The metrics a spec may rank by: the direction follows from the name, and a metric is
 // only meaningful for some tasks (accuracy of a regression is the fraction of exactly
-// equal floats: it would rank models by noise).
+// equal floats: it would rank models by noise). accuracy and loss are the validation
+// set's; num_parameters and seconds_per_example are the model's size and measured cost
+// (spec.h), meant as a second objective.
 struct MetricRule {
   const char* name;
   Direction direction;
   bool classification, regression;
 };
 constexpr MetricRule kMetrics[] = {{"accuracy", Direction::kMaximize, true, false},
-                                   {"loss", Direction::kMinimize, true, true}};
+                                   {"loss", Direction::kMinimize, true, true},
+                                   {"train_accuracy", Direction::kMaximize, true, false},
+                                   {"train_loss", Direction::kMinimize, true, true},
+                                   {"num_parameters", Direction::kMinimize, true, true},
+                                   {"seconds_per_example", Direction::kMinimize, true, true}};
 
 bool Fits(const MetricRule& m, Task task) {
   return task == Task::kClassification ? m.classification : m.regression;
@@ -375,32 +381,61 @@ const MetricRule* FindMetric(const std::string& name) {
   return nullptr;
 }
 
-// The metric's direction follows from its name; a given direction must agree.
-Status ParseMetric(Section& root, Task task, MetricSpec* metric) {
-  metric->name = task == Task::kRegression ? "loss" : "accuracy";
+std::string MetricNames() {
+  std::string out;
+  for (const MetricRule& m : kMetrics) out += (out.empty() ? "" : ", ") + std::string(m.name);
+  return out;
+}
+
+// One objective: a name, or {name, direction}. The direction follows from the name; a
+// given direction must agree. `path` is "metric" or "metric[i]".
+Status ParseObjective(const Json& m, const std::string& path, MetricSpec* metric) {
   bool direction_given = false;
-  if (const Json* m = root.Get("metric")) {
-    if (m->is_string()) {
-      metric->name = m->get<std::string>();
-    } else {
-      RETURN_IF_ERROR(RequireObject(m, "metric"));
-      Section s(*m, "metric");
-      RETURN_IF_ERROR(s.String("name", &metric->name));
-      RETURN_IF_ERROR(s.Enum("direction", &metric->direction, &direction_given));
-      RETURN_IF_ERROR(s.NoUnknownKeys());
-    }
+  if (m.is_string()) {
+    metric->name = m.get<std::string>();
+  } else {
+    RETURN_IF_ERROR(RequireObject(&m, path));
+    Section s(m, path);
+    if (!s.Has("name")) return InvalidArgument(path + ".name: missing");
+    RETURN_IF_ERROR(s.String("name", &metric->name));
+    RETURN_IF_ERROR(s.Enum("direction", &metric->direction, &direction_given));
+    RETURN_IF_ERROR(s.NoUnknownKeys());
   }
   const MetricRule* rule = FindMetric(metric->name);
   if (rule == nullptr) {
-    return InvalidArgument("metric.name: expected one of accuracy, loss, got '" + metric->name +
-                           "'");
+    return InvalidArgument(path + ".name: expected one of " + MetricNames() + ", got '" +
+                           metric->name + "'");
   }
   const Direction natural = rule->direction;
   if (direction_given && metric->direction != natural) {
-    return InvalidArgument("metric.direction: " + metric->name + " must be '" +
+    return InvalidArgument(path + ".direction: " + metric->name + " must be '" +
                            std::string(EnumName(natural)) + "'");
   }
   metric->direction = natural;
+  return Status::Ok();
+}
+
+// `metric:` is one objective or a list of them (spec.h); a list of one is the same as
+// that one objective alone.
+Status ParseMetric(Section& root, Task task, MetricSpec* metric,
+                   std::vector<MetricSpec>* objectives) {
+  const Json* m = root.Get("metric");
+  if (m == nullptr) return ParseObjective(Json(task == Task::kRegression ? "loss" : "accuracy"),
+                                          "metric", metric);
+  if (!m->is_array()) return ParseObjective(*m, "metric", metric);
+  if (m->empty()) return InvalidArgument("metric: expected at least one objective, got []");
+  std::vector<MetricSpec> list;
+  for (size_t i = 0; i < m->size(); ++i) {
+    const std::string path = "metric[" + std::to_string(i) + "]";
+    MetricSpec o;
+    RETURN_IF_ERROR(ParseObjective((*m)[i], path, &o));
+    for (const MetricSpec& earlier : list) {
+      if (earlier.name == o.name) return InvalidArgument(path + ".name: " + o.name + " is listed twice");
+    }
+    list.push_back(o);
+  }
+  *metric = list.front();
+  if (list.size() > 1) *objectives = std::move(list);
   return Status::Ok();
 }
 
@@ -454,7 +489,7 @@ Status ReadSpec(const Json& doc, ExperimentSpec* spec, std::vector<DataFileField
     spec->params.push_back(std::move(p));
   }
   RETURN_IF_ERROR(ParseSearch(root, &spec->search));
-  RETURN_IF_ERROR(ParseMetric(root, spec->task, &spec->metric));
+  RETURN_IF_ERROR(ParseMetric(root, spec->task, &spec->metric, &spec->objectives));
   RETURN_IF_ERROR(ParseRun(root, &spec->run));
   RETURN_IF_ERROR(root.NoUnknownKeys());
   return Validate(*spec);
@@ -621,14 +656,31 @@ StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides&
 }
 
 Status Validate(const ExperimentSpec& spec) {
-  if (const MetricRule* m = FindMetric(spec.metric.name); m != nullptr && !Fits(*m, spec.task)) {
+  if (!spec.objectives.empty() &&
+      (spec.objectives.size() < 2 || spec.objectives.front().name != spec.metric.name ||
+       spec.objectives.front().direction != spec.metric.direction)) {
+    return InvalidArgument("metric: objectives must be two or more, the first being metric");
+  }
+  const std::vector<MetricSpec> all = Objectives(spec);
+  for (size_t i = 0; i < all.size(); ++i) {
+    const std::string path = all.size() > 1 ? "metric[" + std::to_string(i) + "]" : "metric";
+    const MetricRule* m = FindMetric(all[i].name);
+    if (m == nullptr) {
+      return InvalidArgument(path + ".name: expected one of " + MetricNames() + ", got '" +
+                             all[i].name + "'");
+    }
+    if (Fits(*m, spec.task)) continue;
     std::string fitting;
     for (const MetricRule& other : kMetrics) {
       if (!Fits(other, spec.task)) continue;
       fitting += (fitting.empty() ? "" : ", ") + std::string(other.name);
     }
-    return InvalidArgument("metric.name: " + spec.metric.name + " does not fit task " +
+    return InvalidArgument(path + ".name: " + all[i].name + " does not fit task " +
                            std::string(EnumName(spec.task)) + " (use " + fitting + ")");
+  }
+  if (all.size() > 1 && spec.search.method == SearchMethod::kPbt) {
+    return InvalidArgument("metric: pbt exploits by one metric; give one objective, or use "
+                           "search.method asha, hyperband or tpe");
   }
   if (spec.search.method == SearchMethod::kGrid) {
     for (const Param& p : spec.params) {
@@ -661,6 +713,10 @@ Status Validate(const ExperimentSpec& spec) {
     return InvalidArgument("run.threads_per_worker: at most 256");
   }
   return ValidateConditions(spec.params);
+}
+
+std::vector<MetricSpec> Objectives(const ExperimentSpec& spec) {
+  return spec.objectives.empty() ? std::vector<MetricSpec>{spec.metric} : spec.objectives;
 }
 
 bool Applies(const Param& p, const Json& config) {

@@ -80,8 +80,14 @@ enum class Order { kRandom, kFixed };
 enum class BackendKind { kLocal, kRay };
 enum class Direction { kMaximize, kMinimize };
 
+// What models are ranked by. accuracy and loss are the validation set's, train_accuracy
+// and train_loss the training pass's (after each epoch). num_parameters is the model's
+// trainable parameter count (constant per model); seconds_per_example its measured cost:
+// the epoch's unit compute seconds (training and evaluation) over its training examples,
+// which depends on the machine and its load, so a ranking by it is not reproducible.
+// The direction follows from the name (a spec may repeat it, not change it).
 struct MetricSpec {
-  std::string name = "accuracy";  // accuracy | loss
+  std::string name = "accuracy";
   Direction direction = Direction::kMaximize;
 };
 
@@ -127,7 +133,12 @@ struct ExperimentSpec {
   DataSpec data;
   std::vector<Param> params;  // in file order
   SearchSpec search;
+  // `metric: accuracy` (or {name, direction}) ranks by one objective. A list of two or more
+  // (`metric: [{name: accuracy}, {name: num_parameters}]`) ranks by Pareto dominance:
+  // `objectives` holds them all in order, and `metric` is the first — the one that orders
+  // models within a front, and what single-objective readers see. Empty for one objective.
   MetricSpec metric;
+  std::vector<MetricSpec> objectives;
   RunSpec run;
   std::string source_file;  // where it was read from ("" for strings)
 };
@@ -150,6 +161,9 @@ using Overrides = std::vector<Override>;
 StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
                                          const Overrides& overrides = {});
 StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides& overrides = {});
+
+// The objectives a run ranks by: spec.objectives, or {spec.metric} for one.
+std::vector<MetricSpec> Objectives(const ExperimentSpec& spec);
 
 // Checks cross-field rules (e.g. grid search needs only `choice`). The parser calls it;
 // callers that build or edit a spec in code call it again.
@@ -201,7 +215,8 @@ struct EnumNames<spec::BackendKind> {
 template <>
 struct EnumNames<spec::Direction> {
   static constexpr NamedValue<spec::Direction> kTable[] = {
-      {spec::Direction::kMaximize, "max"}, {spec::Direction::kMinimize, "min"}};
+      {spec::Direction::kMaximize, "max"}, {spec::Direction::kMinimize, "min"},
+      {spec::Direction::kMaximize, "maximize"}, {spec::Direction::kMinimize, "minimize"}};
 };
 
 template <>

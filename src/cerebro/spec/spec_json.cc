@@ -71,6 +71,12 @@ Json ToJson(const ExperimentSpec& s) {
     j["search"][it.key()] = it.value();
   }
   j["metric"] = Json{{"name", s.metric.name}, {"direction", Name(s.metric.direction)}};
+  if (!s.objectives.empty()) {
+    j["metric"] = Json::array();
+    for (const MetricSpec& o : s.objectives) {
+      j["metric"].push_back(Json{{"name", o.name}, {"direction", Name(o.direction)}});
+    }
+  }
   j["run"] = Json{{"epochs", s.run.epochs},
                   {"workers", s.run.workers},
                   {"strategy", Name(s.run.strategy)},

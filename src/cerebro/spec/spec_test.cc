@@ -460,7 +460,8 @@ TEST(SpecTest, AMetricThatDoesNotFitTheTaskIsRefusedNamingTheField) {
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.status().message(),
-            "s.yaml: metric.name: accuracy does not fit task regression (use loss)");
+            "s.yaml: metric.name: accuracy does not fit task regression (use loss, train_loss, "
+            "num_parameters, seconds_per_example)");
   // The mapping form, and a spec built in code, are held to the same rule.
   text = kGood;
   text.replace(text.find("name: demo"), 10,
@@ -475,6 +476,97 @@ TEST(SpecTest, AMetricThatDoesNotFitTheTaskIsRefusedNamingTheField) {
   text = kGood;
   text.replace(text.find("name: demo"), 10, "name: demo\nmetric: loss");
   EXPECT_TRUE(ParseSpecString(text, "s.yaml").ok());
+}
+
+// ---- Two or more objectives (issue 11, item 5) ----
+
+std::string WithMetric(const std::string& metric) {
+  std::string text = kGood;
+  text.replace(text.find("name: demo"), 10, "name: demo\nmetric: " + metric);
+  return text;
+}
+
+TEST(SpecObjectivesTest, AListOfTwoIsParsedInOrderWithTheFirstAsMetric) {
+  auto s = ParseSpecString(
+      WithMetric("[{name: accuracy}, {name: num_parameters, direction: minimize}]"), "s.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->objectives.size(), 2u);
+  EXPECT_EQ(s->objectives[0].name, "accuracy");
+  EXPECT_EQ(s->objectives[0].direction, Direction::kMaximize);
+  EXPECT_EQ(s->objectives[1].name, "num_parameters");
+  EXPECT_EQ(s->objectives[1].direction, Direction::kMinimize);
+  EXPECT_EQ(s->metric.name, "accuracy");
+  EXPECT_EQ(Objectives(*s).size(), 2u);
+  // The resolved spec keeps the list, and reads back the same.
+  const Json j = ToJson(*s);
+  EXPECT_EQ(j["metric"].dump(),
+            R"([{"name":"accuracy","direction":"max"},{"name":"num_parameters","direction":"min"}])");
+  auto again = ParseSpecString(j.dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(ToJson(*again), j);
+}
+
+TEST(SpecObjectivesTest, OneObjectiveKeepsTheSingleMetricFormWhateverItWasWrittenAs) {
+  const std::string single = ToJson(*ParseSpecString(kGood, "s.yaml"))["metric"].dump();
+  EXPECT_EQ(single, R"({"name":"accuracy","direction":"max"})");
+  for (const char* m : {"accuracy", "{name: accuracy, direction: max}", "[accuracy]",
+                        "[{name: accuracy, direction: maximize}]"}) {
+    auto s = ParseSpecString(WithMetric(m), "s.yaml");
+    ASSERT_TRUE(s.ok()) << m << ": " << s.status().ToString();
+    EXPECT_TRUE(s->objectives.empty()) << m;
+    EXPECT_EQ(Objectives(*s).size(), 1u);
+    EXPECT_EQ(ToJson(*s)["metric"].dump(), single) << m;
+  }
+  // Names as plain strings, three objectives.
+  auto three = ParseSpecString(WithMetric("[loss, num_parameters, seconds_per_example]"), "s.yaml");
+  ASSERT_TRUE(three.ok()) << three.status().ToString();
+  EXPECT_EQ(three->objectives.size(), 3u);
+  EXPECT_EQ(three->metric.name, "loss");
+}
+
+struct BadMetric {
+  std::string metric, message;
+};
+class BadObjectivesTest : public ::testing::TestWithParam<BadMetric> {};
+
+TEST_P(BadObjectivesTest, IsOneLineNamingTheEntry) {
+  auto s = ParseSpecString(WithMetric(GetParam().metric), "s.yaml");
+  ASSERT_FALSE(s.ok()) << GetParam().metric;
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.status().message(), "s.yaml: " + GetParam().message);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, BadObjectivesTest,
+    ::testing::Values(
+        BadMetric{"[{name: accuracy}, {name: flops}]",
+                  "metric[1].name: expected one of accuracy, loss, train_accuracy, train_loss, "
+                  "num_parameters, seconds_per_example, got 'flops'"},
+        BadMetric{"[accuracy, {name: accuracy}]", "metric[1].name: accuracy is listed twice"},
+        BadMetric{"[accuracy, {name: num_parameters, direction: max}]",
+                  "metric[1].direction: num_parameters must be 'min'"},
+        BadMetric{"[accuracy, {name: loss, direction: down}]",
+                  "metric[1].direction: expected one of max, min, maximize or minimize, got 'down'"},
+        BadMetric{"[accuracy, {direction: min}]", "metric[1].name: missing"},
+        BadMetric{"[accuracy, {name: loss, weight: 2}]", "metric[1].weight: unknown key (expected one of: direction, name)"},
+        BadMetric{"[accuracy, 3]", "metric[1]: expected a mapping, got 3"},
+        BadMetric{"[]", "metric: expected at least one objective, got []"}));
+
+TEST(SpecObjectivesTest, PbtTakesOneObjectiveAndEachObjectiveMustFitTheTask) {
+  std::string text = WithMetric("[accuracy, num_parameters]");
+  text += "search: {method: pbt}\n";
+  auto pbt = ParseSpecString(text, "s.yaml");
+  ASSERT_FALSE(pbt.ok());
+  EXPECT_NE(pbt.status().message().find("metric: pbt exploits by one metric"), std::string::npos)
+      << pbt.status().message();
+  std::string regression = kGood;
+  regression.replace(regression.find("name: demo"), 10,
+                     "name: demo\ntask: regression\nmetric: [loss, train_accuracy]");
+  auto r = ParseSpecString(regression, "s.yaml");
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("metric[1].name: train_accuracy does not fit task regression"),
+            std::string::npos)
+      << r.status().message();
 }
 
 // ---- Spec files and the data files they name (item 10) ----
