@@ -3,21 +3,30 @@
 
   bench/peers/peak_rss.py [--out FILE] [--interval 0.1] [--pss-interval 0.5] -- CMD ARGS...
 
-Every --interval seconds it walks /proc (ppid links from /proc/PID/stat) for all
-descendants of the command and sums their resident set sizes; every --pss-interval
-seconds it also reads /proc/PID/smaps_rollup for PSS (shared pages divided among the
-processes that map them, so a shared-memory object store or a shared library is counted
-once in the sum) and USS (private pages only). The sampler makes itself a child
-subreaper (PR_SET_CHILD_SUBREAPER), so a daemonised grandchild (Ray's raylet, GCS, log
-monitor, workers) that loses its parent is re-parented to the sampler and stays in the
-tree. As a second safety net, once a descendant's command line names a Ray session
-directory (/tmp/ray/session_...), every process whose command line names that directory
-is counted too.
+Every --interval seconds it reads /proc/PID/stat of every process (for the ppid links),
+keeps the descendants of the command and sums their resident set sizes; every
+--pss-interval seconds it also reads /proc/PID/smaps_rollup of those descendants for PSS
+(shared pages divided among the processes that map them, so a shared-memory object store
+or a shared library is counted once in the sum) and USS (private pages only). The sampler
+makes itself a child subreaper (PR_SET_CHILD_SUBREAPER), so a daemonised grandchild (Ray's
+raylet, GCS, log monitor, workers) that loses its parent is re-parented to the sampler and
+stays in the tree.
+
+What it costs is the same for every system (issue 15): membership is the process tree of
+the root pid only (ppid links from the stat files every sample: the same scan whatever
+runs), and a process's command line is read once when it joins the tree, again only when
+its comm changes (Ray workers retitle themselves) or its peak grows, at most once a second
+(`cmdline_reads` counts them). It never reads other processes' command lines while the
+command runs: a Ray session directory named by a member's command line is checked once,
+after the command exited, for processes outside the tree (`escaped_processes`; with
+--kill-leftovers they are stopped too). Its own CPU time over the run (utime + stime, as
+/proc/self/stat counts it) is `sampler_cpu_seconds`.
 
 At exit it prints one JSON object (and writes it to --out):
   {command, wall_seconds, exit_code, samples, peak_tree_rss_bytes, peak_tree_pss_bytes,
    peak_tree_uss_bytes, peak_rss_by_process: {"name/pid": bytes}, peak_pss_by_process,
-   max_processes, leftover_processes: [...]}
+   max_processes, leftover_processes: [...], escaped_processes: [...],
+   sampler_cpu_seconds, cmdline_reads}
 peak_tree_* is the peak of the per-sample sum (not the sum of per-process peaks). RSS
 double-counts pages shared between processes (the object store's shared memory, torch's
 libraries); PSS does not. leftover_processes lists descendants still alive after the
@@ -87,8 +96,7 @@ def all_pids():
     return [int(d) for d in os.listdir("/proc") if d.isdigit()]
 
 
-def proc_name(pid, comm):
-    cmd = read_cmdline(pid)
+def proc_name(cmd, comm):
     if not cmd:
         return comm
     first = cmd.split()[0]
@@ -104,6 +112,15 @@ def proc_name(pid, comm):
     return base
 
 
+def self_cpu_seconds():
+    """utime + stime of this process, all its threads (what /proc/self/stat fields 14
+    and 15 count, read at nanosecond rather than clock-tick resolution)."""
+    return time.process_time()
+
+
+NAME_REFRESH_SECONDS = 1.0  # at most one command-line read a second per process
+
+
 class Sampler:
     def __init__(self, root, me):
         self.root = root
@@ -115,11 +132,19 @@ class Sampler:
         self.peak_rss = {}   # pid -> bytes
         self.peak_pss = {}
         self.names = {}      # pid -> last name seen
+        self.comms = {}      # pid -> comm when the name was read
+        self.named_at = {}   # pid -> monotonic time of the last command-line read
         self.max_procs = 0
         self.samples = 0
-        self.cmd_checked = set()
+        self.cmdline_reads = 0
+
+    def cmdline(self, pid):
+        self.cmdline_reads += 1
+        return read_cmdline(pid)
 
     def tree(self):
+        """Descendants of the root command (and, as subreaper, of the sampler itself):
+        ppid links from every stat file, no command lines."""
         stats = {}
         children = {}
         for pid in all_pids():
@@ -129,7 +154,6 @@ class Sampler:
             stats[pid] = st
             children.setdefault(st[1], []).append(pid)
         members = set()
-        # Descendants of the root command, and (subreaper) of the sampler itself.
         stack = [self.root] + [c for c in children.get(self.me, []) if c != self.root]
         while stack:
             pid = stack.pop()
@@ -137,28 +161,30 @@ class Sampler:
                 continue
             members.add(pid)
             stack.extend(children.get(pid, []))
-        # Learn Ray session directories from members' command lines (once per pid).
-        for pid in members:
-            if pid not in self.cmd_checked:
-                self.cmd_checked.add(pid)
-                m = SESSION_RE.search(read_cmdline(pid))
-                if m:
-                    self.session_dirs.add(m.group(0))
-        if self.session_dirs:
-            for pid in stats:
-                if pid not in members and pid != self.me:
-                    cmd = read_cmdline(pid)
-                    if any(d in cmd for d in self.session_dirs):
-                        members.add(pid)
         return members, stats
+
+    def name(self, pid, comm, grew):
+        """Names a member from its command line: when it joins, when its comm changes,
+        or when its peak grew (the name at the peak), at most once a second."""
+        now = time.monotonic()
+        if pid in self.names and self.comms.get(pid) == comm and not (
+                grew and now - self.named_at[pid] >= NAME_REFRESH_SECONDS):
+            return
+        cmd = self.cmdline(pid)
+        if pid not in self.names:  # a Ray session directory, learned once per process
+            m = SESSION_RE.search(cmd)
+            if m:
+                self.session_dirs.add(m.group(0))
+        self.names[pid] = proc_name(cmd, comm)
+        self.comms[pid] = comm
+        self.named_at[pid] = now
 
     def sample(self, with_pss):
         members, stats = self.tree()
         total_rss = total_pss = total_uss = 0
         for pid in members:
             comm, _, rss = stats[pid]
-            if pid not in self.names or self.names[pid] in ("", comm) or rss > self.peak_rss.get(pid, 0):
-                self.names[pid] = proc_name(pid, comm)
+            self.name(pid, comm, rss > self.peak_rss.get(pid, 0))
             total_rss += rss
             self.peak_rss[pid] = max(self.peak_rss.get(pid, 0), rss)
             if with_pss:
@@ -174,6 +200,20 @@ class Sampler:
             self.peak_tree_pss = max(self.peak_tree_pss, total_pss)
             self.peak_tree_uss = max(self.peak_tree_uss, total_uss)
         return members
+
+    def escaped(self, members):
+        """Processes outside the tree whose command line names a member's Ray session
+        directory (one scan, after the command exited)."""
+        if not self.session_dirs:
+            return []
+        out = []
+        for pid in all_pids():
+            if pid in members or pid == self.me:
+                continue
+            cmd = self.cmdline(pid)
+            if any(d in cmd for d in self.session_dirs):
+                out.append(pid)
+        return out
 
 
 def reap_orphans():
@@ -208,6 +248,7 @@ def main():
     libc = ctypes.CDLL(None, use_errno=True)
     subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
+    cpu0 = self_cpu_seconds()
     t0 = time.monotonic()
     child = subprocess.Popen(cmd)
     # Forward Ctrl-C / TERM to the command.
@@ -226,8 +267,10 @@ def main():
         if exit_code is None:
             time.sleep(opts.interval)
     wall = time.monotonic() - t0
+    cpu_run = self_cpu_seconds() - cpu0
+    reads_run = sampler.cmdline_reads
 
-    # Descendants that outlive the command (adopted by us as subreaper, or session procs).
+    # Descendants that outlive the command (adopted by us as subreaper).
     t_exit = time.monotonic()
     deadline = t_exit + opts.linger
     leftovers = set()
@@ -242,11 +285,15 @@ def main():
             break
         time.sleep(opts.interval)
     linger = time.monotonic() - t_exit
+    # A process of the command's Ray session outside the tree (the subreaper should make
+    # this impossible): reported, and stopped with the leftovers.
+    escaped = sampler.escaped(members | {child.pid})
+    esc = [{"pid": p, "cmdline": read_cmdline(p)[:200]} for p in escaped]
     left = [{"pid": p, "name": sampler.names.get(p, ""), "cmdline": read_cmdline(p)[:200]}
             for p in sorted(leftovers)]
-    if leftovers and opts.kill_leftovers:
+    if (leftovers or escaped) and opts.kill_leftovers:
         for sig in (signal.SIGTERM, signal.SIGKILL):
-            for p in leftovers:
+            for p in sorted(leftovers) + escaped:
                 try:
                     os.kill(p, sig)
                 except ProcessLookupError:
@@ -278,7 +325,14 @@ def main():
         "outlived_command": [f"{n}/{p}" for p, n in sorted(outlived.items())],
         "outlived_seconds": linger if outlived else 0.0,
         "leftover_processes": left,
-        "leftovers_killed": bool(leftovers and opts.kill_leftovers),
+        "leftovers_killed": bool((leftovers or escaped) and opts.kill_leftovers),
+        "escaped_processes": esc,
+        # The sampler's own cost while the command ran (issue 15): its CPU seconds
+        # (utime + stime) and the command lines it read; the same work for every system
+        # but the per-member reads (stat, smaps_rollup) of a larger tree.
+        "sampler_cpu_seconds": cpu_run,
+        "sampler_cpu_seconds_with_linger": self_cpu_seconds() - cpu0,
+        "cmdline_reads": reads_run,
     }
     text = json.dumps(result, indent=2)
     if opts.out:

@@ -92,6 +92,20 @@ def step_plan(n_per_rank, b_per_rank):
     return steps, sizes
 
 
+def step_share(order, s, mine, world, global_size):
+    """This rank's examples of step s (positions s*mine .. of its shuffled `order`) and
+    the weight of their summed loss. DDP averages the gradients over the W ranks, so
+    sum_r (W / g) * sum-loss_r / W is the mean loss over the step's global batch of g
+    examples. A rank out of examples before the others takes part with one example at
+    weight 0. bench/peers/check_equivalence.py checks the resulting gradient against a
+    single process's."""
+    n_local = int(order.shape[0])
+    lo, hi = s * mine, min(s * mine + mine, n_local)
+    if lo < hi:
+        return order[lo:hi], world / global_size
+    return order[:1], 0.0
+
+
 def train_config(cfg, rank, world, tensors, n_per_rank, meta, epochs, seed, quiet):
     """One config on all ranks (collective: every rank calls it with the same cfg)."""
     import numpy as np
@@ -135,11 +149,7 @@ def train_config(cfg, rank, world, tensors, n_per_rank, meta, epochs, seed, quie
             np.random.Generator(np.random.PCG64(epoch_seed)).permutation(n_local))
         loss_sum, correct, seen = 0.0, 0, 0
         for s in range(steps):
-            lo, hi = s * mine, min(s * mine + mine, n_local)
-            if lo < hi:
-                idx, weight = order[lo:hi], world / global_sizes[s]
-            else:  # out of examples before the other ranks: take part with weight 0
-                idx, weight = order[:1], 0.0
+            idx, weight = step_share(order, s, mine, world, global_sizes[s])
             xb = common.rows(x, idx, tensors["table"])
             yb = y.index_select(0, idx)
             opt.zero_grad()
@@ -149,8 +159,6 @@ def train_config(cfg, rank, world, tensors, n_per_rank, meta, epochs, seed, quie
             if not np.isfinite(value):
                 raise FloatingPointError(f"model {model_id}: non-finite loss in epoch {epoch} "
                                          f"(rank {rank})")
-            # DDP averages over the W ranks: sum_r (W / g) * sum-loss_r / W = mean over the
-            # global batch of g examples.
             (loss * weight).backward()
             opt.step()
             if weight:

@@ -48,6 +48,9 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 
 
+EXIT_WAIT_CAP_SECONDS = 15
+
+
 def trial_fn(config, data=None, store=None):
     """One Tune trial: one model, `epochs` epochs, a tune.report per epoch. Gets `data`
     from the object store (object_store passing) or loads the store at `store` itself
@@ -252,13 +255,18 @@ def main():
     t = time.perf_counter()
     ray.shutdown()
     shutdown_seconds = time.perf_counter() - t
-    # No process left behind: wait (up to 15 s) for this session's processes to exit.
-    deadline = time.monotonic() + 15
+    # No process left behind: wait (up to EXIT_WAIT_CAP_SECONDS) for this session's
+    # processes to exit. The wait is the runner's check, not Ray Tune's work: it is
+    # recorded apart (exit_wait_seconds) and bench/report.py keeps it out of the wall
+    # it compares (issue 15 item 12).
+    t_wait = time.perf_counter()
+    deadline = time.monotonic() + EXIT_WAIT_CAP_SECONDS
     while True:
         left = session_processes(session_dir) + [(p, "child") for p in child_processes()]
         if not left or time.monotonic() > deadline:
             break
         time.sleep(0.2)
+    exit_wait_seconds = time.perf_counter() - t_wait
     cleanup_seconds = time.perf_counter() - t
     if not args.storage:
         shutil.rmtree(storage, ignore_errors=True)
@@ -308,6 +316,10 @@ def main():
         "seed": args.seed,
         "workers": args.workers,
         "wall_seconds": wall,
+        # After ray.shutdown(): the wait for the session's processes to exit (the cap is
+        # EXIT_WAIT_CAP_SECONDS); part of wall_seconds, not of the compared wall.
+        "exit_wait_seconds": exit_wait_seconds,
+        "exit_wait_cap_seconds": EXIT_WAIT_CAP_SECONDS,
         "load_seconds": load_seconds,
         "train_wall_seconds": fit_seconds,
         "train_samples": train_samples,
@@ -344,6 +356,7 @@ def main():
                 min((t["start_after_fit_seconds"] for t in trials), default=None),
             "shutdown_seconds": shutdown_seconds,
             "shutdown_until_no_processes_seconds": cleanup_seconds,
+            "exit_wait_seconds": exit_wait_seconds,
             "notes": ("ideal_fit_seconds = sum of in-trial train+eval time / concurrent "
                       "trials; the difference is Tune's scheduling, actor start-up, "
                       "object fetch, reporting and imbalance"),
