@@ -1,6 +1,7 @@
 #include "cerebro/data/data_internal.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,6 +11,8 @@
 #include <cmath>
 #include <cstring>
 #include <vector>
+
+#include "cerebro/common/rng.h"
 
 namespace cerebro::data::internal {
 
@@ -75,6 +78,22 @@ StatusOr<size_t> ReadUpTo(int fd, void* dst, size_t n, const std::string& path) 
     done += static_cast<size_t>(got);
   }
   return done;
+}
+
+StatusOr<uint64_t> HashFileContents(const std::string& path, uint64_t expected_bytes) {
+  ASSIGN_OR_RETURN(ScopedFd fd, OpenForRead(path));
+  ASSIGN_OR_RETURN(uint64_t bytes, FileSizeOf(fd.get(), path));
+  if (bytes != expected_bytes) {
+    return DataLoss(path + ": changed size while being read (" + std::to_string(expected_bytes) +
+                    " then " + std::to_string(bytes) + " bytes)");
+  }
+  if (bytes == 0) return Hash64(nullptr, 0);
+  void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (p == MAP_FAILED) return ErrnoError(path, "mmap", errno);
+  ::madvise(p, bytes, MADV_SEQUENTIAL);
+  const uint64_t h = Hash64(p, bytes);
+  ::munmap(p, bytes);
+  return h;
 }
 
 std::string_view Trim(std::string_view s) {

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "cerebro/common/status.h"
 #include "cerebro/data/partition_store.h"
 
@@ -42,6 +44,11 @@ StatusOr<uint64_t> FileSizeOf(int fd, const std::string& path);
 
 // Reads until `n` bytes or end of file; returns the number read (< n only at EOF).
 StatusOr<size_t> ReadUpTo(int fd, void* dst, size_t n, const std::string& path);
+
+// Hash64 (common/rng.h) of the whole file, read through a read-only mapping: the page
+// cache serves it and the process holds no copy. DataLoss if its size is no longer
+// `expected_bytes` (it changed since it was listed).
+StatusOr<uint64_t> HashFileContents(const std::string& path, uint64_t expected_bytes);
 
 // Strips ASCII spaces, tabs and a trailing '\r'.
 std::string_view Trim(std::string_view s);
@@ -124,5 +131,15 @@ class NpyFile {
 
 // The .npy v1.0 header (magic, version, length, dict padded to 64 bytes, '\n').
 std::string EncodeNpyHeader(const std::string& dtype, const std::vector<int64_t>& shape);
+
+// The store format partition_store.cc writes: 2 added feature_dtype/feature_scale (byte
+// features); format 1 stores are float32 and still read.
+constexpr int kStoreFormatVersion = 2;
+
+const char* TaskName(Task t);  // "classification" | "regression"
+// meta.json's "source" (the spec's data section) and "source_files" (path, bytes,
+// mtime_ns of each file that stat() finds).
+nlohmann::json SourceToJson(const SourceSpec& s);
+nlohmann::json SourceFilesToJson(const SourceSpec& s);
 
 }  // namespace cerebro::data::internal

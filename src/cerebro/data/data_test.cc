@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -13,6 +15,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cerebro/common/clock.h"
@@ -22,6 +25,7 @@
 #include "cerebro/data/interrupt_guard.h"
 #include "cerebro/data/partition_store.h"
 #include "cerebro/data/readers.h"
+#include "cerebro/data/store_cache.h"
 #include "cerebro/data/store_identity.h"
 
 namespace cerebro::data {
@@ -1156,6 +1160,200 @@ TEST(StoreIdentityTest, ChangedSwappedMissingOrExtraFilesFailNamingTheFile) {
 }
 
 // ---- Ctrl-C or SIGTERM while a store is written leaves nothing (item 10) ----
+
+// ---- The prepared-store cache (issue 13, item 1) ----
+
+// Points CEREBRO_CACHE at a temporary directory for one test, so no test touches ~/.cache.
+class ScopedCacheEnv {
+ public:
+  explicit ScopedCacheEnv(const std::string& value) {
+    const char* old = std::getenv("CEREBRO_CACHE");
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    ::setenv("CEREBRO_CACHE", value.c_str(), 1);
+  }
+  ~ScopedCacheEnv() {
+    if (had_) {
+      ::setenv("CEREBRO_CACHE", old_.c_str(), 1);
+    } else {
+      ::unsetenv("CEREBRO_CACHE");
+    }
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+ino_t InodeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+TEST(StoreCacheTest, TheRootFollowsTheEnvironmentAndOffDisablesIt) {
+  {
+    ScopedCacheEnv env("/some/where");
+    EXPECT_EQ(StoreCacheRoot(), "/some/where/stores");
+  }
+  {
+    ScopedCacheEnv env("off");
+    EXPECT_EQ(StoreCacheRoot(), "");
+  }
+  {
+    ScopedCacheEnv env("");
+    EXPECT_EQ(StoreCacheRoot(), "");
+  }
+}
+
+TEST(StoreCacheTest, ASecondPreparationLinksTheCachedStoreWithTheSameBytes) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto first = PrepareCached(spec, Options(2, 7), tmp.Path("run1"), cache);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_FALSE(first->reused);
+  EXPECT_EQ(first->key.size(), 16u);
+  EXPECT_HAS_SUBSTR(first->Describe(), "data: prepared store " + first->key + " (");
+  auto second = PrepareCached(spec, Options(2, 7), tmp.Path("run2"), cache);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_TRUE(second->reused);
+  EXPECT_EQ(second->key, first->key);
+  EXPECT_HAS_SUBSTR(second->Describe(), "data: reused prepared store " + first->key + " (");
+  // Same bytes as a plain preparation, and the same identity (what a run records).
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("plain")).ok());
+  const StoreIdentity plain = IdentityOf(tmp.Path("plain"));
+  EXPECT_TRUE(IdentityOf(tmp.Path("run1")) == plain);
+  EXPECT_TRUE(IdentityOf(tmp.Path("run2")) == plain);
+  // Hard links: the run's files are the cache's.
+  EXPECT_EQ(InodeOf(tmp.Path("run2/train_000.x.npy")),
+            InodeOf(JoinPath(cache, first->key + "/train_000.x.npy")));
+  // The run directory outlives the cache.
+  ASSERT_TRUE(RealFileSystem().RemoveAll(cache).ok());
+  EXPECT_TRUE(VerifyStoreIdentity(tmp.Path("run2"), plain).ok());
+  EXPECT_TRUE(LoadPartition(tmp.Path("run2"), "train", 1).ok());
+}
+
+TEST(StoreCacheTest, AnythingThatChangesTheBytesIsAnotherKey) {
+  TempDir tmp;
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto key = [&](const SourceSpec& s, const PrepareOptions& o) {
+    auto k = StoreCacheKey(s, o);
+    EXPECT_TRUE(k.ok()) << k.status().ToString();
+    return k.ok() ? *k : std::string();
+  };
+  const std::string base = key(spec, Options(2, 7));
+  EXPECT_EQ(key(spec, Options(2, 7)), base);
+  PrepareOptions worded = Options(2, 7);
+  worded.partitions_field = "run.workers";  // only words errors
+  EXPECT_EQ(key(spec, worded), base);
+  EXPECT_NE(key(spec, Options(2, 8)), base);
+  EXPECT_NE(key(spec, Options(3, 7)), base);
+  PrepareOptions val = Options(2, 7);
+  val.num_val_partitions = 1;
+  EXPECT_NE(key(spec, val), base);
+  SourceSpec scaled = spec;
+  scaled.feature_scale = 0.5;
+  EXPECT_NE(key(scaled, Options(2, 7)), base);
+  SourceSpec fraction = spec;
+  fraction.val_fraction = 0.3;
+  EXPECT_NE(key(fraction, Options(2, 7)), base);
+
+  // An edit that keeps the size and the modification time is still seen (content hash).
+  struct stat st;
+  ASSERT_EQ(::stat(spec.train_path.c_str(), &st), 0);
+  std::string bytes = ReadBytes(spec.train_path);
+  const size_t digit = bytes.find_last_of("123456789");
+  ASSERT_NE(digit, std::string::npos);
+  bytes[digit] = bytes[digit] == '1' ? '2' : '1';
+  WriteBytes(spec.train_path, bytes);
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, spec.train_path.c_str(), times, 0), 0);
+  EXPECT_NE(key(spec, Options(2, 7)), base);
+}
+
+TEST(StoreCacheTest, AChangedSourceIsNeverServedStale) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto first = PrepareCached(spec, Options(2, 7), tmp.Path("run1"), cache);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  WriteNumberedCsv(tmp, "d.csv", 200, 1000);  // same name, other values
+  auto second = PrepareCached(spec, Options(2, 7), tmp.Path("run2"), cache);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_FALSE(second->reused);
+  EXPECT_NE(second->key, first->key);
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("plain")).ok());
+  EXPECT_TRUE(IdentityOf(tmp.Path("run2")) == IdentityOf(tmp.Path("plain")));
+}
+
+TEST(StoreCacheTest, ADamagedEntryIsPreparedAgainNotServed) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto first = PrepareCached(spec, Options(2, 7), tmp.Path("run1"), cache);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  const StoreIdentity good = IdentityOf(tmp.Path("run1"));
+  // Edited in place through the run's hard link: the cache's bytes change too.
+  const std::string path = tmp.Path("run1/train_001.x.npy");
+  std::string bytes = ReadBytes(path);
+  bytes.back() = static_cast<char>(bytes.back() ^ 0x5a);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(bytes.size() - 1));
+    f.put(bytes.back());
+  }
+  auto second = PrepareCached(spec, Options(2, 7), tmp.Path("run2"), cache);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_FALSE(second->reused);
+  EXPECT_TRUE(IdentityOf(tmp.Path("run2")) == good);
+  auto third = PrepareCached(spec, Options(2, 7), tmp.Path("run3"), cache);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_TRUE(third->reused);
+  EXPECT_TRUE(IdentityOf(tmp.Path("run3")) == good);
+}
+
+TEST(StoreCacheTest, ConcurrentPreparationsOfOneKeyAllGetTheStoreAndOneEntry) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 500), 0.2);
+  constexpr int kRuns = 4;
+  std::vector<Status> results(kRuns);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kRuns; ++i) {
+    threads.emplace_back([&, i] {
+      auto r = PrepareCached(spec, Options(2, 7), tmp.Path("run" + std::to_string(i)), cache);
+      results[i] = r.status();
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(Prepare(spec, Options(2, 7), tmp.Path("plain")).ok());
+  const StoreIdentity plain = IdentityOf(tmp.Path("plain"));
+  for (int i = 0; i < kRuns; ++i) {
+    ASSERT_TRUE(results[i].ok()) << results[i].ToString();
+    EXPECT_TRUE(IdentityOf(tmp.Path("run" + std::to_string(i))) == plain) << i;
+  }
+  auto names = RealFileSystem().ListDir(cache);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 1u);  // one entry, no staging left behind
+}
+
+TEST(StoreCacheTest, WithoutACacheItIsPrepareAndErrorsAreItsOwn) {
+  TempDir tmp;
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto r = PrepareCached(spec, Options(2, 7), tmp.Path("run"), "");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->reused);
+  EXPECT_EQ(r->key, "");
+  SourceSpec missing = spec;
+  missing.train_path = tmp.Path("nope.csv");
+  auto m = PrepareCached(missing, Options(2, 7), tmp.Path("run2"), tmp.Path("cache"));
+  EXPECT_EQ(m.status().code(), StatusCode::kNotFound) << m.status().ToString();
+  auto exists = PrepareCached(spec, Options(2, 7), tmp.Path("run"), tmp.Path("cache"));
+  EXPECT_EQ(exists.status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(LinkStore(tmp.Path("run"), tmp.Path("run")).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(LinkStore(tmp.path(), tmp.Path("copy")).code(), StatusCode::kNotFound);
+}
 
 // Raises `sig` in this process during the `on_write`-th file write (the store's files are
 // written one by one), as a user's Ctrl-C arriving mid-prepare would.

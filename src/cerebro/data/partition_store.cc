@@ -59,14 +59,10 @@ bool ByteFeatureScaleIsFinite(double scale) {
 
 namespace {
 
-// 2 added feature_dtype/feature_scale (byte features); 1 stores are float32 and still read.
-constexpr int kFormatVersion = 2;
+constexpr int kFormatVersion = internal::kStoreFormatVersion;
 constexpr int kOldestReadableFormatVersion = 1;
 using Json = nlohmann::json;
 
-const char* TaskName(Task t) {
-  return t == Task::kClassification ? "classification" : "regression";
-}
 
 std::string ShapeString(const std::vector<int64_t>& shape) {
   std::string s = "[";
@@ -85,38 +81,6 @@ std::string PartitionName(const char* kind, int index) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%s_%03d", kind, index);
   return buf;
-}
-
-Json SourceToJson(const SourceSpec& s) {
-  return Json{{"format", s.format},
-              {"train_path", s.train_path},
-              {"train_labels_path", s.train_labels_path},
-              {"val_path", s.val_path},
-              {"val_labels_path", s.val_labels_path},
-              {"val_fraction", s.val_fraction},
-              {"csv_header", s.csv_header},
-              {"csv_label_column", s.csv_label_column},
-              {"csv_delimiter", std::string(1, s.csv_delimiter)},
-              {"libsvm_num_features", s.libsvm_num_features},
-              {"feature_scale", s.feature_scale},
-              {"task", TaskName(s.task)}};
-}
-
-// Which source files the store was made from, as far as stat() tells: path, size and
-// modification time (nanoseconds), so a store says what it was prepared from.
-Json SourceFilesToJson(const SourceSpec& s) {
-  Json files = Json::array();
-  for (const std::string* path :
-       {&s.train_path, &s.train_labels_path, &s.val_path, &s.val_labels_path}) {
-    if (path->empty()) continue;
-    struct stat st;
-    if (::stat(path->c_str(), &st) != 0) continue;  // read moments ago; gone is not our error
-    files.push_back(Json{
-        {"path", *path},
-        {"bytes", static_cast<uint64_t>(st.st_size)},
-        {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec}});
-  }
-  return files;
 }
 
 // Labels of val[val_idx] that no example of train[train_idx] has (classification).
@@ -304,7 +268,7 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
       WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, guard, &meta.val));
   Json j = {
       {"format_version", kFormatVersion},
-      {"task", TaskName(train.task)},
+      {"task", internal::TaskName(train.task)},
       {"feature_shape", train.feature_shape},
       {"num_classes", train.task == Task::kClassification ? num_classes : 0},
       {"seed", options.seed},
@@ -312,8 +276,8 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
       {"feature_scale", train.encoding == FeatureEncoding::kUint8 ? train.byte_feature_scale : 1.0},
       {"train", PartitionsToJson(meta.train)},
       {"val", PartitionsToJson(meta.val)},
-      {"source", SourceToJson(source)},
-      {"source_files", SourceFilesToJson(source)}};
+      {"source", internal::SourceToJson(source)},
+      {"source_files", internal::SourceFilesToJson(source)}};
   return fs.WriteFileAtomic(JoinPath(tmp, "meta.json"), j.dump(2) + "\n");
 }
 
@@ -530,4 +494,44 @@ StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind,
   return d;
 }
 
+
+namespace internal {
+
+const char* TaskName(Task t) {
+  return t == Task::kClassification ? "classification" : "regression";
+}
+
+nlohmann::json SourceToJson(const SourceSpec& s) {
+  return nlohmann::json{{"format", s.format},
+              {"train_path", s.train_path},
+              {"train_labels_path", s.train_labels_path},
+              {"val_path", s.val_path},
+              {"val_labels_path", s.val_labels_path},
+              {"val_fraction", s.val_fraction},
+              {"csv_header", s.csv_header},
+              {"csv_label_column", s.csv_label_column},
+              {"csv_delimiter", std::string(1, s.csv_delimiter)},
+              {"libsvm_num_features", s.libsvm_num_features},
+              {"feature_scale", s.feature_scale},
+              {"task", TaskName(s.task)}};
+}
+
+// Which source files the store was made from, as far as stat() tells: path, size and
+// modification time (nanoseconds), so a store says what it was prepared from.
+nlohmann::json SourceFilesToJson(const SourceSpec& s) {
+  nlohmann::json files = nlohmann::json::array();
+  for (const std::string* path :
+       {&s.train_path, &s.train_labels_path, &s.val_path, &s.val_labels_path}) {
+    if (path->empty()) continue;
+    struct stat st;
+    if (::stat(path->c_str(), &st) != 0) continue;  // read moments ago; gone is not our error
+    files.push_back(nlohmann::json{
+        {"path", *path},
+        {"bytes", static_cast<uint64_t>(st.st_size)},
+        {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec}});
+  }
+  return files;
+}
+
+}  // namespace internal
 }  // namespace cerebro::data

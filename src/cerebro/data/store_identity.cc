@@ -2,7 +2,6 @@
 #include "cerebro/data/store_identity.h"
 
 #include <dirent.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -84,24 +83,6 @@ Status ListFiles(const std::string& root, const std::string& rel, int depth,
               [](const StoreFile& a, const StoreFile& b) { return a.name < b.name; });
   }
   return Status::Ok();
-}
-
-// Hash64 of the whole file, read through a read-only mapping: the page cache serves it
-// and the process holds no copy. `expected_bytes` guards against a change since listing.
-StatusOr<uint64_t> HashFile(const std::string& path, uint64_t expected_bytes) {
-  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
-  ASSIGN_OR_RETURN(uint64_t bytes, internal::FileSizeOf(fd.get(), path));
-  if (bytes != expected_bytes) {
-    return DataLoss(path + ": changed size while being read (" + std::to_string(expected_bytes) +
-                    " then " + std::to_string(bytes) + " bytes)");
-  }
-  if (bytes == 0) return Hash64(nullptr, 0);
-  void* p = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-  if (p == MAP_FAILED) return internal::ErrnoError(path, "mmap", errno);
-  ::madvise(p, bytes, MADV_SEQUENTIAL);
-  const uint64_t h = Hash64(p, bytes);
-  ::munmap(p, bytes);
-  return h;
 }
 
 // The first field of `got` (read from `dir`) that differs from `want`, as a message.
@@ -204,7 +185,7 @@ StatusOr<StoreIdentity> ComputeStoreIdentity(const std::string& store_dir) {
   ASSIGN_OR_RETURN(StoreIdentity id, ReadFields(store_dir));
   RETURN_IF_ERROR(ListFiles(store_dir, "", 0, &id.files));
   for (StoreFile& f : id.files) {
-    ASSIGN_OR_RETURN(f.hash, HashFile(JoinPath(store_dir, f.name), f.bytes));
+    ASSIGN_OR_RETURN(f.hash, internal::HashFileContents(JoinPath(store_dir, f.name), f.bytes));
   }
   return id;
 }
@@ -219,7 +200,7 @@ Status VerifyStoreIdentity(const std::string& store_dir, const StoreIdentity& ex
   for (size_t i = 0; i < got.files.size(); ++i) {
     const StoreFile& want = expected.files[i];  // same names and sizes, same order
     const std::string path = JoinPath(store_dir, want.name);
-    ASSIGN_OR_RETURN(const uint64_t hash, HashFile(path, want.bytes));
+    ASSIGN_OR_RETURN(const uint64_t hash, internal::HashFileContents(path, want.bytes));
     if (hash != want.hash) {
       return DataLoss(path + ": " + std::to_string(want.bytes) + " bytes, hash " + Hex(hash) +
                       " differs from the run's record (" + std::to_string(want.bytes) +

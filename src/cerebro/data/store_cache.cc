@@ -1,0 +1,270 @@
+// PrepareCached: a content-addressed cache of prepared stores, linked into run directories.
+//
+// An entry is CACHE/KEY/: the store's files plus cache.json {"cache_version", "key" (the
+// material the key hashes, compared in full so a 64-bit collision is never served),
+// "identity" (StoreIdentity of the store's files as published)}. Reuse links the store's
+// files into the run and verifies them against that identity: a cache entry damaged in
+// place (a hard link shared with a run that someone edited) is detected, dropped and
+// prepared again.
+#include "cerebro/data/store_cache.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "cerebro/common/clock.h"
+#include "cerebro/common/file_system.h"
+#include "cerebro/common/logging.h"
+#include "cerebro/common/rng.h"
+#include "cerebro/data/data_internal.h"
+#include "cerebro/data/store_identity.h"
+
+namespace cerebro::data {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// Bumped when what an entry holds, or how a key is computed, changes.
+constexpr int kCacheVersion = 1;
+constexpr char kEntryFile[] = "cache.json";
+
+std::string Hex16(uint64_t v) {
+  char buf[20];
+  std::snprintf(buf, sizeof(buf), "%016" PRIx64, v);
+  return buf;
+}
+
+// What the key hashes (see StoreCacheKey), as JSON.
+StatusOr<Json> KeyMaterial(const SourceSpec& source, const PrepareOptions& options) {
+  Json files = Json::array();
+  for (const std::string* path : {&source.train_path, &source.train_labels_path, &source.val_path,
+                                  &source.val_labels_path}) {
+    if (path->empty()) continue;
+    struct stat st;
+    if (::stat(path->c_str(), &st) != 0) return internal::ErrnoError(*path, "stat", errno);
+    const uint64_t bytes = static_cast<uint64_t>(st.st_size);
+    ASSIGN_OR_RETURN(const uint64_t hash, internal::HashFileContents(*path, bytes));
+    files.push_back(Json{
+        {"path", *path},
+        {"bytes", bytes},
+        {"mtime_ns", static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec},
+        {"hash", hash}});
+  }
+  return Json{{"cache_version", kCacheVersion},
+              {"store_format", internal::kStoreFormatVersion},
+              {"source", Json::parse(internal::SourceToJson(source).dump())},
+              {"source_files", files},
+              {"seed", options.seed},
+              {"train_partitions", options.num_train_partitions},
+              {"val_partitions", options.num_val_partitions}};
+}
+
+std::string KeyOf(const Json& material) {
+  const std::string text = material.dump();
+  return Hex16(Hash64(text.data(), text.size()));
+}
+
+// A name no other process or thread stages under at the same time.
+std::string UniqueSuffix() {
+  return std::to_string(::getpid()) + "-" +
+         Hex16(std::hash<std::thread::id>()(std::this_thread::get_id()));
+}
+
+Status CopyFile(const std::string& from, const std::string& to) {
+  ASSIGN_OR_RETURN(internal::ScopedFd in, internal::OpenForRead(from));
+  internal::ScopedFd out(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (out.get() < 0) return internal::ErrnoError(to, "create", errno);
+  std::vector<char> buf(size_t{1} << 20);  // a buffer, never the file: copies stay small
+  while (true) {
+    ASSIGN_OR_RETURN(size_t got, internal::ReadUpTo(in.get(), buf.data(), buf.size(), from));
+    if (got == 0) break;
+    size_t done = 0;
+    while (done < got) {
+      ssize_t put = ::write(out.get(), buf.data() + done, got - done);
+      if (put < 0) {
+        if (errno == EINTR) continue;
+        return internal::ErrnoError(to, "write", errno);
+      }
+      done += static_cast<size_t>(put);
+    }
+  }
+  if (::fsync(out.get()) != 0) return internal::ErrnoError(to, "fsync", errno);
+  return Status::Ok();
+}
+
+// The names of a store's files: meta.json and the partition files it lists.
+StatusOr<std::vector<std::string>> StoreFileNames(const std::string& dir) {
+  ASSIGN_OR_RETURN(StoreMeta meta, ReadStoreMeta(dir));
+  std::vector<std::string> names = {"meta.json"};
+  for (const auto* parts : {&meta.train, &meta.val}) {
+    for (const PartitionInfo& p : *parts) {
+      names.push_back(p.x_file);
+      names.push_back(p.y_file);
+    }
+  }
+  return names;
+}
+
+Status ExistsError(const std::string& dir) {
+  return AlreadyExists(dir +
+                       ": already exists; refusing to overwrite a prepared store (remove it or "
+                       "pick another directory)");
+}
+
+// Links the cached entry into `dir` and checks it against the identity it was cached
+// with. OK(false) when there is no usable entry (absent, another key's material, or
+// damaged: then it is removed so that it is prepared again).
+StatusOr<bool> TryReuse(const std::string& entry, const Json& material, const std::string& dir) {
+  FileSystem& fs = RealFileSystem();
+  auto text = fs.ReadFile(JoinPath(entry, kEntryFile));
+  if (!text.ok()) return false;  // absent, or a crash before publishing: prepare
+  Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("key") || j["key"] != material ||
+      !j.contains("identity")) {
+    return false;
+  }
+  auto identity = StoreIdentityFromJson(j["identity"]);
+  if (!identity.ok()) return false;
+  if (Status st = LinkStore(entry, dir); !st.ok()) {
+    (void)fs.RemoveAll(dir);
+    LogWarning("data: cached store " + entry + " unusable (" + st.message() +
+               "); preparing it again");
+    (void)fs.RemoveAll(entry);
+    return false;
+  }
+  if (Status st = VerifyStoreIdentity(dir, *identity); !st.ok()) {
+    (void)fs.RemoveAll(dir);
+    LogWarning("data: cached store " + entry + " is damaged (" + st.message() +
+               "); preparing it again");
+    (void)fs.RemoveAll(entry);
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string StoreCacheRoot() {
+  if (const char* env = std::getenv("CEREBRO_CACHE")) {
+    const std::string v = env;
+    if (v.empty() || v == "off") return "";
+    return JoinPath(v, "stores");
+  }
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || *home == '\0') return "";
+  return JoinPath(home, ".cache/cerebro/stores");
+}
+
+StatusOr<std::string> StoreCacheKey(const SourceSpec& source, const PrepareOptions& options) {
+  ASSIGN_OR_RETURN(Json material, KeyMaterial(source, options));
+  return KeyOf(material);
+}
+
+std::string PreparedStore::Describe() const {
+  char secs[32];
+  std::snprintf(secs, sizeof(secs), "%.1f s", seconds);
+  if (reused) return "data: reused prepared store " + key + " (" + secs + ")";
+  return "data: prepared store" + (key.empty() ? std::string() : " " + key) + " (" + secs + ")";
+}
+
+Status LinkStore(const std::string& from, const std::string& to) {
+  FileSystem& fs = RealFileSystem();
+  if (fs.Exists(to)) return ExistsError(to);
+  ASSIGN_OR_RETURN(std::vector<std::string> names, StoreFileNames(from));
+  const std::string tmp = to + ".tmp-" + UniqueSuffix();
+  if (fs.Exists(tmp)) RETURN_IF_ERROR(fs.RemoveAll(tmp));
+  RETURN_IF_ERROR(fs.MakeDirs(tmp));
+  Status st = Status::Ok();
+  for (const std::string& name : names) {
+    const std::string src = JoinPath(from, name);
+    const std::string dst = JoinPath(tmp, name);
+    if (::link(src.c_str(), dst.c_str()) == 0) continue;
+    const int err = errno;
+    // EXDEV: another file system; EPERM/EMLINK: links refused or too many. A copy serves.
+    if (err == EXDEV || err == EPERM || err == EMLINK || err == ENOTSUP) {
+      st = CopyFile(src, dst);
+    } else {
+      st = internal::ErrnoError(src, "link into " + tmp, err);
+    }
+    if (!st.ok()) break;
+  }
+  if (st.ok() && fs.Exists(to)) st = ExistsError(to);
+  if (st.ok()) st = fs.Rename(tmp, to);
+  if (!st.ok()) (void)fs.RemoveAll(tmp);
+  return st;
+}
+
+StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOptions& options,
+                                      const std::string& dir, const std::string& cache_root) {
+  const double t0 = MonotonicSeconds();
+  PreparedStore out;
+  auto done = [&]() -> StatusOr<PreparedStore> {
+    out.seconds = MonotonicSeconds() - t0;
+    return out;
+  };
+  FileSystem& fs = RealFileSystem();
+  auto plain = [&]() -> StatusOr<PreparedStore> {
+    out.key.clear();
+    RETURN_IF_ERROR(Prepare(source, options, dir));
+    return done();
+  };
+  if (cache_root.empty()) return plain();
+  if (fs.Exists(dir)) return ExistsError(dir);
+  auto material = KeyMaterial(source, options);
+  // A source that cannot be read is Prepare's to report, with its own wording.
+  if (!material.ok()) return plain();
+  out.key = KeyOf(*material);
+  const std::string entry = JoinPath(cache_root, out.key);
+  ASSIGN_OR_RETURN(out.reused, TryReuse(entry, *material, dir));
+  if (out.reused) return done();
+
+  if (Status st = fs.MakeDirs(cache_root); !st.ok()) {
+    LogWarning("data: store cache " + cache_root + " cannot be written (" + st.message() +
+               "); preparing without it");
+    return plain();
+  }
+  const std::string staging = JoinPath(cache_root, ".staging-" + out.key + "-" + UniqueSuffix());
+  if (fs.Exists(staging)) RETURN_IF_ERROR(fs.RemoveAll(staging));
+  RETURN_IF_ERROR(Prepare(source, options, staging));
+  auto cleanup = [&](Status st) {
+    (void)fs.RemoveAll(staging);
+    return st;
+  };
+  // Read again: a source edited while it was being prepared must not be cached under the
+  // key of what it was before.
+  auto after = KeyMaterial(source, options);
+  if (!after.ok() || *after != *material) {
+    LogWarning("data: a source file changed while it was prepared; the store is not cached");
+    RETURN_IF_ERROR(cleanup(LinkStore(staging, dir)));
+    out.key.clear();
+    return done();
+  }
+  auto identity = ComputeStoreIdentity(staging);
+  if (!identity.ok()) return cleanup(identity.status());
+  Json entry_json{{"cache_version", kCacheVersion}, {"key", *material},
+                  {"identity", ToJson(*identity)}};
+  if (Status st = fs.WriteFileAtomic(JoinPath(staging, kEntryFile), entry_json.dump(2) + "\n");
+      !st.ok()) {
+    return cleanup(st);
+  }
+  if (::rename(staging.c_str(), entry.c_str()) != 0) {
+    // Another run published this key first (or left an unpublishable entry): theirs is
+    // the same bytes when intact; a broken one is replaced.
+    RETURN_IF_ERROR(cleanup(Status::Ok()));
+    ASSIGN_OR_RETURN(bool reused, TryReuse(entry, *material, dir));
+    if (reused) return done();
+    return PrepareCached(source, options, dir, "");  // give up on the cache for this call
+  }
+  RETURN_IF_ERROR(LinkStore(entry, dir));
+  return done();
+}
+
+}  // namespace cerebro::data
