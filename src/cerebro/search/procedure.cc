@@ -35,6 +35,22 @@ class StaticProcedure final : public Procedure {
 
 }  // namespace
 
+double MetricValue(const EpochMetrics& e, const std::string& metric) {
+  if (metric == "accuracy") return e.val_accuracy;
+  if (metric == "loss") return e.val_loss;
+  if (metric == "train_accuracy") return e.train_accuracy;
+  if (metric == "train_loss") return e.train_loss;
+  if (metric == "num_parameters") return e.num_parameters;
+  return e.seconds_per_example;  // the spec admits no other name
+}
+
+std::vector<double> ObjectiveValues(const EpochMetrics& e,
+                                    const std::vector<spec::MetricSpec>& objectives) {
+  std::vector<double> v;
+  for (const spec::MetricSpec& o : objectives) v.push_back(MetricValue(e, o.name));
+  return v;
+}
+
 const ModelView* FindModel(const Observation& run, ModelId id) {
   for (const ModelView& m : run.models) {
     if (m.id == id) return &m;

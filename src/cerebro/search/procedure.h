@@ -25,7 +25,15 @@ struct EpochMetrics {
   int epoch = 0;  // 1-based: "after epoch 1"
   double train_loss = 0, train_accuracy = 0;
   double val_loss = 0, val_accuracy = 0;
+  double seconds_per_example = 0;  // measured cost (spec.h's MetricSpec)
+  double num_parameters = 0;       // trainable parameters; 0 = unknown
 };
+
+// The value of the metric spec.h names `metric` ("accuracy", "loss", "num_parameters", ...).
+double MetricValue(const EpochMetrics& e, const std::string& metric);
+// The values of `objectives` in `e`, in order: a point for search/pareto.h.
+std::vector<double> ObjectiveValues(const EpochMetrics& e,
+                                    const std::vector<spec::MetricSpec>& objectives);
 
 struct ModelView {
   ModelId id = -1;
