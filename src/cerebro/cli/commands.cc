@@ -143,7 +143,12 @@ int CmdReplay(const CommandLine& line) {
   if (Status st = CheckFinished(dir); !st.ok()) return Fail(st);
   driver::RunOptions opts;
   opts.out_dir = line.Value("--out", dir + "-replay");
-  auto report = driver::ReplayExperiment(dir, opts);
+  StatusOr<driver::ReplayReport> report = Internal("not run");
+  {
+    ProgressPrinter progress(line.quiet);
+    progress.Attach(&opts, "replay " + dir);
+    report = driver::ReplayExperiment(dir, opts);
+  }
   if (!report.ok()) return Fail(report.status());
   const auto& r = *report;
   std::printf("replayed %s into %s: %lld of %lld epochs bitwise identical; max |difference| %.3g\n",
