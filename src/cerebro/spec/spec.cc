@@ -261,6 +261,7 @@ StatusOr<Param> ParseParam(const std::string& name, const Json& given, const std
 struct DataFileField {
   std::string field;
   std::string* path;
+  bool store = false;  // a store directory (its meta.json must exist), not a file
 };
 
 Status ParseData(Section& root, DataSpec* d, std::vector<DataFileField>* files) {
@@ -268,6 +269,20 @@ Status ParseData(Section& root, DataSpec* d, std::vector<DataFileField>* files) 
   if (v == nullptr) return InvalidArgument("data: missing (where is the dataset?)");
   RETURN_IF_ERROR(RequireObject(v, "data"));
   Section s(*v, "data");
+  if (const Json* store = s.Get("store")) {
+    if (!store->is_string() || store->get<std::string>().empty()) {
+      return InvalidArgument("data.store: expected the directory of a store made by `cerebro prepare`");
+    }
+    for (const char* key : {"format", "train", "validation", "feature_scale"}) {
+      if (s.Get(key) != nullptr) {
+        return InvalidArgument(std::string("data.") + key +
+                               ": not with data.store (the store was prepared from its own source)");
+      }
+    }
+    d->store = store->get<std::string>();
+    files->push_back({"data.store", &d->store, /*store=*/true});
+    return s.NoUnknownKeys();
+  }
   RETURN_IF_ERROR(s.String("format", &d->format, {"idx", "csv", "libsvm"}));
   RETURN_IF_ERROR(s.Double("feature_scale", &d->feature_scale));
   if (!(d->feature_scale != 0)) return InvalidArgument("data.feature_scale: must be non-zero");
@@ -576,8 +591,9 @@ Status ResolveDataFiles(const std::string& spec_path, const std::vector<DataFile
     const std::string written = *f.path;
     const bool relative = !fs::path(written).is_absolute();
     if (relative) *f.path = (base / written).lexically_normal().string();
-    auto [code, why] = WhyNotAFile(*f.path);
+    auto [code, why] = WhyNotAFile(f.store ? *f.path + "/meta.json" : *f.path);
     if (code == StatusCode::kOk) continue;
+    if (f.store && code == StatusCode::kNotFound) why = "has no meta.json (not a store made by `cerebro prepare`)";
     std::string message = f.field + ": " + written + ": " + why;
     if (why == "is a directory") message += ", expected a file";
     if (relative) {

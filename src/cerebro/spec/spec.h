@@ -62,6 +62,9 @@ struct DataSpec {
   char csv_delimiter = ',';
   int64_t libsvm_num_features = 0;
   double feature_scale = 1.0;
+  // data: {store: DIR}: run from a store made by `cerebro prepare` (absolute once parsed
+  // from a file); the fields above are then unused.
+  std::string store;
 };
 
 // The spec's named settings. Their spellings (in spec files, spec.json, flags and

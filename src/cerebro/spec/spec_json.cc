@@ -44,6 +44,8 @@ Json ToJson(const ExperimentSpec& s) {
   }
   data["feature_scale"] = s.data.feature_scale;
   j["data"] = data;
+  // A prepared store stands for the whole source (ParseData refuses both).
+  if (!s.data.store.empty()) j["data"] = Json{{"store", s.data.store}};
   Json params = Json::object();
   for (const Param& p : s.params) {
     Json when = Json::object();

@@ -691,3 +691,42 @@ TEST(SpecFileTest, ParsingAStringTouchesNoFiles) {
 
 }  // namespace
 }  // namespace cerebro::spec
+
+namespace cerebro::spec {
+namespace {
+
+// kGood's data section replaced by `data`.
+std::string WithDataSection(const std::string& data) {
+  std::string text = kGood;
+  const size_t begin = text.find("data:");
+  const size_t end = text.find("params:");
+  return text.replace(begin, end - begin, data);
+}
+
+TEST(SpecStoreTest, APreparedStoreIsResolvedCheckedAndRoundTrips) {
+  SpecDir dir;
+  dir.Write("exp/store/meta.json", "{}");
+  const std::string spec = dir.Write("exp/spec.yaml", WithDataSection("data: {store: store}\n"));
+  auto s = ParseSpecFile(spec);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->data.store, dir.path() + "/exp/store");
+  auto again = ParseSpecString(ToJson(*s).dump(), "resolved");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->data.store, s->data.store);
+  EXPECT_EQ(ToJson(*again)["data"].dump(), ToJson(*s)["data"].dump());
+
+  dir.Write("exp/empty/x", "");  // a directory without meta.json
+  auto no_meta = ParseSpecFile(dir.Write("exp/b.yaml", WithDataSection("data: {store: empty}\n")));
+  ASSERT_FALSE(no_meta.ok());
+  EXPECT_NE(no_meta.status().message().find("data.store: empty: has no meta.json"),
+            std::string::npos)
+      << no_meta.status().message();
+  auto both = ParseSpecString(
+      WithDataSection("data: {store: /s, train: {images: /a, labels: /b}}\n"), "s.yaml");
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.status().message(),
+            "s.yaml: data.train: not with data.store (the store was prepared from its own source)");
+}
+
+}  // namespace
+}  // namespace cerebro::spec
