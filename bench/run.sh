@@ -16,16 +16,24 @@
 # ray_tune / ray_tune_load = bench/peers/ray_tune.py --data-passing object_store / per_trial.
 #
 # Needs scripts/setup.sh (Cerebro); installs the peers itself (bench/setup_peers.sh:
-# Debian's python3-torch, a .venv-bench with Ray Tune), idempotently.
+# Debian's python3-torch, a .venv-bench with Ray Tune), idempotently. BENCH_PEER_PY=PATH
+# runs the peers with that Python instead and skips the set-up (smoke runs of the PyTorch
+# peers with /usr/bin/python3 where .venv-bench is missing; Ray Tune needs the venv).
 # Every run is wrapped in bench/peers/peak_rss.py, which samples the memory of the
-# whole process tree (driver + workers, or Ray's raylet/GCS/workers).
+# process tree of the command (driver + workers, or Ray's raylet/GCS/workers) and its own CPU.
+#
+# Like with like (issue 15): every timed `cerebro run` and `cerebro prepare` gets a fresh,
+# empty CEREBRO_CACHE (a store cache would otherwise let a run skip preparing), so Cerebro
+# prepares from the .gz files inside its timed process; the peers' store is prepared again
+# in every repetition, timed the same way (peak_rss.py), and bench/report.py adds that to
+# their wall. The peers get the spec's run.seed (--seed) and epochs; report.py checks both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKLOADS=${1:-"mlp_aug_4 cnn_plain"}
 REPEATS=${2:-3}
 SYSTEMS=${3:-"mop task sequential dp pytorch pytorch_ddp ray_tune"}
 PY=/usr/bin/python3
-VENV_PY=.venv-bench/bin/python
+VENV_PY=${BENCH_PEER_PY:-.venv-bench/bin/python}
 for sys in $SYSTEMS; do
   case $sys in
     mop|task|sequential|dp|pytorch|pytorch_ddp|ray_tune|ray_tune_load) ;;
@@ -34,7 +42,7 @@ for sys in $SYSTEMS; do
 done
 case " $SYSTEMS " in
   *" pytorch "*|*" pytorch_ddp "*|*" ray_tune "*|*" ray_tune_load "*)
-    bash bench/setup_peers.sh > /dev/null ;;
+    [ -n "${BENCH_PEER_PY:-}" ] || bash bench/setup_peers.sh > /dev/null ;;
 esac
 WORK=bench/work/runs-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$WORK"
@@ -43,46 +51,66 @@ cp build/cerebro build/cerebro-worker "$WORK/"
 
 case " $WORKLOADS " in *" mlp_aug_"*) $PY bench/make_augmented.py ;; esac
 
+# timed OUT CMD...: runs CMD under the sampler (OUT.mem.json), output in OUT.log, with a
+# fresh empty CEREBRO_CACHE removed afterwards. A failed run is reported and the benchmark
+# goes on (report.py shows the system as failed).
+timed() {
+  local out=$1 cache rc=0
+  shift
+  cache=$(mktemp -d "$WORK/cache.XXXXXX")
+  CEREBRO_CACHE=$cache $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- "$@" \
+    > "$out.log" 2>&1 || rc=$?
+  rm -rf "$cache"
+  [ "$rc" = 0 ] || echo "bench: $out failed (exit $rc; see $out.log)" >&2
+  return "$rc"
+}
+
+status=0
 for wl in $WORKLOADS; do
   spec=bench/specs/$wl.yaml
-  epochs=$($PY -c "import yaml,sys;print(yaml.safe_load(open('$spec'))['run']['epochs'])")
-  workers=$($PY -c "import yaml,sys;print(yaml.safe_load(open('$spec'))['run']['workers'])")
-  # The store the peers read: the same examples, shuffled once with the same seed.
-  store=$WORK/$wl-store
-  "$WORK/cerebro" prepare "$spec" --out "$store" --partitions "$workers" > /dev/null
+  run_field() { $PY -c "import yaml;print(int(yaml.safe_load(open('$spec'))['run']['$1']))"; }
+  epochs=$(run_field epochs)
+  workers=$(run_field workers)
+  seed=$(run_field seed)
   # The configurations, exactly as Cerebro generates them (a run's models.json).
   configs=$WORK/$wl-configs.json
   "$WORK/cerebro" configs "$spec" > "$configs"
   for r in $(seq 1 "$REPEATS"); do
+    # The store the peers read: the same examples, shuffled once with the same seed,
+    # prepared in every repetition under the same timer as the runs.
+    store=$WORK/$wl-store-$r
+    echo "bench: $wl prepare run $r" >&2
+    timed "$WORK/$wl-prep-$r" "$WORK/cerebro" prepare "$spec" --out "$store" --partitions "$workers"
     for sys in $SYSTEMS; do
       out=$WORK/$wl-$sys-$r
       echo "bench: $wl $sys run $r" >&2
       case $sys in
         mop|task|dp)
-          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
-            "$WORK/cerebro" run "$spec" --strategy "$sys" --workers "$workers" --quiet --out "$out" \
-            > "$out.log" 2>&1 ;;
+          timed "$out" "$WORK/cerebro" run "$spec" --strategy "$sys" --workers "$workers" --quiet \
+            --out "$out" || status=1 ;;
         sequential)
-          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
-            "$WORK/cerebro" run "$spec" --strategy sequential --quiet --out "$out" > "$out.log" 2>&1 ;;
+          timed "$out" "$WORK/cerebro" run "$spec" --strategy sequential --quiet --out "$out" \
+            || status=1 ;;
         pytorch)
-          $PY bench/peers/peak_rss.py --out "$out.mem.json" -- \
-            "$VENV_PY" bench/peers/pytorch_seq.py --store "$store" --configs "$configs" \
-            --epochs "$epochs" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+          timed "$out" "$VENV_PY" bench/peers/pytorch_seq.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --seed "$seed" --out "$out.json" --quiet || status=1 ;;
         pytorch_ddp)
-          $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- \
-            "$VENV_PY" bench/peers/pytorch_ddp.py --store "$store" --configs "$configs" \
-            --epochs "$epochs" --workers "$workers" --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+          timed "$out" "$VENV_PY" bench/peers/pytorch_ddp.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --seed "$seed" --workers "$workers" --out "$out.json" --quiet \
+            || status=1 ;;
         ray_tune|ray_tune_load)
           passing=object_store
           [ "$sys" = ray_tune_load ] && passing=per_trial
-          $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- \
-            "$VENV_PY" bench/peers/ray_tune.py --store "$store" --configs "$configs" \
-            --epochs "$epochs" --workers "$workers" --data-passing "$passing" \
-            --out "$out.json" --quiet > "$out.log" 2>&1 ;;
+          timed "$out" "$VENV_PY" bench/peers/ray_tune.py --store "$store" --configs "$configs" \
+            --epochs "$epochs" --seed "$seed" --workers "$workers" --data-passing "$passing" \
+            --out "$out.json" --quiet || status=1 ;;
       esac
     done
+    # One store on disk at a time: the last one stays for report.py's byte counts.
+    [ "$r" = "$REPEATS" ] || rm -rf "$store"
   done
   $PY bench/report.py --work "$WORK" --workload "$wl" --repeats "$REPEATS" --systems "$SYSTEMS" \
-      --store "$store" --command "bench/run.sh \"$WORKLOADS\" $REPEATS \"$SYSTEMS\""
+      --store "$WORK/$wl-store-$REPEATS" --spec "$spec" \
+      --command "bench/run.sh \"$WORKLOADS\" $REPEATS \"$SYSTEMS\"" || status=1
 done
+exit "$status"

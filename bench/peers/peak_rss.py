@@ -51,17 +51,21 @@ SESSION_RE = re.compile(r"/tmp/ray/session_[0-9_\-]+")
 
 def read_stat(pid):
     """(comm, ppid, rss_bytes) or None."""
+    # os.open/os.read and bytes: the sampler reads every process's stat file every sample,
+    # so this is most of its own CPU.
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read().decode(errors="replace")
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY)
+        try:
+            data = os.read(fd, 4096)
+        finally:
+            os.close(fd)
     except OSError:
         return None
-    lp, rp = data.find("("), data.rfind(")")
-    comm = data[lp + 1:rp]
+    lp, rp = data.find(b"("), data.rfind(b")")
     fields = data[rp + 2:].split()
     # fields[0] is state (field 3); ppid is field 4, rss (pages) is field 24.
     try:
-        return comm, int(fields[1]), int(fields[21]) * PAGE
+        return data[lp + 1:rp].decode(errors="replace"), int(fields[1]), int(fields[21]) * PAGE
     except (IndexError, ValueError):
         return None
 
