@@ -248,11 +248,18 @@ int PbtQuantileSize(int n, double quantile_fraction) {
 
 Json PbtExplore(const spec::ExperimentSpec& spec, const PbtOptions& options, const Json& params,
                 std::mt19937_64& rng) {
-  Json out = params;
+  // Built in spec order, so a param that becomes active sits where the space puts it; a
+  // condition names an earlier param, whose explored value is already in `out`.
+  Json out = Json::object();
   for (const spec::Param& p : spec.params) {
-    if (!p.searched) continue;
-    const spec::Distribution& d = p.dist;
+    // Inactive under the explored parents: dropped, and no draw is spent on it.
+    if (!spec::Applies(p, out)) continue;
     const auto old = params.find(p.name);
+    if (!p.searched) {
+      out[p.name] = old != params.end() ? *old : p.value;
+      continue;
+    }
+    const spec::Distribution& d = p.dist;
     const bool resample = Uniform01(rng) < options.resample_probability;
     if (d.kind == Kind::kChoice) {
       const auto at = old == params.end()
@@ -267,6 +274,7 @@ Json PbtExplore(const spec::ExperimentSpec& spec, const PbtOptions& options, con
       out[p.name] = d.choices[static_cast<size_t>(std::clamp<int64_t>(moved, 0, last))];
       continue;
     }
+    // Newly active (absent from the parent): drawn from its prior.
     if (resample || old == params.end() || !old->is_number()) {
       out[p.name] = Sample(d, rng);
       continue;
@@ -274,6 +282,12 @@ Json PbtExplore(const spec::ExperimentSpec& spec, const PbtOptions& options, con
     const double factor =
         options.perturbation_factors[UniformBelow(rng, options.perturbation_factors.size())];
     out[p.name] = Perturbed(d, old->get<double>() * factor);
+  }
+  // Params the spec does not name (a model `cerebro ctl add` gave extra keys) stay as they are.
+  for (auto it = params.begin(); it != params.end(); ++it) {
+    const bool named = std::any_of(spec.params.begin(), spec.params.end(),
+                                   [&](const spec::Param& p) { return p.name == it.key(); });
+    if (!named) out[it.key()] = it.value();
   }
   return out;
 }

@@ -45,6 +45,9 @@ int PbtQuantileSize(int n, double quantile_fraction);
 // choice moves one position up or down (clamped to the ends) and a number is multiplied by
 // one of perturbation_factors, then quantized as its distribution is, kept integral when
 // it is and clamped to its bounds (Ray does not clamp). Fixed params are left alone.
+// Conditions (spec::Param::when) hold in the result: walking the params in spec order, one
+// inactive under its explored parents is dropped (no draw is spent on it) and one that
+// becomes active is drawn from its prior (a fixed one takes its value).
 spec::Json PbtExplore(const spec::ExperimentSpec& spec, const PbtOptions& options,
                       const spec::Json& params, std::mt19937_64& rng);
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -102,6 +103,58 @@ TEST(PbtExploreTest, PerturbsByAFactorShiftsChoicesKeepsIntsAndBounds) {
   EXPECT_EQ(x, PbtExplore(spec, o, params, b));
   EXPECT_GE(x["lr"].get<double>(), 1e-4);
   EXPECT_LE(x["lr"].get<double>(), 1e-1);
+}
+
+TEST(PbtExploreTest, ExploredConfigsSatisfyTheConditions) {
+  const spec::ExperimentSpec spec = testing::ParseTestSpec(
+      "  model: {choice: [mlp, cnn]}\n"
+      "  hidden: {when: {model: mlp}, choice: [[64], [128, 64]]}\n"
+      "  conv_channels: {when: {model: cnn}, choice: [[16, 32], [32, 64]]}\n"
+      "  optimizer: {choice: [sgd, adam]}\n"
+      "  momentum: {when: {optimizer: sgd}, uniform: [0.5, 0.99]}\n"
+      "  nesterov: {when: {optimizer: sgd}, value: true}\n"
+      "  lr: {loguniform: [-4, -1]}\n",
+      "search: {method: pbt, num_models: 4}\n");
+  const spec::Json parent = {{"model", "mlp"},     {"hidden", {64}}, {"optimizer", "sgd"},
+                             {"momentum", 0.9},    {"nesterov", true}, {"lr", 0.01}};
+  std::set<std::string> models, optimizers;
+  for (double resample : {0.0, 0.5, 1.0}) {
+    PbtOptions o;
+    o.resample_probability = resample;
+    for (uint64_t seed = 0; seed < 64; ++seed) {
+      std::mt19937_64 rng(seed);
+      const spec::Json e = PbtExplore(spec, o, parent, rng);
+      models.insert(e["model"].get<std::string>());
+      optimizers.insert(e["optimizer"].get<std::string>());
+      // A param exists exactly where its condition holds.
+      EXPECT_EQ(e.contains("hidden"), e["model"] == "mlp") << e.dump();
+      EXPECT_EQ(e.contains("conv_channels"), e["model"] == "cnn") << e.dump();
+      EXPECT_EQ(e.contains("momentum"), e["optimizer"] == "sgd") << e.dump();
+      EXPECT_EQ(e.contains("nesterov"), e["optimizer"] == "sgd") << e.dump();
+      if (e.contains("conv_channels")) {  // newly active: a value of its prior
+        EXPECT_TRUE(e["conv_channels"] == spec::Json({16, 32}) ||
+                    e["conv_channels"] == spec::Json({32, 64}))
+            << e.dump();
+      }
+      if (e.contains("nesterov")) EXPECT_EQ(e["nesterov"], true);
+      if (e.contains("momentum")) {
+        EXPECT_GE(e["momentum"].get<double>(), 0.5 * 0.8 - 1e-12);
+        EXPECT_LE(e["momentum"].get<double>(), 0.99);
+      }
+      // Spec order, whatever became active.
+      std::vector<std::string> keys;
+      for (auto it = e.begin(); it != e.end(); ++it) keys.push_back(it.key());
+      std::vector<std::string> order = {"model", "hidden", "conv_channels", "optimizer",
+                                        "momentum", "nesterov", "lr"};
+      order.erase(std::remove_if(order.begin(), order.end(),
+                                 [&](const std::string& k) { return !e.contains(k); }),
+                  order.end());
+      EXPECT_EQ(keys, order) << e.dump();
+    }
+  }
+  // Both branches were explored into.
+  EXPECT_EQ(models, (std::set<std::string>{"mlp", "cnn"}));
+  EXPECT_EQ(optimizers, (std::set<std::string>{"sgd", "adam"}));
 }
 
 // The run as the procedure sees it: each model's validation accuracy per epoch.
