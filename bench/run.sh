@@ -27,6 +27,9 @@
 # prepares from the .gz files inside its timed process; the peers' store is prepared again
 # in every repetition, timed the same way (peak_rss.py), and bench/report.py adds that to
 # their wall. The peers get the spec's run.seed (--seed) and epochs; report.py checks both.
+# BENCH_BUILD=DIR benchmarks the cerebro and cerebro-worker of DIR (default build/);
+# BENCH_WORK=DIR keeps the runs there (default bench/work/runs-<time>); BENCH_RESULTS=DIR
+# writes the tables there (default bench/results). bench/tests/test_run_sh.py uses all three.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORKLOADS=${1:-"mlp_aug_4 cnn_plain"}
@@ -44,10 +47,12 @@ case " $SYSTEMS " in
   *" pytorch "*|*" pytorch_ddp "*|*" ray_tune "*|*" ray_tune_load "*)
     [ -n "${BENCH_PEER_PY:-}" ] || bash bench/setup_peers.sh > /dev/null ;;
 esac
-WORK=bench/work/runs-$(date +%Y%m%d-%H%M%S)
+WORK=${BENCH_WORK:-bench/work/runs-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$WORK"
 # Private copies of the binaries: a rebuild during the benchmark cannot change them.
-cp build/cerebro build/cerebro-worker "$WORK/"
+# BENCH_BUILD=DIR takes them from DIR instead of build/.
+BUILD=${BENCH_BUILD:-build}
+cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"
 
 case " $WORKLOADS " in *" mlp_aug_"*) $PY bench/make_augmented.py ;; esac
 
@@ -110,7 +115,7 @@ for wl in $WORKLOADS; do
     [ "$r" = "$REPEATS" ] || rm -rf "$store"
   done
   $PY bench/report.py --work "$WORK" --workload "$wl" --repeats "$REPEATS" --systems "$SYSTEMS" \
-      --store "$WORK/$wl-store-$REPEATS" --spec "$spec" \
+      --store "$WORK/$wl-store-$REPEATS" --spec "$spec" --results-dir "${BENCH_RESULTS:-bench/results}" \
       --command "bench/run.sh \"$WORKLOADS\" $REPEATS \"$SYSTEMS\"" || status=1
 done
 exit "$status"

@@ -185,7 +185,6 @@ def ddp_rank(rank, world, port, case, out_dir):
     x_all = torch.from_numpy(rng.normal(size=(sum(n_per_rank), 5)))
     y_all = torch.from_numpy(rng.integers(0, 3, size=sum(n_per_rank)).astype(np.int64))
     starts = np.cumsum([0] + n_per_rank)
-    mine_rows = torch.arange(int(starts[rank]), int(starts[rank + 1]))  # this rank's partition
     b = pytorch_ddp.local_batch_sizes(DDP_PARAMS["batch_size"], world)
     steps, global_sizes = pytorch_ddp.step_plan(n_per_rank, b)
 
@@ -220,7 +219,6 @@ def ddp_rank(rank, world, port, case, out_dir):
             worst = max(worst, float((p.grad - q.grad).abs().max()))
         opt.step()
         opt_single.step()
-    del mine_rows
     with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
         json.dump({"rank": rank, "steps": steps, "global_sizes": global_sizes,
                    "max_abs_grad_diff": worst}, f)
@@ -229,28 +227,15 @@ def ddp_rank(rank, world, port, case, out_dir):
 
 
 def check_ddp(work):
-    import multiprocessing
-    import socket
+    import pytorch_ddp
     failures = []
     # Equal partitions with a partial last step; then unequal ones (rank 1 runs out first).
     for case in ({"name": "equal", "n_per_rank": [12, 12]},
                  {"name": "unequal", "n_per_rank": [15, 6]}):
         out_dir = tempfile.mkdtemp(prefix=f"ddp-{case['name']}-", dir=work)
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        ctx = multiprocessing.get_context("spawn")
-        procs = [ctx.Process(target=ddp_rank, args=(r, 2, port, case, out_dir))
-                 for r in range(2)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(300)
-            if p.exitcode is None:
-                p.kill()
-                p.join()
-        if any(p.exitcode != 0 for p in procs):
-            failures.append(f"ddp {case['name']}: rank exit codes {[p.exitcode for p in procs]}")
+        codes = pytorch_ddp.run_ranks(2, ddp_rank, case, out_dir)
+        if any(c != 0 for c in codes):
+            failures.append(f"ddp {case['name']}: rank exit codes {codes}")
             continue
         ranks = [json.load(open(os.path.join(out_dir, f"rank{r}.json"))) for r in range(2)]
         worst = max(r["max_abs_grad_diff"] for r in ranks)
@@ -276,7 +261,10 @@ def main():
     try:
         failures = []
         if a.only in (None, "data"):
-            failures += check_data(os.path.abspath(a.cerebro), work)
+            try:
+                failures += check_data(os.path.abspath(a.cerebro), work)
+            except subprocess.CalledProcessError as e:
+                failures.append(f"data: {' '.join(e.cmd[:2])} failed (exit {e.returncode})")
         if a.only in (None, "ddp"):
             failures += check_ddp(work)
     finally:

@@ -263,12 +263,13 @@ def rank_main(rank, world, port, opts, configs, result_dir):
     dist.destroy_process_group()
 
 
-def run_ranks(world, opts, configs, result_dir):
-    """Starts the W ranks and waits; if one fails, stops the others. Returns the exit
-    codes."""
+def run_ranks(world, target, *args):
+    """Starts W rank processes target(rank, world, port, *args) on a free 127.0.0.1 port
+    and waits; if one fails, stops the others. Returns the exit codes. (Also the launcher
+    of check_equivalence.py's gradient check.)"""
     ctx = multiprocessing.get_context("spawn")  # as torch.multiprocessing.spawn
     port = free_port()
-    procs = [ctx.Process(target=rank_main, args=(r, world, port, opts, configs, result_dir),
+    procs = [ctx.Process(target=target, args=(r, world, port) + args,
                          name=f"ddp-rank{r}", daemon=True) for r in range(world)]
     for p in procs:
         p.start()
@@ -315,7 +316,7 @@ def main():
             "threads": args.threads, "quiet": args.quiet, "timeout": args.timeout}
     result_dir = tempfile.mkdtemp(prefix="peers_ddp_")
     try:
-        codes = run_ranks(world, opts, configs, result_dir)
+        codes = run_ranks(world, rank_main, opts, configs, result_dir)
         if any(c != 0 for c in codes):
             print(f"pytorch_ddp: rank exit codes {codes}", file=sys.stderr)
             sys.exit(1)
