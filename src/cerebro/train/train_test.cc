@@ -189,6 +189,22 @@ TEST_F(WorkerApiTest, ValidateModelConfigNamesTheFieldAndTruncates) {
   EXPECT_EQ(cerebro_validate_model_config("{", nullptr, 0), CEREBRO_ERR_INVALID);
 }
 
+TEST(WorkerApiNumParametersTest, CountsTheNetsTrainableParametersForTheDataShape) {
+  const int64_t shape[] = {kFeatures};
+  int64_t n = -1;
+  char err[256] = {0};
+  ASSERT_EQ(cerebro_model_num_parameters(kMlp, shape, 1, kClasses, &n, err, sizeof err),
+            CEREBRO_OK)
+      << err;
+  EXPECT_EQ(n, (kFeatures * 32 + 32) + (32 * kClasses + kClasses));  // two Linear layers
+  EXPECT_EQ(cerebro_model_num_parameters(R"({"model":"mlp","hidden":[0]})", shape, 1, kClasses,
+                                         &n, err, sizeof err),
+            CEREBRO_ERR_INVALID);
+  EXPECT_STREQ(err, "params.hidden: expected a list of positive integers");
+  EXPECT_EQ(cerebro_model_num_parameters(kMlp, shape, 0, kClasses, &n, err, sizeof err),
+            CEREBRO_ERR_INVALID);
+}
+
 TEST_F(WorkerApiTest, LoadPartitionErrors) {
   Worker w;
   EXPECT_EQ(w.Load((root_ / "missing").string(), "train", 0), CEREBRO_ERR_DATA);

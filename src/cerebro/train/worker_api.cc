@@ -210,6 +210,29 @@ int cerebro_average_states(const char* model_config_json, const int64_t* feature
   });
 }
 
+int cerebro_model_num_parameters(const char* model_config_json, const int64_t* feature_shape,
+                                 int feature_rank, int64_t num_outputs, int64_t* out, char* err,
+                                 size_t err_cap) {
+  return Guarded(AllAs(CEREBRO_ERR_MODEL), err, err_cap, [&]() {
+    if (model_config_json == nullptr || feature_shape == nullptr || out == nullptr ||
+        feature_rank < 1 || num_outputs < 1) {
+      return Fail(CEREBRO_ERR_INVALID, "num_parameters: bad arguments", err, err_cap);
+    }
+    auto config = cerebro::model::ParseModelConfig(model_config_json);
+    if (!config.ok()) return Fail(CEREBRO_ERR_INVALID, config.status().message(), err, err_cap);
+    const cerebro::model::InputSpec input{
+        std::vector<int64_t>(feature_shape, feature_shape + feature_rank), num_outputs};
+    auto net = cerebro::model::BuildNet(*config, input);
+    if (!net.ok()) return Fail(UnitErrorCode(net.status()), net.status().message(), err, err_cap);
+    int64_t n = 0;
+    for (const torch::Tensor& p : net->module->parameters()) {
+      if (p.requires_grad()) n += p.numel();
+    }
+    *out = n;
+    return static_cast<int>(CEREBRO_OK);
+  });
+}
+
 int cerebro_blas_suggested_coretype(char* buf, size_t cap) {
   try {
     std::string core = cerebro::train::SuggestedOpenBlasCoreType();

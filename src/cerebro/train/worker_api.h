@@ -100,6 +100,15 @@ int cerebro_average_states(const char* model_config_json, const int64_t* feature
                            const size_t* state_sizes, int n, uint8_t** out_state,
                            size_t* out_size, char* err, size_t err_cap);
 
+/* Counts the trainable parameters (elements of the parameters that require gradients) of
+ * the model `model_config_json` built for data of shape feature_shape[0..feature_rank)
+ * with num_outputs outputs, into *out. CEREBRO_OK, or CEREBRO_ERR_INVALID (bad config or
+ * arguments) / _MODEL (the net could not be built). Builds the net once (freshly
+ * initialised weights, no data): the driver uses it for the num_parameters metric. */
+int cerebro_model_num_parameters(const char* model_config_json, const int64_t* feature_shape,
+                                 int feature_rank, int64_t num_outputs, int64_t* out, char* err,
+                                 size_t err_cap);
+
 /* When the OpenBLAS in this process did not recognise the CPU and runs generic kernels,
  * writes the OPENBLAS_CORETYPE value that selects the right ones (e.g. "SkylakeX") and
  * returns 1; otherwise returns 0. OpenBLAS reads the variable only at load time, so a
