@@ -19,8 +19,9 @@ What every column means is the same for every system (issue 15, items 11-15):
   val acc, best epoch   max over models and epochs.
   sampler CPU s the memory sampler's own CPU seconds while the run ran (peak_rss.py), and
                 per sample (every 0.1 s).
-The run seed and epochs every system used are checked against the spec's; a mismatch is
-an error (the report still prints, then exits 1).
+The run seed and epochs every system used are checked against the spec's, and every
+timed Cerebro run and store preparation must have prepared from the source files (not
+linked a cached store); a mismatch is an error (the report still prints, then exits 1).
 """
 import argparse
 import datetime
@@ -76,6 +77,23 @@ def check_run(what, seed, epochs, spec_seed, spec_epochs):
         raise ValueError(f"{what} ran {epochs} epochs, the spec says {spec_epochs}")
 
 
+REUSED = "reused prepared store"  # data/store_cache.h PreparedStore::Describe()
+
+
+def check_prepared(log_path):
+    """A timed run or prepare must have prepared its store from the .gz files: its log
+    (what Cerebro prints: "data: prepared store KEY (2.3 s)" or "data: reused prepared
+    store KEY (0.0 s)") must not say that it linked one from a store cache."""
+    try:
+        with open(log_path, errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return  # no log: nothing says it reused
+    if REUSED in text:
+        raise ValueError(f"{log_path}: {REUSED}: the store came from a cache, not from the "
+                         "source files (run.sh gives every timed run a fresh CEREBRO_CACHE)")
+
+
 def sampler_cpu(mem):
     return mem.get("sampler_cpu_seconds", float("nan"))
 
@@ -88,6 +106,7 @@ def sampler_ms_per_sample(mem):
 
 def cerebro_row(run_dir, mem, strategy, store_train, store_val, workers, spec_seed, spec_epochs):
     s = load(os.path.join(run_dir, "summary.json"))
+    check_prepared(run_dir + ".log")
     check_run(f"{run_dir} (cerebro {strategy})", s["seed"], s["epochs"], spec_seed, spec_epochs)
     t = s["timing"]
     held = store_train + store_val  # every example once across the workers
@@ -139,7 +158,9 @@ def collect(work, workload, repeats, systems, store, spec):
                     rows[sys_name].append(cerebro_row(base, mem, sys_name, train_b, val_b, workers,
                                                       spec_seed, spec_epochs))
                 else:
-                    prep_mem = load(os.path.join(work, f"{workload}-prep-{r}.mem.json"))
+                    prep = os.path.join(work, f"{workload}-prep-{r}")
+                    check_prepared(prep + ".log")
+                    prep_mem = load(prep + ".mem.json")
                     rows[sys_name].append(peer_row(base, load(base + ".json"), mem, prep_mem,
                                                    spec_seed, spec_epochs))
             except (OSError, KeyError, ValueError, TypeError) as e:

@@ -1,6 +1,6 @@
-"""bench/report.py on made-up runs (issue 15 items 11-14): preparation in both walls,
-Ray Tune's exit wait out of the ratio, one accuracy definition for every system, the
-spec's seed and workers.
+"""bench/report.py on made-up runs (issue 15 items 11-14): preparation in both walls (and
+prepared from scratch), Ray Tune's exit wait out of the ratio, one accuracy definition for
+every system, the spec's seed and workers.
 
   /usr/bin/python3 -m pytest -q -p no:cacheprovider bench/tests
 """
@@ -132,3 +132,19 @@ def test_sampler_cpu_is_shown_per_system(tmp_path):
     t = table(text)
     assert (t["mop"]["sampler CPU s"], t["ray_tune"]["sampler CPU s"]) == \
         ("0.25 (2.5 ms/sample)", "0.50 (5.0 ms/sample)")
+
+
+def test_a_store_from_the_cache_is_an_error(tmp_path):
+    work, spec, store = make_work(tmp_path / "w")
+    with open(os.path.join(work, "wl-mop-1.log"), "w") as f:
+        f.write("data: reused prepared store 0123456789abcdef (0.0 s)\n")
+    with open(os.path.join(work, "wl-prep-1.log"), "w") as f:
+        f.write("data: prepared store 0123456789abcdef (2.3 s)\n")
+    rc, text = run_report(work, spec, store, str(tmp_path / "r"))
+    assert rc == 1
+    t = table(text)
+    assert t["mop"]["prep s"] == "failed" and t["ray_tune"]["prep s"] == "3.0"
+    with open(os.path.join(work, "wl-prep-1.log"), "w") as f:
+        f.write("data: reused prepared store 0123456789abcdef (0.0 s)\n")
+    _, problems, _ = report.collect(work, "wl", 1, ["ray_tune"], store, spec)
+    assert any("reused prepared store" in p for p in problems)
