@@ -200,7 +200,8 @@ def render(rows, workload, repeats, workers, command):
         f"{s} " + ", ".join(f"{x['wall']:.1f}" for x in rows[s]) for s in rows),
               "", "'prep s': Cerebro's systems report their run's own record (summary.json "
               "timing.prepare_seconds: reading and partitioning the .gz files, hashing the store, starting "
-              "the workers; each run with a fresh, empty CEREBRO_CACHE, so it prepares from scratch); the "
+              "the workers; bench/run.sh gives each timed run a fresh, empty CEREBRO_CACHE, or with BENCH_CACHE=off "
+              "none, so it prepares from scratch, and this report refuses a run that reused a cached store); the "
               "peers load a store made by `cerebro prepare` before their timed run, and that step's wall "
               "(timed the same way as the runs, once per repetition) is their 'prep s'. 'exit wait s': "
               "after ray.shutdown() the Ray Tune runner waits (up to 15 s) until no process of the Ray "

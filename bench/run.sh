@@ -28,6 +28,7 @@
 # in every repetition, timed the same way (peak_rss.py), and bench/report.py adds that to
 # their wall. The peers get the spec's run.seed (--seed) and epochs; report.py checks both.
 # BENCH_BUILD=DIR benchmarks the cerebro and cerebro-worker of DIR (default build/);
+# BENCH_CACHE=off runs Cerebro with its store cache off instead of a fresh, empty one.
 # BENCH_WORK=DIR keeps the runs there (default bench/work/runs-<time>); BENCH_RESULTS=DIR
 # writes the tables there (default bench/results). bench/tests/test_run_sh.py uses all three.
 set -euo pipefail
@@ -57,15 +58,16 @@ cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"
 case " $WORKLOADS " in *" mlp_aug_"*) $PY bench/make_augmented.py ;; esac
 
 # timed OUT CMD...: runs CMD under the sampler (OUT.mem.json), output in OUT.log, with a
-# fresh empty CEREBRO_CACHE removed afterwards. A failed run is reported and the benchmark
-# goes on (report.py shows the system as failed).
+# fresh empty CEREBRO_CACHE removed afterwards (BENCH_CACHE=off: CEREBRO_CACHE=off, no
+# cache at all, so a run neither keys nor stores its store). A failed run is reported and
+# the benchmark goes on (report.py shows the system as failed).
 timed() {
-  local out=$1 cache rc=0
+  local out=$1 cache=off rc=0
   shift
-  cache=$(mktemp -d "$WORK/cache.XXXXXX")
+  [ "${BENCH_CACHE:-fresh}" = off ] || cache=$(mktemp -d "$WORK/cache.XXXXXX")
   CEREBRO_CACHE=$cache $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- "$@" \
     > "$out.log" 2>&1 || rc=$?
-  rm -rf "$cache"
+  [ "$cache" = off ] || rm -rf "$cache"
   [ "$rc" = 0 ] || echo "bench: $out failed (exit $rc; see $out.log)" >&2
   return "$rc"
 }

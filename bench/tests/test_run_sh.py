@@ -10,6 +10,7 @@ import os
 import stat
 import subprocess
 
+import pytest
 import yaml
 
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -63,7 +64,8 @@ def executable(path, text):
     return str(path)
 
 
-def test_run_sh_passes_the_seed_and_a_fresh_cache(tmp_path):
+@pytest.mark.parametrize("cache_mode", ["fresh", "off"])
+def test_run_sh_passes_the_seed_and_a_fresh_cache(tmp_path, cache_mode):
     spec = yaml.safe_load(open(os.path.join(BENCH, "specs", WORKLOAD + ".yaml")))["run"]
     assert spec["seed"] != 2026  # else a seed that never reaches the peers would not show
     build = tmp_path / "build"
@@ -73,7 +75,8 @@ def test_run_sh_passes_the_seed_and_a_fresh_cache(tmp_path):
     log = tmp_path / "log.jsonl"
     env = dict(os.environ, FAKE_LOG=str(log), BENCH_BUILD=str(build),
                BENCH_PEER_PY=executable(tmp_path / "peer-python", FAKE_PEER_PY),
-               BENCH_WORK=str(tmp_path / "work"), BENCH_RESULTS=str(tmp_path / "results"))
+               BENCH_WORK=str(tmp_path / "work"), BENCH_RESULTS=str(tmp_path / "results"),
+               BENCH_CACHE=cache_mode)
     systems = "mop sequential pytorch pytorch_ddp ray_tune"
     r = subprocess.run(["bash", os.path.join(BENCH, "run.sh"), WORKLOAD, "2", systems], env=env,
                        capture_output=True, text=True, timeout=300)
@@ -93,10 +96,13 @@ def test_run_sh_passes_the_seed_and_a_fresh_cache(tmp_path):
     assert all(c["argv"][c["argv"].index("--partitions") + 1] == str(spec["workers"])
                for c in prepares)
     assert len(timed) == 2 + 2 * 2
-    assert all(c["cache_empty_dir"] for c in timed), timed
-    caches = [c["cache"] for c in timed]
-    assert len(set(caches)) == len(caches)  # a fresh one per timed run
-    assert not any(os.path.exists(c) for c in caches)  # and removed afterwards
+    if cache_mode == "off":
+        assert all(c["cache"] == "off" for c in timed), timed
+    else:
+        assert all(c["cache_empty_dir"] for c in timed), timed
+        caches = [c["cache"] for c in timed]
+        assert len(set(caches)) == len(caches)  # a fresh one per timed run
+        assert not any(os.path.exists(c) for c in caches)  # and removed afterwards
 
     [table] = os.listdir(tmp_path / "results")
     text = (tmp_path / "results" / table).read_text()
