@@ -12,7 +12,9 @@ namespace {
 
 constexpr const char* kFile = "summary.json";
 
-Json HistoryJson(const std::vector<EpochRow>& rows) {
+// `examples`: a multi-objective summary also keeps each row's training examples, so a
+// reader can tell seconds_per_example (seconds / train_examples) from it.
+Json HistoryJson(const std::vector<EpochRow>& rows, bool examples) {
   Json h = Json::array();
   for (const auto& r : rows) {
     h.push_back({{"epoch", r.epoch},
@@ -21,11 +23,12 @@ Json HistoryJson(const std::vector<EpochRow>& rows) {
                  {"val_loss", r.val_loss},
                  {"val_accuracy", r.val_accuracy},
                  {"seconds", r.seconds}});
+    if (examples) h.back()["train_examples"] = r.train_examples;
   }
   return h;
 }
 
-Json ModelJson(const ModelOutcome& m) {
+Json ModelJson(const ModelOutcome& m, bool multi_objective) {
   Json j = {{"id", m.id},
             {"rank", m.rank},
             {"params", m.params},
@@ -33,10 +36,11 @@ Json ModelJson(const ModelOutcome& m) {
   if (!m.failure.empty()) j["failure"] = m.failure;
   j["train_units"] = m.train_units;
   j["eval_units"] = m.eval_units;
-  j["history"] = HistoryJson(m.history);
+  j["history"] = HistoryJson(m.history, multi_objective);
   j["checkpoint"] = m.checkpoint.empty() ? Json(nullptr) : Json(m.checkpoint);
   j["origin"] = std::string(EnumName(m.origin));
   if (m.parent >= 0) j["parent"] = m.parent;
+  if (m.num_parameters > 0) j["num_parameters"] = m.num_parameters;
   return j;
 }
 
@@ -49,6 +53,7 @@ StatusOr<EpochRow> ParseEpochRow(const JsonFields& f, int model_id) {
   RETURN_IF_ERROR(f.DoubleOrNull("val_loss", &r.val_loss));
   RETURN_IF_ERROR(f.DoubleOrNull("val_accuracy", &r.val_accuracy));
   RETURN_IF_ERROR(f.DoubleOrNull("seconds", &r.seconds));
+  if (f.Find("train_examples") != nullptr) RETURN_IF_ERROR(f.Int64("train_examples", &r.train_examples));
   return r;
 }
 
@@ -73,6 +78,9 @@ StatusOr<ModelOutcome> ParseModel(const JsonFields& f) {
   // Summaries written before models had an origin are all from the search.
   RETURN_IF_ERROR(f.Enum("origin", &m.origin, /*optional=*/true));
   if (f.Find("parent") != nullptr) RETURN_IF_ERROR(f.Int("parent", &m.parent));
+  if (f.Find("num_parameters") != nullptr) {
+    RETURN_IF_ERROR(f.Int64("num_parameters", &m.num_parameters));
+  }
   return m;
 }
 
@@ -90,10 +98,30 @@ Status ParseTiming(const JsonFields& f, RunTiming* t) {
   return f.Uint64("state_bytes_moved", &t->state_bytes_moved);
 }
 
+// "objectives" and "pareto_front", present only in multi-objective summaries.
+Status ParseObjectives(const JsonFields& f, Summary* s) {
+  if (f.Find("objectives") == nullptr) return Status::Ok();
+  ASSIGN_OR_RETURN(const Json* objectives, f.Array("objectives"));
+  for (size_t i = 0; i < objectives->size(); ++i) {
+    ASSIGN_OR_RETURN(JsonFields o, f.Element("objectives", *objectives, i));
+    spec::MetricSpec m;
+    RETURN_IF_ERROR(o.String("name", &m.name));
+    RETURN_IF_ERROR(o.Enum("direction", &m.direction));
+    s->objectives.push_back(m);
+  }
+  ASSIGN_OR_RETURN(const Json* front, f.Array("pareto_front"));
+  for (const Json& id : *front) {
+    if (!id.is_number_integer()) return f.Expected("pareto_front", "an array of model ids");
+    s->pareto_front.push_back(id.get<int>());
+  }
+  return Status::Ok();
+}
+
 Status ParseRoot(const JsonFields& f, Summary* s) {
   RETURN_IF_ERROR(f.String("name", &s->name, /*optional=*/true));
   RETURN_IF_ERROR(f.String("metric", &s->metric));
   RETURN_IF_ERROR(f.Enum("direction", &s->direction));
+  RETURN_IF_ERROR(ParseObjectives(f, s));
   const Json* best = f.Find("best");
   if (best == nullptr || !(best->is_object() || best->is_null())) {
     return f.Expected("best", "an object or null");
@@ -131,12 +159,19 @@ Status ParseRoot(const JsonFields& f, Summary* s) {
 
 Json SummaryToJson(const Summary& s) {
   Json models = Json::array();
-  for (const auto& m : s.models) models.push_back(ModelJson(m));
+  for (const auto& m : s.models) models.push_back(ModelJson(m, !s.objectives.empty()));
   const std::string direction(EnumName(s.direction));
   Json j = Json::object();
   if (!s.name.empty()) j["name"] = s.name;
   j["metric"] = s.metric;
   j["direction"] = direction;
+  if (!s.objectives.empty()) {
+    j["objectives"] = Json::array();
+    for (const spec::MetricSpec& o : s.objectives) {
+      j["objectives"].push_back({{"name", o.name}, {"direction", std::string(EnumName(o.direction))}});
+    }
+    j["pareto_front"] = s.pareto_front;
+  }
   if (s.best_model >= 0) {
     j["best"] = {{"model_id", s.best_model},
                  {"metric", s.metric},

@@ -32,6 +32,9 @@ struct ModelOutcome {
   int rank = 0;            // 1 = best (see RankModels in driver/ for the rule)
   ModelOrigin origin = ModelOrigin::kSearch;
   int parent = -1;         // the model it was cloned or warm-started from, -1 if none
+  // Trainable parameters, counted when an objective needs them (num_parameters); 0 = not
+  // counted, and then not written.
+  int64_t num_parameters = 0;
 };
 
 struct RunTiming {
@@ -51,8 +54,13 @@ struct RunTiming {
 
 struct Summary {
   std::string name;                  // the spec's name ("" if none)
-  std::string metric = "accuracy";   // the ranking metric's name
+  std::string metric = "accuracy";   // the ranking metric's name (the first objective's)
   spec::Direction direction = spec::Direction::kMaximize;
+  // A run with two or more objectives (spec.h): all of them, in order, and the ids of the
+  // models no other model dominates, in rank order. Both empty (and not written) for
+  // one objective, so single-metric summaries read and write as before.
+  std::vector<spec::MetricSpec> objectives;
+  std::vector<int> pareto_front;
   int best_model = -1;               // -1: no model finished an epoch without failing
   double best_value = 0;
   std::string strategy, backend, order;

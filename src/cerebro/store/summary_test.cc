@@ -103,6 +103,47 @@ TEST(SummaryTest, KeepsTheLayoutReadersUse) {
   EXPECT_FALSE(j.contains("name"));
 }
 
+// A two-objective summary adds the objectives and the front after "direction", each
+// model's parameter count and each row's training examples; it reads back the same.
+TEST(SummaryTest, TwoObjectivesAddTheFrontAndRoundTrip) {
+  Summary s = TwoModels();
+  s.objectives = {{"accuracy", spec::Direction::kMaximize},
+                  {"num_parameters", spec::Direction::kMinimize}};
+  s.pareto_front = {1, 0};
+  s.models[0].num_parameters = 1234;
+  s.models[0].history[0].train_examples = 300;
+  const Json j = SummaryToJson(s);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  ASSERT_GE(keys.size(), 6u);
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + 6),
+            (std::vector<std::string>{"name", "metric", "direction", "objectives", "pareto_front",
+                                      "best"}));
+  EXPECT_EQ(j["objectives"].dump(),
+            R"([{"name":"accuracy","direction":"max"},{"name":"num_parameters","direction":"min"}])");
+  EXPECT_EQ(j["pareto_front"], (Json{1, 0}));
+  EXPECT_EQ(j["models"][0]["num_parameters"], 1234);
+  EXPECT_EQ(j["models"][0]["history"][0]["train_examples"], 300);
+  auto back = ParseSummary(j.dump(2), "summary.json");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(SummaryToJson(*back), j);
+  EXPECT_EQ(back->pareto_front, (std::vector<int>{1, 0}));
+  EXPECT_EQ(back->models[0].num_parameters, 1234);
+  // One objective writes none of it.
+  const Json single = SummaryToJson(TwoModels());
+  EXPECT_FALSE(single.contains("objectives"));
+  EXPECT_FALSE(single.contains("pareto_front"));
+  EXPECT_FALSE(single["models"][0].contains("num_parameters"));
+  EXPECT_FALSE(single["models"][0]["history"][0].contains("train_examples"));
+  // A front of something other than ids is refused, naming it.
+  Json bad = j;
+  bad["pareto_front"] = Json{"one"};
+  auto refused = ParseSummary(bad.dump(), "summary.json");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("pareto_front"), std::string::npos)
+      << refused.status().message();
+}
+
 // What today's main writes (no origin, no parent) still reads; a failed model's
 // non-finite loss was written as null and reads back as NaN.
 TEST(SummaryTest, ReadsSummariesWrittenBeforeOrigins) {
