@@ -220,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"best.value a string", With("/best/value", "high"),
                   "run/summary.json: best.value: expected a number"},
         Malformed{"direction unknown", With("/direction", "up"),
-                  "run/summary.json: direction: expected one of max or min"},
+                  "run/summary.json: direction: expected one of max, min, maximize or minimize"},
         Malformed{"strategy unknown", With("/strategy", "magic"),
                   "run/summary.json: strategy: expected one of mop, sequential, task or dp"},
         Malformed{"workers too large", With("/workers", 4294967298),
