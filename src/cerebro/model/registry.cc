@@ -25,7 +25,9 @@ const std::set<std::string>& CommonKeys() {
   return kKeys;
 }
 
-bool IsReservedName(const std::string& name) { return name == "mlp" || name == "cnn"; }
+bool IsReservedName(const std::string& name) {
+  return name == "mlp" || name == "cnn" || name == "torchscript";
+}
 
 struct Family {
   Factory factory;
@@ -47,7 +49,10 @@ Registry& GetRegistry() {
 
 void EnsureBuiltins() {
   static std::once_flag once;
-  std::call_once(once, [] { internal::RegisterBuiltinFamilies(); });
+  std::call_once(once, [] {
+    internal::RegisterBuiltinFamilies();
+    internal::RegisterTorchScriptFamily();
+  });
 }
 
 // Copies the family out so that the factory runs without holding the lock.
@@ -277,7 +282,7 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& json) {
   Json parsed = Json::parse(all.ToJson());
   for (auto it = parsed.begin(); it != parsed.end(); ++it) {
     if (CommonKeys().count(it.key()) != 0) continue;
-    if (family.allowed_keys.count(it.key()) == 0) {
+    if (family.allowed_keys.count(it.key()) == 0 && family.allowed_keys.count(kAnyParamKey) == 0) {
       return Params::FieldError(it.key(), "unknown parameter for model '" + config.family +
                                               "' (allowed: " + JoinNames(allowed) + ")");
     }

@@ -94,9 +94,12 @@ using Factory = std::function<StatusOr<Net>(const Params& params, const InputSpe
 using Validator = std::function<Status(const Params& params)>;
 
 // Registers a family under `name`. allowed_param_keys lists the family's own keys (the
-// common keys below are always allowed). Fails with AlreadyExists if the name is taken
-// (the built-in names "mlp" and "cnn" are reserved) and InvalidArgument if the name is
-// empty, the factory is null, or an allowed key collides with a common key.
+// common keys below are always allowed); kAnyParamKey among them admits every other key
+// too, for a family whose validator decides (torchscript: the names its file template
+// uses). Fails with AlreadyExists if the name is taken (the built-in names "mlp", "cnn"
+// and "torchscript" are reserved) and InvalidArgument if the name is empty, the factory
+// is null, or an allowed key collides with a common key.
+inline constexpr char kAnyParamKey[] = "*";
 Status RegisterFamily(const std::string& name, Factory factory,
                       std::vector<std::string> allowed_param_keys, Validator validator = nullptr);
 
@@ -150,6 +153,8 @@ namespace internal {
 // it from the registry (rather than relying on static registrars in families.cc) keeps
 // the linker from dropping the built-in families out of the static library.
 void RegisterBuiltinFamilies();
+// Defined in torchscript_family.cc; called with the built-ins, for the same reason.
+void RegisterTorchScriptFamily();
 // Registers without the reserved-name check; used for the built-ins only.
 Status RegisterFamilyUnchecked(const std::string& name, Factory factory,
                                std::vector<std::string> allowed_param_keys, Validator validator);
