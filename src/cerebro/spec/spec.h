@@ -163,6 +163,9 @@ using Overrides = std::vector<Override>;
 // Normalises what the file may leave loose: strategy sequential runs on one worker.
 StatusOr<ExperimentSpec> ParseSpecString(const std::string& text, const std::string& source_name,
                                          const Overrides& overrides = {});
+// Relative paths are resolved against the file's directory and made absolute: the data
+// files (which must exist) and params.model_file (a model's TorchScript file or file
+// template, fixed or each choice; checked when the model is built, not here).
 StatusOr<ExperimentSpec> ParseSpecFile(const std::string& path, const Overrides& overrides = {});
 
 // The objectives a run ranks by: spec.objectives, or {spec.metric} for one.

@@ -728,5 +728,42 @@ TEST(SpecStoreTest, APreparedStoreIsResolvedCheckedAndRoundTrips) {
             "s.yaml: data.train: not with data.store (the store was prepared from its own source)");
 }
 
+// A torchscript model's file (or file template) is found from the spec's directory too,
+// fixed or among a choice's values, and so are conditions on it; it need not exist yet
+// (the model fails on it, not the run).
+TEST(SpecFileTest, RelativeModelFilesAreResolvedAgainstTheSpecsDirectory) {
+  SpecDir dir;
+  dir.Write("exp/images.gz", "x");
+  std::string text = WithDataFiles("images.gz", "images.gz");
+  const std::string params =
+      "params:\n"
+      "  model: torchscript\n"
+      // Quoted: inside YAML's [...] and {...}, braces are syntax.
+      "  model_file: {choice: ['nets/mlp_{width}.pt', /abs/net.pt, ./other.pt]}\n"
+      "  width: {choice: [8, 16], when: {model_file: ['nets/mlp_{width}.pt']}}\n"
+      "  batch_size: 128\n";
+  text.replace(text.find("params:"), text.find("run:") - text.find("params:"), params);
+  auto s = ParseSpecFile(dir.Write("exp/spec.yaml", text));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->params[1].name, "model_file");
+  const std::string base = dir.path() + "/exp/";
+  EXPECT_EQ(s->params[1].dist.choices,
+            (std::vector<Json>{base + "nets/mlp_{width}.pt", "/abs/net.pt", base + "other.pt"}));
+  ASSERT_EQ(s->params[2].when.size(), 1u);
+  EXPECT_EQ(s->params[2].when[0].values, (std::vector<Json>{base + "nets/mlp_{width}.pt"}));
+
+  const std::string choice = "{choice: ['nets/mlp_{width}.pt', /abs/net.pt, ./other.pt]}";
+  text.replace(text.find(choice), choice.size(), "nets/net.pt");
+  const std::string when = ", when: {model_file: ['nets/mlp_{width}.pt']}";
+  text.replace(text.find(when), when.size(), "");
+  s = ParseSpecFile(dir.Write("exp/fixed.yaml", text));
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ(s->params[1].value, base + "nets/net.pt");
+  // A spec read from a string keeps what it says (there is no directory to resolve from).
+  auto from_string = ParseSpecString(text, "text");
+  ASSERT_TRUE(from_string.ok()) << from_string.status().ToString();
+  EXPECT_EQ(from_string->params[1].value, "nets/net.pt");
+}
+
 }  // namespace
 }  // namespace cerebro::spec
