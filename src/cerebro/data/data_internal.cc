@@ -96,6 +96,24 @@ StatusOr<uint64_t> HashFileContents(const std::string& path, uint64_t expected_b
   return h;
 }
 
+Status WriteAll(int fd, const void* src, size_t n, const std::string& path) {
+  const auto* p = static_cast<const char*>(src);
+  size_t done = 0;
+  while (done < n) {
+    ssize_t put = ::write(fd, p + done, n - done);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoError(path, "write", errno);
+    }
+    done += static_cast<size_t>(put);
+  }
+  return Status::Ok();
+}
+
+bool IsGzipName(const std::string& path) {
+  return path.size() >= 3 && path.compare(path.size() - 3, 3, ".gz") == 0;
+}
+
 std::string_view Trim(std::string_view s) {
   size_t b = 0;
   size_t e = s.size();

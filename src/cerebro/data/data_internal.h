@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,15 @@ StatusOr<size_t> ReadUpTo(int fd, void* dst, size_t n, const std::string& path);
 // `expected_bytes` (it changed since it was listed).
 StatusOr<uint64_t> HashFileContents(const std::string& path, uint64_t expected_bytes);
 
+// Writes all `n` bytes (retrying short writes and EINTR).
+Status WriteAll(int fd, const void* src, size_t n, const std::string& path);
+
+// True for names ending in ".gz" (ReadMaybeGzip gunzips those).
+bool IsGzipName(const std::string& path);
+// Decompresses gzip file `path` into `out_path` (created or truncated) through a fixed
+// buffer. Errors as ReadMaybeGzip's, naming `path`.
+Status GunzipToFile(const std::string& path, const std::string& out_path);
+
 // Strips ASCII spaces, tabs and a trailing '\r'.
 std::string_view Trim(std::string_view s);
 
@@ -95,6 +105,20 @@ void ApplyTask(Task task, Dataset* d);
 StatusOr<Dataset> ParseIdxBytes(const std::string& images_path, const std::string& image_bytes,
                                 const std::string& labels_path, const std::string& label_bytes,
                                 double feature_scale);
+// The magic and dimensions of an IDX file from its first `have` bytes `p` (all of them
+// when the file is shorter than its header); `file_size` is the whole (uncompressed) size,
+// checked against the dimensions. Errors as ParseIdxBytes's.
+struct IdxHeader {
+  std::vector<int64_t> dims;
+  uint64_t header_bytes = 0;  // where the data starts
+};
+StatusOr<IdxHeader> ParseIdxHeader(const std::string& path, const uint8_t* p, size_t have,
+                                   uint64_t file_size);
+// ParseIdxBytes without the pixels: shape, encoding, scale, labels and classes, checked
+// against the images' header; byte_features left empty.
+StatusOr<Dataset> IdxWithoutPixels(const std::string& images_path, const IdxHeader& images,
+                                   const std::string& labels_path, const std::string& label_bytes,
+                                   double feature_scale);
 StatusOr<Dataset> ParseCsvText(const std::string& path, const std::string& text,
                                const SourceSpec& spec);
 StatusOr<Dataset> ParseLibSvmText(const std::string& path, const std::string& text,
@@ -119,6 +143,11 @@ class NpyFile {
   size_t payload_bytes() const { return payload_bytes_; }
   // Reads exactly payload_bytes() into dst.
   Status ReadPayload(void* dst);
+  // Where the payload starts in the file (64-byte aligned in files numpy or we write).
+  uint64_t payload_offset() const { return payload_offset_; }
+  // The whole file mapped read-only (MAP_PRIVATE | MAP_POPULATE); the pointer is the
+  // file's first byte and the mapping is removed when the last copy goes.
+  StatusOr<std::shared_ptr<const void>> MapReadOnly() const;
 
  private:
   NpyFile() = default;
@@ -127,6 +156,7 @@ class NpyFile {
   std::string dtype_;
   std::vector<int64_t> shape_;
   size_t payload_bytes_ = 0;
+  uint64_t payload_offset_ = 0;
 };
 
 // The .npy v1.0 header (magic, version, length, dict padded to 64 bytes, '\n').
@@ -141,5 +171,28 @@ const char* TaskName(Task t);  // "classification" | "regression"
 // mtime_ns of each file that stat() finds).
 nlohmann::json SourceToJson(const SourceSpec& s);
 nlohmann::json SourceFilesToJson(const SourceSpec& s);
+
+// A source as Prepare reads it: `meta()` is the Dataset with everything but (for sources
+// read by rows) the features; Gather copies features of examples by index. So an IDX
+// source is never held whole: its pixels are read by row from the (uncompressed) file.
+// Not thread-safe.
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  const Dataset& meta() const { return meta_; }
+  size_t row_bytes() const;  // one example's features in the source's encoding
+  // Copies the features of examples idx[0..count) to dst, row after row.
+  virtual Status Gather(const int64_t* idx, int64_t count, char* dst) const = 0;
+
+ protected:
+  Dataset meta_;
+};
+
+// ReadSource's examples by row: IDX images are read by row from the file (a ".gz" one is
+// first decompressed to `scratch_dir`/.source-{train,val}.idx, which the caller removes);
+// other formats are read whole (ReadSource) and gathered from memory. Errors as
+// ReadSource's.
+StatusOr<std::unique_ptr<RowSource>> ReadSourceRows(const SourceSpec& spec, bool validation,
+                                                    const std::string& scratch_dir);
 
 }  // namespace cerebro::data::internal

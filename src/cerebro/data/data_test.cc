@@ -1161,6 +1161,125 @@ TEST(StoreIdentityTest, ChangedSwappedMissingOrExtraFilesFailNamingTheFile) {
 
 // ---- Ctrl-C or SIGTERM while a store is written leaves nothing (item 10) ----
 
+// Streaming preparation (issue 13, item 2): IDX pixels are read by row from the file (a
+// gzip'd one decompressed to a scratch file of the staging directory), never held whole.
+// The store is what gathering from the whole source by the seed's shuffle gives.
+TEST(PrepareTest, IdxIsPreparedByRowWithTheSameBytesPlainOrGzipped) {
+  TempDir tmp;
+  constexpr int kN = 203;  // 7x5 images
+  std::vector<uint8_t> pixels, labels;
+  for (int i = 0; i < kN * 35; ++i) pixels.push_back(static_cast<uint8_t>((i * 37) % 251));
+  for (int i = 0; i < kN; ++i) labels.push_back(static_cast<uint8_t>((i * 7) % 10));
+  WriteBytes(tmp.Path("img"), MakeIdx({kN, 7, 5}, pixels));
+  WriteBytes(tmp.Path("lab"), MakeIdx({kN}, labels));
+  WriteGzip(tmp.Path("img.gz"), MakeIdx({kN, 7, 5}, pixels));
+  WriteGzip(tmp.Path("lab.gz"), MakeIdx({kN}, labels));
+  WriteBytes(tmp.Path("vimg"), MakeIdx({31, 7, 5}, {pixels.begin(), pixels.begin() + 31 * 35}));
+  WriteBytes(tmp.Path("vlab"), MakeIdx({31}, {labels.begin(), labels.begin() + 31}));
+  auto spec = [&](const std::string& suffix, bool separate_val) {
+    SourceSpec s;
+    s.format = "idx";
+    s.train_path = tmp.Path("img" + suffix);
+    s.train_labels_path = tmp.Path("lab" + suffix);
+    if (separate_val) {
+      s.val_path = tmp.Path("vimg");
+      s.val_labels_path = tmp.Path("vlab");
+    } else {
+      s.val_fraction = 0.25;
+    }
+    s.feature_scale = 1.0 / 255;
+    return s;
+  };
+  for (bool separate_val : {false, true}) {
+    const std::string tag = separate_val ? "-sep" : "-frac";
+    ASSERT_TRUE(Prepare(spec("", separate_val), Options(3, 11), tmp.Path("plain" + tag)).ok());
+    ASSERT_TRUE(Prepare(spec(".gz", separate_val), Options(3, 11), tmp.Path("gz" + tag)).ok());
+    // What the whole-source path gives: the source gathered by the seed's shuffle.
+    auto whole = ReadSource(spec("", separate_val), false);
+    ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+    std::vector<int64_t> idx = ShuffledRange(int64_t{kN}, DeriveSeed(11, "data.shuffle"));
+    if (!separate_val) idx.resize(kN - std::llround(0.25 * kN));
+    const StoreIdentity plain = IdentityOf(tmp.Path("plain" + tag));
+    const StoreIdentity gz = IdentityOf(tmp.Path("gz" + tag));
+    ASSERT_EQ(plain.files.size(), gz.files.size());  // no scratch file left in the store
+    for (size_t f = 0; f < plain.files.size(); ++f) {
+      EXPECT_EQ(plain.files[f].name, gz.files[f].name);
+      if (plain.files[f].name != "meta.json") {
+        EXPECT_EQ(plain.files[f].hash, gz.files[f].hash) << plain.files[f].name;
+      }
+    }
+    int64_t at = 0;
+    for (int p = 0; p < 3; ++p) {
+      auto part = LoadPartition(tmp.Path("gz" + tag), "train", p);
+      ASSERT_TRUE(part.ok()) << part.status().ToString();
+      for (int64_t r = 0; r < part->num_examples(); ++r, ++at) {
+        ASSERT_EQ(part->int_labels[r], whole->int_labels[idx[at]]);
+        for (int j = 0; j < 35; ++j) {
+          ASSERT_EQ(part->byte_features[r * 35 + j], whole->byte_features[idx[at] * 35 + j]);
+        }
+      }
+    }
+    EXPECT_EQ(at, static_cast<int64_t>(idx.size()));
+  }
+  // A truncated gzip'd source fails naming the file, and leaves nothing behind.
+  std::string cut = ReadBytes(tmp.Path("img.gz"));
+  WriteBytes(tmp.Path("cut.gz"), cut.substr(0, cut.size() / 2));
+  SourceSpec bad = spec(".gz", false);
+  bad.train_path = tmp.Path("cut.gz");
+  Status st = Prepare(bad, Options(3, 11), tmp.Path("bad"));
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss) << st.ToString();
+  EXPECT_HAS_SUBSTR(st.message(), tmp.Path("cut.gz"));
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Path("bad")));
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Path("bad.tmp-" + std::to_string(::getpid()))));
+}
+
+// Mapped partitions (issue 13, item 3): the same examples as a loaded one, features in a
+// read-only mapping that outlives the store directory's names.
+TEST(MapPartitionTest, MapsTheSameExamplesAsLoadPartitionReadsForBothEncodings) {
+  TempDir tmp;
+  SmallIdx s = WriteSmallIdx(tmp);
+  SourceSpec idx;
+  idx.format = "idx";
+  idx.train_path = tmp.Path("img");
+  idx.train_labels_path = tmp.Path("lab");
+  idx.val_fraction = 0.2;
+  idx.feature_scale = 1.0 / 255;
+  ASSERT_TRUE(Prepare(idx, PrepareOptions{}, tmp.Path("bytes")).ok());
+  const SourceSpec csv = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  ASSERT_TRUE(Prepare(csv, Options(2, 7), tmp.Path("floats")).ok());
+  for (const char* store : {"bytes", "floats"}) {
+    for (const char* kind : {"train", "val"}) {
+      auto loaded = LoadPartition(tmp.Path(store), kind, 0);
+      auto mapped = MapPartition(tmp.Path(store), kind, 0);
+      ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+      ASSERT_TRUE(mapped.ok()) << mapped.status().ToString();
+      EXPECT_EQ(loaded->mapped, nullptr);
+      ASSERT_NE(mapped->mapped, nullptr);
+      EXPECT_TRUE(mapped->features.empty() && mapped->byte_features.empty());
+      EXPECT_EQ(mapped->encoding, loaded->encoding);
+      EXPECT_EQ(mapped->feature_shape, loaded->feature_shape);
+      EXPECT_EQ(mapped->int_labels, loaded->int_labels);
+      EXPECT_EQ(mapped->num_classes, loaded->num_classes);
+      ASSERT_EQ(mapped->num_feature_values(), loaded->num_feature_values());
+      for (int64_t i = 0; i < loaded->num_feature_values(); ++i) {
+        ASSERT_EQ(mapped->FeatureAt(i), loaded->FeatureAt(i)) << store << " " << kind << " " << i;
+      }
+    }
+  }
+  // A copy shares the mapping, which outlives the store's files.
+  auto mapped = MapPartition(tmp.Path("floats"), "train", 1);
+  ASSERT_TRUE(mapped.ok());
+  const Dataset copy = *mapped;
+  EXPECT_EQ(copy.mapped, mapped->mapped);
+  const float first = copy.FeatureAt(0);
+  ASSERT_TRUE(RealFileSystem().RemoveAll(tmp.Path("floats")).ok());
+  *mapped = Dataset();
+  EXPECT_EQ(copy.FeatureAt(0), first);
+  // The loader's checks hold for mapping too.
+  EXPECT_EQ(MapPartition(tmp.Path("bytes"), "train", 3).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 // ---- The prepared-store cache (issue 13, item 1) ----
 
 // Points CEREBRO_CACHE at a temporary directory for one test, so no test touches ~/.cache.

@@ -1,4 +1,5 @@
 // ReadMaybeGzip: whole-file reads, gunzipping ".gz" names with zlib.
+#include <fcntl.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -6,17 +7,13 @@
 #include <cerrno>
 #include <climits>
 #include <memory>
+#include <vector>
 
 #include "cerebro/data/data_internal.h"
 #include "cerebro/data/readers.h"
 
 namespace cerebro::data {
 namespace {
-
-bool EndsWith(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
 
 struct GzCloser {
   void operator()(gzFile f) const { gzclose(f); }
@@ -33,19 +30,42 @@ StatusOr<uint64_t> TrailerSize(int fd, uint64_t file_size, const std::string& pa
   return uint64_t{b[0]} | (uint64_t{b[1]} << 8) | (uint64_t{b[2]} << 16) | (uint64_t{b[3]} << 24);
 }
 
-StatusOr<std::string> ReadGzip(const std::string& path) {
-  // Open ourselves first so a missing file is reported as NotFound from errno, which
-  // gzopen does not reliably preserve.
-  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
-  ASSIGN_OR_RETURN(uint64_t compressed_size, internal::FileSizeOf(fd.get(), path));
-  int raw = ::dup(fd.get());
+using GzFile = std::unique_ptr<gzFile_s, GzCloser>;
+
+// Opens `fd`'s file as a gzip stream (its own descriptor: `fd` stays open and at offset 0).
+StatusOr<GzFile> OpenGzip(int fd, const std::string& path) {
+  int raw = ::dup(fd);
   if (raw < 0) return internal::ErrnoError(path, "dup", errno);
-  std::unique_ptr<gzFile_s, GzCloser> gz(gzdopen(raw, "rb"));
+  GzFile gz(gzdopen(raw, "rb"));
   if (gz == nullptr) {
     ::close(raw);
     return IoError(path + ": cannot open gzip stream");
   }
   gzbuffer(gz.get(), 1 << 17);
+  return gz;
+}
+
+Status GzipReadError(gzFile gz, const std::string& path) {
+  int err = 0;
+  const char* msg = gzerror(gz, &err);
+  return DataLoss(path + ": corrupt or truncated gzip data: " + (msg ? msg : "unknown error"));
+}
+
+// A stream cut short ends with Z_BUF_ERROR ("unexpected end of file") rather than a
+// failed read; treat it as truncation.
+Status GzipEndStatus(gzFile gz, const std::string& path) {
+  int err = Z_OK;
+  gzerror(gz, &err);
+  if (err != Z_OK && err != Z_STREAM_END) return GzipReadError(gz, path);
+  return Status::Ok();
+}
+
+StatusOr<std::string> ReadGzip(const std::string& path) {
+  // Open ourselves first so a missing file is reported as NotFound from errno, which
+  // gzopen does not reliably preserve.
+  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
+  ASSIGN_OR_RETURN(uint64_t compressed_size, internal::FileSizeOf(fd.get(), path));
+  ASSIGN_OR_RETURN(GzFile gz, OpenGzip(fd.get(), path));
 
   // A single-member gzip file ends with ISIZE, the uncompressed size mod 2^32: with it
   // the buffer is sized exactly once (growing by doubling would touch up to twice the
@@ -61,21 +81,11 @@ StatusOr<std::string> ReadGzip(const std::string& path) {
     if (size == out.size()) out.resize(out.size() * 2);
     size_t want = std::min<size_t>(out.size() - size, INT_MAX);
     int n = gzread(gz.get(), out.data() + size, static_cast<unsigned>(want));
-    if (n < 0) {
-      int err = 0;
-      const char* msg = gzerror(gz.get(), &err);
-      return DataLoss(path + ": corrupt or truncated gzip data: " + (msg ? msg : "unknown error"));
-    }
+    if (n < 0) return GzipReadError(gz.get(), path);
     if (n == 0) break;
     size += static_cast<size_t>(n);
   }
-  // A stream cut short ends with Z_BUF_ERROR ("unexpected end of file") rather than a
-  // failed read; treat it as truncation.
-  int err = Z_OK;
-  const char* msg = gzerror(gz.get(), &err);
-  if (err != Z_OK && err != Z_STREAM_END) {
-    return DataLoss(path + ": corrupt or truncated gzip data: " + (msg ? msg : "unknown error"));
-  }
+  RETURN_IF_ERROR(GzipEndStatus(gz.get(), path));
   out.resize(size);
   return out;
 }
@@ -99,8 +109,24 @@ StatusOr<std::string> ReadPlain(const std::string& path) {
 
 }  // namespace
 
+Status internal::GunzipToFile(const std::string& path, const std::string& out_path) {
+  using internal::ScopedFd;
+  ASSIGN_OR_RETURN(ScopedFd fd, internal::OpenForRead(path));
+  ASSIGN_OR_RETURN(GzFile gz, OpenGzip(fd.get(), path));
+  ScopedFd out(::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (out.get() < 0) return internal::ErrnoError(out_path, "create", errno);
+  std::vector<char> buf(size_t{1} << 20);  // a buffer, never the file
+  while (true) {
+    int n = gzread(gz.get(), buf.data(), static_cast<unsigned>(buf.size()));
+    if (n < 0) return GzipReadError(gz.get(), path);
+    if (n == 0) break;
+    RETURN_IF_ERROR(internal::WriteAll(out.get(), buf.data(), static_cast<size_t>(n), out_path));
+  }
+  return GzipEndStatus(gz.get(), path);
+}
+
 StatusOr<std::string> ReadMaybeGzip(const std::string& path) {
-  if (EndsWith(path, ".gz")) return ReadGzip(path);
+  if (internal::IsGzipName(path)) return ReadGzip(path);
   return ReadPlain(path);
 }
 

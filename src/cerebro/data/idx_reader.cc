@@ -32,7 +32,19 @@ Status Truncated(const std::string& path, uint64_t expected, uint64_t got) {
 
 StatusOr<IdxArray> ParseIdx(const std::string& path, const std::string& bytes) {
   const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  if (bytes.size() < 4) return Truncated(path, 4, bytes.size());
+  ASSIGN_OR_RETURN(internal::IdxHeader h,
+                   internal::ParseIdxHeader(path, p, bytes.size(), bytes.size()));
+  IdxArray a;
+  a.dims = std::move(h.dims);
+  a.data = p + h.header_bytes;
+  return a;
+}
+
+}  // namespace
+
+StatusOr<internal::IdxHeader> internal::ParseIdxHeader(const std::string& path, const uint8_t* p,
+                                                       size_t have, uint64_t file_size) {
+  if (have < 4) return Truncated(path, 4, file_size);
   if (p[0] != 0 || p[1] != 0 || p[3] == 0) {
     char magic[16];
     std::snprintf(magic, sizeof(magic), "%02x%02x%02x%02x", p[0], p[1], p[2], p[3]);
@@ -47,12 +59,13 @@ StatusOr<IdxArray> ParseIdx(const std::string& path, const std::string& bytes) {
   }
   const int ndim = p[3];
   const uint64_t header = 4 + 4 * static_cast<uint64_t>(ndim);
-  if (bytes.size() < header) return Truncated(path, header, bytes.size());
-  IdxArray a;
+  if (have < header) return Truncated(path, header, file_size);
+  IdxHeader h;
+  h.header_bytes = header;
   uint64_t count = 1;
   for (int i = 0; i < ndim; ++i) {
     uint32_t d = BigEndian32(p + 4 + 4 * i);
-    a.dims.push_back(d);
+    h.dims.push_back(d);
     // Each dim < 2^32 and the total must fit a file, so overflow means a corrupt header.
     if (d != 0 && count > (uint64_t{1} << 48) / d) {
       return DataLoss(path + ": IDX dimensions overflow; corrupt header");
@@ -60,16 +73,14 @@ StatusOr<IdxArray> ParseIdx(const std::string& path, const std::string& bytes) {
     count *= d;
   }
   const uint64_t expected = header + count;
-  if (bytes.size() < expected) return Truncated(path, expected, bytes.size());
-  if (bytes.size() > expected) {
+  if (file_size < expected) return Truncated(path, expected, file_size);
+  if (file_size > expected) {
     return DataLoss(path + ": IDX file has trailing data: expected " + std::to_string(expected) +
-                    " bytes, got " + std::to_string(bytes.size()));
+                    " bytes, got " + std::to_string(file_size));
   }
-  a.data = p + header;
-  return a;
+  return h;
 }
 
-}  // namespace
 
 StatusOr<Dataset> ReadIdx(const std::string& images_path, const std::string& labels_path,
                           double feature_scale) {
@@ -85,7 +96,21 @@ StatusOr<Dataset> internal::ParseIdxBytes(const std::string& images_path,
                                           const std::string& image_bytes,
                                           const std::string& labels_path,
                                           const std::string& label_bytes, double feature_scale) {
-  ASSIGN_OR_RETURN(IdxArray images, ParseIdx(images_path, image_bytes));
+  const auto* p = reinterpret_cast<const uint8_t*>(image_bytes.data());
+  ASSIGN_OR_RETURN(IdxHeader images,
+                   ParseIdxHeader(images_path, p, image_bytes.size(), image_bytes.size()));
+  ASSIGN_OR_RETURN(Dataset d,
+                   IdxWithoutPixels(images_path, images, labels_path, label_bytes, feature_scale));
+  const uint8_t* pixels = p + images.header_bytes;
+  d.byte_features.assign(pixels, pixels + d.num_examples() * d.example_size());
+  return d;
+}
+
+StatusOr<Dataset> internal::IdxWithoutPixels(const std::string& images_path,
+                                             const IdxHeader& images,
+                                             const std::string& labels_path,
+                                             const std::string& label_bytes,
+                                             double feature_scale) {
   ASSIGN_OR_RETURN(IdxArray labels, ParseIdx(labels_path, label_bytes));
   if (images.dims.size() < 2) {
     return InvalidArgument(images_path + ": IDX images must have rank >= 2, got rank " +
@@ -130,7 +155,6 @@ StatusOr<Dataset> internal::ParseIdxBytes(const std::string& images_path,
   }
   d.encoding = FeatureEncoding::kUint8;
   d.byte_feature_scale = feature_scale;
-  d.byte_features.assign(images.data, images.data + n * d.example_size());
   d.int_labels.assign(labels.data, labels.data + n);
   internal::SetNumClasses(&d);
   return d;

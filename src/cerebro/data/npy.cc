@@ -2,6 +2,9 @@
 // C-order arrays.
 // Format: "\x93NUMPY", major, minor, header length (2 bytes LE in v1, 4 in v2/v3),
 // then a Python dict literal padded with spaces and ended by '\n', then the payload.
+#include <sys/mman.h>
+
+#include <cerrno>
 #include <cstring>
 #include <map>
 #include <string>
@@ -274,6 +277,7 @@ StatusOr<NpyFile> NpyFile::Open(const std::string& path) {
     count *= static_cast<uint64_t>(d);
   }
   f.payload_bytes_ = count * item;
+  f.payload_offset_ = prefix + header_len;
   const uint64_t expected = prefix + header_len + f.payload_bytes_;
   if (file_size != expected) {
     return DataLoss(path + ": " + (file_size < expected ? "truncated" : "oversized") +
@@ -290,6 +294,15 @@ Status NpyFile::ReadPayload(void* dst) {
                     " bytes, got " + std::to_string(got));
   }
   return Status::Ok();
+}
+
+StatusOr<std::shared_ptr<const void>> NpyFile::MapReadOnly() const {
+  const size_t length = static_cast<size_t>(payload_offset_ + payload_bytes_);
+  void* p = ::mmap(nullptr, length, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd_.get(), 0);
+  if (p == MAP_FAILED) return ErrnoError(path_, "mmap", errno);
+  return std::shared_ptr<const void>(p, [length](const void* q) {
+    ::munmap(const_cast<void*>(q), length);
+  });
 }
 
 }  // namespace internal

@@ -5,11 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -33,13 +35,22 @@ int64_t Dataset::example_size() const {
 }
 
 int64_t Dataset::num_feature_values() const {
+  if (mapped != nullptr) return mapped_values;
   return static_cast<int64_t>(encoding == FeatureEncoding::kUint8 ? byte_features.size()
                                                                    : features.size());
 }
 
+const float* Dataset::float_data() const {
+  return mapped != nullptr ? static_cast<const float*>(mapped) : features.data();
+}
+
+const uint8_t* Dataset::byte_data() const {
+  return mapped != nullptr ? static_cast<const uint8_t*>(mapped) : byte_features.data();
+}
+
 float Dataset::FeatureAt(int64_t i) const {
-  if (encoding == FeatureEncoding::kFloat32) return features[i];
-  return ByteFeatureValue(byte_features[i], byte_feature_scale);
+  if (encoding == FeatureEncoding::kFloat32) return float_data()[i];
+  return ByteFeatureValue(byte_data()[i], byte_feature_scale);
 }
 
 float ByteFeatureValue(uint8_t byte, double scale) { return static_cast<float>(byte * scale); }
@@ -116,37 +127,25 @@ void WarnAboutValLabelsAbsentFromTrain(const std::vector<int64_t>& absent, int64
              "); no model can learn them, so their examples count as errors");
 }
 
-// Writes rows src[idx[0..count)] of a row-major array with `size` values per row as a
-// .npy file, gathering straight into the file's bytes (a partition is copied once).
-template <typename T>
-Status WriteRowsNpy(FileSystem& fs, const std::string& path, const char* dtype,
-                    const std::vector<int64_t>& shape, const std::vector<T>& src, int64_t size,
-                    const int64_t* idx, int64_t count) {
-  std::string contents = internal::EncodeNpyHeader(dtype, shape);
-  const size_t header = contents.size();
-  const size_t row_bytes = sizeof(T) * static_cast<size_t>(size);
-  contents.resize(header + row_bytes * static_cast<size_t>(count));
-  for (int64_t i = 0; i < count; ++i) {
-    std::memcpy(contents.data() + header + i * row_bytes, src.data() + idx[i] * size, row_bytes);
-  }
-  return fs.WriteFileAtomic(path, contents);
-}
-
-// Writes examples src[idx[0..count)] as NAME.x.npy / NAME.y.npy in `dir`, features in
-// the dataset's own encoding.
+// Writes examples idx[0..count) of `rows` as NAME.x.npy / NAME.y.npy in `dir`, features
+// in the source's own encoding, gathered straight into the file's bytes (the one buffer
+// of a partition that preparation holds).
 Status WritePartition(FileSystem& fs, const std::string& dir, const std::string& name,
-                      const Dataset& src, const int64_t* idx, int64_t count, PartitionInfo* info) {
-  const int64_t size = src.example_size();
+                      const internal::RowSource& rows, const int64_t* idx, int64_t count,
+                      PartitionInfo* info) {
+  const Dataset& src = rows.meta();
   std::vector<int64_t> x_shape = {count};
   x_shape.insert(x_shape.end(), src.feature_shape.begin(), src.feature_shape.end());
   info->x_file = name + ".x.npy";
   info->y_file = name + ".y.npy";
   info->num_examples = count;
-  const std::string x_path = JoinPath(dir, info->x_file);
-  if (src.encoding == FeatureEncoding::kUint8) {
-    RETURN_IF_ERROR(WriteRowsNpy(fs, x_path, "|u1", x_shape, src.byte_features, size, idx, count));
-  } else {
-    RETURN_IF_ERROR(WriteRowsNpy(fs, x_path, "<f4", x_shape, src.features, size, idx, count));
+  {
+    std::string contents = internal::EncodeNpyHeader(
+        src.encoding == FeatureEncoding::kUint8 ? "|u1" : "<f4", x_shape);
+    const size_t header = contents.size();
+    contents.resize(header + rows.row_bytes() * static_cast<size_t>(count));
+    RETURN_IF_ERROR(rows.Gather(idx, count, contents.data() + header));
+    RETURN_IF_ERROR(fs.WriteFileAtomic(JoinPath(dir, info->x_file), contents));
   }
   if (src.task == Task::kClassification) {
     std::vector<int64_t> y(static_cast<size_t>(count));
@@ -162,7 +161,8 @@ Status InterruptedError(const std::string& dir) {
   return Cancelled(dir + ": interrupted; the partial store was removed");
 }
 
-Status WritePartitions(FileSystem& fs, const std::string& dir, const char* kind, const Dataset& src,
+Status WritePartitions(FileSystem& fs, const std::string& dir, const char* kind,
+                       const internal::RowSource& src,
                        const std::vector<int64_t>& idx, int k,
                        const internal::InterruptGuard& guard, std::vector<PartitionInfo>* out) {
   int64_t start = 0;
@@ -208,12 +208,17 @@ Status ValidateOptions(const SourceSpec& source, const PrepareOptions& options) 
 // and removed by the caller on failure.
 Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, const std::string& tmp,
                    FileSystem& fs, internal::InterruptGuard& guard) {
-  ASSIGN_OR_RETURN(Dataset train, ReadSource(source, /*validation=*/false));
+  // Staged first: a gzip'd IDX source is decompressed into it (and read by row from there).
+  guard.Arm();
+  RETURN_IF_ERROR(fs.MakeDirs(tmp));
+  ASSIGN_OR_RETURN(std::unique_ptr<internal::RowSource> train_rows,
+                   internal::ReadSourceRows(source, /*validation=*/false, tmp));
+  const Dataset& train = train_rows->meta();
   std::vector<int64_t> train_idx =
       ShuffledRange(train.num_examples(), DeriveSeed(options.seed, "data.shuffle"));
   std::vector<int64_t> val_idx;
-  Dataset val_storage;
-  const Dataset* val = &train;
+  std::unique_ptr<internal::RowSource> val_rows;
+  const internal::RowSource* val = train_rows.get();
   int64_t num_classes = train.num_classes;
   if (source.val_path.empty()) {
     const int64_t n = train.num_examples();
@@ -226,20 +231,21 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
     if (source.format == "libsvm" && source.libsvm_num_features == 0) {
       val_spec.libsvm_num_features = train.example_size();
     }
-    ASSIGN_OR_RETURN(val_storage, ReadSource(val_spec, /*validation=*/true));
-    if (val_storage.feature_shape != train.feature_shape) {
+    ASSIGN_OR_RETURN(val_rows, internal::ReadSourceRows(val_spec, /*validation=*/true, tmp));
+    const Dataset& val_meta = val_rows->meta();
+    if (val_meta.feature_shape != train.feature_shape) {
       return InvalidArgument(source.val_path + ": validation examples have shape " +
-                             ShapeString(val_storage.feature_shape) + " but training examples (" +
+                             ShapeString(val_meta.feature_shape) + " but training examples (" +
                              source.train_path + ") have " + ShapeString(train.feature_shape));
     }
-    if (val_storage.encoding != train.encoding) {
+    if (val_meta.encoding != train.encoding) {
       return Internal(source.val_path + ": read with another feature encoding than " +
                       source.train_path);
     }
-    val = &val_storage;
-    num_classes = std::max(num_classes, val_storage.num_classes);
+    val = val_rows.get();
+    num_classes = std::max(num_classes, val_meta.num_classes);
     val_idx =
-        ShuffledRange(val_storage.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
+        ShuffledRange(val_meta.num_examples(), DeriveSeed(options.seed, "data.shuffle.val"));
   }
   if (static_cast<int64_t>(train_idx.size()) < options.num_train_partitions) {
     return InvalidArgument(options.partitions_field + ": " +
@@ -256,16 +262,22 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
 
   if (train.task == Task::kClassification) {
     WarnAboutValLabelsAbsentFromTrain(
-        ValLabelsAbsentFromTrain(train, train_idx, *val, val_idx, num_classes), num_classes);
+        ValLabelsAbsentFromTrain(train, train_idx, val->meta(), val_idx, num_classes),
+        num_classes);
   }
 
-  guard.Arm();
-  RETURN_IF_ERROR(fs.MakeDirs(tmp));
   StoreMeta meta;
-  RETURN_IF_ERROR(WritePartitions(fs, tmp, "train", train, train_idx, options.num_train_partitions,
-                                  guard, &meta.train));
+  RETURN_IF_ERROR(WritePartitions(fs, tmp, "train", *train_rows, train_idx,
+                                  options.num_train_partitions, guard, &meta.train));
   RETURN_IF_ERROR(
       WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, guard, &meta.val));
+  // The decompressed sources are scratch, not part of the store.
+  for (const char* scratch : {".source-train.idx", ".source-val.idx"}) {
+    const std::string path = JoinPath(tmp, scratch);
+    if (::access(path.c_str(), F_OK) == 0 && ::unlink(path.c_str()) != 0) {
+      return internal::ErrnoError(path, "remove", errno);
+    }
+  }
   Json j = {
       {"format_version", kFormatVersion},
       {"task", internal::TaskName(train.task)},
@@ -433,7 +445,11 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir) {
   return meta;
 }
 
-StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind, int index) {
+namespace {
+
+// LoadPartition and MapPartition: the features read into the vectors, or mapped.
+StatusOr<Dataset> LoadOrMapPartition(const std::string& dir, const std::string& kind, int index,
+                                     bool map) {
   if (kind != "train" && kind != "val") {
     return InvalidArgument("partition kind must be 'train' or 'val', got '" + kind + "'");
   }
@@ -461,8 +477,14 @@ StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind,
                     " does not match meta.json (" + x_dtype + " " + ShapeString(x_shape) + ")");
   }
   d.encoding = meta.encoding;
-  if (bytes) {
-    d.byte_feature_scale = meta.feature_scale;
+  if (bytes) d.byte_feature_scale = meta.feature_scale;
+  // A payload off a 64-byte boundary (a hand-written .npy) is read instead: the views over
+  // it want aligned floats.
+  if (map && x.payload_offset() % 64 == 0) {
+    ASSIGN_OR_RETURN(d.mapping, x.MapReadOnly());
+    d.mapped = static_cast<const char*>(d.mapping.get()) + x.payload_offset();
+    d.mapped_values = static_cast<int64_t>(x.payload_bytes() / (bytes ? 1 : sizeof(float)));
+  } else if (bytes) {
     d.byte_features.resize(x.payload_bytes());
     RETURN_IF_ERROR(x.ReadPayload(d.byte_features.data()));
   } else {
@@ -492,6 +514,16 @@ StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind,
     RETURN_IF_ERROR(y.ReadPayload(d.float_labels.data()));
   }
   return d;
+}
+
+}  // namespace
+
+StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind, int index) {
+  return LoadOrMapPartition(dir, kind, index, /*map=*/false);
+}
+
+StatusOr<Dataset> MapPartition(const std::string& dir, const std::string& kind, int index) {
+  return LoadOrMapPartition(dir, kind, index, /*map=*/true);
 }
 
 

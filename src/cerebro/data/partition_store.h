@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -63,6 +64,15 @@ struct Dataset {
   std::vector<int64_t> int_labels;     // classification, values in [0, num_classes)
   std::vector<float> float_labels;     // regression
   int64_t num_classes = 0;             // classification only
+  // Set by MapPartition: the features are `mapped_values` values at `mapped` (in
+  // `encoding`) inside a read-only mapping of the store's file, which `mapping` keeps
+  // alive (unmapped with the last copy); both feature vectors are then empty.
+  std::shared_ptr<const void> mapping;
+  const void* mapped = nullptr;
+  int64_t mapped_values = 0;
+  // The features in use, wherever they are: float32 (kFloat32) or bytes (kUint8).
+  const float* float_data() const;
+  const uint8_t* byte_data() const;
   int64_t num_examples() const;
   int64_t example_size() const;        // product of feature_shape
   int64_t num_feature_values() const;  // size of the vector in use
@@ -149,5 +159,11 @@ StatusOr<StoreMeta> ReadStoreMeta(const std::string& dir);
 // one pass straight into the Dataset's buffers. InvalidArgument for a bad kind or
 // index; DataLoss naming the file if it is truncated or disagrees with meta.json.
 StatusOr<Dataset> LoadPartition(const std::string& dir, const std::string& kind, int index);
+// The same checks, but the features are mapped (read-only, MAP_PRIVATE, pre-faulted),
+// not copied: the pages are the page cache's, shared by every worker that maps the same
+// file (task-parallel replicas, a restarted worker) and counted once in their PSS. Labels
+// are read (and checked) as LoadPartition reads them. The file must not be truncated in
+// place while mapped (the project replaces files by rename only).
+StatusOr<Dataset> MapPartition(const std::string& dir, const std::string& kind, int index);
 
 }  // namespace cerebro::data

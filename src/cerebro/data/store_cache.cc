@@ -86,15 +86,7 @@ Status CopyFile(const std::string& from, const std::string& to) {
   while (true) {
     ASSIGN_OR_RETURN(size_t got, internal::ReadUpTo(in.get(), buf.data(), buf.size(), from));
     if (got == 0) break;
-    size_t done = 0;
-    while (done < got) {
-      ssize_t put = ::write(out.get(), buf.data() + done, got - done);
-      if (put < 0) {
-        if (errno == EINTR) continue;
-        return internal::ErrnoError(to, "write", errno);
-      }
-      done += static_cast<size_t>(put);
-    }
+    RETURN_IF_ERROR(internal::WriteAll(out.get(), buf.data(), got, to));
   }
   if (::fsync(out.get()) != 0) return internal::ErrnoError(to, "fsync", errno);
   return Status::Ok();
