@@ -19,10 +19,12 @@ StatusOr<std::unique_ptr<Partition>> Partition::Make(const char* name, data::Dat
   shape.insert(shape.end(), ds.feature_shape.begin(), ds.feature_shape.end());
   const bool bytes = ds.encoding == data::FeatureEncoding::kUint8;
   try {
-    // from_blob: views over the vectors, no copy. Units only read them (index_select and
-    // slice), never write.
-    part->x_ = bytes ? torch::from_blob(ds.byte_features.data(), shape, torch::kByte)
-                     : torch::from_blob(ds.features.data(), shape, torch::kFloat);
+    // from_blob: views over the vectors or the read-only mapping (MapPartition), no copy.
+    // Units only read them (index_select and slice), never write: a write into a mapped
+    // partition would fault, not corrupt it.
+    void* x = const_cast<void*>(bytes ? static_cast<const void*>(ds.byte_data())
+                                      : static_cast<const void*>(ds.float_data()));
+    part->x_ = torch::from_blob(x, shape, bytes ? torch::kByte : torch::kFloat);
     if (bytes) part->byte_table_ = data::ByteFeatureTable(ds.byte_feature_scale);
     part->y_ = ds.task == data::Task::kClassification
                    ? torch::from_blob(ds.int_labels.data(), {n}, torch::kLong)
@@ -43,7 +45,7 @@ torch::Tensor Partition::Rows(const int64_t* idx, int64_t count) const {
   const int64_t size = dataset_.example_size();
   float* dst = out.data_ptr<float>();
   for (int64_t i = 0; i < count; ++i) {
-    Decode(dataset_.byte_features.data() + idx[i] * size, size, dst + i * size);
+    Decode(dataset_.byte_data() + idx[i] * size, size, dst + i * size);
   }
   return out;
 }
@@ -52,7 +54,7 @@ torch::Tensor Partition::Range(int64_t lo, int64_t hi) const {
   if (dataset_.encoding == data::FeatureEncoding::kFloat32) return x_.slice(0, lo, hi);
   torch::Tensor out = NewBatch(hi - lo);
   const int64_t size = dataset_.example_size();
-  Decode(dataset_.byte_features.data() + lo * size, (hi - lo) * size, out.data_ptr<float>());
+  Decode(dataset_.byte_data() + lo * size, (hi - lo) * size, out.data_ptr<float>());
   return out;
 }
 

@@ -1,5 +1,5 @@
 // A partition as a Trainer holds it for the whole run: the dataset, torch views over its
-// vectors (never copied again), and the float32 batches a pass reads from it; byte
+// features (its vectors, or the read-only mapping of MapPartition; never copied again), and the float32 batches a pass reads from it; byte
 // features are decoded per batch through a 256-entry table. Immutable once made; read
 // by one thread at a time (as the Trainer that owns it).
 #pragma once
@@ -46,11 +46,11 @@ class Partition {
   torch::Tensor NewBatch(int64_t count) const;
   void Decode(const uint8_t* src, int64_t count, float* dst) const;
 
-  // The Partition lives behind a unique_ptr and the vectors are never resized, so the
-  // views stay valid.
+  // The Partition lives behind a unique_ptr, the vectors are never resized and the
+  // mapping lives as long as dataset_, so the views stay valid.
   data::Dataset dataset_;
-  // float32 [n, *feature_shape] aliasing dataset_.features, or uint8 aliasing
-  // dataset_.byte_features (decoded per batch through byte_table_).
+  // float32 [n, *feature_shape] aliasing dataset_.float_data(), or uint8 aliasing
+  // dataset_.byte_data() (decoded per batch through byte_table_).
   torch::Tensor x_;
   torch::Tensor y_;
   std::array<float, 256> byte_table_{};

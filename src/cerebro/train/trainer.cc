@@ -212,7 +212,7 @@ Status Trainer::SetPartition(PartitionKind kind, data::Dataset dataset) {
 Status Trainer::LoadPartition(const std::string& store_dir, PartitionKind kind, int index) {
   ASSIGN_OR_RETURN(
       data::Dataset dataset,
-      data::LoadPartition(store_dir, kind == PartitionKind::kTrain ? "train" : "val", index));
+      data::MapPartition(store_dir, kind == PartitionKind::kTrain ? "train" : "val", index));
   return SetPartition(kind, std::move(dataset));
 }
 
