@@ -40,6 +40,7 @@ store::Summary BuildSummary(const spec::ExperimentSpec& spec, const Layout& layo
   s.name = spec.name;
   s.metric = spec.metric.name;
   s.direction = spec.metric.direction;
+  s.objectives = spec.objectives;
   s.strategy = std::string(EnumName(spec.run.strategy));
   s.backend = std::string(EnumName(spec.run.backend));
   s.order = std::string(EnumName(spec.run.order));
@@ -54,10 +55,11 @@ store::Summary BuildSummary(const spec::ExperimentSpec& spec, const Layout& layo
       m.failure = "incomplete";
     }
   }
-  RankModels(&models, s.metric, s.direction);
+  std::vector<int> front = RankModels(&models, spec::Objectives(spec));
+  if (!s.objectives.empty()) s.pareto_front = std::move(front);
   if (!models.empty() && models[0].status != ModelStatus::kFailed && !models[0].history.empty()) {
     s.best_model = models[0].id;
-    s.best_value = MetricOf(models[0].history.back(), s.metric);
+    s.best_value = MetricOf(models[0], s.metric);
   }
   s.models = std::move(models);
   return s;

@@ -29,10 +29,10 @@ Progress ProgressOf(const RunView& run, double elapsed, int64_t units_at_start) 
   const int64_t done_here = p.units_done - units_at_start;
   if (done_here > 0) p.eta_seconds = elapsed / done_here * remaining;
   p.metric = run.spec.metric.name;
-  RankModels(&ranked, p.metric, run.spec.metric.direction);
+  RankModels(&ranked, spec::Objectives(run.spec));
   if (!ranked.empty() && !ranked[0].history.empty() && ranked[0].status != ModelStatus::kFailed) {
     p.best_model = ranked[0].id;
-    p.best_value = MetricOf(ranked[0].history.back(), p.metric);
+    p.best_value = MetricOf(ranked[0], p.metric);
   }
   return p;
 }

@@ -11,6 +11,7 @@
 #include "cerebro/data/store_identity.h"
 #include "cerebro/driver/control_server.h"
 #include "cerebro/driver/data_parallel.h"
+#include "cerebro/driver/model_size.h"
 #include "cerebro/driver/observers.h"
 #include "cerebro/driver/run_directory.h"
 #include "cerebro/driver/tensorboard_observer.h"
@@ -45,6 +46,7 @@ RunLoop::~RunLoop() {
 
 RunConfig RunLoop::MakeRunConfig() const {
   RunConfig c = RunConfigFor(spec_, layout_);
+  if (RanksByModelSize(spec_)) c.count_parameters = ParameterCounter([this] { return store_->DataDir(); });
   if (!options_.scripted_orders.empty()) c.hopper.order = sched::Order::kFixed;
   const int partitions = layout_.partitions;
   for (const auto& [key, order] : options_.scripted_orders) {

@@ -34,6 +34,7 @@ RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
   c.keep_failed = spec.run.keep_failed;
   c.metric = spec.metric.name;
   c.direction = spec.metric.direction;
+  c.objectives = spec::Objectives(spec);
   c.keep_completed_below_epochs = search::ExtendsCompletedModelsBelow(spec);
   return c;
 }
@@ -198,6 +199,7 @@ Status RunState::ApplyModelAdded(const store::ModelAdded& r, Effects* fx) {
   m.outcome.checkpoint = r.warm_start;  // the state its first unit starts from
   m.config_json = r.params.dump();
   m.epochs = r.epochs;
+  if (config_.count_parameters) m.outcome.num_parameters = config_.count_parameters(r.params);
   next_model_id_ = std::max(next_model_id_, r.model + 1);
   hopper_.AddModel(r.model, r.epochs);
   fx->status_changed.push_back(r.model);
@@ -298,7 +300,11 @@ std::set<std::string> RunState::StatesToKeep() const {
         break;
     }
   }
-  RankModels(&finished, config_.metric, config_.direction);
+  if (config_.objectives.size() > 1) {
+    RankModels(&finished, config_.objectives);
+  } else {
+    RankModels(&finished, config_.metric, config_.direction);
+  }
   for (size_t i = 0; i < finished.size() && i < static_cast<size_t>(config_.keep_best); ++i) {
     keep.insert(finished[i].checkpoint);
   }
@@ -324,7 +330,9 @@ search::Observation RunState::Observe(int slots) const {
     v.status = m.outcome.status;
     v.epochs = m.epochs;
     for (const store::EpochRow& r : m.outcome.history) {
-      v.history.push_back({r.epoch, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy});
+      v.history.push_back({r.epoch, r.train_loss, r.train_accuracy, r.val_loss, r.val_accuracy,
+                           MetricOf(r, "seconds_per_example"),
+                           static_cast<double>(m.outcome.num_parameters)});
     }
     o.models.push_back(std::move(v));
   }

@@ -14,6 +14,7 @@
 // Not thread-safe: the run loop owns it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -41,6 +42,10 @@ struct RunConfig {
   bool keep_failed = false;
   std::string metric = "accuracy";
   spec::Direction direction = spec::Direction::kMaximize;
+  std::vector<spec::MetricSpec> objectives;  // spec::Objectives: what retention ranks by
+  // A model's trainable parameters from its params (driver/model_size.h), when an
+  // objective is num_parameters; unset otherwise. Called once per added model.
+  std::function<int64_t(const spec::Json& params)> count_parameters;
   // A completed model whose budget is below this many epochs keeps its latest state
   // whatever keep_best says: the procedure may still extend it (Hyperband's rungs;
   // search::ExtendsCompletedModelsBelow). 0: none is extended.

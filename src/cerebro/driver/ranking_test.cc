@@ -1,0 +1,97 @@
+// The ranking rule with two objectives (driver/ranking.h), on outcomes built by hand and
+// through the run loop on the fake backend, whose accuracy ranks lower model ids better.
+#include "cerebro/driver/ranking.h"
+
+#include <gtest/gtest.h>
+
+#include "cerebro/driver/driver.h"
+#include "cerebro/driver/driver_test_util.h"
+#include "cerebro/store/summary.h"
+
+namespace cerebro::driver {
+namespace {
+
+store::ModelOutcome Model(int id, ModelStatus status, double accuracy, int64_t parameters) {
+  store::ModelOutcome m;
+  m.id = id;
+  m.status = status;
+  m.num_parameters = parameters;
+  store::EpochRow r;
+  r.model_id = id;
+  r.epoch = 1;
+  r.val_accuracy = accuracy;
+  r.val_loss = 1 - accuracy;
+  r.seconds = 0.5;
+  r.train_examples = 100;
+  if (status != ModelStatus::kPending) m.history.push_back(r);
+  return m;
+}
+
+std::vector<int> Ids(const std::vector<store::ModelOutcome>& models) {
+  std::vector<int> ids;
+  for (const auto& m : models) ids.push_back(m.id);
+  return ids;
+}
+
+const std::vector<spec::MetricSpec> kAccuracyAndSize = {
+    {"accuracy", spec::Direction::kMaximize}, {"num_parameters", spec::Direction::kMinimize}};
+
+TEST(RankingTest, TwoObjectivesRankByFrontThenTheFirstObjective) {
+  std::vector<store::ModelOutcome> models = {
+      Model(0, ModelStatus::kCompleted, 0.80, 5000),  // dominated by 1: front 1
+      Model(1, ModelStatus::kCompleted, 0.85, 1000),  // front 0
+      Model(2, ModelStatus::kCompleted, 0.90, 9000),  // front 0, best accuracy
+      Model(3, ModelStatus::kFailed, 0.99, 10),       // failed: last, whatever its metrics
+      Model(4, ModelStatus::kPending, 0, 0),          // no epoch yet
+      Model(5, ModelStatus::kStopped, 0.70, 100),     // front 0, smallest
+      Model(6, ModelStatus::kCompleted, 0.70, 100),   // equal to 5: front 0, completed first
+      Model(7, ModelStatus::kStopped, 0.60, 6000),    // dominated by 0: front 2
+  };
+  const std::vector<int> front = RankModels(&models, kAccuracyAndSize);
+  EXPECT_EQ(Ids(models), (std::vector<int>{2, 1, 6, 5, 0, 7, 4, 3}));
+  EXPECT_EQ(front, (std::vector<int>{2, 1, 6, 5}));
+  for (size_t i = 0; i < models.size(); ++i) EXPECT_EQ(models[i].rank, static_cast<int>(i) + 1);
+  // One objective ranks as the single-metric rule; its "front" is the best value's models.
+  std::vector<store::ModelOutcome> single = models, again = models;
+  const std::vector<int> best = RankModels(&single, {{"num_parameters", spec::Direction::kMinimize}});
+  RankModels(&again, "num_parameters", spec::Direction::kMinimize);
+  EXPECT_EQ(Ids(single), Ids(again));
+  EXPECT_EQ(best, (std::vector<int>{6, 5}));
+}
+
+TEST(RankingTest, MetricsReadTheRowOrTheModel) {
+  const store::ModelOutcome m = Model(0, ModelStatus::kCompleted, 0.8, 1234);
+  EXPECT_EQ(MetricOf(m, "accuracy"), 0.8);
+  EXPECT_EQ(MetricOf(m, "num_parameters"), 1234);
+  EXPECT_EQ(MetricOf(m, "seconds_per_example"), 0.005);
+  EXPECT_EQ(MetricOf(m.history.back(), "num_parameters"), 0);  // a row does not know it
+}
+
+// hidden [8], [4], [16] are models 0, 1, 2 (4 features, 3 classes: 67, 35 and 131
+// parameters); the fake ranks their accuracy 0 > 1 > 2, so 2 is dominated by both.
+TEST(RankingRunTest, TheSummaryReportsTheParetoFrontAndEachModelsSize) {
+  TempDir tmp;
+  const std::string text =
+      "name: pareto\ndata: {format: csv, train: {path: " + WriteCsv(tmp) +
+      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+      "params: {model: mlp, hidden: {choice: [[8], [4], [16]]}, batch_size: 8}\n"
+      "metric: [{name: accuracy}, {name: num_parameters, direction: minimize}]\n"
+      "run: {epochs: 2, workers: 2, order: fixed, seed: 5}\n";
+  auto spec = spec::ParseSpecString(text, "pareto.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto r = RunExperiment(*spec, FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto summary = store::ReadSummary(&RealFileSystem(), tmp.Join("run"));
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  EXPECT_EQ(summary->pareto_front, (std::vector<int>{0, 1}));
+  ASSERT_EQ(summary->objectives.size(), 2u);
+  EXPECT_EQ(summary->objectives[1].name, "num_parameters");
+  EXPECT_EQ(Ids(summary->models), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(summary->models[0].num_parameters, 67);
+  EXPECT_EQ(summary->models[1].num_parameters, 35);
+  EXPECT_EQ(summary->models[2].num_parameters, 131);
+  EXPECT_EQ(summary->best_model, 0);
+}
+
+}  // namespace
+}  // namespace cerebro::driver
