@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include "cerebro/driver/driver.h"
@@ -96,11 +97,12 @@ TEST(AshaRunTest, AModelBelowItsRungsQuantileIsStoppedAsItReachesTheRung) {
       FakeOptions(tmp.Join("run"), nullptr));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->models.size(), 4u);
-  // Model 0 ranks first at every rung: never stopped, it trains to max_t.
+  // Model 0 ranks first at every rung: never stopped, it is promoted from rung to rung
+  // (1, 2, 4 epochs) by extending its budget, and trains to max_t.
   EXPECT_EQ(ById(*r, 0).status, ModelStatus::kCompleted);
   EXPECT_EQ(ById(*r, 0).history.size(), 4u);
   const Actions a = ProcedureActions(r->run_dir);
-  EXPECT_TRUE(a.extended.empty());
+  EXPECT_EQ(a.extended, (std::vector<std::pair<ModelId, int>>{{0, 2}, {0, 4}}));
   ASSERT_FALSE(a.stopped.empty());
   for (const auto& [id, detail] : a.stopped) {
     SCOPED_TRACE("model " + std::to_string(id));
@@ -112,10 +114,9 @@ TEST(AshaRunTest, AModelBelowItsRungsQuantileIsStoppedAsItReachesTheRung) {
 }
 
 // Kills the run at journal appends (every few, and at and right after each decision) and
-// resumes it. Decisions journaled before the kill are read back, never made again. A
-// synchronous procedure (Hyperband) then reaches the uninterrupted run's metrics,
-// statuses and decisions; an asynchronous one (ASHA) decides by the order models reach a
-// rung, which a resume (or any timing) may change, so only the read-back is expected.
+// resumes it. Decisions journaled before the kill are read back, never made again, and
+// the run reaches the uninterrupted run's metrics, statuses and decisions: Hyperband's
+// rungs are barriers, and ASHA's rungs take results in model-id order, not arrival order.
 void ExpectResumes(const std::string& search, bool same_end_state) {
   TempDir tmp;
   const std::string csv = WriteCsv(tmp);
@@ -165,8 +166,80 @@ TEST(HyperbandRunTest, AKilledRunResumesToTheUninterruptedEndState) {
   ExpectResumes("{method: hyperband, eta: 2}", /*same_end_state=*/true);
 }
 
-TEST(AshaRunTest, AKilledRunReadsBackItsDecisionsAndFinishes) {
-  ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/false);
+// TPE re-derives every proposal from the seed, a counter and the observations, with a
+// fixed number of proposals ahead of results (search/tpe.h): a resume proposes the same.
+TEST(TpeRunTest, AKilledRunResumesToTheUninterruptedEndState) {
+  ExpectResumes("{method: tpe, num_models: 6, n_startup_trials: 2}", /*same_end_state=*/true);
+}
+
+TEST(AshaRunTest, AKilledRunResumesToTheUninterruptedEndState) {
+  ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/true);
+}
+
+// Accuracies that do not follow the model id (so who reaches a rung first matters to an
+// arrival-order rule): a function of (model, epoch) and the partition's size only.
+exec::FakeUnitResult MixedResult(const exec::UnitRequest& request) {
+  const sched::Unit& u = request.unit;
+  exec::FakeUnitResult r;
+  r.num_examples = 100 + 10 * u.partition;
+  const double n = static_cast<double>(r.num_examples);
+  const int q = (u.model * 7 + u.epoch * 3) % 11;
+  r.correct = std::floor(n * (0.3 + 0.05 * q));
+  r.loss_sum = n * (1.0 - 0.05 * q);
+  r.compute_seconds = 0.001;
+  return r;
+}
+
+// The guarantee ASHA gives (search/successive_halving.cc): its stops and promotions are a
+// function of the models' metrics, whatever the worker count and the order units
+// complete in; with order: fixed each model's metrics are then the same as well.
+TEST(AshaRunTest, OneWorkerOrTwoInAnyCompletionOrderMakeTheSameDecisions) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  auto spec = [&](int workers) {
+    spec::ExperimentSpec s = AdaptiveSpec(
+        csv, "{method: asha, num_models: 8, reduction_factor: 2, grace_period: 1}");
+    s.run.workers = workers;
+    s.run.partitions = 2;
+    s.run.keep_best = 8;
+    return s;
+  };
+  auto options = [&](const std::string& name, exec::FakeCompletionOrder order) {
+    RunOptions o = FakeOptions(tmp.Join(name), nullptr);
+    o.backend_factory = [order](const exec::BackendConfig&)
+        -> StatusOr<std::unique_ptr<exec::Backend>> {
+      exec::FakeBackendOptions f;
+      f.result = MixedResult;
+      f.order = order;
+      return std::unique_ptr<exec::Backend>(std::make_unique<exec::FakeBackend>(f));
+    };
+    return o;
+  };
+  auto want = RunExperiment(spec(1), options("one", exec::FifoOrder()));
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  const Actions want_actions = ProcedureActions(want->run_dir);
+  ASSERT_FALSE(want_actions.stopped.empty());
+  ASSERT_FALSE(want_actions.extended.empty());
+  const std::vector<std::pair<std::string, exec::FakeCompletionOrder>> orders = {
+      {"fifo", exec::FifoOrder()}, {"lifo", exec::LifoOrder()},
+      {"seeded3", exec::SeededOrder(3)}, {"seeded8", exec::SeededOrder(8)}};
+  for (const auto& [name, order] : orders) {
+    SCOPED_TRACE(name);
+    auto got = RunExperiment(spec(2), options(name, order));
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    ExpectSameOutcomes(*got, *want);
+    const Actions a = ProcedureActions(got->run_dir);
+    EXPECT_EQ(Sorted(a.extended), Sorted(want_actions.extended));
+    EXPECT_EQ(a.stopped, want_actions.stopped);
+    for (const auto& m : want->models) {
+      const auto& h = ById(*got, m.id).history;
+      ASSERT_EQ(h.size(), m.history.size()) << "model " << m.id;
+      for (size_t e = 0; e < h.size(); ++e) {
+        EXPECT_EQ(h[e].val_accuracy, m.history[e].val_accuracy) << "model " << m.id;
+        EXPECT_EQ(h[e].train_loss, m.history[e].train_loss) << "model " << m.id;
+      }
+    }
+  }
 }
 
 }  // namespace

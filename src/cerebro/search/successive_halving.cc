@@ -102,9 +102,22 @@ StatusOr<std::vector<ModelConfig>> SampleConfigs(const spec::ExperimentSpec& spe
 
 // ---- ASHA ------------------------------------------------------------------------------
 
-// Every model starts with max_t epochs. At each of its epoch boundaries, the highest rung
-// it has reached and not yet been recorded at records its score; it is stopped when that
-// score is below the (1 - 1/rf) quantile of the scores the rung recorded before it.
+// Ray's ASHA records a model's score at the highest rung it has reached (and not yet been
+// recorded at) at each of its epoch boundaries, and stops it when that score is below the
+// (1 - 1/rf) quantile of the scores the rung recorded before it: "before" is the order in
+// which models arrive, which timing and the number of workers decide. Here a rung takes
+// its models' results in model-id order instead: model m's score at a rung is compared
+// with those of the lower-id models of its bracket that reached the rung, once each of
+// them has reached it or ended short of it. Every decision is then a function of the
+// models' metrics alone (the same stops and promotions with 1 worker or 8, after any
+// resume), and equals what Ray's rule decides when models arrive in id order.
+//
+// To make a late decision land where an on-time one would have, a model's epoch budget
+// ends at its next rung: it waits there (completed, its state kept by retention:
+// ExtendsCompletedModelsBelow) until its turn, and is then stopped or extended to the next
+// rung (max_t after the last). No rung barrier: the lowest-id undecided model of a bracket
+// never waits, so a worker idles only when no model can train, and a model waits at most
+// for the lower-id models of its own bracket to reach its rung.
 class AshaProcedure final : public Procedure {
  public:
   AshaProcedure(AshaOptions options, std::vector<ModelConfig> configs, std::vector<int> bracket_of,
@@ -113,48 +126,41 @@ class AshaProcedure final : public Procedure {
         configs_(std::move(configs)),
         bracket_of_(std::move(bracket_of)),
         scorer_(std::move(scorer)) {
+    members_.resize(static_cast<size_t>(options_.brackets));
+    for (size_t i = 0; i < bracket_of_.size(); ++i) members_[bracket_of_[i]].push_back(i);
     for (int s = 0; s < options_.brackets; ++s) {
       milestones_.push_back(AshaRungs(options_, s));
       recorded_.emplace_back(milestones_.back().size());
+      // A rung is recorded at the first whole epoch that reaches its milestone; of rungs
+      // reached at the same epoch, Ray records only the highest.
+      std::vector<Rung> rungs;
+      for (size_t k = 0; k < milestones_.back().size(); ++k) {
+        const int epoch = std::clamp(
+            static_cast<int>(std::ceil(milestones_.back()[k] - kSlack)), 1, options_.max_t);
+        if (!rungs.empty() && rungs.back().epoch == epoch) rungs.pop_back();
+        rungs.push_back({epoch, k});
+      }
+      rungs_.push_back(std::move(rungs));
     }
   }
 
   StatusOr<std::vector<Decision>> Start(const Observation& run) override {
     first_id_ = FirstNewId(run);
     std::vector<Decision> out;
-    for (const ModelConfig& c : configs_) out.push_back(AddModel{c.params, options_.max_t, -1});
+    for (size_t i = 0; i < configs_.size(); ++i) {
+      const std::vector<Rung>& rungs = rungs_[bracket_of_[i]];
+      out.push_back(AddModel{configs_[i].params, rungs.empty() ? options_.max_t : rungs[0].epoch, -1});
+    }
     return out;
   }
 
-  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId model) override {
-    const ModelId index = model - first_id_;
-    const ModelView* view = FindModel(run, model);
-    // Models the procedure did not add (ctl add) are not its to stop.
-    if (index < 0 || index >= static_cast<ModelId>(configs_.size()) || view == nullptr ||
-        view->history.empty()) {
-      return std::vector<Decision>{};
-    }
-    const int s = bracket_of_[static_cast<size_t>(index)];
-    const EpochMetrics& last = view->history.back();
-    const double score = scorer_.Score(last);
-    for (size_t k = milestones_[s].size(); k-- > 0;) {
-      auto& rung = recorded_[s][k];
-      const bool seen =
-          std::any_of(rung.begin(), rung.end(), [&](const auto& r) { return r.first == model; });
-      if (last.epoch + kSlack < milestones_[s][k] || seen) continue;
-      std::vector<double> scores;
-      for (const auto& r : rung) scores.push_back(r.second);
-      rung.emplace_back(model, score);
-      if (scores.empty() || !IsLive(view->status)) break;
-      const double cutoff = Percentile(std::move(scores), 1 - 1 / options_.reduction_factor);
-      if (score >= cutoff) break;
-      const double shown = scorer_.direction == spec::Direction::kMaximize ? cutoff : -cutoff;
-      return std::vector<Decision>{StopModel{
-          model, "asha: rung " + Short(milestones_[s][k]) + " epochs: " + scorer_.metric + " " +
-                     Short(scorer_.Value(last)) + " is below the top 1/" +
-                     Short(options_.reduction_factor) + " (cutoff " + Short(shown) + ")"}};
-    }
-    return std::vector<Decision>{};
+  // Any model's epoch may be the one a waiting model's turn depended on.
+  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
+    return Decide(run);
+  }
+  // A model that ended short of a rung no longer holds up the models after it.
+  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId) override {
+    return Decide(run);
   }
 
   // {"first_id": id, "rungs": [bracket][rung] = [[model, score], ...] in recording order}.
@@ -197,12 +203,76 @@ class AshaProcedure final : public Procedure {
   }
 
  private:
+  struct Rung {
+    int epoch = 0;  // the whole epoch at which it is recorded
+    size_t k = 0;   // its milestone (recorded_'s index)
+  };
+
+  // Takes every rung result whose turn has come, rung by rung and in id order within one.
+  std::vector<Decision> Decide(const Observation& run) {
+    std::vector<Decision> out;
+    for (size_t s = 0; s < rungs_.size(); ++s) {
+      for (size_t r = 0; r < rungs_[s].size(); ++r) {
+        for (size_t index : members_[s]) {
+          const ModelId id = first_id_ + static_cast<ModelId>(index);
+          if (Recorded(s, rungs_[s][r].k, id)) continue;
+          const ModelView* view = FindModel(run, id);
+          if (view == nullptr) break;  // not added yet: the state is ahead of the run
+          if (static_cast<int>(view->history.size()) >= rungs_[s][r].epoch) {
+            Take(*view, s, r, &out);
+            continue;
+          }
+          // Ended short of the rung: not in it, and not holding up the models after it.
+          if (view->status == ModelStatus::kFailed || view->status == ModelStatus::kStopped) continue;
+          break;  // still on its way: the models after it wait for it
+        }
+      }
+    }
+    return out;
+  }
+
+  // Records `model`'s score at rung r of bracket s and stops or promotes it.
+  void Take(const ModelView& model, size_t s, size_t r, std::vector<Decision>* out) {
+    const Rung& rung = rungs_[s][r];
+    const EpochMetrics& at = model.history[static_cast<size_t>(rung.epoch - 1)];
+    const double score = scorer_.Score(at);
+    auto& recorded = recorded_[s][rung.k];
+    std::vector<double> scores;
+    for (const auto& x : recorded) scores.push_back(x.second);
+    recorded.emplace_back(model.id, score);
+    // Ended, or at max_t: nothing left to decide.
+    if (model.status == ModelStatus::kFailed || model.status == ModelStatus::kStopped ||
+        static_cast<int>(model.history.size()) >= options_.max_t) {
+      return;
+    }
+    if (!scores.empty()) {
+      const double cutoff = Percentile(std::move(scores), 1 - 1 / options_.reduction_factor);
+      if (score < cutoff) {
+        const double shown = scorer_.direction == spec::Direction::kMaximize ? cutoff : -cutoff;
+        out->push_back(StopModel{
+            model.id, "asha: rung " + Short(milestones_[s][rung.k]) + " epochs: " +
+                          scorer_.metric + " " + Short(scorer_.Value(at)) + " is below the top 1/" +
+                          Short(options_.reduction_factor) + " (cutoff " + Short(shown) + ")"});
+        return;
+      }
+    }
+    const int next = r + 1 < rungs_[s].size() ? rungs_[s][r + 1].epoch : options_.max_t;
+    if (model.epochs < next) out->push_back(ExtendModel{model.id, next});
+  }
+
+  bool Recorded(size_t s, size_t k, ModelId id) const {
+    const auto& rung = recorded_[s][k];
+    return std::any_of(rung.begin(), rung.end(), [&](const auto& x) { return x.first == id; });
+  }
+
   AshaOptions options_;
   std::vector<ModelConfig> configs_;
   std::vector<int> bracket_of_;  // by model index
   Scorer scorer_;
   ModelId first_id_ = 0;
+  std::vector<std::vector<size_t>> members_;     // [bracket]: model indices, ascending
   std::vector<std::vector<double>> milestones_;  // [bracket][rung]
+  std::vector<std::vector<Rung>> rungs_;         // [bracket]: the rungs recorded, ascending
   std::vector<std::vector<std::vector<std::pair<ModelId, double>>>> recorded_;
 };
 
@@ -439,6 +509,11 @@ StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::Experime
 int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec) {
   // PBT extends every completed member that is not replaced, until run.epochs.
   if (spec.search.method == spec::SearchMethod::kPbt) return spec.run.epochs;
+  // ASHA promotes a model waiting at a rung by extending it, up to max_t.
+  if (spec.search.method == spec::SearchMethod::kAsha) {
+    auto options = ParseAshaOptions(spec);
+    return options.ok() ? options->max_t : 0;
+  }
   if (spec.search.method != spec::SearchMethod::kHyperband) return 0;
   auto options = ParseHyperbandOptions(spec);
   return options.ok() ? options->max_t : 0;

@@ -1,7 +1,9 @@
 // Early stopping over epochs, as procedures: ASHA (asynchronous successive halving, with
-// Ray Tune's ASHAScheduler semantics and knobs) and Hyperband (Li et al. 2018: brackets
-// of synchronous successive halving, all brackets side by side so MOP keeps every worker
-// busy). Both sample their configurations as random search does (search/space.h).
+// Ray Tune's ASHAScheduler knobs and cutoff; a rung takes its results in model-id order,
+// not arrival order, so its decisions do not depend on timing or the worker count) and
+// Hyperband (Li et al. 2018: brackets of synchronous successive halving, all brackets side
+// by side so MOP keeps every worker busy). Both sample their configurations as random
+// search does (search/space.h).
 // The schedule helpers are pure functions; a procedure is used by one thread.
 #pragma once
 

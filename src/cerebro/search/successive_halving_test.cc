@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <random>
 
 #include "cerebro/search/procedure_test_util.h"
 
@@ -97,30 +98,86 @@ TEST(AshaScheduleTest, BadKnobsAreOneLineNamingTheKey) {
   }
 }
 
-TEST(AshaTest, StopsAModelBelowTheQuantileOfWhatItsRungRecordedSoFar) {
+TEST(AshaTest, StopsAModelBelowTheQuantileOfTheLowerIdsAtItsRung) {
   auto p = MakeProcedure(Parse("{method: asha, num_models: 5, reduction_factor: 2}"));
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
   auto start = (*p)->Start(run.View());
   ASSERT_TRUE(start.ok());
   ASSERT_EQ(start->size(), 5u);
-  for (const Decision& d : *start) EXPECT_EQ(std::get<AddModel>(d).epochs, 4);  // max_t
+  // Rungs at 1, 2 and 4 (= max_t) epochs: a budget ends at the next rung.
+  for (const Decision& d : *start) EXPECT_EQ(std::get<AddModel>(d).epochs, 1);
   run.Apply(*start);
-  // Rung 1: the first model has nothing to compare with; then the median of the others.
-  EXPECT_EQ(Step(**p, run, 0, 0.5), Strings{});
-  EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});   // cutoff 0.5
-  EXPECT_EQ(Step(**p, run, 2, 0.6), Strings{});           // cutoff 0.45
-  EXPECT_EQ(Step(**p, run, 3, 0.45), Strings{"stop 3"});  // cutoff 0.5
+  // Rung 1: the first model has nothing to compare with and goes on to rung 2.
+  EXPECT_EQ(Step(**p, run, 0, 0.5), Strings{"extend 0 to 2"});
+  EXPECT_EQ(Step(**p, run, 1, 0.4), Strings{"stop 1"});  // cutoff 0.5
+  // Model 3 arrives before model 2: it waits for it, so it is judged against 2's score.
+  EXPECT_EQ(Step(**p, run, 3, 0.45), Strings{});
+  EXPECT_EQ(run.model(3).status, ModelStatus::kCompleted);
+  EXPECT_EQ(Step(**p, run, 2, 0.6), (Strings{"extend 2 to 2", "stop 3"}));  // 0.45, then 0.5
   // No barrier: model 0 reaches rung 2 while model 4 has not reached rung 1.
-  EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{});
+  EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{"extend 0 to 4"});
   EXPECT_EQ(Step(**p, run, 2, 0.65), Strings{"stop 2"});  // rung 2 recorded 0.7
   // Epoch 3 is no rung; at 4 (= max_t) the model has completed: recorded, never stopped.
   EXPECT_EQ(Step(**p, run, 0, 0.7), Strings{});
-  EXPECT_EQ(Step(**p, run, 4, 0.9), Strings{});
+  EXPECT_EQ(Step(**p, run, 4, 0.9), Strings{"extend 4 to 2"});
   EXPECT_EQ(Step(**p, run, 4, 0.1), Strings{"stop 4"});
   EXPECT_EQ(run.model(0).status, ModelStatus::kRunning);
   EXPECT_EQ(Step(**p, run, 0, 0.2), Strings{});
   EXPECT_EQ(run.model(0).status, ModelStatus::kCompleted);
+  EXPECT_EQ((*p)->SaveState()["rungs"][0][2], spec::Json::parse("[[0, 0.2]]"));
+}
+
+// Models train epochs in an order drawn from `seed` (any model that may train next), with
+// accuracies a function of (model, epoch): each model's end (status, epochs, why it was
+// stopped) must not depend on that order.
+std::map<ModelId, std::string> AshaEnds(const spec::ExperimentSpec& spec, uint64_t seed) {
+  auto p = MakeProcedure(spec);
+  EXPECT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  run.Apply(*(*p)->Start(run.View()));
+  std::mt19937_64 rng(seed);
+  std::map<ModelId, std::string> stopped;
+  for (;;) {
+    std::vector<ModelId> ready;
+    for (ModelId id = 0; id < static_cast<ModelId>(run.size()); ++id) {
+      const ModelView& m = run.model(id);
+      if (IsLive(m.status) && static_cast<int>(m.history.size()) < m.epochs) ready.push_back(id);
+    }
+    if (ready.empty()) break;
+    const ModelId id = ready[std::uniform_int_distribution<size_t>(0, ready.size() - 1)(rng)];
+    const int e = static_cast<int>(run.model(id).history.size());
+    run.Epoch(id, 0.3 + 0.05 * ((id * 7 + e * 3) % 11));
+    auto d = (*p)->OnEpochDone(run.View(), id);
+    EXPECT_TRUE(d.ok());
+    for (const Decision& x : *d) {
+      if (const auto* s = std::get_if<StopModel>(&x)) stopped[s->model] = s->detail;
+    }
+    run.Apply(*d);
+  }
+  std::map<ModelId, std::string> out;
+  for (ModelId id = 0; id < static_cast<ModelId>(run.size()); ++id) {
+    const ModelView& m = run.model(id);
+    out[id] = std::string(EnumName(m.status)) + " after " + std::to_string(m.history.size()) +
+              (stopped.count(id) ? ": " + stopped[id] : "");
+  }
+  return out;
+}
+
+TEST(AshaTest, DecisionsDoNotDependOnTheOrderModelsReachTheirRungs) {
+  for (const char* search : {"{method: asha, num_models: 12, reduction_factor: 2}",
+                             "{method: asha, num_models: 16, reduction_factor: 2, brackets: 2}"}) {
+    SCOPED_TRACE(search);
+    const spec::ExperimentSpec spec = testing::ParseTestSpec(
+        "  model: mlp\n  lr: {loguniform: [-4, -1]}\n", std::string("search: ") + search + "\n",
+        "seed: 11, epochs: 8");
+    const std::map<ModelId, std::string> want = AshaEnds(spec, 0);
+    int stopped = 0;
+    for (const auto& [id, end] : want) stopped += end.rfind("stopped", 0) == 0;
+    EXPECT_GT(stopped, 3);  // the schedule does decide something
+    EXPECT_LT(stopped, static_cast<int>(want.size()));
+    for (uint64_t seed = 1; seed < 20; ++seed) EXPECT_EQ(AshaEnds(spec, seed), want) << seed;
+  }
 }
 
 TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
@@ -129,8 +186,8 @@ TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
   run.Apply(*(*p)->Start(run.View()));
-  EXPECT_EQ(Step(**p, run, 0, 0.75), Strings{});  // loss 0.25
-  run.Epoch(1, 0.5);                              // loss 0.5: worse
+  EXPECT_EQ(Step(**p, run, 0, 0.75), Strings{"extend 0 to 2"});  // loss 0.25
+  run.Epoch(1, 0.5);                                             // loss 0.5: worse
   auto d = (*p)->OnEpochDone(run.View(), 1);
   ASSERT_TRUE(d.ok());
   ASSERT_EQ(d->size(), 1u);
@@ -163,7 +220,7 @@ TEST(AshaTest, AModelItDidNotAddIsLeftAlone) {
   FakeRun run;
   run.Apply(*(*p)->Start(run.View()));
   run.Apply({AddModel{spec::Json::object(), 4, -1}});  // a ctl add: model 1
-  EXPECT_EQ(Step(**p, run, 0, 0.9), Strings{});
+  EXPECT_EQ(Step(**p, run, 0, 0.9), Strings{"extend 0 to 2"});
   EXPECT_EQ(Step(**p, run, 1, 0.1), Strings{});
 }
 
@@ -270,9 +327,9 @@ TEST_F(HyperbandTest, ARestoredProcedureDecidesAsTheOriginalWould) {
             StatusCode::kDataLoss);
 }
 
-TEST(ExtendsCompletedModelsTest, OnlyHyperbandDoes) {
+TEST(ExtendsCompletedModelsTest, HyperbandAndAshaDo) {
   EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: hyperband, max_t: 9}")), 9);
-  EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: asha, num_models: 2}")), 0);
+  EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: asha, num_models: 2}")), 4);
   EXPECT_EQ(ExtendsCompletedModelsBelow(Parse("{method: random, num_models: 2}")), 0);
 }
 
