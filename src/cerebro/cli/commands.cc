@@ -10,7 +10,9 @@
 #include <system_error>
 
 #include "cerebro/cli/ctl.h"
+#include "cerebro/cli/export.h"
 #include "cerebro/cli/outcome.h"
+#include "cerebro/cli/predict.h"
 #include "cerebro/cli/progress.h"
 #include "cerebro/cli/ranked_table.h"
 #include "cerebro/cli/report/report_html.h"
@@ -253,6 +255,8 @@ int RunCommand(const CommandLine& line) {
     case Command::kReport: return CmdReport(line);
     case Command::kCtl: return CmdCtl(line);
     case Command::kStatus: return CmdStatus(line);
+    case Command::kExport: return CmdExport(line);
+    case Command::kPredict: return CmdPredict(line);
   }
   return Fail(Internal("unhandled command"));
 }

@@ -32,6 +32,9 @@ constexpr FlagInfo kFlags[] = {
     {"--json", FlagType::kSwitch, ""},
     {"--set", FlagType::kText, ""},
     {"--format", FlagType::kText, ""},
+    {"--model", FlagType::kText, ""},
+    {"--data", FlagType::kText, ""},
+    {"--labels", FlagType::kText, ""},
 };
 
 const FlagInfo* FindFlag(std::string_view name) {
@@ -53,6 +56,9 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
   static const std::vector<std::string_view> kCtl = {"--set", "--epochs"};
   static const std::vector<std::string_view> kStatus = {"--json"};
   static const std::vector<std::string_view> kReport = {"--format", "--out"};
+  static const std::vector<std::string_view> kExport = {"--model", "--out"};
+  static const std::vector<std::string_view> kPredict = {"--data", "--labels", "--model", "--out",
+                                                         "--quiet"};
   static const std::vector<std::string_view> kNone = {};
   switch (c) {
     case Command::kRun: return kRun;
@@ -63,6 +69,8 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
     case Command::kReport: return kReport;
     case Command::kCtl: return kCtl;
     case Command::kStatus: return kStatus;
+    case Command::kExport: return kExport;
+    case Command::kPredict: return kPredict;
   }
   return kNone;
 }

@@ -14,7 +14,9 @@
 
 namespace cerebro::cli {
 
-enum class Command { kRun, kConfigs, kPrepare, kResume, kReplay, kReport, kCtl, kStatus };
+enum class Command {
+  kRun, kConfigs, kPrepare, kResume, kReplay, kReport, kCtl, kStatus, kExport, kPredict
+};
 
 struct CommandLine {
   Command command = Command::kRun;
@@ -49,6 +51,7 @@ struct EnumNames<cli::Command> {
       {cli::Command::kRun, "run"},       {cli::Command::kConfigs, "configs"},
       {cli::Command::kPrepare, "prepare"}, {cli::Command::kResume, "resume"},
       {cli::Command::kReplay, "replay"}, {cli::Command::kReport, "report"},
-      {cli::Command::kCtl, "ctl"},       {cli::Command::kStatus, "status"}};
+      {cli::Command::kCtl, "ctl"},       {cli::Command::kStatus, "status"},
+      {cli::Command::kExport, "export"}, {cli::Command::kPredict, "predict"}};
 };
 }  // namespace cerebro

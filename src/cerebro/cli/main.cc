@@ -37,6 +37,13 @@ constexpr const char* kUsage = R"(usage:
   cerebro status RUN_DIR [--json]
       Where a run stands, while it is live (from another terminal) or after: progress,
       best so far, each worker's last unit, failures, ETA. Reads only; never locks.
+  cerebro export RUN_DIR --out FILE [--model ID]
+      Write a finished model (default: the best) as TorchScript for torch.jit.load; it
+      takes raw inputs as the data files hold them (docs/export.md).
+  cerebro predict RUN_DIR --data FILE [--labels FILE] [--model ID] [--out FILE] [--quiet]
+      Run a finished model (default: the best) on FILE, in the run's data format (IDX:
+      --labels names the labels file); write CSV predictions to --out (default stdout)
+      and print the accuracy.
   cerebro ctl RUN_DIR stop MODEL | extend MODEL EPOCHS | add 'PARAMS' [--epochs E]
                       | clone MODEL [key=value ...] [--set key=value] [--epochs E]
       Steer a running experiment (only its owner can): the command is journaled at once
