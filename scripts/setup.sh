@@ -64,3 +64,17 @@ BUILD_DIR=${BUILD_DIR:-build}
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD_DIR"
 echo "setup: built $BUILD_DIR/cerebro and $BUILD_DIR/cerebro-worker"
+
+# The Python package (python/cerebro over the module built above): a virtualenv .venv-py
+# made from Debian's python3 that sees its torch, numpy and pandas (--system-site-packages;
+# nothing is pip-installed), with a .pth putting python/ on its path and naming this
+# build, so `.venv-py/bin/python examples/python/fashion_mnist.py` needs no PYTHONPATH.
+# CEREBRO_SKIP_PYTHON=1 skips it.
+if [ "${CEREBRO_SKIP_PYTHON:-0}" != "1" ] && ls "$BUILD_DIR"/python/cerebro/_core*.so >/dev/null 2>&1; then
+  [ -x .venv-py/bin/python ] || /usr/bin/python3 -m venv --without-pip --system-site-packages .venv-py
+  py_site=$(.venv-py/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf '%s\nimport os; os.environ.setdefault("CEREBRO_BUILD_DIR", "%s")\n' \
+    "$PWD/python" "$(cd "$BUILD_DIR" && pwd)" > "$py_site/cerebro.pth"
+  .venv-py/bin/python -c 'import cerebro; cerebro._native.core()'
+  echo "setup: the cerebro Python package in .venv-py (.venv-py/bin/python examples/python/fashion_mnist.py)"
+fi
