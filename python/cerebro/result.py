@@ -49,6 +49,7 @@ class BestModel:
     def _export(self, torch):
         path = os.path.join(self._result.run_dir, "export", f"model_{self.id}.pt")
         if not os.path.exists(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
             proc = subprocess.run([_native.core().cli_path, "export", self._result.run_dir,
                                    "--model", str(self.id), "--out", path],
                                   capture_output=True, text=True)
@@ -92,6 +93,8 @@ class BestModel:
             meta = self._data_meta()
             scaled = (X.astype(np.float64) * meta.get("feature_scale", 1.0)).astype(np.float32)
             X = scaled.reshape((X.shape[0],) + tuple(meta["feature_shape"]))
+        if not X.flags.writeable:  # torch warns about (and may write to) read-only arrays
+            X = X.copy()
         with torch.no_grad():
             out = module(torch.as_tensor(X))
         if self._result.task == "regression":

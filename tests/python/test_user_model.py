@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cerebro
-from conftest import make_blobs
+from conftest import fashion_subset, make_blobs
 
 torch = pytest.importorskip("torch")
 
@@ -49,3 +49,36 @@ def test_user_module_trains_and_exports(tmp_path, cli):
     assert isinstance(module, torch.jit.ScriptModule)
     accuracy = float((best.predict(Xv) == yv).mean())
     assert abs(accuracy - best.metrics["val_accuracy"]) <= 0.001
+
+
+class TinyCnn(torch.nn.Module):
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, channels, 5, stride=4)
+        self.head = torch.nn.Linear(channels * 6 * 6, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, 1, 28, 28]
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+def _reproduces(result, Xv, yv):
+    best = result.best
+    accuracy = float((best.predict(Xv) == yv).mean())
+    assert abs(accuracy - best.metrics["val_accuracy"]) <= 0.001, (accuracy, best.metrics)
+
+
+def test_user_cnn_on_images_reproduces_its_accuracy(tmp_path):
+    train, (Xv, yv) = fashion_subset(400, 200)
+    r = cerebro.run(train, {"channels": 4, "lr": 3e-3, "batch_size": 32}, model=lambda c: TinyCnn(
+        c["channels"]), validation=(Xv, yv), feature_scale=1 / 255, epochs=1, workers=2, seed=2,
+        out=tmp_path / "run", quiet=True)
+    _reproduces(r, Xv, yv)
+
+
+def test_builtin_mlp_export_reproduces_its_accuracy(tmp_path):
+    train, (Xv, yv) = fashion_subset(400, 200)
+    r = cerebro.run(train, {"model": "mlp", "hidden": [16], "lr": 3e-3, "batch_size": 32},
+                    validation=(Xv, yv), feature_scale=1 / 255, epochs=1, workers=2, seed=2,
+                    out=tmp_path / "run", quiet=True)
+    assert isinstance(r.best.model, torch.jit.ScriptModule)
+    _reproduces(r, Xv, yv)
