@@ -138,10 +138,15 @@ class TensorBoardFilesTest(unittest.TestCase):
             examples = int(r["train_examples"]) + int(r["val_examples"])
             self.assertAlmostEqual(x.value * s.value / examples, 1.0, places=4)
 
+        params = next(m["params"] for m in self.summary["models"] if m["id"] == model_id)
+        rates = acc.Scalars("learning_rate")
+        self.assertEqual([e.step for e in rates], [int(r["epoch"]) for r in rows])
+        for e in rates:
+            self.assertEqual(np.float32(e.value), np.float32(params["lr"]))
+
         content = hparams_content(acc)
         start = hparams_metadata.parse_session_start_info_plugin_data(
             content[hparams_metadata.SESSION_START_INFO_TAG])
-        params = next(m["params"] for m in self.summary["models"] if m["id"] == model_id)
         self.assertEqual(set(start.hparams), set(params))
         self.assertEqual(start.hparams["lr"].number_value, params["lr"])
         self.assertEqual(start.hparams["model"].string_value, params["model"])

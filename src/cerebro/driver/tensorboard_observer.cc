@@ -9,6 +9,7 @@
 #include "cerebro/common/clock.h"
 #include "cerebro/common/file_system.h"
 #include "cerebro/common/logging.h"
+#include "cerebro/model/config_defaults.h"
 
 namespace cerebro::driver {
 namespace tb = store::tensorboard;
@@ -110,15 +111,28 @@ std::vector<tb::MetricInfo> MetricInfos() {
           {"train/loss", "training loss", tb::DatasetType::kTraining}};
 }
 
+// The learning rate a model trains with: its config's "lr", else the trainer's default.
+// A model keeps its params for life (a PBT exploit or a clone is a new model), so this is
+// the rate of every epoch of the model.
+double LearningRateOf(const spec::Json& params) {
+  if (params.is_object()) {
+    auto it = params.find("lr");
+    if (it != params.end() && it->is_number()) return it->get<double>();
+  }
+  return model::kDefaultLearningRate;
+}
+
 // One finished epoch's scalars, at step = epoch (1-based, as in metrics.csv).
-std::vector<std::string> EpochScalars(const store::EpochRow& row, double now) {
+std::vector<std::string> EpochScalars(const store::EpochRow& row, double learning_rate,
+                                      double now) {
   const int64_t step = row.epoch;
   std::vector<std::string> events = {
       tb::ScalarEvent(now, step, "train/loss", static_cast<float>(row.train_loss)),
       tb::ScalarEvent(now, step, "train/accuracy", static_cast<float>(row.train_accuracy)),
       tb::ScalarEvent(now, step, "val/loss", static_cast<float>(row.val_loss)),
       tb::ScalarEvent(now, step, "val/accuracy", static_cast<float>(row.val_accuracy)),
-      tb::ScalarEvent(now, step, "unit_seconds", static_cast<float>(row.seconds))};
+      tb::ScalarEvent(now, step, "unit_seconds", static_cast<float>(row.seconds)),
+      tb::ScalarEvent(now, step, "learning_rate", static_cast<float>(learning_rate))};
   if (row.seconds > 0) {
     const double examples = static_cast<double>(row.train_examples + row.val_examples);
     events.push_back(tb::ScalarEvent(now, step, "examples_per_second",
@@ -148,8 +162,9 @@ Status TensorBoardObserver::Started(const RunView& run) {
   for (const auto& [id, m] : run.state.models()) {
     if (m.outcome.history.empty() && !IsFinal(m.outcome.status)) continue;  // not begun
     ASSIGN_OR_RETURN(ModelRun * r, Run(run, id));
+    const double lr = LearningRateOf(m.outcome.params);
     for (const store::EpochRow& row : m.outcome.history) {
-      RETURN_IF_ERROR(r->writer->Write(EpochScalars(row, WallSeconds())));
+      RETURN_IF_ERROR(r->writer->Write(EpochScalars(row, lr, WallSeconds())));
     }
     RETURN_IF_ERROR(EndIfFinal(run, id, r));
   }
@@ -160,7 +175,8 @@ Status TensorBoardObserver::OnEpochDone(const RunView& run, const store::EpochRo
   ScopedSeconds timed(&seconds_);
   if (root_.empty()) return Status::Ok();
   ASSIGN_OR_RETURN(ModelRun * r, Run(run, row.model_id));
-  return r->writer->Write(EpochScalars(row, WallSeconds()));
+  const double lr = LearningRateOf(run.state.model(row.model_id).outcome.params);
+  return r->writer->Write(EpochScalars(row, lr, WallSeconds()));
 }
 
 Status TensorBoardObserver::OnModelStatus(const RunView& run, ModelId id) {
