@@ -38,7 +38,8 @@ def main():
         params={"channels": cerebro.choice(8, 16), "dropout": 0.25,
                 "lr": cerebro.choice(1e-3, 3e-3), "batch_size": 64},
         epochs=2, workers=2, seed=1, name="user_cnn")
-    print(result.to_pandas().drop(columns=["failure"]).to_string(index=False))
+    table = result.to_pandas().drop(columns=["model", "model_file", "failure"])
+    print(table.to_string(index=False))
     best = result.best
     print("best:", best.params, best.metrics)
     try:

@@ -87,3 +87,27 @@ def test_per_epoch_frame_and_open(tmp_path, blobs, small_space):
     back = cerebro.open(tmp_path / "run")
     assert back.best.params == r.best.params
     assert "rank" in back.table().lower() or str(r.best.id) in back.table()
+
+
+def test_regression_targets(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 4)).astype(np.float32)
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0]) + 0.1 * rng.normal(size=200)
+    r = cerebro.run((X, y), {"model": "mlp", "hidden": [8], "lr": 1e-2, "batch_size": 16},
+                    task="regression", metric="loss", out=tmp_path / "run", quiet=True, **RUN)
+    assert r.to_pandas()["status"].tolist() == ["completed"]
+    assert r.task == "regression"
+    assert r.best.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.parametrize("search,models", [(cerebro.TPE(4, n_startup_trials=2), 4),
+                                           (cerebro.Random(3), 3),
+                                           (cerebro.ASHA(4, grace_period=1, reduction_factor=2), 4)])
+def test_procedures_as_objects(tmp_path, blobs, search, models):
+    X, y = blobs
+    space = {"model": "mlp", "hidden": cerebro.choice([8], [16]),
+             "lr": cerebro.loguniform(1e-3, 1e-1), "batch_size": 32}
+    exp = cerebro.Experiment((X, y), space, search=search, **{**RUN, "epochs": 2})
+    assert exp.spec()["search"]["method"] == search.method
+    r = exp.run(out=tmp_path / "run", quiet=True)
+    assert len(r.models) == models and r.finished
