@@ -120,6 +120,15 @@ def main():
             if abs(acc - want) > 0.001 or acc != flat:
                 failures.append(f"model {mid}: {acc} (flat {flat}) vs recorded {want}")
 
+        # predict on the validation files themselves (IDX: --labels): the same accuracy.
+        preds = os.path.join(tmp, "preds.csv")
+        said = cerebro(args.cerebro, "predict", run, "--data", os.path.join(tmp, "t10k-images.gz"),
+                       "--labels", os.path.join(tmp, "t10k-labels.gz"), "--out", preds)
+        predicted = float(re.search(r"accuracy ([0-9.]+)", said).group(1))
+        print(f"predict: {predicted:.4f}, run {recorded:.4f}")
+        if abs(predicted - recorded) > 0.001 or sum(1 for _ in open(preds)) != 1001:
+            failures.append(f"predict said {said!r}; the run recorded {recorded}")
+
         # The docs' five lines, with RUN_DIR and model.pt pointing at this run.
         script = docs_script(args.docs).replace("RUN_DIR", run).replace(
             "model.pt", os.path.join(tmp, f"model{best}.pt"))

@@ -66,9 +66,8 @@ TEST(ExportTest, CnnTakesRawPixelsAsImagesOrFlatRows) {
     torch::NoGradGuard no_grad;
     torch::Tensor expected = net.forward(Scaled(bytes, scale));
     EXPECT_TRUE(torch::allclose(Forward(m, bytes), expected, 1e-5, 1e-6)) << pool;
-    EXPECT_TRUE(torch::allclose(Forward(m, bytes.reshape({3, 64}).to(torch::kFloat)), expected, 1e-5,
-                                1e-6))
-        << pool;
+    torch::Tensor flat = bytes.reshape({3, 64}).to(torch::kFloat);
+    EXPECT_TRUE(torch::allclose(Forward(m, flat), expected, 1e-5, 1e-6)) << pool;
     EXPECT_EQ(Forward(m, bytes).sizes(), (std::vector<int64_t>{3, 4}));
   }
 }
@@ -112,7 +111,8 @@ TEST(ExportTest, BatchNormAndUnknownLayers) {
   torch::nn::Sequential odd(torch::nn::Linear(3, 4), torch::nn::LeakyReLU());
   auto refused = ScriptSequential(*odd, {});
   EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.status().message().find("layer 1 (torch::nn::LeakyReLUImpl)"), std::string::npos)
+  EXPECT_NE(refused.status().message().find("layer 1 (torch::nn::LeakyReLUImpl)"),
+            std::string::npos)
       << refused.status().message();
 }
 
