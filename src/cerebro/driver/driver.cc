@@ -1,5 +1,6 @@
 #include "cerebro/driver/driver.h"
 
+#include "cerebro/common/logging.h"
 #include "cerebro/driver/run_loop.h"
 #include "cerebro/driver/run_directory.h"
 #include "cerebro/search/procedure.h"
@@ -51,6 +52,29 @@ StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOption
     return FailedPrecondition(run_dir + ": strategy dp (a benchmark baseline) cannot be resumed");
   }
   RunLoop loop(run.spec, options);
+  return loop.Resume(std::move(run.store), run.models);
+}
+
+StatusOr<RunResult> ExtendExperiment(const std::string& run_dir, const spec::Overrides& overrides,
+                                     const RunOptions& options) {
+  FileSystem* fs = options.fs != nullptr ? options.fs : &RealFileSystem();
+  auto opened = OpenRun(run_dir, fs, store::ExperimentStore::Lock::kTry);
+  if (opened.status().code() == StatusCode::kFailedPrecondition) {  // the lock is held
+    std::string holder = opened.status().message();
+    if (holder.rfind(run_dir + ": ", 0) == 0) holder = holder.substr(run_dir.size() + 2);
+    return InvalidArgument(run_dir + ": still running (" + holder +
+                           "); extend it once it has finished");
+  }
+  RETURN_IF_ERROR(opened.status());
+  OpenedRun run = std::move(opened).value();
+  ASSIGN_OR_RETURN(Extension x, PlanExtension(run, overrides));
+  for (const std::string& w : x.warnings) LogWarning(w);
+  // spec.json first: if the driver dies before the record, the journal still says the run
+  // is finished and the same extension can be asked for again (PlanExtension reads what
+  // the run holds from the journal); after the record, resume trains it.
+  RETURN_IF_ERROR(run.store->WriteJsonFile("spec.json", spec::ToJson(x.spec)));
+  RETURN_IF_ERROR(run.store->journal().Append(x.decision));
+  RunLoop loop(x.spec, options);
   return loop.Resume(std::move(run.store), run.models);
 }
 

@@ -84,6 +84,19 @@ StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOpt
 // that already finished is reported again without training.
 StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options);
 
+// Continues a finished run of a grid or random search (`cerebro run --extend`) with the
+// spec overrides run.epochs (every completed model trains on to it, from its last state:
+// extended models' metrics are those of a run that had the epochs from the start, with
+// order: fixed bitwise) and/or search.num_models (the search's next configurations join).
+// Takes the run lock, rewrites spec.json with the overrides, journals the extension as one
+// decision record (model_extended, model_added) and trains as resume does; a crash after
+// that record is finished by ResumeExperiment. InvalidArgument (one line, nothing
+// changed) when the run is still running or not finished, or the overrides do not fit
+// (driver/run_directory.h's PlanExtension); warnings name completed models whose final
+// state retention dropped (they are left as they are).
+StatusOr<RunResult> ExtendExperiment(const std::string& run_dir, const spec::Overrides& overrides,
+                                     const RunOptions& options);
+
 // Re-executes a run into options.out_dir following the partition order its journal
 // recorded for every model and epoch, and compares the per-epoch metrics.
 struct ReplayReport {

@@ -1,6 +1,42 @@
 #include "cerebro/driver/run_directory.h"
 
+#include <algorithm>
+#include <variant>
+
+#include "cerebro/driver/layout.h"
+#include "cerebro/driver/run_state.h"
+#include "cerebro/search/space.h"
+#include "cerebro/train/worker_api.h"
+
 namespace cerebro::driver {
+namespace {
+
+// The replayed state of a finished run, or why it is not one.
+StatusOr<std::unique_ptr<RunState>> FinishedState(OpenedRun& run) {
+  const std::string dir = run.store->dir();
+  ASSIGN_OR_RETURN(store::JournalContents journal, run.store->journal().Read());
+  if (journal.version == 1) {
+    return InvalidArgument(dir + ": written by the first release; cerebro resume " + dir +
+                           " upgrades its journal, then extend it");
+  }
+  auto state = std::make_unique<RunState>(RunConfigFor(run.spec, LayoutFor(run.spec.run)));
+  for (size_t i = 0; i < journal.records.size(); ++i) {
+    Effects fx;
+    Status st = state->Apply(journal.records[i], &fx);
+    if (!st.ok()) {
+      return DataLoss(run.store->journal().path() + ":" + std::to_string(journal.lines[i]) +
+                      ": " + st.message());
+    }
+  }
+  if (!state->Done()) {
+    return InvalidArgument(dir + ": not finished (" +
+                           std::to_string(state->hopper().units_remaining()) +
+                           " units left); resume it instead: cerebro resume " + dir);
+  }
+  return state;
+}
+
+}  // namespace
 
 StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
                             store::ExperimentStore::Lock lock) {
@@ -27,6 +63,85 @@ StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, i
                                               store::ModelOrigin::kSearch, epochs, -1, ""});
   }
   return start;
+}
+
+StatusOr<Extension> PlanExtension(OpenedRun& run, const spec::Overrides& overrides) {
+  const std::string dir = run.store->dir();
+  if (overrides.empty()) {
+    return InvalidArgument("--extend: give --epochs N (more epochs) or --num-models M (more models)");
+  }
+  bool more_epochs = false, more_models = false;
+  for (const spec::Override& o : overrides) {
+    more_epochs = more_epochs || o.path == "run.epochs";
+    more_models = more_models || o.path == "search.num_models";
+    if (o.path != "run.epochs" && o.path != "search.num_models") {
+      return InvalidArgument(o.name + ": an extension keeps the run's settings (it takes --epochs "
+                             "and --num-models)");
+    }
+  }
+  const spec::SearchMethod method = run.spec.search.method;
+  if (method != spec::SearchMethod::kGrid && method != spec::SearchMethod::kRandom) {
+    return InvalidArgument("--extend: continues grid and random searches; " +
+                           std::string(EnumName(method)) +
+                           "'s schedule is fixed by its epochs and models");
+  }
+  if (run.spec.run.strategy == spec::Strategy::kDataParallel) {
+    return InvalidArgument(dir + ": strategy dp (a benchmark baseline) cannot be extended");
+  }
+  ASSIGN_OR_RETURN(std::string text, run.store->ReadFile("spec.json"));
+  Extension x;
+  ASSIGN_OR_RETURN(x.spec, spec::ParseSpecString(text, run.store->Path("spec.json"), overrides));
+  ASSIGN_OR_RETURN(std::unique_ptr<RunState> state, FinishedState(run));
+  // What the run holds now, from its journal (spec.json may already carry an extension
+  // whose record a crash kept from the journal).
+  int epochs = 0, searched = 0;
+  for (const auto& [id, m] : state->models()) {
+    if (m.outcome.origin != store::ModelOrigin::kSearch) continue;
+    epochs = std::max(epochs, m.epochs);
+    ++searched;
+  }
+  if (more_epochs && x.spec.run.epochs <= epochs) {
+    return InvalidArgument("--epochs: the run trains its models " + std::to_string(epochs) +
+                           " epochs already; give more");
+  }
+  if (more_models && x.spec.search.num_models <= searched) {
+    return InvalidArgument("--num-models: the run has " + std::to_string(searched) +
+                           " models of its search already; give more");
+  }
+  const int budget = more_epochs ? x.spec.run.epochs : epochs;
+  x.decision.epochs_seen = state->epochs_seen();
+  x.decision.state = state->procedure_state();
+  for (const auto& [id, m] : state->models()) {
+    if (m.outcome.status != ModelStatus::kCompleted || m.epochs >= budget) continue;
+    if (m.outcome.train_units > 0 && m.outcome.checkpoint.empty()) {
+      x.warnings.push_back("model " + std::to_string(id) + " is not extended: its final state " +
+                           "was dropped by retention (run.keep_best " +
+                           std::to_string(run.spec.run.keep_best) + ")");
+      continue;
+    }
+    x.decision.actions.push_back(store::ModelExtended{id, budget, store::ModelOrigin::kControl});
+  }
+  if (more_models) {
+    // Random search draws each model from its own position in every param's stream: the
+    // first `searched` configurations are the run's, the rest are the new ones.
+    ASSIGN_OR_RETURN(std::vector<search::ModelConfig> configs, search::GenerateConfigs(x.spec));
+    ModelId next = state->next_model_id();
+    for (size_t i = static_cast<size_t>(searched); i < configs.size(); ++i) {
+      const std::string json = configs[i].params.dump();
+      char err[512] = {0};
+      if (cerebro_validate_model_config(json.c_str(), err, sizeof(err)) != CEREBRO_OK) {
+        return InvalidArgument("--num-models: model " + std::to_string(next) + ": " + err +
+                               " (" + json + ")");
+      }
+      x.decision.actions.push_back(store::ModelAdded{next++, configs[i].params,
+                                                     store::ModelOrigin::kSearch, budget, -1, ""});
+    }
+  }
+  if (x.decision.actions.empty()) {
+    return InvalidArgument(dir + ": nothing to extend (no completed model can train on)" +
+                           (x.warnings.empty() ? "" : ": " + x.warnings.front()));
+  }
+  return x;
 }
 
 }  // namespace cerebro::driver

@@ -1,9 +1,11 @@
 // Opening an existing run directory: its store, its resolved spec and models.json, for
-// resume and replay. Thread-compatible.
+// resume and replay; and planning an extension of a finished run (cerebro run --extend).
+// Thread-compatible.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "cerebro/common/file_system.h"
 #include "cerebro/common/status.h"
@@ -30,5 +32,23 @@ StatusOr<OpenedRun> OpenRun(const std::string& run_dir, FileSystem* fs,
 // is that start as a decision; DataLoss naming `where` (models.json) when it is malformed.
 StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, int epochs,
                                                      const std::string& where);
+
+// What extending a finished run does (driver.h's ExtendExperiment): the run's spec with
+// the extension's overrides, and the one record that extends it. Every completed model
+// trains on to the new run.epochs (from its last state, optimizer state included; its
+// epochs are numbered on), and the search's next configurations up to the new
+// search.num_models join with fresh weights, as the search would have made them.
+struct Extension {
+  spec::ExperimentSpec spec;
+  store::ProcedureDecision decision;  // model_extended and model_added actions, atomically
+  // Completed models left as they are: their final state was dropped by run.keep_best.
+  std::vector<std::string> warnings;
+};
+
+// Plans the extension of `run` (opened with its lock) by `overrides` (run.epochs,
+// search.num_models, each naming its flag). InvalidArgument, one line, and nothing
+// changed, when the run is not finished, it is not a grid or random search, an override
+// sets another field or asks for no more than the run has, or nothing can be extended.
+StatusOr<Extension> PlanExtension(OpenedRun& run, const spec::Overrides& overrides);
 
 }  // namespace cerebro::driver
