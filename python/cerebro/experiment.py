@@ -38,6 +38,15 @@ def space_to_spec(space):
     return out
 
 
+def _default_name():
+    # As the CLI names a run by its spec file when the spec has no name: the script's.
+    import sys
+    main = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    stem = os.path.splitext(main)[0]
+    return stem if stem and stem not in ("-c", "-m", "__main__", "ipykernel_launcher") and \
+        stem.replace("_", "").replace("-", "").isalnum() else "python"
+
+
 def _dumps(doc):
     try:
         return json.dumps(doc, allow_nan=False)
@@ -176,7 +185,8 @@ class Experiment:
             backend (``"local"`` | ``"ray"``), ray_address, threads_per_worker,
             keep_best: the spec's run section (defaults as the CLI's).
         feature_scale: multiplies every feature (e.g. 1/255 for uint8 pixels).
-        name: the run's name (its directory is ``runs/<name>-<time>-<pid>``).
+        name: the run's name (its directory is ``runs/<name>-<time>-<pid>``); default
+            the script's file name, or "python".
 
     Bad input raises before anything is written: ValueError for the space, settings or
     data (NaN, non-numeric dtypes, mismatched lengths, a missing label column, a model
@@ -193,7 +203,7 @@ class Experiment:
         self.params = space_to_spec(params)
         self.search = as_procedure(search)
         self.task = task
-        self.name = name
+        self.name = name if name is not None else _default_name()
         self.metric = metric
         self.direction = direction
         run = dict(epochs=epochs, workers=workers, partitions=partitions, seed=seed,
