@@ -35,19 +35,11 @@ bool TieBreaksBefore(const store::ModelOutcome& a, const store::ModelOutcome& b)
 }  // namespace
 
 double MetricOf(const store::EpochRow& r, const std::string& metric) {
-  if (metric == "accuracy") return r.val_accuracy;
-  if (metric == "loss") return r.val_loss;
-  if (metric == "train_accuracy") return r.train_accuracy;
-  if (metric == "train_loss") return r.train_loss;
-  if (metric == "seconds_per_example") {
-    return r.train_examples > 0 ? r.seconds / static_cast<double>(r.train_examples) : 0;
-  }
-  return 0;  // num_parameters: the model's, not the row's
+  return store::MetricValue(store::ModelOutcome{}, r, metric);  // num_parameters: 0
 }
 
 double MetricOf(const store::ModelOutcome& m, const std::string& metric) {
-  if (metric == "num_parameters") return static_cast<double>(m.num_parameters);
-  return MetricOf(m.history.back(), metric);
+  return store::MetricValue(m, m.history.back(), metric);
 }
 
 bool Better(double a, double b, spec::Direction d) {

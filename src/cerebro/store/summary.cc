@@ -157,6 +157,15 @@ Status ParseRoot(const JsonFields& f, Summary* s) {
 
 }  // namespace
 
+double MetricValue(const ModelOutcome& m, const EpochRow& r, const std::string& metric) {
+  if (metric == "accuracy") return r.val_accuracy;
+  if (metric == "loss") return r.val_loss;
+  if (metric == "train_accuracy") return r.train_accuracy;
+  if (metric == "train_loss") return r.train_loss;
+  if (metric == "num_parameters") return static_cast<double>(m.num_parameters);
+  return r.train_examples > 0 ? r.seconds / static_cast<double>(r.train_examples) : 0;
+}
+
 Json SummaryToJson(const Summary& s) {
   Json models = Json::array();
   for (const auto& m : s.models) models.push_back(ModelJson(m, !s.objectives.empty()));

@@ -74,6 +74,11 @@ struct Summary {
   std::vector<ModelOutcome> models;  // ranked: best first
 };
 
+// The value of `metric` (a name spec.h's MetricSpec admits) for model `m` after epoch `row`
+// (one of its rows): validation or training accuracy or loss, seconds_per_example
+// (seconds / train_examples; 0 without examples) or num_parameters (the model's).
+double MetricValue(const ModelOutcome& m, const EpochRow& row, const std::string& metric);
+
 // summary.json's text (pretty-printed JSON, as written to the run directory).
 Json SummaryToJson(const Summary& summary);
 // Parses summary.json's text; `source` names the file in errors.

@@ -6,6 +6,8 @@
 #include <type_traits>
 #include <variant>
 
+#include "cerebro/cli/ranked_table.h"
+
 namespace cerebro::cli {
 namespace {
 
@@ -42,8 +44,25 @@ StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir,
   return out;
 }
 
-double MetricOf(const store::Summary& summary, const store::EpochRow& row) {
-  return summary.metric == "accuracy" ? row.val_accuracy : row.val_loss;
+double MetricOf(const store::Summary& summary, const store::ModelOutcome& model,
+                const store::EpochRow& row) {
+  return store::MetricValue(model, row, summary.metric);
+}
+
+std::string DescribeFront(const store::Summary& s) {
+  if (s.objectives.size() < 2) return "";
+  std::string out = "Pareto front (";
+  for (size_t k = 0; k < s.objectives.size(); ++k) {
+    out += (k ? ", " : "") + MetricLabel(s.objectives[k].name) + " " +
+           std::string(EnumName(s.objectives[k].direction));
+  }
+  out += "): ";
+  if (s.pareto_front.empty()) return out + "no model finished an epoch";
+  out += s.pareto_front.size() == 1 ? "model " : "models ";
+  for (size_t i = 0; i < s.pareto_front.size(); ++i) {
+    out += (i ? ", " : "") + std::to_string(s.pareto_front[i]);
+  }
+  return out;
 }
 
 bool HasMetrics(const store::ModelOutcome& m) {

@@ -32,8 +32,13 @@ StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir);
 StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir,
                                     store::Summary summary);
 
-// The ranking metric's value after `row` (val accuracy or val loss).
-double MetricOf(const store::Summary& summary, const store::EpochRow& row);
+// The ranking metric's value for `model` after `row` (one of its epochs).
+double MetricOf(const store::Summary& summary, const store::ModelOutcome& model,
+                const store::EpochRow& row);
+
+// A run with two or more objectives: "Pareto front (val_accuracy max, num_parameters min):
+// models 2, 0" — or "" for a single-objective run.
+std::string DescribeFront(const store::Summary& summary);
 
 // Whether the model has metrics to rank (completed or stopped, at least one epoch).
 bool HasMetrics(const store::ModelOutcome& model);

@@ -218,6 +218,9 @@ std::string Header(const ReportData& d) {
   } else {
     out += "<div class=\"best\" id=\"best\">no model finished an epoch</div>\n";
   }
+  if (!DescribeFront(s).empty()) {
+    out += "<div class=\"best\" id=\"pareto\">" + Escape(DescribeFront(s)) + "</div>\n";
+  }
   return out;
 }
 
@@ -231,7 +234,7 @@ std::string RankedTable(const store::Summary& s) {
            std::to_string(m.id) + "</td><td>" + status + "</td>";
     if (HasMetrics(m)) {
       const store::EpochRow& last = m.history.back();
-      out += "<td class=\"num\">" + Num(MetricOf(s, last)) + "</td><td class=\"num\">" +
+      out += "<td class=\"num\">" + Num(MetricOf(s, m, last)) + "</td><td class=\"num\">" +
              Num(last.val_loss) + "</td><td class=\"num\">" + Num(last.train_accuracy) + "</td>";
     } else {
       out += "<td>-</td><td>-</td><td>-</td>";
@@ -287,7 +290,7 @@ Json ChartData(const ReportData& d) {
                       {"status", EnumName(m.status)},
                       {"params", m.params},
                       {"parent", m.parent},
-                      {"metric", HasMetrics(m) ? Json(MetricOf(d.summary, m.history.back()))
+                      {"metric", HasMetrics(m) ? Json(MetricOf(d.summary, m, m.history.back()))
                                                : Json(nullptr)},
                       {"history", std::move(history)}});
   }

@@ -26,6 +26,7 @@ std::string Header(const ReportData& d) {
   } else {
     out += "**no model finished an epoch**\n";
   }
+  if (!DescribeFront(s).empty()) out += "\n**" + DescribeFront(s) + "**\n";
   return out;
 }
 
@@ -38,7 +39,7 @@ std::string RankedTable(const store::Summary& s) {
            std::string(EnumName(m.status)) + " | ";
     if (HasMetrics(m)) {
       const store::EpochRow& last = m.history.back();
-      out += Num(MetricOf(s, last)) + " | " + Num(last.val_loss) + " | " +
+      out += Num(MetricOf(s, m, last)) + " | " + Num(last.val_loss) + " | " +
              Num(last.train_accuracy) + " | ";
     } else {
       out += "- | - | - | ";
@@ -63,7 +64,7 @@ std::string Curves(const store::Summary& s) {
   for (const store::ModelOutcome& m : s.models) {
     out += "| " + std::to_string(m.id) + " |";
     for (size_t e = 0; e < epochs; ++e) {
-      out += e < m.history.size() ? " " + Num(MetricOf(s, m.history[e])) + " |" : " |";
+      out += e < m.history.size() ? " " + Num(MetricOf(s, m, m.history[e])) + " |" : " |";
     }
     out += "\n";
   }

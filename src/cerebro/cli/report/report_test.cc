@@ -151,5 +151,22 @@ TEST_F(ReportTest, MarkdownHasTheTableCurvesWorkersAndDecisions) {
   EXPECT_NE(md.find("- after 3 model-epochs: add model 3 from model 2"), std::string::npos);
 }
 
+TEST_F(ReportTest, BothFormatsNameTheParetoFrontOfATwoObjectiveRun) {
+  WriteJournal(journal_);
+  store::Summary s = ThreeModels();
+  s.metric = "accuracy";
+  s.objectives = {{"accuracy", spec::Direction::kMaximize},
+                  {"num_parameters", spec::Direction::kMinimize}};
+  s.pareto_front = {2, 0};
+  auto data = LoadReportData(&fs_, dir_, s);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  const std::string front = "Pareto front (val_accuracy max, num_parameters min): models 2, 0";
+  EXPECT_EQ(DescribeFront(s), front);
+  EXPECT_NE(RenderMarkdownReport(*data).find("**" + front + "**"), std::string::npos);
+  EXPECT_NE(RenderHtmlReport(*data).find("<div class=\"best\" id=\"pareto\">" + front + "</div>"),
+            std::string::npos);
+  EXPECT_EQ(DescribeFront(ThreeModels()), "");  // one objective: no front line
+}
+
 }  // namespace
 }  // namespace cerebro::cli
