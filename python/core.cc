@@ -106,6 +106,7 @@ std::string Drive(const std::string& what, bool quiet, F&& start) {
       driver::RunOptions opts;
       opts.worker_binary = WorkerBinary();
       opts.commands = scope->get();
+      opts.observers.push_back((*scope)->observer());
       opts.backend_factory = (*scope)->WrapBackends();
       cli::ProgressPrinter progress(quiet);
       progress.Attach(&opts, what);

@@ -10,10 +10,12 @@ namespace {
 // async-signal-safe).
 std::atomic<bool> g_interrupted{false};
 std::atomic<const Wakeup*> g_wakeup{nullptr};
+std::atomic<const Wakeup*> g_control_wakeup{nullptr};
 
 void OnSigint(int) {
   g_interrupted.store(true);
   if (const Wakeup* w = g_wakeup.load()) w->Notify();
+  if (const Wakeup* w = g_control_wakeup.load()) w->Notify();
 }
 
 // Workers inherit an ignored SIGINT across exec (a handled one reverts to the default):
@@ -79,12 +81,21 @@ StatusOr<std::unique_ptr<InterruptScope>> InterruptScope::Create() {
 InterruptScope::~InterruptScope() {
   ::sigaction(SIGINT, &previous_, nullptr);
   g_wakeup.store(nullptr);
+  g_control_wakeup.store(nullptr);
+}
+
+Status InterruptScope::ServeControlOnStart::OnStarted(const driver::RunView& run) {
+  if (scope_->control_) return Status::Ok();
+  ASSIGN_OR_RETURN(scope_->control_, driver::ControlServer::Start(run.run_dir));
+  g_control_wakeup.store(&scope_->control_->wakeup());
+  return Status::Ok();
 }
 
 bool InterruptScope::interrupted() const { return g_interrupted.load(); }
 
 std::vector<driver::IncomingCommand> InterruptScope::Take() {
-  return {};  // no commands; the wake-up stays pending so every later wait ends at once
+  if (!control_) return {};
+  return control_->Take();
 }
 
 driver::BackendFactory InterruptScope::WrapBackends() const {

@@ -71,3 +71,20 @@ def test_ctrl_c_then_resume(tmp_path):
                         quiet=True)
     assert (out / "metrics.csv").read_bytes() == (X_dir / "metrics.csv").read_bytes()
     assert whole.best.params == done.best.params
+
+
+def test_cerebro_ctl_steers_a_python_run(tmp_path, cli):
+    out = tmp_path / "run"
+    proc = _run_script(tmp_path, out)
+    deadline = time.monotonic() + 120
+    while not (out / "control").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    ctl = subprocess.run([cli, "ctl", str(out), "stop", "2"], capture_output=True, text=True)
+    assert ctl.returncode == 0, ctl.stdout + ctl.stderr
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and "FINISHED" in stdout, (stdout, stderr)
+    statuses = dict(zip(cerebro.open(out).to_pandas()["model_id"],
+                        cerebro.open(out).to_pandas()["status"]))
+    assert statuses == {0: "completed", 1: "completed", 2: "stopped"}
+    assert not (out / "control").exists()  # the control socket goes with the run
