@@ -73,7 +73,38 @@ class ResumeHintOnStart final : public driver::RunObserver {
   std::optional<ResumeHintOnSignal> hint_;
 };
 
+// `run --extend RUN_DIR`: a finished run goes on with more epochs or more models; the
+// only spec fields it takes are those (the run keeps its other settings).
+int CmdExtend(const CommandLine& line) {
+  const std::string dir = line.Value("--extend");
+  if (!line.positional.empty()) {
+    return Fail(InvalidArgument("run --extend: takes no SPEC (the run's own spec.json is "
+                                "extended)"));
+  }
+  for (const auto& [flag, value] : line.values) {
+    if (flag != "--extend" && flag != "--epochs" && flag != "--num-models") {
+      return Fail(InvalidArgument(flag + ": not with --extend (it takes --epochs, --num-models, "
+                                  "--quiet)"));
+    }
+  }
+  driver::RunOptions opts;
+  opts.serve_control = true;  // `cerebro ctl` can steer it
+  StatusOr<driver::RunResult> result = Internal("not run");
+  bool started = false;
+  {
+    ResumeHintOnStart hint;  // once the extension is journaled, resume finishes it
+    opts.observers.push_back(&hint);
+    ProgressPrinter progress(line.quiet);
+    progress.Attach(&opts, "extend " + dir);
+    result = driver::ExtendExperiment(dir, SpecOverrides(line), opts);
+    started = hint.started();
+  }
+  if (!result.ok()) return FailRun(result.status(), started ? dir : "");
+  return PrintResult(*result);
+}
+
 int CmdRun(const CommandLine& line) {
+  if (line.Has("--extend")) return CmdExtend(line);
   auto parsed = SpecOf(line);
   if (!parsed.ok()) return Fail(parsed.status());
   const spec::ExperimentSpec& s = *parsed;

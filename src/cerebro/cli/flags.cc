@@ -35,6 +35,8 @@ constexpr FlagInfo kFlags[] = {
     {"--model", FlagType::kText, ""},
     {"--data", FlagType::kText, ""},
     {"--labels", FlagType::kText, ""},
+    {"--extend", FlagType::kText, ""},
+    {"--num-models", FlagType::kInteger, "search.num_models"},
 };
 
 const FlagInfo* FindFlag(std::string_view name) {
@@ -48,7 +50,8 @@ const FlagInfo* FindFlag(std::string_view name) {
 const std::vector<std::string_view>& FlagsOf(Command c) {
   static const std::vector<std::string_view> kRun = {
       "--out",   "--workers", "--partitions", "--strategy", "--epochs",     "--seed",
-      "--order", "--threads", "--backend",    "--ray-address", "--quiet"};
+      "--order", "--threads", "--backend",    "--ray-address", "--quiet", "--num-models",
+      "--extend"};
   static const std::vector<std::string_view> kConfigs = {"--seed"};
   static const std::vector<std::string_view> kPrepare = {"--out", "--partitions", "--seed"};
   static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};

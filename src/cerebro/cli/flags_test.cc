@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 namespace cerebro::cli {
 namespace {
 
@@ -68,6 +70,21 @@ TEST(FlagsTest, SpecFlagsBecomeOverridesTypedAsTheFlagReadsThem) {
   EXPECT_EQ(by_flag["--threads"].value, spec::Json("x"));  // the spec's rule refuses it
   EXPECT_EQ(by_flag["--strategy"].value, spec::Json("task"));
   EXPECT_EQ(by_flag["--ray-address"].value, spec::Json("123"));  // text stays text
+}
+
+TEST(FlagsTest, RunExtendTakesTheRunDirectoryAndSetsEpochsAndNumModels) {
+  auto line = Parse({"run", "--extend", "runs/x", "--epochs", "6", "--num-models=12"});
+  ASSERT_TRUE(line.ok()) << line.status().ToString();
+  EXPECT_TRUE(line->positional.empty());
+  EXPECT_EQ(line->Value("--extend"), "runs/x");
+  std::map<std::string, spec::Override> by_flag;
+  for (const auto& o : SpecOverrides(*line)) by_flag[o.name] = o;
+  ASSERT_EQ(by_flag.size(), 2u);  // not --extend
+  EXPECT_EQ(by_flag["--epochs"].path, "run.epochs");
+  EXPECT_EQ(by_flag["--num-models"].path, "search.num_models");
+  EXPECT_EQ(by_flag["--num-models"].value, spec::Json(12));
+  ExpectRefused({"resume", "runs/x", "--extend", "y"},
+                "--extend: not a flag of resume (it takes --wait, --quiet)");
 }
 
 TEST(FlagsTest, IntegersBeyond64BitsStayTextForTheSpecToRefuse) {

@@ -15,9 +15,14 @@ namespace {
 constexpr const char* kUsage = R"(usage:
   cerebro run SPEC [--out DIR] [--workers N] [--partitions P] [--strategy mop|sequential|task|dp]
                    [--epochs E] [--seed S] [--order random|fixed] [--threads T]
-                   [--backend local|ray] [--ray-address HOST:PORT] [--quiet]
+                   [--backend local|ray] [--ray-address HOST:PORT] [--num-models M] [--quiet]
       Train every configuration of SPEC with Model Hopper Parallelism; write the run
       directory (default runs/<name>-<time>-<pid>) and print the ranked models.
+      --num-models M sets search.num_models (random, asha, tpe, pbt).
+  cerebro run --extend RUN_DIR [--epochs E] [--num-models M] [--quiet]
+      Continue a finished grid or random search in place: every completed model trains
+      on to E epochs from its last state (epochs numbered on), and random search adds
+      its next configurations up to M models. A crash during it: cerebro resume RUN_DIR.
   cerebro configs SPEC [--seed S]
       Print the configurations SPEC generates (models.json's format) without training.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]

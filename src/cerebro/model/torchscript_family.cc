@@ -15,6 +15,8 @@
 #include <utility>
 #include <vector>
 
+#include "cerebro/model/export.h"
+
 namespace cerebro::model {
 namespace {
 
@@ -98,7 +100,8 @@ StatusOr<torch::jit::Module> LoadScript(const std::string& path) {
   try {
     torch::jit::Module script = torch::jit::load(path, torch::kCPU);
     if (!script.find_method("forward")) {
-      return Params::FieldError(kModelFile, path + ": the TorchScript module has no forward method");
+      return Params::FieldError(kModelFile,
+                                path + ": the TorchScript module has no forward method");
     }
     return script;
   } catch (const std::bad_alloc&) {
@@ -107,6 +110,16 @@ StatusOr<torch::jit::Module> LoadScript(const std::string& path) {
     RethrowIfOutOfMemory(e);
     return Params::FieldError(kModelFile,
                               path + " is not a TorchScript file (" + MessageOf(e) + ")");
+  }
+}
+
+// jit::Module::train asserts that every submodule has a `training` flag; Python's all
+// have one, a module built in C++ need not: this switches those that have one.
+void SetTraining(torch::jit::Module& script, bool on) {
+  for (torch::jit::Module m : script.modules()) {
+    if (auto slot = m._ivalue()->type()->findAttributeSlot("training")) {
+      m._ivalue()->setSlot(*slot, on);
+    }
   }
 }
 
@@ -164,6 +177,17 @@ Status CheckForward(const std::string& path, ScriptModuleImpl& net, const InputS
   return Status::Ok();
 }
 
+// For `cerebro export`: the user's module itself, with its trained weights (copies, so the
+// export does not change when the net trains on), in eval mode.
+StatusOr<torch::jit::Module> ExportScript(const ModelConfig&, const InputSpec&,
+                                          const Net& trained) {
+  const torch::jit::Module* script = ScriptModuleOf(trained);
+  if (script == nullptr) return Internal("export: a torchscript model without its script module");
+  torch::jit::Module copy = script->deepcopy();
+  SetTraining(copy, false);
+  return copy;
+}
+
 StatusOr<Net> BuildTorchScript(const Params& params, const InputSpec& input) {
   ASSIGN_OR_RETURN(std::string path, TorchScriptModelFile(params));
   return LoadTorchScriptNet(path, input);
@@ -180,13 +204,7 @@ ScriptModuleImpl::ScriptModuleImpl(torch::jit::Module script) : script_(std::mov
 
 void ScriptModuleImpl::train(bool on) {
   torch::nn::Module::train(on);
-  // jit::Module::train asserts that every submodule has a `training` flag; Python's all
-  // do, a module built in C++ need not: switch those that have one.
-  for (torch::jit::Module m : script_.modules()) {
-    if (auto slot = m._ivalue()->type()->findAttributeSlot("training")) {
-      m._ivalue()->setSlot(*slot, on);
-    }
-  }
+  SetTraining(script_, on);
 }
 
 torch::Tensor ScriptModuleImpl::forward(const torch::Tensor& x) {
@@ -262,6 +280,8 @@ namespace internal {
 void RegisterTorchScriptFamily() {
   Status st = RegisterFamilyUnchecked(kTorchScriptFamily, BuildTorchScript, {kAnyParamKey},
                                       ValidateTorchScript);
+  // With the family, so that a net this family built always finds its exporter.
+  if (st.ok()) st = RegisterExporter(kTorchScriptFamily, ExportScript);
   // Cannot fail unless the registry itself is broken (the name is reserved).
   if (!st.ok()) cerebro::internal::CheckFailed(__FILE__, __LINE__, st.ToString().c_str());
 }

@@ -17,6 +17,9 @@
 // InvalidArgument naming params.model_file): the file exists, is a TorchScript archive
 // with a forward method, and a dry forward of a zero batch [1, *feature_shape] in eval
 // mode returns a float32 tensor [1, output_size].
+//
+// Export (model/export.h): the family's exporter is the script module itself, a copy with
+// the trained weights, in eval mode.
 #pragma once
 
 #include <torch/script.h>

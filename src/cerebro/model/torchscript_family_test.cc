@@ -12,6 +12,9 @@
 #include <string>
 #include <vector>
 
+#include "cerebro/model/export.h"
+#include "cerebro/model/torchscript_family_test_nets.h"
+
 namespace cerebro::model {
 namespace {
 
@@ -29,43 +32,7 @@ class TempDir {
   std::string path_;
 };
 
-// A script module as Python makes one: with its `training` flag.
-torch::jit::Module ScriptModule(const std::string& type) {
-  torch::jit::Module m(type);
-  m.register_attribute("training", c10::BoolType::get(), true);
-  return m;
-}
-
-// A linear layer as a script module of its own: weight [out, in], bias [out].
-torch::jit::Module Linear(const std::string& type, int64_t in, int64_t out) {
-  torch::jit::Module m = ScriptModule(type);
-  m.register_parameter("weight", torch::randn({out, in}).mul_(0.1).requires_grad_(), false);
-  m.register_parameter("bias", torch::zeros({out}).requires_grad_(), false);
-  m.define(R"(
-    def forward(self, x):
-        return torch.matmul(x, self.weight.t()) + self.bias
-  )");
-  return m;
-}
-
-// Flatten -> fc (in -> hidden) -> relu -> dropout -> out (hidden -> classes), with a buffer
-// `calls` that forward counts in (in place, as batch norm's statistics are updated).
-void WriteMlp(const std::string& path, int64_t in, int64_t hidden, int64_t classes) {
-  torch::manual_seed(1);
-  torch::jit::Module m = ScriptModule("Mlp");
-  m.register_module("fc", Linear("Fc", in, hidden));
-  m.register_module("out", Linear("Out", hidden, classes));
-  m.register_buffer("calls", torch::zeros({1}));
-  m.define(R"(
-    def forward(self, x):
-        if self.training:
-            self.calls.add_(1.0)
-        h = torch.relu(self.fc.forward(x.flatten(1)))
-        h = torch.dropout(h, 0.5, self.training)
-        return self.out.forward(h)
-  )");
-  m.save(path);
-}
+using testing::WriteMlp;
 
 void WriteText(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
@@ -267,6 +234,34 @@ TEST(TorchScriptFamilyTest, SavedStateLoadsBitwiseIntoAFreshNet) {
   torch::NoGradGuard no_grad;
   const torch::Tensor x = torch::randn({6, 12});
   EXPECT_TRUE(torch::equal(trained->forward(x), fresh->forward(x)));
+}
+
+// `cerebro export` of a torchscript model: the user's module with the trained weights,
+// copied (the export does not change when the net trains on), in eval mode.
+TEST(TorchScriptFamilyTest, ExportIsTheScriptModuleWithItsTrainedWeights) {
+  TempDir dir;
+  const std::string path = dir.Join("mlp.pt");
+  WriteMlp(path, 12, 8, 3);
+  const ModelConfig config = Config(ConfigFor(path));
+  auto net = BuildNet(config, kFlat);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : net->module->parameters()) p.add_(0.25);  // "trained"
+  }
+  net->module->train();
+  auto exported = ExportTorchScript(config, kFlat, *net);
+  ASSERT_TRUE(exported.ok()) << exported.status().ToString();
+  std::stringstream bytes;
+  exported->save(bytes);
+  torch::jit::Module reloaded = torch::jit::load(bytes);
+  net->module->eval();
+  torch::NoGradGuard no_grad;
+  const torch::Tensor x = torch::randn({4, 12});
+  const torch::Tensor expected = net->forward(x);
+  EXPECT_TRUE(torch::equal(reloaded.forward({x}).toTensor(), expected));
+  for (auto& p : net->module->parameters()) p.add_(1.0);
+  EXPECT_TRUE(torch::equal(exported->forward({x}).toTensor(), expected));
 }
 
 }  // namespace
