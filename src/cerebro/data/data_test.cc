@@ -113,6 +113,17 @@ SmallIdx WriteSmallIdx(const TempDir& tmp) {
   return s;
 }
 
+// The source spec of WriteSmallIdx's files, a fifth of them validating, pixels / 255.
+SourceSpec SmallIdxSpec(const TempDir& tmp) {
+  SourceSpec spec;
+  spec.format = "idx";
+  spec.train_path = tmp.Path("img");
+  spec.train_labels_path = tmp.Path("lab");
+  spec.val_fraction = 0.2;
+  spec.feature_scale = 1.0 / 255;
+  return spec;
+}
+
 void ExpectIdxMatches(const Dataset& d, const SmallIdx& s, double scale) {
   EXPECT_EQ(d.task, Task::kClassification);
   EXPECT_EQ(d.num_examples(), 5);
@@ -661,13 +672,7 @@ TEST(PrepareTest, RegressionStoresFloatLabels) {
 TEST(PrepareTest, IdxStoresKeepPixelsAsBytes) {
   TempDir tmp;
   SmallIdx s = WriteSmallIdx(tmp);
-  SourceSpec spec;
-  spec.format = "idx";
-  spec.train_path = tmp.Path("img");
-  spec.train_labels_path = tmp.Path("lab");
-  spec.val_fraction = 0.2;
-  spec.feature_scale = 1.0 / 255;
-  ASSERT_TRUE(Prepare(spec, PrepareOptions{}, tmp.Path("store")).ok());
+  ASSERT_TRUE(Prepare(SmallIdxSpec(tmp), PrepareOptions{}, tmp.Path("store")).ok());
 
   auto meta = ReadStoreMeta(tmp.Path("store"));
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();
@@ -1237,14 +1242,8 @@ TEST(PrepareTest, IdxIsPreparedByRowWithTheSameBytesPlainOrGzipped) {
 // read-only mapping that outlives the store directory's names.
 TEST(MapPartitionTest, MapsTheSameExamplesAsLoadPartitionReadsForBothEncodings) {
   TempDir tmp;
-  SmallIdx s = WriteSmallIdx(tmp);
-  SourceSpec idx;
-  idx.format = "idx";
-  idx.train_path = tmp.Path("img");
-  idx.train_labels_path = tmp.Path("lab");
-  idx.val_fraction = 0.2;
-  idx.feature_scale = 1.0 / 255;
-  ASSERT_TRUE(Prepare(idx, PrepareOptions{}, tmp.Path("bytes")).ok());
+  WriteSmallIdx(tmp);
+  ASSERT_TRUE(Prepare(SmallIdxSpec(tmp), PrepareOptions{}, tmp.Path("bytes")).ok());
   const SourceSpec csv = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
   ASSERT_TRUE(Prepare(csv, Options(2, 7), tmp.Path("floats")).ok());
   for (const char* store : {"bytes", "floats"}) {

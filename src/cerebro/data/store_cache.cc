@@ -42,6 +42,22 @@ std::string Hex16(uint64_t v) {
   return buf;
 }
 
+// A content hash of a source file through a fixed buffer: Hash64 of each 4 MiB chunk,
+// then of those. (HashFileContents maps the whole file, which would count a large source
+// in the driver's RSS while it is hashed.)
+StatusOr<uint64_t> HashSourceFile(const std::string& path) {
+  ASSIGN_OR_RETURN(internal::ScopedFd fd, internal::OpenForRead(path));
+  std::vector<char> buf(size_t{4} << 20);
+  std::vector<uint64_t> chunks;
+  while (true) {
+    ASSIGN_OR_RETURN(size_t got, internal::ReadUpTo(fd.get(), buf.data(), buf.size(), path));
+    if (got == 0) break;
+    chunks.push_back(Hash64(buf.data(), got));
+    if (got < buf.size()) break;
+  }
+  return Hash64(chunks.data(), chunks.size() * sizeof(uint64_t));
+}
+
 // What the key hashes (see StoreCacheKey), as JSON.
 StatusOr<Json> KeyMaterial(const SourceSpec& source, const PrepareOptions& options) {
   Json files = Json::array();
@@ -51,7 +67,7 @@ StatusOr<Json> KeyMaterial(const SourceSpec& source, const PrepareOptions& optio
     struct stat st;
     if (::stat(path->c_str(), &st) != 0) return internal::ErrnoError(*path, "stat", errno);
     const uint64_t bytes = static_cast<uint64_t>(st.st_size);
-    ASSIGN_OR_RETURN(const uint64_t hash, internal::HashFileContents(*path, bytes));
+    ASSIGN_OR_RETURN(const uint64_t hash, HashSourceFile(*path));
     files.push_back(Json{
         {"path", *path},
         {"bytes", bytes},

@@ -18,7 +18,7 @@ std::string StoreCacheRoot();
 
 // The cache key of the store Prepare(source, options, ...) would write: 16 hex digits of
 // Hash64 over the store format version, the data section as meta.json records it, each
-// source file's path, size, mtime_ns and content hash (Hash64 of its bytes, so an edit
+// source file's path, size, mtime_ns and content hash (Hash64 of its 4 MiB chunks, so an edit
 // that keeps size and mtime is still a new key), the seed and both partition counts.
 // options.partitions_field only words errors and is not part of it. NotFound / IoError
 // naming a source file that cannot be read.

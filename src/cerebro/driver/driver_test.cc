@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <thread>
 
+#include "cerebro/data/store_identity.h"
 #include "cerebro/driver/driver.h"
 #include "cerebro/driver/driver_test_util.h"
 #include "cerebro/exec/fake_backend.h"
@@ -776,6 +778,94 @@ TEST(ModelEndedTest, TheProcedureIsToldWhenAModelFailsAndAfterACrashRightThen) {
   ASSERT_EQ(resumed->models.size(), 3u);
   EXPECT_EQ(ById(*resumed, 2).status, ModelStatus::kCompleted);
 }
+
+// ---- Prepared data reused (issue 13, item 1) ----
+
+// CEREBRO_CACHE set for one test (tests never use ~/.cache).
+class ScopedCache {
+ public:
+  explicit ScopedCache(const std::string& value) {
+    if (const char* old = std::getenv("CEREBRO_CACHE")) old_ = old;
+    had_ = std::getenv("CEREBRO_CACHE") != nullptr;
+    ::setenv("CEREBRO_CACHE", value.c_str(), 1);
+  }
+  ~ScopedCache() {
+    if (had_) ::setenv("CEREBRO_CACHE", old_.c_str(), 1);
+    else ::unsetenv("CEREBRO_CACHE");
+  }
+
+ private:
+  bool had_ = false;
+  std::string old_;
+};
+
+std::string MetricsOf(const std::string& run_dir) {
+  std::ifstream in(run_dir + "/metrics.csv");
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+TEST(PreparedStoreTest, ASecondRunOfASpecLinksTheCachedStoreAndTrainsTheSame) {
+  TempDir tmp;
+  ScopedCache cache(tmp.Join("cache"));
+  const spec::ExperimentSpec s = Spec(WriteCsv(tmp), 2);
+  auto first = RunExperiment(s, FakeOptions(tmp.Join("one"), nullptr));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto second = RunExperiment(s, FakeOptions(tmp.Join("two"), nullptr));
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  {
+    ScopedCache off("off");
+    auto plain = RunExperiment(s, FakeOptions(tmp.Join("plain"), nullptr));
+    ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  }
+  // One cache entry; both runs' stores are it, and the same as a store prepared without.
+  auto entries = RealFileSystem().ListDir(tmp.Join("cache/stores"));
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+  ASSERT_EQ(entries->size(), 1u);
+  auto plain_id = data::ComputeStoreIdentity(tmp.Join("plain/data"));
+  ASSERT_TRUE(plain_id.ok());
+  for (const char* run : {"one", "two"}) {
+    auto id = data::ComputeStoreIdentity(tmp.Join(std::string(run) + "/data"));
+    ASSERT_TRUE(id.ok()) << id.status().ToString();
+    EXPECT_TRUE(*id == *plain_id) << run;
+    EXPECT_EQ(MetricsOf(tmp.Join(run)), MetricsOf(tmp.Join("plain"))) << run;
+  }
+  // The cache can go: the runs keep their data (a resume verifies it).
+  ASSERT_TRUE(RealFileSystem().RemoveAll(tmp.Join("cache")).ok());
+  EXPECT_TRUE(data::VerifyStoreIdentity(tmp.Join("two/data"), *plain_id).ok());
+}
+
+TEST(PreparedStoreTest, DataStoreRunsFromAStoreMadeByPrepare) {
+  TempDir tmp;
+  ScopedCache off("off");
+  spec::ExperimentSpec s = Spec(WriteCsv(tmp), 2);
+  auto plain = RunExperiment(s, FakeOptions(tmp.Join("plain"), nullptr));
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  data::PrepareOptions prep;
+  prep.num_train_partitions = prep.num_val_partitions = 2;
+  prep.seed = 3;
+  ASSERT_TRUE(data::Prepare(ToSourceSpec(s), prep, tmp.Join("store")).ok());
+  spec::ExperimentSpec from_store = s;
+  from_store.data = spec::DataSpec();
+  from_store.data.store = tmp.Join("store");
+  auto r = RunExperiment(from_store, FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(MetricsOf(tmp.Join("run")), MetricsOf(tmp.Join("plain")));
+  // Its spec.json names the store; a resume of the run works from its own data/.
+  std::ifstream spec_json(tmp.Join("run/spec.json"));
+  const std::string text((std::istreambuf_iterator<char>(spec_json)),
+                         std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("\"store\""), std::string::npos) << text;
+
+  // A store with other partition counts than the run needs is refused, naming both.
+  from_store.run.workers = 3;
+  auto wrong = RunExperiment(from_store, FakeOptions(tmp.Join("wrong"), nullptr));
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(wrong.status().message().find("has 2 train and 2 validation partitions; this run needs 3"),
+            std::string::npos)
+      << wrong.status().message();
+}
+
 
 }  // namespace
 }  // namespace cerebro::driver

@@ -8,6 +8,7 @@
 #include "cerebro/common/clock.h"
 #include "cerebro/common/logging.h"
 #include "cerebro/common/rng.h"
+#include "cerebro/data/store_cache.h"
 #include "cerebro/data/store_identity.h"
 #include "cerebro/driver/control_server.h"
 #include "cerebro/driver/data_parallel.h"
@@ -92,13 +93,40 @@ StatusOr<store::ProcedureDecision> RunLoop::InitialDecision() {
   return d;
 }
 
-Status RunLoop::Prepare() {
+// The run's data/: linked from data.store, or from the prepared-store cache (prepared into
+// it first when absent; data/store_cache.h), or prepared in place when the cache is off.
+StatusOr<std::string> RunLoop::Prepare() {
+  const double t0 = MonotonicSeconds();
+  if (!spec_.data.store.empty()) {
+    ASSIGN_OR_RETURN(data::StoreMeta meta, data::ReadStoreMeta(spec_.data.store));
+    const size_t want = static_cast<size_t>(layout_.partitions);
+    if (meta.train.size() != want || meta.val.size() != want) {
+      return InvalidArgument("data.store: " + spec_.data.store + " has " +
+                             std::to_string(meta.train.size()) + " train and " +
+                             std::to_string(meta.val.size()) +
+                             " validation partitions; this run needs " + std::to_string(want) +
+                             " of each (run.partitions, or one per worker)");
+    }
+    const bool regression = spec_.task == spec::Task::kRegression;
+    if (regression != (meta.task == data::Task::kRegression)) {
+      return InvalidArgument("data.store: " + spec_.data.store + " was prepared for " +
+                             (regression ? "classification" : "regression") +
+                             " but the spec's task is " + (regression ? "regression" : "classification"));
+    }
+    RETURN_IF_ERROR(data::LinkStore(spec_.data.store, store_->DataDir()));
+    char secs[32];
+    std::snprintf(secs, sizeof(secs), "%.1f s", MonotonicSeconds() - t0);
+    return "data: linked prepared store " + spec_.data.store + " (" + secs + ")";
+  }
   data::PrepareOptions prep;
   prep.num_train_partitions = layout_.partitions;
   prep.num_val_partitions = layout_.partitions;
   prep.seed = spec_.run.seed;
   prep.partitions_field = "run.workers (one partition per worker)";
-  return data::Prepare(ToSourceSpec(spec_), prep, store_->DataDir());
+  ASSIGN_OR_RETURN(data::PreparedStore prepared,
+                   data::PrepareCached(ToSourceSpec(spec_), prep, store_->DataDir(),
+                                       data::StoreCacheRoot()));
+  return prepared.Describe();
 }
 
 Status RunLoop::StartBackend() {
@@ -127,7 +155,7 @@ StatusOr<RunResult> RunLoop::RunNew() {
   state_ = std::make_unique<RunState>(MakeRunConfig());
   ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
-  RETURN_IF_ERROR(Prepare());
+  ASSIGN_OR_RETURN(const std::string data_line, Prepare());
   const double i0 = MonotonicSeconds();
   ASSIGN_OR_RETURN(data::StoreIdentity identity, data::ComputeStoreIdentity(store_->DataDir()));
   timing_.integrity_seconds += MonotonicSeconds() - i0;
@@ -143,6 +171,7 @@ StatusOr<RunResult> RunLoop::RunNew() {
     (void)fs_->RemoveAll(store_->dir());  // nothing trained yet: leave no half-made run
     return st;
   }
+  LogInfo(data_line);
   timing_.prepare_seconds = MonotonicSeconds() - t0;
   AttachObservers();
   if (spec_.run.strategy == spec::Strategy::kDataParallel) {

@@ -42,7 +42,10 @@ class RunLoop {
   RunConfig MakeRunConfig() const;
   StatusOr<std::unique_ptr<search::Procedure>> MakeProcedure() const;
   StatusOr<store::ProcedureDecision> InitialDecision();
-  Status Prepare();
+  // Makes the run's data/ and returns the line that says how ("data: reused prepared
+  // store ..."), printed once the workers are up (a run that fails to start prints only
+  // its error).
+  StatusOr<std::string> Prepare();
   Status StartBackend();
   void AttachObservers();
   Status ReplayJournal(const spec::Json& models_json);
