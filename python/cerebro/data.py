@@ -201,6 +201,9 @@ def _as_source(x, label, name, regression):
                 if not os.path.exists(p):
                     raise FileNotFoundError(f"{name}: {p}: no such file")
             return ("file", "idx", paths[0], paths[1])
+        if label is not None:
+            raise ValueError("label: names the label column of a DataFrame or CSV file; "
+                             "arrays give their labels as y")
         xn, yn = ("X", "y") if name == "data" else ("X_val", "y_val")
         return ("arrays", _from_arrays(a, b, xn, yn, regression))
     raise ValueError(f"{name}: expected (X, y) arrays, a pandas DataFrame, a file path or "

@@ -140,3 +140,9 @@ def test_model_with_the_wrong_output_size(tmp_path, blobs):
     X, y = blobs
     _raises(tmp_path, ValueError, r"returned \(1, 5\), expected \(1, 3\)", (X, y), {"width": 4},
             model=lambda cfg: torch.nn.Linear(8, 5))
+
+
+def test_label_with_arrays(tmp_path, blobs, small_space):
+    X, y = blobs
+    _raises(tmp_path, ValueError, r"label: names the label column", (X, y), small_space,
+            label="y")
