@@ -68,7 +68,8 @@ StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, i
 StatusOr<Extension> PlanExtension(OpenedRun& run, const spec::Overrides& overrides) {
   const std::string dir = run.store->dir();
   if (overrides.empty()) {
-    return InvalidArgument("--extend: give --epochs N (more epochs) or --num-models M (more models)");
+    return InvalidArgument(
+        "--extend: give --epochs N (more epochs) or --num-models M (more models)");
   }
   bool more_epochs = false, more_models = false;
   for (const spec::Override& o : overrides) {
