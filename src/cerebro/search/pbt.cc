@@ -49,7 +49,7 @@ Status ReadFraction(const Json& options, const std::string& key, double max, dou
 
 // Bigger is better, whatever the metric's direction.
 double Score(const spec::MetricSpec& metric, const EpochMetrics& e) {
-  const double v = metric.name == "loss" ? e.val_loss : e.val_accuracy;
+  const double v = MetricValue(e, metric.name);
   return metric.direction == spec::Direction::kMaximize ? v : -v;
 }
 

@@ -52,14 +52,16 @@ class ScriptedRun {
       }
     }
   }
-  // Model `id` finishes its next epoch with validation accuracy `acc`.
-  void Epoch(ModelId id, double acc) {
+  // Model `id` finishes its next epoch with validation accuracy `acc` (and, for runs with a
+  // second objective, `num_parameters`).
+  void Epoch(ModelId id, double acc, double num_parameters = 0) {
     ModelView& m = models_.at(id);
     ASSERT_LT(static_cast<int>(m.history.size()), m.epochs) << "model " << id;
     EpochMetrics e;
     e.epoch = static_cast<int>(m.history.size()) + 1;
     e.val_accuracy = acc;
     e.val_loss = 1 - acc;
+    e.num_parameters = num_parameters;
     m.history.push_back(e);
     m.status = e.epoch >= m.epochs ? ModelStatus::kCompleted : ModelStatus::kRunning;
   }

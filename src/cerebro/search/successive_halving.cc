@@ -4,10 +4,12 @@
 #include <cmath>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <set>
 #include <string>
 
 #include "cerebro/common/rng.h"
+#include "cerebro/search/pareto.h"
 #include "cerebro/search/space.h"
 
 namespace cerebro::search {
@@ -71,17 +73,35 @@ std::string Short(double x) {
   return buf;
 }
 
-// Bigger is better, whatever the metric's direction (Ray's "reward").
+// Bigger is better, whatever the metric's direction (Ray's "reward"). With two or more
+// objectives a rung compares models by Pareto order instead (search/pareto.h: front, then
+// crowding distance, then the first objective), and Score is the first objective's.
 struct Scorer {
   std::string metric;
   spec::Direction direction;
-  double Value(const EpochMetrics& e) const {
-    return metric == "loss" ? e.val_loss : e.val_accuracy;
-  }
+  std::vector<spec::MetricSpec> objectives;  // spec::Objectives(spec); [0] is `metric`
+  double Value(const EpochMetrics& e) const { return MetricValue(e, metric); }
   double Score(const EpochMetrics& e) const {
     return direction == spec::Direction::kMaximize ? Value(e) : -Value(e);
   }
+  bool pareto() const { return objectives.size() > 1; }
+  // The indices of `epochs`' models, best first: by score (ties: the lower index), or in
+  // Pareto order (ties within a front by crowding distance, then the first objective).
+  std::vector<size_t> Order(const std::vector<const EpochMetrics*>& epochs) const {
+    std::vector<Point> points;
+    for (const EpochMetrics* e : epochs) {
+      points.push_back(pareto() ? ObjectiveValues(*e, objectives) : Point{Score(*e)});
+    }
+    if (!pareto()) {
+      return ParetoOrder(points, {spec::Direction::kMaximize}, ParetoTieBreak::kFirstObjective);
+    }
+    return ParetoOrder(points, DirectionsOf(objectives), ParetoTieBreak::kCrowding);
+  }
 };
+
+Scorer ScorerFor(const spec::ExperimentSpec& spec) {
+  return Scorer{spec.metric.name, spec.metric.direction, spec::Objectives(spec)};
+}
 
 // numpy.percentile's default (linear) interpolation, as Ray's cutoff uses it.
 double Percentile(std::vector<double> v, double q) {
@@ -219,7 +239,7 @@ class AshaProcedure final : public Procedure {
           const ModelView* view = FindModel(run, id);
           if (view == nullptr) break;  // not added yet: the state is ahead of the run
           if (static_cast<int>(view->history.size()) >= rungs_[s][r].epoch) {
-            Take(*view, s, r, &out);
+            Take(run, *view, s, r, &out);
             continue;
           }
           // Ended short of the rung: not in it, and not holding up the models after it.
@@ -232,7 +252,8 @@ class AshaProcedure final : public Procedure {
   }
 
   // Records `model`'s score at rung r of bracket s and stops or promotes it.
-  void Take(const ModelView& model, size_t s, size_t r, std::vector<Decision>* out) {
+  void Take(const Observation& run, const ModelView& model, size_t s, size_t r,
+            std::vector<Decision>* out) {
     const Rung& rung = rungs_[s][r];
     const EpochMetrics& at = model.history[static_cast<size_t>(rung.epoch - 1)];
     const double score = scorer_.Score(at);
@@ -245,7 +266,12 @@ class AshaProcedure final : public Procedure {
         static_cast<int>(model.history.size()) >= options_.max_t) {
       return;
     }
-    if (!scores.empty()) {
+    if (scorer_.pareto()) {
+      if (const std::optional<std::string> why = ParetoStop(run, model, s, r)) {
+        out->push_back(StopModel{model.id, *why});
+        return;
+      }
+    } else if (!scores.empty()) {
       const double cutoff = Percentile(std::move(scores), 1 - 1 / options_.reduction_factor);
       if (score < cutoff) {
         const double shown = scorer_.direction == spec::Direction::kMaximize ? cutoff : -cutoff;
@@ -258,6 +284,33 @@ class AshaProcedure final : public Procedure {
     }
     const int next = r + 1 < rungs_[s].size() ? rungs_[s][r + 1].epoch : options_.max_t;
     if (model.epochs < next) out->push_back(ExtendModel{model.id, next});
+  }
+
+  // Two or more objectives: `model` (just recorded at rung r of bracket s) goes on when it
+  // is among the top ceil(n / reduction_factor) of the n models recorded there so far, in
+  // Pareto order (search/pareto.h, crowding distance within a front) of their metrics at
+  // the rung — read from their histories, so the journaled state keeps one score each.
+  // Why it stops, or nothing when it goes on.
+  std::optional<std::string> ParetoStop(const Observation& run, const ModelView& model, size_t s,
+                                        size_t r) const {
+    const Rung& rung = rungs_[s][r];
+    std::vector<const EpochMetrics*> at;
+    size_t self = 0;
+    for (const auto& [id, score] : recorded_[s][rung.k]) {
+      const ModelView* v = FindModel(run, id);
+      if (v == nullptr || static_cast<int>(v->history.size()) < rung.epoch) continue;
+      if (id == model.id) self = at.size();
+      at.push_back(&v->history[static_cast<size_t>(rung.epoch - 1)]);
+    }
+    if (at.size() < 2) return std::nullopt;
+    const std::vector<size_t> order = scorer_.Order(at);
+    const size_t place = static_cast<size_t>(std::find(order.begin(), order.end(), self) - order.begin());
+    const size_t keep = static_cast<size_t>(
+        std::ceil(static_cast<double>(at.size()) / options_.reduction_factor - kSlack));
+    if (place < keep) return std::nullopt;
+    return "asha: rung " + Short(milestones_[s][rung.k]) + " epochs: Pareto rank " +
+           std::to_string(place + 1) + " of " + std::to_string(at.size()) + " is below the top 1/" +
+           Short(options_.reduction_factor);
   }
 
   bool Recorded(size_t s, size_t k, ModelId id) const {
@@ -380,7 +433,7 @@ class HyperbandProcedure final : public Procedure {
     Progress& p = progress_[b];
     if (p.rung + 1 >= static_cast<int>(bracket.epochs.size()) || p.members.empty()) return;
     const int epochs = bracket.epochs[p.rung];
-    std::vector<std::pair<double, ModelId>> done;  // (score, id) of the rung's completed models
+    std::vector<std::pair<const EpochMetrics*, ModelId>> done;  // the rung's completed models
     for (ModelId id : p.members) {
       const ModelView* m = FindModel(run, id);
       if (m == nullptr) return;  // not added yet: the state is ahead of the run
@@ -389,11 +442,15 @@ class HyperbandProcedure final : public Procedure {
       if (m->status != ModelStatus::kCompleted || static_cast<int>(m->history.size()) < epochs) {
         return;
       }
-      done.emplace_back(scorer_.Score(m->history.back()), id);
+      done.emplace_back(&m->history.back(), id);
     }
-    std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) {
-      return x.first != y.first ? x.first > y.first : x.second < y.second;
-    });
+    // In id order, so that Order's ties go to the lower id.
+    std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+    std::vector<const EpochMetrics*> metrics;
+    for (const auto& d : done) metrics.push_back(d.first);
+    std::vector<std::pair<const EpochMetrics*, ModelId>> by_id = std::move(done);
+    done.clear();
+    for (size_t i : scorer_.Order(metrics)) done.push_back(by_id[i]);
     const size_t keep = std::min(done.size(), static_cast<size_t>(bracket.models[p.rung + 1]));
     p.members.clear();
     for (size_t i = 0; i < done.size(); ++i) {
@@ -404,7 +461,8 @@ class HyperbandProcedure final : public Procedure {
         out->push_back(StopModel{done[i].second,
                                  "hyperband: bracket " + std::to_string(bracket.s) + ", rung " +
                                      std::to_string(epochs) + " epochs: not in the top " +
-                                     std::to_string(keep) + " of " + std::to_string(done.size())});
+                                     std::to_string(keep) + " of " + std::to_string(done.size()) +
+                                     (scorer_.pareto() ? " by Pareto rank" : "")});
       }
     }
     ++p.rung;
@@ -490,7 +548,7 @@ StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpe
   std::vector<int> bracket_of = AshaBrackets(options, spec.run.seed, spec.search.num_models);
   return std::unique_ptr<Procedure>(
       std::make_unique<AshaProcedure>(options, std::move(configs), std::move(bracket_of),
-                                      Scorer{spec.metric.name, spec.metric.direction}));
+                                      ScorerFor(spec)));
 }
 
 StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::ExperimentSpec& spec) {
@@ -503,7 +561,7 @@ StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::Experime
   for (const HyperbandBracket& b : brackets) total += b.models[0];
   ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, total));
   return std::unique_ptr<Procedure>(std::make_unique<HyperbandProcedure>(
-      std::move(brackets), std::move(configs), Scorer{spec.metric.name, spec.metric.direction}));
+      std::move(brackets), std::move(configs), ScorerFor(spec)));
 }
 
 int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec) {

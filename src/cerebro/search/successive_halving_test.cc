@@ -195,6 +195,44 @@ TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
             "asha: rung 1 epochs: loss 0.5 is below the top 1/2 (cutoff 0.25)");
 }
 
+constexpr char kAccuracyAndSize[] =
+    "metric: [{name: accuracy}, {name: num_parameters, direction: minimize}]\n";
+
+// Runs one epoch of `id` with a model size and returns what the procedure decided.
+Strings Step2(Procedure& p, FakeRun& run, ModelId id, double acc, double parameters) {
+  run.Epoch(id, acc, parameters);
+  auto d = p.OnEpochDone(run.View(), id);
+  EXPECT_TRUE(d.ok()) << d.status().ToString();
+  if (!d.ok()) return {};
+  run.Apply(*d);
+  return Describe(*d);
+}
+
+// Two objectives: a model goes on when it is in the top ceil(n / rf) of the n models at
+// its rung by Pareto order (front, then crowding distance) — a small model that loses on
+// accuracy is not stopped for it.
+TEST(AshaTest, TwoObjectivesPromoteByNonDominatedRank) {
+  auto p = MakeProcedure(Parse("{method: asha, num_models: 4, reduction_factor: 2, brackets: 1}",
+                               kAccuracyAndSize));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  run.Apply(*(*p)->Start(run.View()));
+  EXPECT_EQ(Step2(**p, run, 0, 0.9, 1000), Strings{"extend 0 to 2"});
+  // As large as model 0 and less accurate: dominated, rank 2 of 2, top ceil(2/2) = 1.
+  EXPECT_EQ(Step2(**p, run, 1, 0.8, 1000), Strings{"stop 1"});
+  // Model 2 is smaller than both: front {0, 2}, 1 dominated; top ceil(3/2) = 2: goes on,
+  // where the accuracy quantile (cutoff 0.85) would have stopped it.
+  EXPECT_EQ(Step2(**p, run, 2, 0.7, 10), Strings{"extend 2 to 2"});
+  auto d = [&] {
+    run.Epoch(3, 0.6, 5000);  // dominated by every other model: rank 4 of 4, top 2
+    return (*p)->OnEpochDone(run.View(), 3);
+  }();
+  ASSERT_TRUE(d.ok());
+  ASSERT_EQ(d->size(), 1u);
+  EXPECT_EQ(std::get<StopModel>((*d)[0]).detail,
+            "asha: rung 1 epochs: Pareto rank 4 of 4 is below the top 1/2");
+}
+
 TEST(AshaTest, ARestoredProcedureDecidesAsTheOriginalWould) {
   const spec::ExperimentSpec spec = Parse("{method: asha, num_models: 4, reduction_factor: 2}");
   auto p = MakeProcedure(spec);
@@ -301,6 +339,25 @@ TEST_F(HyperbandTest, ARungIsDecidedWhenItsLastModelCompletesAndKeepsTheTopOneOv
   EXPECT_EQ(Step(*p_, run_, 3, 0.8), Strings{});
   EXPECT_EQ(Step(*p_, run_, 3, 0.8), Strings{});  // the bracket's last rung: nothing more
   EXPECT_EQ(run_.model(3).status, ModelStatus::kCompleted);
+}
+
+// The first rung of bracket 2 keeps 2 of its 4 models: by accuracy that would be 0 and 2;
+// by Pareto order the front is {0, 1, 2} and its extremes 0 and 1 (the most accurate and
+// the smallest) win the crowding tie-break over 2, between them.
+TEST(HyperbandParetoTest, TwoObjectivesKeepTheTopByFrontThenCrowding) {
+  auto p = MakeProcedure(Parse("{method: hyperband, eta: 2}", kAccuracyAndSize));
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  run.Apply(*(*p)->Start(run.View()));
+  EXPECT_EQ(Step2(**p, run, 0, 0.9, 1000), Strings{});
+  EXPECT_EQ(Step2(**p, run, 1, 0.7, 100), Strings{});
+  EXPECT_EQ(Step2(**p, run, 2, 0.85, 500), Strings{});
+  run.Epoch(3, 0.8, 2000);  // dominated by 0 and 2
+  auto d = (*p)->OnEpochDone(run.View(), 3);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(Describe(*d), (Strings{"extend 0 to 2", "extend 1 to 2", "stop 2", "stop 3"}));
+  EXPECT_EQ(std::get<StopModel>((*d)[3]).detail,
+            "hyperband: bracket 2, rung 1 epochs: not in the top 2 of 4 by Pareto rank");
 }
 
 TEST_F(HyperbandTest, AFailedModelIsNotWaitedForNorPromoted) {
