@@ -4,6 +4,7 @@
 // processes survive. Built only when Ray's C++ API was found (CEREBRO_WITH_RAY).
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <sstream>
 #include <thread>
 #include <tuple>
 
@@ -84,12 +86,17 @@ class RayEndToEndTest : public ::testing::Test {
  protected:
   // One head for the suite: `ray start` and its stop cost ~10 s together.
   static void SetUpTestSuite() {
+    // Ray reads the auth mode once, when its library is loaded (the next line loads it).
+    ::setenv("RAY_AUTH_MODE", "token", 1);
     exec::RayHeadOptions o;
     o.num_cpus = 2;
     o.env = exec::RayWorkerEnvironment(1);  // what RayBackend gives a head it starts
     auto head = exec::LocalRayHead::Start(o);
     ASSERT_TRUE(head.ok()) << head.status().ToString();
     head_ = std::move(head).value().release();
+    // The runs below connect with --ray-address: the driver takes the head's token from
+    // the environment, as a user's driver on a token-auth cluster does.
+    for (const auto& [k, v] : head_->AuthEnvironment()) ::setenv(k.c_str(), v.c_str(), 1);
   }
   static void TearDownTestSuite() {
     if (head_ == nullptr) return;
@@ -139,6 +146,112 @@ TEST_F(RayEndToEndTest, EveryModelGetsEveryUnitOnceAndFixedOrderMatchesLocalBitw
   std::map<std::string, std::string> local_states = Checkpoints(local->run_dir);
   EXPECT_GE(local_states.size(), 4u);
   EXPECT_TRUE(local_states == Checkpoints(ray->run_dir));
+}
+
+// A GCS call from a client of Ray's own (its Python GcsClient), with `env` (the auth
+// variables) in front: "ACCEPTED" or "REFUSED <type>: <message>". HOME is a fresh
+// directory so no ~/.ray/auth_token is picked up.
+std::string ProbeGcs(const std::string& address, const std::string& env) {
+  TempDir home;
+  std::string python = exec::DefaultRayCli();
+  python = python.substr(0, python.find_last_of('/') + 1) + "python";
+  const std::string script =
+      "import sys\n"
+      "from ray._raylet import GcsClient\n"
+      "try:\n"
+      "    GcsClient(address=sys.argv[1]).internal_kv_keys(b'', None, timeout=10)\n"
+      "    print('ACCEPTED')\n"
+      "except Exception as e:\n"
+      "    print('REFUSED', type(e).__name__ + ':', str(e)[:200])\n";
+  std::ofstream(home.Join("probe.py")) << script;
+  const std::string cmd = "env -u RAY_AUTH_TOKEN -u RAY_AUTH_TOKEN_PATH HOME=" + home.path() +
+                          " " + env + " " + python + " " + home.Join("probe.py") + " " +
+                          address + " 2>/dev/null";
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof(buf), f) != nullptr) out += buf;
+    ::pclose(f);
+  }
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+// Local addresses of the TCP sockets the given processes listen on ("127.0.0.1:PORT",
+// "0.0.0.0:PORT", "[::]:PORT" ...), from /proc/net/tcp{,6} and their fds.
+std::set<std::string> ListeningAddresses(const std::vector<int>& pids) {
+  std::set<std::string> inodes;
+  for (int pid : pids) {
+    std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    if (DIR* d = ::opendir(dir.c_str())) {
+      while (dirent* e = ::readdir(d)) {
+        char target[256];
+        ssize_t n = ::readlink((dir + "/" + e->d_name).c_str(), target, sizeof(target) - 1);
+        if (n <= 0) continue;
+        std::string t(target, static_cast<size_t>(n));
+        if (t.rfind("socket:[", 0) == 0) inodes.insert(t.substr(8, t.size() - 9));
+      }
+      ::closedir(d);
+    }
+  }
+  std::set<std::string> addresses;
+  for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+    std::istringstream lines(testing::ReadFileOrEmpty(table));
+    std::string line;
+    std::getline(lines, line);  // header
+    while (std::getline(lines, line)) {
+      std::istringstream f(line);
+      std::string sl, local, remote, state, queues, timer, retr, uid, timeout, inode;
+      f >> sl >> local >> remote >> state >> queues >> timer >> retr >> uid >> timeout >> inode;
+      if (state != "0A" || !inodes.count(inode)) continue;  // 0A: LISTEN
+      std::string hex = local.substr(0, local.find(':'));
+      const int port = std::stoi(local.substr(local.find(':') + 1), nullptr, 16);
+      // An IPv4-mapped IPv6 address (::ffff:a.b.c.d; 32-bit words in host order).
+      if (hex.size() == 32 && hex.rfind("0000000000000000FFFF0000", 0) == 0) hex = hex.substr(24);
+      std::string host;
+      if (hex.size() == 8) {  // IPv4, little-endian
+        const unsigned long a = std::stoul(hex, nullptr, 16);
+        host = std::to_string(a & 255) + "." + std::to_string((a >> 8) & 255) + "." +
+               std::to_string((a >> 16) & 255) + "." + std::to_string(a >> 24);
+      } else {
+        host = hex == std::string(32, '0') ? "[::]" : "[" + hex + "]";
+      }
+      addresses.insert(host + ":" + std::to_string(port));
+    }
+  }
+  return addresses;
+}
+
+// Issue 13: nobody but the user running Cerebro gets into its private head. A client
+// without the token (or with a wrong one) is refused; the same client with the token is
+// let in (so the refusals are about the token); the token file is the user's alone; and
+// the head listens on loopback only. The runs in this suite prove a driver with the
+// token works.
+TEST_F(RayEndToEndTest, TheHeadRefusesClientsWithoutItsTokenAndListensOnLoopbackOnly) {
+  struct stat file{}, dir{};
+  ASSERT_EQ(::stat(head_->token_path().c_str(), &file), 0) << head_->token_path();
+  ASSERT_EQ(::stat(head_->temp_dir().c_str(), &dir), 0);
+  EXPECT_EQ(file.st_mode & 0777, 0600u);
+  EXPECT_EQ(dir.st_mode & 0777, 0700u);
+  const std::string token = testing::ReadFileOrEmpty(head_->token_path());
+  EXPECT_EQ(token.size(), 64u);
+  EXPECT_EQ(token.find_first_not_of("0123456789abcdef"), std::string::npos);
+
+  const std::string none = ProbeGcs(head_->address(), "RAY_AUTH_MODE=disabled");
+  EXPECT_EQ(none.rfind("REFUSED AuthenticationError", 0), 0u) << none;
+  EXPECT_NE(none.find("InvalidAuthToken"), std::string::npos) << none;
+  const std::string wrong =
+      ProbeGcs(head_->address(), "RAY_AUTH_MODE=token RAY_AUTH_TOKEN=" + std::string(64, 'a'));
+  EXPECT_EQ(wrong.rfind("REFUSED AuthenticationError", 0), 0u) << wrong;
+  EXPECT_EQ(ProbeGcs(head_->address(),
+                     "RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=" + head_->token_path()),
+            "ACCEPTED");
+
+  const std::set<std::string> listening = ListeningAddresses(head_->LiveProcesses());
+  EXPECT_TRUE(listening.count(head_->address())) << "the GCS port is not listening";
+  for (const std::string& a : listening) {
+    EXPECT_EQ(a.rfind("127.0.0.1:", 0), 0u) << "the head listens beyond loopback: " << a;
+  }
 }
 
 TEST_F(RayEndToEndTest, KilledActorIsReplacedAndNoCompletedUnitIsLost) {

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "cerebro/common/clock.h"
 #include "cerebro/common/rng.h"
@@ -74,6 +75,14 @@ Status CheckReachable(const std::string& address) {
   return Status::Ok();
 }
 
+// RAY_AUTH_MODE as it was when this process loaded Ray ("" before that, or unset then):
+// Ray's runtime reads it once, at load, and a driver in the wrong mode is aborted by
+// ray::Init, so Start() checks it first.
+std::optional<std::string>& AuthModeAtLoad() {
+  static std::optional<std::string> mode;
+  return mode;
+}
+
 }  // namespace
 
 std::string DefaultRayLibrary() {
@@ -96,7 +105,10 @@ RayBackend::~RayBackend() { Shutdown(); }
 StatusOr<const CerebroRaySeam*> LoadRaySeam(const std::string& library) {
   // RTLD_LOCAL: Ray's (ABI-0) symbols must not interpose on anything of ours. The
   // library is never unloaded: Ray's runtime keeps threads and atexit hooks in it.
+  const char* mode = std::getenv("RAY_AUTH_MODE");
+  const std::string mode_now = mode != nullptr ? mode : "";
   void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (handle != nullptr && !AuthModeAtLoad()) AuthModeAtLoad() = mode_now;
   if (handle == nullptr) {
     const char* e = ::dlerror();
     return NotFound("ray backend: cannot load " + library + ": " +
@@ -145,7 +157,18 @@ Status RayBackend::Load() {
 Status RayBackend::Start(const std::vector<WorkerSetup>& setups) {
   if (driver_ != nullptr) return FailedPrecondition("ray backend: already started");
   if (setups.empty()) return InvalidArgument("ray backend: no workers");
+  // Our own head runs with token auth, and Ray reads the mode once, when its library is
+  // loaded (Load() below, unless this process loaded it before: then it must have been
+  // in token mode already). A user's cluster: the user's RAY_AUTH_* (README).
+  if (options_.address.empty()) ::setenv("RAY_AUTH_MODE", "token", 1);
   RETURN_IF_ERROR(Load());
+  if (options_.address.empty() && AuthModeAtLoad().value_or("") != "token") {
+    return FailedPrecondition(
+        "ray backend: this process loaded Ray with RAY_AUTH_MODE='" +
+        AuthModeAtLoad().value_or("") +
+        "', but Cerebro's own head needs token mode (Ray reads it once, when loaded): set "
+        "RAY_AUTH_MODE=token before the process first uses Ray");
+  }
   const int threads = options_.threads_per_worker;
   if (options_.address.empty()) {
     RayHeadOptions ho;
@@ -160,6 +183,9 @@ Status RayBackend::Start(const std::vector<WorkerSetup>& setups) {
     address_ = head_->address();
     // The driver resolves its own node address the same way `ray start` did.
     ::setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0", 1);
+    // ray::Init loads the token from the path (a RAY_AUTH_TOKEN would win over it).
+    for (const auto& [k, v] : head_->AuthEnvironment()) ::setenv(k.c_str(), v.c_str(), 1);
+    ::unsetenv("RAY_AUTH_TOKEN");
   } else {
     address_ = options_.address;
     RETURN_IF_ERROR(CheckReachable(address_));

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -57,6 +59,42 @@ StatusOr<int> FreePort() {
   return port;
 }
 
+// The token for Ray's token auth: 32 bytes from the kernel's CSPRNG, in hex (what
+// `ray get-auth-token --generate` makes). One per process, not per head: Ray's C++
+// runtime loads the token at the first ray::Init and keeps it for later ones, so every
+// head this process starts (tests start several) must accept the same token.
+StatusOr<std::string> ProcessAuthToken() {
+  static std::mutex mu;
+  static std::string token;
+  std::lock_guard<std::mutex> lock(mu);
+  if (!token.empty()) return token;
+  unsigned char raw[32];
+  size_t got = 0;
+  while (got < sizeof(raw)) {
+    ssize_t n = ::getrandom(raw + got, sizeof(raw) - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return IoError(std::string("getrandom: ") + std::strerror(errno));
+    got += static_cast<size_t>(n);
+  }
+  static const char kHex[] = "0123456789abcdef";
+  for (unsigned char b : raw) {
+    token += kHex[b >> 4];
+    token += kHex[b & 15];
+  }
+  return token;
+}
+
+// Writes the token to a new 0600 file (never an existing one: O_EXCL, O_NOFOLLOW).
+Status WriteAuthToken(const std::string& path) {
+  ASSIGN_OR_RETURN(std::string token, ProcessAuthToken());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0) return IoError("ray auth token " + path + ": " + std::strerror(errno));
+  bool ok = ::write(fd, token.data(), token.size()) == static_cast<ssize_t>(token.size());
+  ok = (::close(fd) == 0) && ok;
+  if (!ok) return IoError("ray auth token " + path + ": short write");
+  return Status::Ok();
+}
+
 bool Exited(int pid, int* status) {
   pid_t r;
   do {
@@ -79,7 +117,11 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
   std::unique_ptr<LocalRayHead> head(new LocalRayHead());
   char tmpl[] = "/tmp/cerebro-ray-XXXXXX";  // short: Ray's socket paths live below it
   if (::mkdtemp(tmpl) == nullptr) return IoError(std::string("mkdtemp: ") + std::strerror(errno));
+  // mkdtemp makes it 0700, and it stays so: the token beside Ray's own directory, which
+  // Ray makes 0777 (anyone could swap a token file in there while Ray starts).
   head->temp_dir_ = tmpl;
+  head->token_path_ = head->temp_dir_ + "/auth_token";
+  RETURN_IF_ERROR(WriteAuthToken(head->token_path_));
   ASSIGN_OR_RETURN(int port, FreePort());
   head->address_ = "127.0.0.1:" + std::to_string(port);
   const std::string cli = options.ray_cli.empty() ? DefaultRayCli() : options.ray_cli;
@@ -94,13 +136,14 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
                                    "--num-cpus=" + std::to_string(options.num_cpus),
                                    "--include-dashboard=false",
                                    "--disable-usage-stats",
-                                   "--temp-dir=" + head->temp_dir_};
+                                   "--temp-dir=" + head->temp_dir_ + "/ray"};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   // Prepared before fork: the child may only make async-signal-safe calls.
   std::vector<std::pair<std::string, std::string>> env = {
-      {"RAY_AUTH_MODE", "disabled"},
+      {"RAY_AUTH_MODE", "token"},
+      {"RAY_AUTH_TOKEN_PATH", head->token_path_},
       // Without it `ray start` silently replaces 127.0.0.1 by the eth0 address and a
       // driver at 127.0.0.1 cannot find its node (docs/ray-spike.md, pitfall 1).
       {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"},
@@ -121,6 +164,7 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
     }
     int devnull = ::open("/dev/null", O_RDONLY);
     if (devnull >= 0) ::dup2(devnull, 0);
+    ::unsetenv("RAY_AUTH_TOKEN");  // would win over our token file in Ray's loader
     for (const auto& [k, v] : env) ::setenv(k.c_str(), v.c_str(), 1);
     ::execvp(argv[0], argv.data());
     const char msg[] = "exec of the ray CLI failed\n";
@@ -151,6 +195,10 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   return head;
+}
+
+std::map<std::string, std::string> LocalRayHead::AuthEnvironment() const {
+  return {{"RAY_AUTH_MODE", "token"}, {"RAY_AUTH_TOKEN_PATH", token_path_}};
 }
 
 std::vector<int> LocalRayHead::LiveProcesses() const {

@@ -8,6 +8,15 @@
 // SIGKILL). Its own process group keeps a terminal's Ctrl-C away from it, so the stop is
 // always the orderly one. Each head gets a free port and a private --temp-dir, so heads
 // do not collide and "nothing left behind" can be checked precisely.
+//
+// Nobody else gets in: the head runs with Ray's token authentication. Start() writes a
+// random 256-bit token (getrandom, hex; one per process, see ray_head.cc) into a 0600
+// file in the head's 0700 temp dir (not in Ray's own, which Ray makes 0777) and starts
+// Ray with RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH naming it: every gRPC call to the
+// GCS, a raylet or a worker must carry it. The raylet hands the same environment to the
+// actors. A driver gets it from AuthEnvironment(); Ray reads RAY_AUTH_MODE once per
+// process, when libray_api.so is loaded, so a driver must have it set before that. Every
+// port listens on 127.0.0.1 only (--node-ip-address, RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0).
 // Not thread-safe; the process (thread) that starts a head must outlive its use.
 #pragma once
 
@@ -39,7 +48,14 @@ class LocalRayHead {
   LocalRayHead& operator=(const LocalRayHead&) = delete;
 
   const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  // 0700, ours: auth_token, ray_start.log and Ray's --temp-dir ray/ (logs below it).
   const std::string& temp_dir() const { return temp_dir_; }
+  // The file holding this head's auth token (0600, in temp_dir()).
+  const std::string& token_path() const { return token_path_; }
+  // What a client of this head needs in its environment: RAY_AUTH_MODE=token and
+  // RAY_AUTH_TOKEN_PATH=token_path(). (A RAY_AUTH_TOKEN variable would win over the
+  // path in Ray's loader: clients must not carry one; see ExportAuthEnvironment.)
+  std::map<std::string, std::string> AuthEnvironment() const;
 
   // Stops the cluster: SIGTERM to `ray start --block`, which stops its processes; after
   // a grace period, SIGKILL to the whole process group. Then removes the temp dir (kept
@@ -54,6 +70,7 @@ class LocalRayHead {
   LocalRayHead() = default;
   std::string address_;
   std::string temp_dir_;
+  std::string token_path_;
   int pid_ = -1;  // `ray start --block`, also the process group id
 };
 
