@@ -198,6 +198,10 @@ int CmdPrepare(const CommandLine& line) {
   auto parsed = spec::ParseSpecFile(*path, SpecOverrides(line));
   if (!parsed.ok()) return Fail(parsed.status());
   const spec::ExperimentSpec& s = *parsed;
+  if (!s.data.store.empty()) {
+    return Fail(InvalidArgument("data.store: the spec runs from the prepared store " +
+                                s.data.store + "; there is nothing to prepare"));
+  }
   // The store a mop run of this spec would make: run.partitions, or one per worker.
   const int partitions = s.run.partitions > 0 ? s.run.partitions : s.run.workers;
   data::PrepareOptions po;
