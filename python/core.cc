@@ -86,9 +86,11 @@ std::string Configurations(const std::string& text, const std::string& source) {
   return Check(driver::ConfigurationsJson(s)).dump();
 }
 
-// Where `cerebro run` would write this spec's run when given no --out (cli/run_name.h).
-std::string DefaultRunDirFor(const std::string& text) {
-  spec::ExperimentSpec s = Check(spec::ParseSpecString(text, "spec"));
+// Where `cerebro run` would write this spec's run when given no --out (cli/run_name.h):
+// for spec text, or (`is_file`) for the spec file at that path.
+std::string DefaultRunDirFor(const std::string& spec, bool is_file) {
+  spec::ExperimentSpec s =
+      Check(is_file ? spec::ParseSpecFile(spec) : spec::ParseSpecString(spec, "spec"));
   return cli::DefaultRunDir(s, std::chrono::system_clock::now(), ::getpid());
 }
 
@@ -175,7 +177,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "The native half of the cerebro package (use `cerebro`, not this module).";
   m.def("check_spec", &CheckSpec, py::arg("spec_text"), py::arg("source") = "spec");
   m.def("configurations", &Configurations, py::arg("spec_text"), py::arg("source") = "spec");
-  m.def("default_run_dir", &DefaultRunDirFor, py::arg("spec_text"));
+  m.def("default_run_dir", &DefaultRunDirFor, py::arg("spec"), py::arg("is_file") = false);
   m.def("run", &Run, py::arg("spec_path"), py::arg("out_dir"), py::arg("quiet") = false);
   m.def("resume", &Resume, py::arg("run_dir"), py::arg("wait") = false, py::arg("quiet") = false);
   m.def("read_run", &ReadRun, py::arg("run_dir"));

@@ -23,13 +23,13 @@ from . import _native
 _native.extend_package_path(__path__)
 
 from .data import load_fashion_mnist  # noqa: E402
-from .experiment import Experiment, resume, run  # noqa: E402
+from .experiment import Experiment, resume, run, run_spec  # noqa: E402
 from .result import BestModel, Result, open_run as open  # noqa: E402,A001
 from .search import (ASHA, PBT, TPE, Grid, Hyperband, Random, RandomSampler,  # noqa: E402
                      TPESampler)
 from .space import choice, loguniform, qloguniform, quniform, uniform, when  # noqa: E402
 
-__all__ = ["Experiment", "run", "resume", "open", "Result", "BestModel",
+__all__ = ["Experiment", "run", "run_spec", "resume", "open", "Result", "BestModel",
            "choice", "uniform", "loguniform", "quniform", "qloguniform", "when",
            "Grid", "Random", "TPE", "ASHA", "Hyperband", "PBT",
            "TPESampler", "RandomSampler", "load_fashion_mnist"]

@@ -18,7 +18,7 @@ from .data import DataPlan
 from .result import Result
 from .search import as_procedure
 
-__all__ = ["Experiment", "run", "resume", "space_to_spec"]
+__all__ = ["Experiment", "run", "run_spec", "resume", "space_to_spec"]
 
 # The keys every model config may carry besides the family's own (model/registry.h).
 TRAINING_KEYS = ("model", "optimizer", "lr", "momentum", "weight_decay", "batch_size", "loss")
@@ -302,6 +302,16 @@ def _drive(call, run_dir):
 def run(data, params, out=None, quiet=False, **kwargs):
     """``Experiment(data, params, **kwargs).run(out, quiet)`` in one call."""
     return Experiment(data, params, **kwargs).run(out=out, quiet=quiet)
+
+
+def run_spec(spec_path, out=None, quiet=False):
+    """Runs a spec file (YAML or JSON, as ``cerebro run SPEC``) and returns its Result.
+    ``out``: the run directory (default ``runs/<name>-<time>-<pid>``)."""
+    core = _native.core()
+    spec_path = os.path.abspath(os.fspath(spec_path))
+    out = os.path.abspath(os.fspath(out)) if out is not None else os.path.abspath(
+        core.default_run_dir(spec_path, True))
+    return _drive(lambda: core.run(spec_path, out, quiet), out)
 
 
 def resume(run_dir, wait=False, quiet=False):
