@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cerebro/common/rng.h"
+#include "cerebro/search/pareto.h"
 #include "cerebro/search/space.h"
 
 // How this follows Optuna's TPESampler (as read in 5.0.0, `optuna/samplers/_tpe/`), and where not:
@@ -35,7 +36,13 @@
 //   the worst observation rather than dropped; the truncated normal is drawn by inversion of its
 //   CDF, so one draw per value, and the normal's tails are computed with erfc, less carefully than
 //   scipy's log_ndtr far out.
-// - The objective is the model's last epoch's validation metric, negated when maximized.
+// - The objective is the model's last epoch's metric (spec.h), negated when maximized.
+// - Two or more objectives (MOTPE, Optuna's TPESampler on a multi-objective study): the good
+//   group is the gamma(n) best finished models by non-dominated sorting, completed before
+//   stopped as above, fronts taken whole until the one that straddles the cut. Within that
+//   front Optuna keeps the models of largest hypervolume contribution and weighs the good
+//   group's kernels by it; here the front is cut by NSGA-II's crowding distance (its
+//   extremes first; ties by the first objective, then id) and the weights stay the default.
 
 namespace cerebro::search {
 namespace {
@@ -331,15 +338,35 @@ class ParzenEstimator {
 // ---- observations ------------------------------------------------------------------------
 
 double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
-  const double v = metric.name == "accuracy" ? m.val_accuracy : m.val_loss;
+  const double v = MetricValue(m, metric.name);
   const double loss = metric.direction == spec::Direction::kMaximize ? -v : v;
   return std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
 }
 
-// The good group (l) and the bad group (g), each in id order: the best gamma(n) finished
-// models, completed before stopped; everything else, in-flight models included.
-void Split(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* below,
-           std::vector<const TpeTrial*>* above) {
+// MOTPE: `ranked` is in groups of equal standing (completed; then stopped, more epochs
+// first), each in id order; orders each group by Pareto order of the trials' losses
+// (front, then crowding distance, then the first objective, then id).
+void ParetoRanked(std::vector<const TpeTrial*>* ranked) {
+  const Directions minimize(ranked->front()->losses.size(), spec::Direction::kMinimize);
+  auto same_group = [](const TpeTrial* a, const TpeTrial* b) {
+    return a->state == b->state && (a->state == TpeTrial::State::kComplete || a->epochs == b->epochs);
+  };
+  for (size_t begin = 0; begin < ranked->size();) {
+    size_t end = begin + 1;
+    while (end < ranked->size() && same_group((*ranked)[begin], (*ranked)[end])) ++end;
+    std::vector<Point> points;
+    for (size_t i = begin; i < end; ++i) points.push_back((*ranked)[i]->losses);
+    std::vector<const TpeTrial*> group(ranked->begin() + begin, ranked->begin() + end);
+    const std::vector<size_t> order = ParetoOrder(points, minimize, ParetoTieBreak::kCrowding);
+    for (size_t k = 0; k < order.size(); ++k) (*ranked)[begin + k] = group[order[k]];
+    begin = end;
+  }
+}
+
+}  // namespace
+
+void TpeSplit(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* below,
+              std::vector<const TpeTrial*>* above) {
   std::vector<const TpeTrial*> ranked;
   for (const TpeTrial& t : trials) {
     if (t.state != TpeTrial::State::kRunning) ranked.push_back(&t);
@@ -348,8 +375,9 @@ void Split(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* be
     if (a->state != b->state) return a->state == TpeTrial::State::kComplete;
     if (a->state == TpeTrial::State::kStopped && a->epochs != b->epochs)
       return a->epochs > b->epochs;
-    return a->loss < b->loss;
+    return a->losses.empty() && a->loss < b->loss;  // MOTPE orders these below
   });
+  if (!ranked.empty() && ranked.front()->losses.size() > 1) ParetoRanked(&ranked);
   // gamma counts the finished models only (Optuna ignores running trials there).
   const size_t n_below =
       std::min<size_t>({static_cast<size_t>(std::ceil(0.1 * static_cast<double>(ranked.size()))),
@@ -360,6 +388,8 @@ void Split(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* be
     (good ? below : above)->push_back(&t);
   }
 }
+
+namespace {
 
 // The observations of `trials` on `dims`: only trials that have every one of them.
 std::vector<std::vector<double>> Observations(const std::vector<const TpeTrial*>& trials,
@@ -393,7 +423,7 @@ struct TpeSampler::Impl {
       }
     } else {
       std::vector<const TpeTrial*> below, above;
-      Split(trials, &below, &above);
+      TpeSplit(trials, &below, &above);
       // Multivariate: one joint estimate over the params every model has; a conditional
       // param is estimated on its own, from the models that have it (a joint row needs
       // every param of the row).
@@ -486,6 +516,15 @@ std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& m
   return t;
 }
 
+std::optional<TpeTrial> TpeTrialOf(const ModelView& m,
+                                   const std::vector<spec::MetricSpec>& objectives) {
+  std::optional<TpeTrial> t = TpeTrialOf(m, objectives.front());
+  if (t && t->state != TpeTrial::State::kRunning && objectives.size() > 1) {
+    for (const spec::MetricSpec& o : objectives) t->losses.push_back(Objective(m.history.back(), o));
+  }
+  return t;
+}
+
 namespace {
 
 // ---- the procedure -------------------------------------------------------------------------
@@ -496,7 +535,8 @@ class TpeProcedure final : public Procedure {
       : spec_(spec),
         options_(options),
         in_flight_(options.in_flight > 0 ? options.in_flight : std::max(4, spec.run.workers)),
-        sampler_(spec, options) {}
+        sampler_(spec, options),
+        objectives_(spec::Objectives(spec)) {}
 
   StatusOr<std::vector<Decision>> Start(const Observation& run) override { return Refill(run); }
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
@@ -566,7 +606,7 @@ class TpeProcedure final : public Procedure {
         if (options_.constant_liar) trials.push_back(TpeTrial{&m.params});
         continue;
       }
-      if (std::optional<TpeTrial> t = TpeTrialOf(m, spec_.metric)) trials.push_back(*t);
+      if (std::optional<TpeTrial> t = TpeTrialOf(m, objectives_)) trials.push_back(*t);
     }
     if (options_.constant_liar) {
       for (const Json& p : batch) trials.push_back(TpeTrial{&p});
@@ -578,6 +618,7 @@ class TpeProcedure final : public Procedure {
   TpeOptions options_;
   int in_flight_;
   TpeSampler sampler_;
+  std::vector<spec::MetricSpec> objectives_;
   int64_t proposed_ = 0;
 };
 

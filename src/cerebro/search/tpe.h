@@ -39,11 +39,25 @@ struct TpeTrial {
   enum class State { kComplete, kStopped, kRunning } state = State::kRunning;
   double loss = 0;  // finished trials: the last epoch's metric, negated when maximized
   int epochs = 0;   // epochs trained
+  // Two or more objectives (MOTPE): each one's loss as `loss` is the first's; the good
+  // group is then chosen by non-dominated sorting (tpe.cc's Split). Empty for one.
+  std::vector<double> losses;
 };
 
 // `m` as a trial under `metric` (pending/running in flight); nullopt for a failed model or
 // one without an epoch, which TPE leaves out.
 std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric);
+// The same under `objectives` (spec::Objectives): with two or more, `losses` holds each.
+std::optional<TpeTrial> TpeTrialOf(const ModelView& m,
+                                   const std::vector<spec::MetricSpec>& objectives);
+
+// TPE's split of `trials` into the good group (l's observations) and the bad one (g's),
+// each in the trials' order: the best gamma(n) = min(ceil(0.1 n), 25) finished trials,
+// completed before stopped (more epochs first), by loss — or, when the trials have
+// `losses`, by non-dominated front, cutting the boundary front by crowding distance
+// (MOTPE; tpe.cc says where this differs from Optuna). In-flight trials are always bad.
+void TpeSplit(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>* below,
+              std::vector<const TpeTrial*>* above);
 
 // One TPE proposal at a time over spec's params, for procedures that decide themselves when
 // to add a model (a TPE-fed Hyperband, BOHB-like) as well as for the TPE procedure. Random

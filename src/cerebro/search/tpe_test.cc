@@ -357,6 +357,60 @@ TEST(TpeSamplerTest, ProposalIsAFunctionOfTrialsAndIndex) {
   EXPECT_FALSE(TpeTrialOf(failed, s.metric).has_value());
 }
 
+// MOTPE's split: 20 finished trials make gamma = 2. The first front is {0, 1, 2}; it
+// straddles the cut, and crowding distance keeps its extremes 0 and 1 (by the first loss
+// alone the good group would be 0 and 2). In-flight trials and stopped ones, however good,
+// stay out while completed ones fill the group.
+TEST(TpeSplitTest, TwoObjectivesSplitByNonDominatedSortingThenCrowding) {
+  const Json params = Json{{"x", 1}};
+  std::vector<TpeTrial> trials;
+  auto add = [&](TpeTrial::State state, double a, double b) {
+    TpeTrial t{&params, state, a, 1, {a, b}};
+    if (state == TpeTrial::State::kRunning) t.losses.clear();
+    trials.push_back(t);
+  };
+  add(TpeTrial::State::kComplete, 0, 10);
+  add(TpeTrial::State::kComplete, 10, 0);
+  add(TpeTrial::State::kComplete, 5, 5);
+  for (int i = 0; i < 16; ++i) add(TpeTrial::State::kComplete, 20 + i, 20 + i);
+  add(TpeTrial::State::kStopped, -1, -1);   // dominates everything, but was stopped
+  add(TpeTrial::State::kRunning, -5, -5);   // in flight: bad whatever it holds
+  std::vector<const TpeTrial*> below, above;
+  TpeSplit(trials, &below, &above);
+  ASSERT_EQ(below.size(), 2u);
+  EXPECT_EQ(below[0], &trials[0]);
+  EXPECT_EQ(below[1], &trials[1]);
+  EXPECT_EQ(above.size(), trials.size() - 2);
+  // One objective (no `losses`): by loss, 0 and 2.
+  for (TpeTrial& t : trials) t.losses.clear();
+  below.clear();
+  above.clear();
+  TpeSplit(trials, &below, &above);
+  ASSERT_EQ(below.size(), 2u);
+  EXPECT_EQ(below[0], &trials[0]);
+  EXPECT_EQ(below[1], &trials[2]);
+}
+
+TEST(TpeSplitTest, TrialsOfTwoObjectivesCarryEachLossMinimized) {
+  ModelView m;
+  m.params = Json{{"x", 1}};
+  m.status = ModelStatus::kCompleted;
+  EpochMetrics e;
+  e.epoch = 1;
+  e.val_accuracy = 0.75;
+  e.num_parameters = 300;
+  m.history.push_back(e);
+  const std::vector<spec::MetricSpec> objectives = {
+      {"accuracy", spec::Direction::kMaximize}, {"num_parameters", spec::Direction::kMinimize}};
+  std::optional<TpeTrial> t = TpeTrialOf(m, objectives);
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(t->loss, -0.75);
+  EXPECT_EQ(t->losses, (std::vector<double>{-0.75, 300}));
+  EXPECT_TRUE(TpeTrialOf(m, {objectives[0]})->losses.empty());
+  m.status = ModelStatus::kRunning;
+  EXPECT_TRUE(TpeTrialOf(m, objectives)->losses.empty());
+}
+
 TEST(TpeTest, BadKnobsAreOneLineNamingTheKey) {
   const std::pair<const char*, const char*> cases[] = {
       {"{method: tpe, num_models: 5, n_ei_candidates: 0}", "search.n_ei_candidates"},
