@@ -8,6 +8,7 @@
 #include <tuple>
 #include <string>
 
+#include "cerebro/driver/command_source.h"
 #include "cerebro/driver/driver.h"
 #include "cerebro/driver/driver_test_util.h"
 #include "cerebro/store/experiment_store.h"
@@ -81,6 +82,28 @@ TEST(ExtendTest, MoreEpochsContinueEachModelFromItsLastStateAsIfItHadThemFromThe
   EXPECT_EQ(spec::Json::parse(Slurp(two->run_dir + "/spec.json"))["run"]["epochs"], 3);
   // The same units as the 3-epoch run's, and the one decision more.
   EXPECT_EQ(journal.size(), JournalOf(three->run_dir).size() + 1);
+}
+
+// A model `cerebro ctl extend` gave more epochs keeps them; the others go on to the new
+// budget, and asking for it again is refused.
+TEST(ExtendTest, ModelsWithAtLeastTheNewEpochsAreLeftAsTheyAre) {
+  TempDir tmp;
+  auto commands = QueueCommandSource::Create();
+  ASSERT_TRUE(commands.ok());
+  (*commands)->Push(search::ExtendModel{0, 4});
+  RunOptions o = FakeOptions(tmp.Join("run"), nullptr);
+  o.commands = commands->get();
+  auto r = RunExperiment(ExtendSpec(WriteCsv(tmp), 2, "grid"), o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(ById(*r, 0).history.size(), 4u);
+  auto x = ExtendExperiment(r->run_dir, Epochs(3), FakeOptions("", nullptr));
+  ASSERT_TRUE(x.ok()) << x.status().ToString();
+  EXPECT_EQ(ById(*x, 0).history.size(), 4u);
+  EXPECT_EQ(ById(*x, 1).history.size(), 3u);
+  auto again = ExtendExperiment(r->run_dir, Epochs(3), FakeOptions("", nullptr));
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().message(),
+            "--epochs: the run trains its models 3 epochs already; give more");
 }
 
 TEST(ExtendTest, MoreModelsAreTheSearchsNextConfigurations) {

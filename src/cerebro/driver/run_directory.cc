@@ -94,11 +94,12 @@ StatusOr<Extension> PlanExtension(OpenedRun& run, const spec::Overrides& overrid
   ASSIGN_OR_RETURN(x.spec, spec::ParseSpecString(text, run.store->Path("spec.json"), overrides));
   ASSIGN_OR_RETURN(std::unique_ptr<RunState> state, FinishedState(run));
   // What the run holds now, from its journal (spec.json may already carry an extension
-  // whose record a crash kept from the journal).
+  // whose record a crash kept from the journal): the search's models and the budget they
+  // have at least (`cerebro ctl extend` may have given single models more).
   int epochs = 0, searched = 0;
   for (const auto& [id, m] : state->models()) {
     if (m.outcome.origin != store::ModelOrigin::kSearch) continue;
-    epochs = std::max(epochs, m.epochs);
+    epochs = searched == 0 ? m.epochs : std::min(epochs, m.epochs);
     ++searched;
   }
   if (more_epochs && x.spec.run.epochs <= epochs) {
