@@ -179,7 +179,8 @@ class Experiment:
         task: ``"classification"`` (default; labels are class indices 0..k-1) or
             ``"regression"``.
         metric: ranking metric, ``"accuracy"`` (default) or ``"loss"``; ``direction``
-            ``"max"``/``"min"`` (default by metric).
+            ``"max"``/``"min"`` (default by metric); a list or dict is the spec's own
+            metric section (several objectives).
         epochs, workers, partitions, seed, order (``"random"`` | ``"fixed"``: results
             independent of timing), strategy (``"mop"`` | ``"sequential"`` | ``"task"``),
             backend (``"local"`` | ``"ray"``), ray_address, threads_per_worker,
@@ -236,7 +237,9 @@ class Experiment:
         doc["data"] = self._data.section(inputs_dir)
         doc["params"] = params
         doc["search"] = self.search.to_spec()
-        if self.metric is not None or self.direction is not None:
+        if isinstance(self.metric, (list, dict)):  # the spec's own forms (objectives)
+            doc["metric"] = self.metric
+        elif self.metric is not None or self.direction is not None:
             doc["metric"] = {k: v for k, v in (("name", self.metric or "accuracy"),
                                                ("direction", self.direction)) if v is not None}
         if self.run_settings:
