@@ -121,11 +121,17 @@ TEST(TorchScriptFamilyTest, MissingFileAndNotTorchScriptFailTheModel) {
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
 }
 
+// The error of building, on data `input`, an MLP file of `in` inputs and `classes`
+// outputs, written as dir/mlp.pt.
+std::string MlpError(const TempDir& dir, int64_t in, int64_t classes, const InputSpec& input) {
+  WriteMlp(dir.Join("mlp.pt"), in, 8, classes);
+  return BuildError(ConfigFor(dir.Join("mlp.pt")), input);
+}
+
 TEST(TorchScriptFamilyTest, InputShapeThatDoesNotFitFailsBeforeTraining) {
   TempDir dir;
   const std::string path = dir.Join("mlp.pt");
-  WriteMlp(path, 12, 8, 3);
-  const std::string error = BuildError(ConfigFor(path), InputSpec{{1, 28, 28}, 3});
+  const std::string error = MlpError(dir, 12, 3, InputSpec{{1, 28, 28}, 3});
   EXPECT_EQ(error.rfind("params.model_file: " + path +
                             ": forward fails on an input of shape [1, 1, 28, 28] (the data's): ",
                         0),
@@ -139,10 +145,8 @@ TEST(TorchScriptFamilyTest, InputShapeThatDoesNotFitFailsBeforeTraining) {
 
 TEST(TorchScriptFamilyTest, OutputSizeThatDoesNotFitFailsBeforeTraining) {
   TempDir dir;
-  const std::string path = dir.Join("mlp.pt");
-  WriteMlp(path, 12, 8, 5);
-  EXPECT_EQ(BuildError(ConfigFor(path), InputSpec{{12}, 10}),
-            "params.model_file: " + path +
+  EXPECT_EQ(MlpError(dir, 12, 5, InputSpec{{12}, 10}),
+            "params.model_file: " + dir.Join("mlp.pt") +
                 ": forward maps an input of shape [1, 12] to [1, 5], the data needs [1, 10]");
 }
 
@@ -159,13 +163,22 @@ TEST(TorchScriptFamilyTest, ForwardMustReturnOneTensor) {
   EXPECT_NE(error.find("forward returned Tuple, expected a Tensor"), std::string::npos) << error;
 }
 
+// A 12 -> 8 -> 3 MLP file and its config, for the tests of what a built net does.
+class TorchScriptNetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    WriteMlp(dir_.Join("mlp.pt"), 12, 8, 3);
+    config_ = Config(ConfigFor(dir_.Join("mlp.pt")));
+  }
+  StatusOr<Net> Build() const { return BuildNet(config_, kFlat); }
+  TempDir dir_;
+  ModelConfig config_;
+};
+
 // The optimizer updates the tensors the script module runs with: training changes what
 // the script computes, and the dry forward left the buffer alone.
-TEST(TorchScriptFamilyTest, TrainingChangesTheScriptModulesWeights) {
-  TempDir dir;
-  const std::string path = dir.Join("mlp.pt");
-  WriteMlp(path, 12, 8, 3);
-  auto net = BuildNet(Config(ConfigFor(path)), kFlat);
+TEST_F(TorchScriptNetTest, TrainingChangesTheScriptModulesWeights) {
+  auto net = Build();
   ASSERT_TRUE(net.ok()) << net.status().ToString();
   const torch::jit::Module& script = *ScriptModuleOf(*net);
   EXPECT_EQ(script.attr("calls").toTensor().item<float>(), 0.0f);  // dry run in eval mode
@@ -193,12 +206,8 @@ TEST(TorchScriptFamilyTest, TrainingChangesTheScriptModulesWeights) {
 
 // What the state codec does (Module::save / Module::load) restores the script module
 // bitwise in a net freshly built from the same file.
-TEST(TorchScriptFamilyTest, SavedStateLoadsBitwiseIntoAFreshNet) {
-  TempDir dir;
-  const std::string path = dir.Join("mlp.pt");
-  WriteMlp(path, 12, 8, 3);
-  const ModelConfig config = Config(ConfigFor(path));
-  auto trained = BuildNet(config, kFlat);
+TEST_F(TorchScriptNetTest, SavedStateLoadsBitwiseIntoAFreshNet) {
+  auto trained = Build();
   ASSERT_TRUE(trained.ok()) << trained.status().ToString();
   trained->module->train();
   torch::optim::Adam adam(trained->module->parameters(), torch::optim::AdamOptions(0.01));
@@ -213,7 +222,7 @@ TEST(TorchScriptFamilyTest, SavedStateLoadsBitwiseIntoAFreshNet) {
     trained->module->save(archive);
     archive.save_to(bytes);
   }
-  auto fresh = BuildNet(config, kFlat);
+  auto fresh = Build();
   ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
   torch::serialize::InputArchive archive;
   archive.load_from(bytes);
@@ -238,19 +247,15 @@ TEST(TorchScriptFamilyTest, SavedStateLoadsBitwiseIntoAFreshNet) {
 
 // `cerebro export` of a torchscript model: the user's module with the trained weights,
 // copied (the export does not change when the net trains on), in eval mode.
-TEST(TorchScriptFamilyTest, ExportIsTheScriptModuleWithItsTrainedWeights) {
-  TempDir dir;
-  const std::string path = dir.Join("mlp.pt");
-  WriteMlp(path, 12, 8, 3);
-  const ModelConfig config = Config(ConfigFor(path));
-  auto net = BuildNet(config, kFlat);
+TEST_F(TorchScriptNetTest, ExportIsTheScriptModuleWithItsTrainedWeights) {
+  auto net = Build();
   ASSERT_TRUE(net.ok()) << net.status().ToString();
   {
     torch::NoGradGuard no_grad;
     for (auto& p : net->module->parameters()) p.add_(0.25);  // "trained"
   }
   net->module->train();
-  auto exported = ExportTorchScript(config, kFlat, *net);
+  auto exported = ExportTorchScript(config_, kFlat, *net);
   ASSERT_TRUE(exported.ok()) << exported.status().ToString();
   std::stringstream bytes;
   exported->save(bytes);
