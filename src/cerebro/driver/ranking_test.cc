@@ -4,8 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cerebro/driver/driver.h"
 #include "cerebro/driver/driver_test_util.h"
+#include "cerebro/store/journal.h"
 #include "cerebro/store/summary.h"
 
 namespace cerebro::driver {
@@ -91,6 +94,52 @@ TEST(RankingRunTest, TheSummaryReportsTheParetoFrontAndEachModelsSize) {
   EXPECT_EQ(summary->models[1].num_parameters, 35);
   EXPECT_EQ(summary->models[2].num_parameters, 131);
   EXPECT_EQ(summary->best_model, 0);
+}
+
+// ASHA on two objectives through the run loop: the procedure sees each model's size
+// (RunState::Observe) and stops by Pareto rank, and no model of the summary's front is
+// dominated by a model that finished an epoch.
+TEST(RankingRunTest, AshaOnTwoObjectivesStopsByParetoRankAndReportsANonDominatedFront) {
+  TempDir tmp;
+  const std::string text =
+      "name: pareto\ndata: {format: csv, train: {path: " + WriteCsv(tmp) +
+      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+      "params: {model: mlp, hidden: {choice: [[2], [4], [8], [16], [32]]}, batch_size: 8}\n"
+      "search: {method: asha, num_models: 8, reduction_factor: 2}\n"
+      "metric: [accuracy, num_parameters]\n"
+      "run: {epochs: 4, workers: 2, order: fixed, seed: 3}\n";
+  auto spec = spec::ParseSpecString(text, "pareto.yaml");
+  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
+  auto r = RunExperiment(*spec, FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  int stops = 0;
+  for (const store::Record& rec : JournalOf(tmp.Join("run"))) {
+    const auto* d = std::get_if<store::ProcedureDecision>(&rec);
+    if (d == nullptr) continue;
+    for (const store::Action& a : d->actions) {
+      if (const auto* s = std::get_if<store::ModelStopped>(&a)) {
+        ++stops;
+        EXPECT_NE(s->detail.find("Pareto rank"), std::string::npos) << s->detail;
+      }
+    }
+  }
+  EXPECT_GT(stops, 0);
+  auto summary = store::ReadSummary(&RealFileSystem(), tmp.Join("run"));
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
+  ASSERT_FALSE(summary->pareto_front.empty());
+  for (const store::ModelOutcome& m : summary->models) EXPECT_GT(m.num_parameters, 0) << m.id;
+  auto dominates = [](const store::ModelOutcome& a, const store::ModelOutcome& b) {
+    const double aa = a.history.back().val_accuracy, ba = b.history.back().val_accuracy;
+    return aa >= ba && a.num_parameters <= b.num_parameters &&
+           (aa > ba || a.num_parameters < b.num_parameters);
+  };
+  for (int id : summary->pareto_front) {
+    const auto& f = *std::find_if(summary->models.begin(), summary->models.end(),
+                                  [&](const store::ModelOutcome& m) { return m.id == id; });
+    for (const store::ModelOutcome& m : summary->models) {
+      if (!m.history.empty()) EXPECT_FALSE(dominates(m, f)) << m.id << " dominates " << id;
+    }
+  }
 }
 
 }  // namespace
