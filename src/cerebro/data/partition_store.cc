@@ -127,9 +127,13 @@ void WarnAboutValLabelsAbsentFromTrain(const std::vector<int64_t>& absent, int64
              "); no model can learn them, so their examples count as errors");
 }
 
+// How many feature bytes preparation gathers before writing them: the driver's memory
+// for the features is this, not a partition (the 300K set's partitions are 59-235 MB).
+constexpr size_t kWriteChunkBytes = size_t{16} << 20;
+
 // Writes examples idx[0..count) of `rows` as NAME.x.npy / NAME.y.npy in `dir`, features
-// in the source's own encoding, gathered straight into the file's bytes (the one buffer
-// of a partition that preparation holds).
+// in the source's own encoding, gathered straight into the file's bytes a chunk at a
+// time (the staging directory, not each file, is what is published atomically).
 Status WritePartition(FileSystem& fs, const std::string& dir, const std::string& name,
                       const internal::RowSource& rows, const int64_t* idx, int64_t count,
                       PartitionInfo* info) {
@@ -139,14 +143,21 @@ Status WritePartition(FileSystem& fs, const std::string& dir, const std::string&
   info->x_file = name + ".x.npy";
   info->y_file = name + ".y.npy";
   info->num_examples = count;
-  {
-    std::string contents = internal::EncodeNpyHeader(
-        src.encoding == FeatureEncoding::kUint8 ? "|u1" : "<f4", x_shape);
-    const size_t header = contents.size();
-    contents.resize(header + rows.row_bytes() * static_cast<size_t>(count));
-    RETURN_IF_ERROR(rows.Gather(idx, count, contents.data() + header));
-    RETURN_IF_ERROR(fs.WriteFileAtomic(JoinPath(dir, info->x_file), contents));
-  }
+  const std::string x_path = JoinPath(dir, info->x_file);
+  const size_t row = rows.row_bytes();
+  const int64_t rows_per_chunk =
+      std::max<int64_t>(1, static_cast<int64_t>(kWriteChunkBytes / std::max<size_t>(row, 1)));
+  std::string chunk =
+      internal::EncodeNpyHeader(src.encoding == FeatureEncoding::kUint8 ? "|u1" : "<f4", x_shape);
+  int64_t done = 0;
+  do {
+    const int64_t m = std::min(rows_per_chunk, count - done);
+    const size_t at = done == 0 ? chunk.size() : 0;
+    chunk.resize(at + row * static_cast<size_t>(m));
+    RETURN_IF_ERROR(rows.Gather(idx + done, m, chunk.data() + at));
+    RETURN_IF_ERROR(done == 0 ? fs.WriteFileAtomic(x_path, chunk) : fs.AppendDurable(x_path, chunk));
+    done += m;
+  } while (done < count);
   if (src.task == Task::kClassification) {
     std::vector<int64_t> y(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i) y[i] = src.int_labels[idx[i]];
