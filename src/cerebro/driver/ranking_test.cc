@@ -70,21 +70,26 @@ TEST(RankingTest, MetricsReadTheRowOrTheModel) {
   EXPECT_EQ(MetricOf(m.history.back(), "num_parameters"), 0);  // a row does not know it
 }
 
+// Runs `sections` (params, search, metric and run, as YAML lines) over the fake backend in
+// `tmp`/run and returns the summary it wrote.
+StatusOr<store::Summary> RunAndSummarize(const TempDir& tmp, const std::string& sections) {
+  const std::string text = "name: pareto\ndata: {format: csv, train: {path: " + WriteCsv(tmp) +
+                           ", header: true, label_column: label}, validation: {fraction: 0.25}}\n" +
+                           sections;
+  ASSIGN_OR_RETURN(spec::ExperimentSpec spec, spec::ParseSpecString(text, "pareto.yaml"));
+  RETURN_IF_ERROR(RunExperiment(spec, FakeOptions(tmp.Join("run"), nullptr)).status());
+  return store::ReadSummary(&RealFileSystem(), tmp.Join("run"));
+}
+
 // hidden [8], [4], [16] are models 0, 1, 2 (4 features, 3 classes: 67, 35 and 131
 // parameters); the fake ranks their accuracy 0 > 1 > 2, so 2 is dominated by both.
 TEST(RankingRunTest, TheSummaryReportsTheParetoFrontAndEachModelsSize) {
   TempDir tmp;
-  const std::string text =
-      "name: pareto\ndata: {format: csv, train: {path: " + WriteCsv(tmp) +
-      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+  auto summary = RunAndSummarize(
+      tmp,
       "params: {model: mlp, hidden: {choice: [[8], [4], [16]]}, batch_size: 8}\n"
       "metric: [{name: accuracy}, {name: num_parameters, direction: minimize}]\n"
-      "run: {epochs: 2, workers: 2, order: fixed, seed: 5}\n";
-  auto spec = spec::ParseSpecString(text, "pareto.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
-  auto r = RunExperiment(*spec, FakeOptions(tmp.Join("run"), nullptr));
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
-  auto summary = store::ReadSummary(&RealFileSystem(), tmp.Join("run"));
+      "run: {epochs: 2, workers: 2, order: fixed, seed: 5}\n");
   ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   EXPECT_EQ(summary->pareto_front, (std::vector<int>{0, 1}));
   ASSERT_EQ(summary->objectives.size(), 2u);
@@ -101,17 +106,13 @@ TEST(RankingRunTest, TheSummaryReportsTheParetoFrontAndEachModelsSize) {
 // dominated by a model that finished an epoch.
 TEST(RankingRunTest, AshaOnTwoObjectivesStopsByParetoRankAndReportsANonDominatedFront) {
   TempDir tmp;
-  const std::string text =
-      "name: pareto\ndata: {format: csv, train: {path: " + WriteCsv(tmp) +
-      ", header: true, label_column: label}, validation: {fraction: 0.25}}\n"
+  auto summary = RunAndSummarize(
+      tmp,
       "params: {model: mlp, hidden: {choice: [[2], [4], [8], [16], [32]]}, batch_size: 8}\n"
       "search: {method: asha, num_models: 8, reduction_factor: 2}\n"
       "metric: [accuracy, num_parameters]\n"
-      "run: {epochs: 4, workers: 2, order: fixed, seed: 3}\n";
-  auto spec = spec::ParseSpecString(text, "pareto.yaml");
-  ASSERT_TRUE(spec.ok()) << spec.status().ToString();
-  auto r = RunExperiment(*spec, FakeOptions(tmp.Join("run"), nullptr));
-  ASSERT_TRUE(r.ok()) << r.status().ToString();
+      "run: {epochs: 4, workers: 2, order: fixed, seed: 3}\n");
+  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   int stops = 0;
   for (const store::Record& rec : JournalOf(tmp.Join("run"))) {
     const auto* d = std::get_if<store::ProcedureDecision>(&rec);
@@ -124,8 +125,6 @@ TEST(RankingRunTest, AshaOnTwoObjectivesStopsByParetoRankAndReportsANonDominated
     }
   }
   EXPECT_GT(stops, 0);
-  auto summary = store::ReadSummary(&RealFileSystem(), tmp.Join("run"));
-  ASSERT_TRUE(summary.ok()) << summary.status().ToString();
   ASSERT_FALSE(summary->pareto_front.empty());
   for (const store::ModelOutcome& m : summary->models) EXPECT_GT(m.num_parameters, 0) << m.id;
   auto dominates = [](const store::ModelOutcome& a, const store::ModelOutcome& b) {

@@ -36,9 +36,10 @@ std::vector<std::string> Describe(const std::vector<Decision>& decisions) {
 
 using Strings = std::vector<std::string>;
 
-// Runs one epoch of `id` and returns what the procedure decided (applied to the run).
-Strings Step(Procedure& p, FakeRun& run, ModelId id, double acc) {
-  run.Epoch(id, acc);
+// Runs one epoch of `id` (of `parameters` parameters, for a second objective) and returns
+// what the procedure decided (applied to the run).
+Strings Step(Procedure& p, FakeRun& run, ModelId id, double acc, double parameters = 0) {
+  run.Epoch(id, acc, parameters);
   auto d = p.OnEpochDone(run.View(), id);
   EXPECT_TRUE(d.ok()) << d.status().ToString();
   if (!d.ok()) return {};
@@ -198,16 +199,6 @@ TEST(AshaTest, ALossIsMinimizedAndTheStopSaysWhy) {
 constexpr char kAccuracyAndSize[] =
     "metric: [{name: accuracy}, {name: num_parameters, direction: minimize}]\n";
 
-// Runs one epoch of `id` with a model size and returns what the procedure decided.
-Strings Step2(Procedure& p, FakeRun& run, ModelId id, double acc, double parameters) {
-  run.Epoch(id, acc, parameters);
-  auto d = p.OnEpochDone(run.View(), id);
-  EXPECT_TRUE(d.ok()) << d.status().ToString();
-  if (!d.ok()) return {};
-  run.Apply(*d);
-  return Describe(*d);
-}
-
 // Two objectives: a model goes on when it is in the top ceil(n / rf) of the n models at
 // its rung by Pareto order (front, then crowding distance) — a small model that loses on
 // accuracy is not stopped for it.
@@ -217,12 +208,12 @@ TEST(AshaTest, TwoObjectivesPromoteByNonDominatedRank) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
   run.Apply(*(*p)->Start(run.View()));
-  EXPECT_EQ(Step2(**p, run, 0, 0.9, 1000), Strings{"extend 0 to 2"});
+  EXPECT_EQ(Step(**p, run, 0, 0.9, 1000), Strings{"extend 0 to 2"});
   // As large as model 0 and less accurate: dominated, rank 2 of 2, top ceil(2/2) = 1.
-  EXPECT_EQ(Step2(**p, run, 1, 0.8, 1000), Strings{"stop 1"});
+  EXPECT_EQ(Step(**p, run, 1, 0.8, 1000), Strings{"stop 1"});
   // Model 2 is smaller than both: front {0, 2}, 1 dominated; top ceil(3/2) = 2: goes on,
   // where the accuracy quantile (cutoff 0.85) would have stopped it.
-  EXPECT_EQ(Step2(**p, run, 2, 0.7, 10), Strings{"extend 2 to 2"});
+  EXPECT_EQ(Step(**p, run, 2, 0.7, 10), Strings{"extend 2 to 2"});
   auto d = [&] {
     run.Epoch(3, 0.6, 5000);  // dominated by every other model: rank 4 of 4, top 2
     return (*p)->OnEpochDone(run.View(), 3);
@@ -349,9 +340,9 @@ TEST(HyperbandParetoTest, TwoObjectivesKeepTheTopByFrontThenCrowding) {
   ASSERT_TRUE(p.ok()) << p.status().ToString();
   FakeRun run;
   run.Apply(*(*p)->Start(run.View()));
-  EXPECT_EQ(Step2(**p, run, 0, 0.9, 1000), Strings{});
-  EXPECT_EQ(Step2(**p, run, 1, 0.7, 100), Strings{});
-  EXPECT_EQ(Step2(**p, run, 2, 0.85, 500), Strings{});
+  EXPECT_EQ(Step(**p, run, 0, 0.9, 1000), Strings{});
+  EXPECT_EQ(Step(**p, run, 1, 0.7, 100), Strings{});
+  EXPECT_EQ(Step(**p, run, 2, 0.85, 500), Strings{});
   run.Epoch(3, 0.8, 2000);  // dominated by 0 and 2
   auto d = (*p)->OnEpochDone(run.View(), 3);
   ASSERT_TRUE(d.ok());
