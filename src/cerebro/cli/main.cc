@@ -20,9 +20,10 @@ constexpr const char* kUsage = R"(usage:
       directory (default runs/<name>-<time>-<pid>) and print the ranked models.
       --num-models M sets search.num_models (random, asha, tpe, pbt).
   cerebro run --extend RUN_DIR [--epochs E] [--num-models M] [--quiet]
-      Continue a finished grid or random search in place: every completed model trains
-      on to E epochs from its last state (epochs numbered on), and random search adds
-      its next configurations up to M models. A crash during it: cerebro resume RUN_DIR.
+      Continue a finished run in place (grid, random, tpe; pbt with --epochs): every
+      completed model trains on to E epochs from its last state (epochs numbered on;
+      pbt goes on from its last round), and random or tpe adds its next models up to M.
+      A crash during it: cerebro resume RUN_DIR.
   cerebro configs SPEC [--seed S]
       Print the configurations SPEC generates (models.json's format) without training.
   cerebro prepare SPEC --out DIR [--partitions P] [--seed S]

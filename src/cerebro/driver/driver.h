@@ -84,10 +84,11 @@ StatusOr<RunResult> RunExperiment(const spec::ExperimentSpec& spec, const RunOpt
 // that already finished is reported again without training.
 StatusOr<RunResult> ResumeExperiment(const std::string& run_dir, const RunOptions& options);
 
-// Continues a finished run of a grid or random search (`cerebro run --extend`) with the
-// spec overrides run.epochs (every completed model trains on to it, from its last state:
+// Continues a finished run (`cerebro run --extend`; grid, random, TPE, PBT) with the spec
+// overrides run.epochs (every completed model trains on to it, from its last state:
 // extended models' metrics are those of a run that had the epochs from the start, with
-// order: fixed bitwise) and/or search.num_models (the search's next configurations join).
+// order: fixed bitwise; PBT goes on from its last round) and/or search.num_models (the
+// search's next models join). Details: driver/run_directory.h's Extension.
 // Takes the run lock, rewrites spec.json with the overrides, journals the extension as one
 // decision record (model_extended, model_added) and trains as resume does; a crash after
 // that record is finished by ResumeExperiment. InvalidArgument (one line, nothing

@@ -129,6 +129,49 @@ TEST(ExtendTest, MoreModelsAreTheSearchsNextConfigurations) {
   for (const auto& m : both->models) EXPECT_EQ(m.history.size(), 3u) << "model " << m.id;
 }
 
+// The procedure goes on from its journaled state under the extended spec: a PBT run of 2
+// epochs extended to 4 ranks and replaces at epochs 2 and 3 as a 4-epoch run does, and a
+// TPE run of 4 models extended to 6 proposes what a 6-model run proposes (each proposal
+// sees a fixed prefix of the models, search/tpe.h).
+TEST(ExtendTest, PbtAndTpeGoOnAsIfTheRunHadBeenLongerFromTheStart) {
+  TempDir tmp;
+  const std::string csv = WriteCsv(tmp);
+  auto spec = [&](const std::string& search, int epochs) {
+    spec::ExperimentSpec s = ExtendSpec(csv, epochs, search);
+    s.run.keep_best = 50;  // every member's final state stays
+    return s;
+  };
+  const std::string pbt = "{method: pbt, num_models: 4, perturbation_interval: 1}";
+  auto four = RunExperiment(spec(pbt, 4), FakeOptions(tmp.Join("pbt4"), nullptr));
+  ASSERT_TRUE(four.ok()) << four.status().ToString();
+  auto two = RunExperiment(spec(pbt, 2), FakeOptions(tmp.Join("pbt2"), nullptr));
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  ASSERT_LT(two->models.size(), four->models.size());
+  auto pbt_x = ExtendExperiment(two->run_dir, Epochs(4), FakeOptions("", nullptr));
+  ASSERT_TRUE(pbt_x.ok()) << pbt_x.status().ToString();
+  ExpectSameHistories(*pbt_x, *four);
+  for (const auto& m : four->models) {
+    EXPECT_EQ(ById(*pbt_x, m.id).params, m.params) << "model " << m.id;
+    EXPECT_EQ(ById(*pbt_x, m.id).parent, m.parent) << "model " << m.id;
+  }
+  const std::string tpe = "{method: tpe, num_models: ";
+  auto six = RunExperiment(spec(tpe + "6, n_startup_trials: 2}", 2),
+                           FakeOptions(tmp.Join("tpe6"), nullptr));
+  ASSERT_TRUE(six.ok()) << six.status().ToString();
+  auto tpe4 = RunExperiment(spec(tpe + "4, n_startup_trials: 2}", 2),
+                            FakeOptions(tmp.Join("tpe4"), nullptr));
+  ASSERT_TRUE(tpe4.ok()) << tpe4.status().ToString();
+  auto tpe_x = ExtendExperiment(tpe4->run_dir, Models(6), FakeOptions("", nullptr));
+  ASSERT_TRUE(tpe_x.ok()) << tpe_x.status().ToString();
+  ExpectSameHistories(*tpe_x, *six);
+  for (const auto& m : six->models) EXPECT_EQ(ById(*tpe_x, m.id).params, m.params);
+  // PBT's population keeps its size.
+  auto more = ExtendExperiment(two->run_dir, Models(8), FakeOptions("", nullptr));
+  ASSERT_FALSE(more.ok());
+  EXPECT_EQ(more.status().message().rfind("--num-models: pbt's population keeps its size", 0), 0u)
+      << more.status().message();
+}
+
 TEST(ExtendTest, WhatDoesNotFitIsOneLineAndChangesNothing) {
   TempDir tmp;
   const std::string csv = WriteCsv(tmp);
@@ -149,7 +192,7 @@ TEST(ExtendTest, WhatDoesNotFitIsOneLineAndChangesNothing) {
       {grid, Epochs(0), "--epochs: "},
       {grid, {{"run.workers", 3, "--workers"}}, "--workers: an extension keeps the run's settings"},
       {grid, Models(4), "--num-models: "},
-      {asha->run_dir, Epochs(3), "--extend: continues grid and random searches; asha's"},
+      {asha->run_dir, Epochs(3), "--extend: asha's rungs are fixed by its max_t and models"},
       {cut, Epochs(3), cut + ": not finished ("},
       {tmp.Join("none"), Epochs(3), ""},
   };

@@ -34,10 +34,12 @@ StatusOr<store::ProcedureDecision> FirstReleaseStart(const spec::Json& models, i
                                                      const std::string& where);
 
 // What extending a finished run does (driver.h's ExtendExperiment): the run's spec with
-// the extension's overrides, and the one record that extends it. Every completed model
-// trains on to the new run.epochs (from its last state, optimizer state included; its
-// epochs are numbered on), and the search's next configurations up to the new
-// search.num_models join with fresh weights, as the search would have made them.
+// the extension's overrides, and the one record that extends it. Grid, random and TPE:
+// every completed model trains on to the new run.epochs (from its last state, optimizer
+// state included; its epochs are numbered on), and the search's next models up to the
+// new search.num_models join, as the search would have made them (random: its next
+// draws; TPE: its next proposals). PBT (--epochs only): the procedure, restored under the
+// longer spec, ranks and replaces at its next boundary, or trains the population on to it.
 struct Extension {
   spec::ExperimentSpec spec;
   store::ProcedureDecision decision;  // model_extended and model_added actions, atomically
@@ -47,8 +49,10 @@ struct Extension {
 
 // Plans the extension of `run` (opened with its lock) by `overrides` (run.epochs,
 // search.num_models, each naming its flag). InvalidArgument, one line, and nothing
-// changed, when the run is not finished, it is not a grid or random search, an override
-// sets another field or asks for no more than the run has, or nothing can be extended.
+// changed, when the run is not finished, its method is ASHA or Hyperband (their rungs are
+// functions of max_t and the models), an override sets another field or asks for no more
+// than the run has, or nothing can be extended; also when a state PBT goes on from was
+// dropped by retention.
 StatusOr<Extension> PlanExtension(OpenedRun& run, const spec::Overrides& overrides);
 
 }  // namespace cerebro::driver

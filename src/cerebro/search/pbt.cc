@@ -144,14 +144,22 @@ class PbtProcedure final : public Procedure {
     if (round_ >= static_cast<int>(boundaries_.size())) return {};
     const int t = boundaries_[round_];
     std::vector<std::pair<double, Member>> done;  // (score, member) of the round's finishers
+    std::vector<Decision> short_of;  // members that completed before the boundary
     for (const Member& member : members_) {
       const ModelView* m = FindModel(run, member.id);
       if (m == nullptr) return {};  // not added yet: the state is ahead of the run
       if (m->status == ModelStatus::kFailed || m->status == ModelStatus::kStopped) continue;
-      // Live, or shown completed short of the boundary (a stale view): not yet.
-      if (IsLive(m->status) || member.offset + static_cast<int>(m->history.size()) < t) return {};
+      if (IsLive(m->status)) return {};  // not yet
+      if (member.offset + static_cast<int>(m->history.size()) < t) {
+        short_of.push_back(ExtendModel{member.id, t - member.offset});
+        continue;
+      }
       done.emplace_back(Score(spec_.metric, m->history.back()), member);
     }
+    // The whole population completed short of the boundary: the run was extended to more
+    // epochs (cerebro run --extend) than the last boundary it was made for. It trains on
+    // to the boundary first. Mixed with members at it, the view is stale: not yet.
+    if (!short_of.empty()) return done.empty() ? short_of : std::vector<Decision>{};
     // Best first; ties by id, so the ranking is a function of the metrics alone.
     std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) {
       return x.first != y.first ? x.first > y.first : x.second.id < y.second.id;

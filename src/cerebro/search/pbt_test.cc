@@ -260,6 +260,57 @@ TEST(PbtProcedureTest, ARestoredProcedureMakesTheSameDecisions) {
   EXPECT_FALSE(b->RestoreState(spec::Json{{"round", "x"}}).ok());
 }
 
+// A finished run extended to more epochs (cerebro run --extend): the procedure restored
+// under the longer spec goes on from its last round. Ranked at once where the old end is
+// a boundary of the new spec; else trained on to the next boundary first.
+TEST(PbtProcedureTest, AnExtendedRunGoesOnFromWhereThePopulationEnded) {
+  for (int interval : {1, 2}) {
+    SCOPED_TRACE("perturbation_interval " + std::to_string(interval));
+    const std::string search =
+        "{method: pbt, num_models: 4, perturbation_interval: " + std::to_string(interval) + "}";
+    auto a = Make(Parse(search, /*epochs=*/3));
+    FakeRun run;
+    run.Apply(*a->Start(run.View()));
+    // Rounds until the run's 3 epochs are done.
+    for (;;) {
+      std::vector<ModelId> live;
+      for (ModelId id = 0; id < static_cast<ModelId>(run.size()); ++id) {
+        if (IsLive(run.model(id).status)) live.push_back(id);
+      }
+      if (live.empty()) break;
+      run.Apply(Round(run, *a, live));
+    }
+    auto b = Make(Parse(search, /*epochs=*/6));
+    ASSERT_TRUE(b->RestoreState(a->SaveState()).ok());
+    std::vector<ModelId> members;
+    for (ModelId id = 0; id < static_cast<ModelId>(run.size()); ++id) {
+      if (run.model(id).status == ModelStatus::kCompleted) members.push_back(id);
+    }
+    ASSERT_EQ(members.size(), 4u);
+    auto d = b->OnEpochDone(run.View(), members.back());
+    ASSERT_TRUE(d.ok());
+    int stops = 0, adds = 0, extends = 0;
+    for (const Decision& x : *d) {
+      stops += std::holds_alternative<StopModel>(x);
+      adds += std::holds_alternative<AddModel>(x);
+      if (const auto* e = std::get_if<ExtendModel>(&x)) {
+        ++extends;
+        EXPECT_GT(e->epochs, run.model(e->model).epochs);
+      }
+    }
+    if (interval == 1) {  // epoch 3 is a boundary now: the bottom one is replaced
+      EXPECT_EQ(stops, 1);
+      EXPECT_EQ(adds, 1);
+      EXPECT_EQ(extends, 3);
+    } else {  // boundaries 2, 4: on to 4 first, nobody replaced
+      EXPECT_EQ(stops, 0);
+      EXPECT_EQ(adds, 0);
+      EXPECT_EQ(extends, 4);
+      EXPECT_EQ(b->SaveState(), a->SaveState());
+    }
+  }
+}
+
 TEST(PbtProcedureTest, AFailedMemberLeavesThePopulationAndTheBarrierGoesOn) {
   const spec::ExperimentSpec spec = Parse("{method: pbt, num_models: 4}");
   auto p = Make(spec);
