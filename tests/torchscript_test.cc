@@ -186,8 +186,8 @@ TEST_F(TorchScriptRunTest, AFileThatDoesNotFitFailsItsModelBeforeItTrains) {
             std::string::npos)
       << failures[2];
   EXPECT_NE(failures[3].find("params.model_file: " + nets +
-                             "five.pt: forward maps an input of shape [1, 1, 28, 28] to [1, 5], "
-                             "the data needs [1, 10]"),
+                             "five.pt: forward maps an input of shape [2, 1, 28, 28] to [2, 5], "
+                             "the data needs [2, 10]"),
             std::string::npos)
       << failures[3];
   // Journaled as the model's failure (invalid config), with no unit of it completed.

@@ -23,6 +23,7 @@ namespace {
 using Json = nlohmann::json;
 
 constexpr char kModelFile[] = "model_file";
+constexpr int64_t kDryBatch = 2;
 
 std::string ShapeText(c10::IntArrayRef sizes) {
   std::string s = "[";
@@ -140,10 +141,12 @@ void Mirror(const torch::jit::Module& script, torch::nn::Module& into) {
   }
 }
 
-// The dry forward: a zero batch [1, *feature_shape] in eval mode (no dropout draws, no
-// batch-norm statistics updated) must give a float32 [1, output_size].
+// The dry forward: a zero batch [2, *feature_shape] in eval mode (no dropout draws, no
+// batch-norm statistics updated) must give a float32 [2, output_size]. Two examples, not
+// one: a batch norm without running statistics normalises by the batch even in eval
+// mode, and refuses a batch of one.
 Status CheckForward(const std::string& path, ScriptModuleImpl& net, const InputSpec& input) {
-  std::vector<int64_t> shape = {1};
+  std::vector<int64_t> shape = {kDryBatch};
   shape.insert(shape.end(), input.feature_shape.begin(), input.feature_shape.end());
   const bool was_training = net.is_training();
   net.train(false);
@@ -163,7 +166,7 @@ Status CheckForward(const std::string& path, ScriptModuleImpl& net, const InputS
     return Params::FieldError(kModelFile, path + ": forward fails on an input of shape " +
                                               ShapeText(shape) + " (the data's): " + failure);
   }
-  const std::vector<int64_t> expected = {1, input.output_size};
+  const std::vector<int64_t> expected = {kDryBatch, input.output_size};
   if (out.sizes().vec() != expected) {
     return Params::FieldError(kModelFile, path + ": forward maps an input of shape " +
                                               ShapeText(shape) + " to " + ShapeText(out.sizes()) +

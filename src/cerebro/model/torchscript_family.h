@@ -15,8 +15,8 @@
 //
 // Checked before a model trains (the errors fail that model, not the run, as
 // InvalidArgument naming params.model_file): the file exists, is a TorchScript archive
-// with a forward method, and a dry forward of a zero batch [1, *feature_shape] in eval
-// mode returns a float32 tensor [1, output_size].
+// with a forward method, and a dry forward of a zero batch [2, *feature_shape] in eval
+// mode returns a float32 tensor [2, output_size].
 //
 // Export (model/export.h): the family's exporter is the script module itself, a copy with
 // the trained weights, in eval mode.

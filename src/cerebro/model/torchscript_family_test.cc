@@ -133,11 +133,11 @@ TEST(TorchScriptFamilyTest, InputShapeThatDoesNotFitFailsBeforeTraining) {
   const std::string path = dir.Join("mlp.pt");
   const std::string error = MlpError(dir, 12, 3, InputSpec{{1, 28, 28}, 3});
   EXPECT_EQ(error.rfind("params.model_file: " + path +
-                            ": forward fails on an input of shape [1, 1, 28, 28] (the data's): ",
+                            ": forward fails on an input of shape [2, 1, 28, 28] (the data's): ",
                         0),
             0u)
       << error;
-  EXPECT_NE(error.find("mat1 and mat2 shapes cannot be multiplied (1x784 and 12x8)"),
+  EXPECT_NE(error.find("mat1 and mat2 shapes cannot be multiplied (2x784 and 12x8)"),
             std::string::npos)
       << error;
   EXPECT_EQ(error.find('\n'), std::string::npos) << error;
@@ -147,7 +147,7 @@ TEST(TorchScriptFamilyTest, OutputSizeThatDoesNotFitFailsBeforeTraining) {
   TempDir dir;
   EXPECT_EQ(MlpError(dir, 12, 5, InputSpec{{12}, 10}),
             "params.model_file: " + dir.Join("mlp.pt") +
-                ": forward maps an input of shape [1, 12] to [1, 5], the data needs [1, 10]");
+                ": forward maps an input of shape [2, 12] to [2, 5], the data needs [2, 10]");
 }
 
 TEST(TorchScriptFamilyTest, ForwardMustReturnOneTensor) {
@@ -161,6 +161,21 @@ TEST(TorchScriptFamilyTest, ForwardMustReturnOneTensor) {
   m.save(path);
   const std::string error = BuildError(ConfigFor(path), kFlat);
   EXPECT_NE(error.find("forward returned Tuple, expected a Tensor"), std::string::npos) << error;
+}
+
+// A batch norm without running statistics normalises by the batch even in eval mode and
+// refuses a batch of one: the dry forward must not reject it.
+TEST(TorchScriptFamilyTest, ABatchNormWithoutRunningStatisticsPassesTheDryForward) {
+  TempDir dir;
+  const std::string path = dir.Join("bn.pt");
+  torch::jit::Module m = testing::ScriptModule("Bn");
+  m.define(R"(
+    def forward(self, x):
+        return torch.batch_norm(x, None, None, None, None, True, 0.1, 1e-5, False)
+  )");
+  m.save(path);
+  auto net = BuildNet(Config(ConfigFor(path)), InputSpec{{3}, 3});
+  EXPECT_TRUE(net.ok()) << net.status().ToString();
 }
 
 // A 12 -> 8 -> 3 MLP file and its config, for the tests of what a built net does.
