@@ -312,8 +312,14 @@ Completion RayBackend::Finish(const CerebroRayCompletion& rc, const char* err) {
     w.lost = true;  // until RestartWorker (which replaces the actor)
     ++stats_.workers_lost;
     // The retry starts from the driver's copy: if a node went down with the actor, the
-    // object holding the model's state may have gone with it.
+    // object holding the model's state may have gone with it, and so may every other
+    // state that actor produced (their next units ship the driver's bytes instead).
     Forget(c.unit.model);
+    std::vector<int> produced_there;
+    for (const auto& [model, k] : known_) {
+      if (k.worker == rc.worker) produced_there.push_back(model);
+    }
+    for (int model : produced_there) Forget(model);
     return c;
   }
   c.loss_sum = rc.loss_sum;
@@ -333,7 +339,8 @@ Completion RayBackend::Finish(const CerebroRayCompletion& rc, const char* err) {
     c.state.assign(reinterpret_cast<const char*>(rc.state_bytes), rc.state_size);
     stats_.state_bytes_received += rc.state_size;
     Forget(c.unit.model);
-    known_[c.unit.model] = Known{rc.state, c.state.size(), Hash64(c.state.data(), c.state.size())};
+    known_[c.unit.model] =
+        Known{rc.state, c.state.size(), Hash64(c.state.data(), c.state.size()), rc.worker};
   }
   return c;
 }

@@ -80,6 +80,7 @@ class RayBackend final : public Backend {
     uint64_t id = 0;
     size_t size = 0;
     uint64_t hash = 0;
+    int worker = -1;  // whose actor produced it (its node's object store holds it)
   };
   struct Slot {
     sched::Unit unit;

@@ -55,6 +55,10 @@ std::string Describe(const std::exception& e) {
     else if (dynamic_cast<const ray::internal::RayTaskException*>(&e)) kind = "task failed";
     else if (dynamic_cast<const ray::internal::UnreconstructableException*>(&e)) kind = "object lost";
     else kind = "ray error";
+  } else if (dynamic_cast<const std::bad_cast*>(&e) != nullptr) {
+    // Ray's C++ API cannot decode some system errors (seen: the result of a task whose
+    // node died): the result is gone all the same.
+    return "result lost (Ray's error not decodable: std::bad_cast; did a node die?)";
   }
   std::string text, run;
   auto flush = [&] {
@@ -98,6 +102,10 @@ struct Slot {
 
 struct CerebroRayDriver {
   std::vector<Slot> slots;  // sized once in start_workers: never reallocated afterwards
+  // One bundle (CPU = threads) per worker, spread over the nodes: worker w's actor lives
+  // in bundle w, also after a restart. When a node dies Ray re-places its bundles on
+  // nodes with room, so a restarted actor lands on a survivor.
+  std::optional<ray::PlacementGroup> placement;
   std::map<uint64_t, ray::ObjectRef<UnitOutput>> states;
   uint64_t next_state = 1;
   std::shared_ptr<UnitOutput> last;  // the bytes behind the last completion
@@ -106,15 +114,18 @@ struct CerebroRayDriver {
 
 namespace {
 
-ray::ActorHandle<Worker> CreateActor(const Slot& s) {
+ray::ActorHandle<Worker> CreateActor(CerebroRayDriver* d, const Slot& s, int index) {
   return ray::Actor(Worker::Create)
       .SetResource("CPU", static_cast<double>(std::max(1, s.setup.threads)))
+      .SetPlacementGroup(*d->placement, index)
       .Remote(s.store_dir, s.setup.train_partition, s.setup.val_partition,
               std::max(1, s.setup.threads));
 }
 
 // Actor start-up includes loading LibTorch and the partitions in a fresh process.
 constexpr int kReadyTimeoutMs = 600 * 1000;
+// Restarts that may find the worker's bundle still on a node that just died.
+constexpr int kRestartAttempts = 3;
 
 // Waits for the actor's constructor (partition loading) and records its pid.
 int AwaitReady(Slot& s, int index, std::string* warning, char* err, size_t cap) {
@@ -149,7 +160,13 @@ int Connect(const char* address, const char* code_search_path, CerebroRayDriver*
     ray::RayConfig config;
     config.address = address;
     config.code_search_path = {code_search_path};
-    ray::Init(config);
+    // A head on a loopback address is on this host, so it is the driver's node too; Ray
+    // would otherwise look for a raylet at the address it resolves for itself.
+    const std::string host = std::string(address).substr(0, std::string(address).rfind(':'));
+    std::string prog = "cerebro", node_ip = "--ray_node_ip_address=" + host;
+    std::vector<char*> argv = {prog.data()};
+    if (host.rfind("127.", 0) == 0) argv.push_back(node_ip.data());
+    ray::Init(config, static_cast<int>(argv.size()), argv.data());
     *out = new CerebroRayDriver();  // owned by the caller until shutdown()
     return CEREBRO_RAY_OK;
   });
@@ -163,12 +180,26 @@ int StartWorkers(CerebroRayDriver* d, const CerebroRayWorkerSetup* setups, int n
       return CEREBRO_RAY_ERR;
     }
     d->slots.resize(static_cast<size_t>(n));
+    ray::PlacementGroupCreationOptions pg;
+    pg.name = "";  // unnamed: owned by this job, gone with it
+    pg.strategy = ray::PlacementStrategy::SPREAD;
+    for (int i = 0; i < n; ++i) {
+      pg.bundles.push_back({{"CPU", static_cast<double>(std::max(1, setups[i].threads))}});
+    }
+    d->placement.emplace(ray::CreatePlacementGroup(pg));
+    if (!d->placement->Wait(kReadyTimeoutMs / 1000)) {
+      CopyText("ray: the cluster cannot place " + std::to_string(n) +
+                   " workers (each needs its CPUs; placement group not ready in " +
+                   std::to_string(kReadyTimeoutMs / 1000) + " s)",
+               err, cap);
+      return CEREBRO_RAY_ERR;
+    }
     // Create every actor first so they load their partitions in parallel.
     for (int i = 0; i < n; ++i) {
       Slot& s = d->slots[i];
       s.setup = setups[i];
       s.store_dir = setups[i].store_dir != nullptr ? setups[i].store_dir : "";
-      auto handle = CreateActor(s);
+      auto handle = CreateActor(d, s, i);
       s.actor.emplace(handle);
     }
     std::string first_warning;
@@ -197,9 +228,18 @@ int RestartWorker(CerebroRayDriver* d, int w, char* err, size_t cap) {
       s.actor.reset();
     }
     s.pid = -1;
-    auto handle = CreateActor(s);
-    s.actor.emplace(handle);
-    return AwaitReady(s, w, nullptr, err, cap);
+    for (int attempt = 1;; ++attempt) {
+      auto handle = CreateActor(d, s, w);
+      s.actor.emplace(handle);
+      try {
+        return AwaitReady(s, w, nullptr, err, cap);
+      } catch (const ray::internal::RayActorException&) {
+        // Placed on a node that was going down before Ray noticed (its health checks
+        // lag): Ray has now, and re-places the worker's bundle on a live node.
+        if (attempt == kRestartAttempts) throw;
+        s.actor.reset();
+      }
+    }
   });
 }
 
@@ -367,6 +407,13 @@ void Shutdown(CerebroRayDriver* d) {
     d->states.clear();
     d->last.reset();
     d->slots.clear();
+    if (d->placement) {
+      try {
+        ray::RemovePlacementGroup(d->placement->GetID());
+      } catch (const std::exception&) {
+      }
+      d->placement.reset();
+    }
     ray::Shutdown();
   } catch (...) {
   }

@@ -120,23 +120,30 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
   // mkdtemp makes it 0700, and it stays so: the token beside Ray's own directory, which
   // Ray makes 0777 (anyone could swap a token file in there while Ray starts).
   head->temp_dir_ = tmpl;
-  head->token_path_ = head->temp_dir_ + "/auth_token";
-  RETURN_IF_ERROR(WriteAuthToken(head->token_path_));
-  ASSIGN_OR_RETURN(int port, FreePort());
-  head->address_ = "127.0.0.1:" + std::to_string(port);
+  const bool join = !options.join_address.empty();
+  if (join) {
+    head->token_path_ = options.join_token_path;  // the cluster's token, the head's file
+    head->address_ = options.join_address;
+  } else {
+    head->token_path_ = head->temp_dir_ + "/auth_token";
+    RETURN_IF_ERROR(WriteAuthToken(head->token_path_));
+  }
   const std::string cli = options.ray_cli.empty() ? DefaultRayCli() : options.ray_cli;
   const std::string log = head->temp_dir_ + "/ray_start.log";
 
-  std::vector<std::string> args = {cli,
-                                   "start",
-                                   "--head",
-                                   "--block",
-                                   "--node-ip-address=127.0.0.1",
-                                   "--port=" + std::to_string(port),
+  std::vector<std::string> args = {cli, "start", "--block",
+                                   "--node-ip-address=" + options.node_ip,
                                    "--num-cpus=" + std::to_string(options.num_cpus),
-                                   "--include-dashboard=false",
                                    "--disable-usage-stats",
                                    "--temp-dir=" + head->temp_dir_ + "/ray"};
+  if (join) {
+    args.push_back("--address=" + options.join_address);
+  } else {
+    ASSIGN_OR_RETURN(int port, FreePort());
+    head->address_ = options.node_ip + ":" + std::to_string(port);
+    args.insert(args.end(),
+                {"--head", "--port=" + std::to_string(port), "--include-dashboard=false"});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -144,9 +151,10 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
   std::vector<std::pair<std::string, std::string>> env = {
       {"RAY_AUTH_MODE", "token"},
       {"RAY_AUTH_TOKEN_PATH", head->token_path_},
-      // Without it `ray start` silently replaces 127.0.0.1 by the eth0 address and a
-      // driver at 127.0.0.1 cannot find its node (docs/ray-spike.md, pitfall 1).
-      {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"},
+      // With 1 (Linux's default) `ray start` silently replaces 127.0.0.1 by the eth0
+      // address and a driver at 127.0.0.1 cannot find its node (docs/ray-spike.md,
+      // pitfall 1); with 0 it refuses worker nodes, which other 127.x addresses need.
+      {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", options.node_ip == "127.0.0.1" ? "0" : "1"},
       {"RAY_USAGE_STATS_ENABLED", "0"}};
   for (const auto& [k, v] : options.env) env.emplace_back(k, v);
 
@@ -199,6 +207,11 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
 
 std::map<std::string, std::string> LocalRayHead::AuthEnvironment() const {
   return {{"RAY_AUTH_MODE", "token"}, {"RAY_AUTH_TOKEN_PATH", token_path_}};
+}
+
+void LocalRayHead::Kill() {
+  if (pid_ > 0) ::killpg(pid_, SIGKILL);
+  for (int p : LiveProcesses()) ::kill(p, SIGKILL);
 }
 
 std::vector<int> LocalRayHead::LiveProcesses() const {

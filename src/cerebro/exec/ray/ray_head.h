@@ -1,5 +1,6 @@
 // LocalRayHead: a one-node Ray cluster on loopback that this process starts, owns and
-// stops — for `cerebro run --backend ray` without --ray-address, and for tests.
+// stops — for `cerebro run --backend ray` without --ray-address, and for tests — or one
+// more node joining such a cluster (RayHeadOptions::join_address; multi-node tests).
 //
 // It runs `ray start --head --block` as a child in its own process group with
 // PR_SET_PDEATHSIG=SIGTERM: `--block` makes that process own the cluster (on SIGTERM it
@@ -32,6 +33,15 @@ namespace cerebro::exec {
 struct RayHeadOptions {
   std::string ray_cli;  // the `ray` executable; "" = DefaultRayCli()
   int num_cpus = 2;
+  // The node's address, a loopback one. Several nodes on one host (a test cluster) each
+  // take their own 127.x.y.z: Ray replaces exactly 127.0.0.1 by the host's routable
+  // address unless RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0, which also forbids worker nodes,
+  // so a multi-node cluster on loopback uses e.g. 127.0.0.2 for its head.
+  std::string node_ip = "127.0.0.1";
+  // "" starts a head. "HOST:PORT" joins that head's cluster as a worker node, with the
+  // head's token file (its token_path()).
+  std::string join_address;
+  std::string join_token_path;
   // Extra environment for Ray's processes; Ray's workers inherit it from the raylet.
   std::map<std::string, std::string> env;
   double start_timeout_seconds = 90;
@@ -47,7 +57,7 @@ class LocalRayHead {
   LocalRayHead(const LocalRayHead&) = delete;
   LocalRayHead& operator=(const LocalRayHead&) = delete;
 
-  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+  const std::string& address() const { return address_; }  // the cluster's "IP:PORT"
   // 0700, ours: auth_token, ray_start.log and Ray's --temp-dir ray/ (logs below it).
   const std::string& temp_dir() const { return temp_dir_; }
   // The file holding this head's auth token (0600, in temp_dir()).
@@ -61,6 +71,10 @@ class LocalRayHead {
   // a grace period, SIGKILL to the whole process group. Then removes the temp dir (kept
   // when $CEREBRO_RAY_KEEP_LOGS is set). Idempotent. Error if processes remain.
   Status Stop();
+
+  // A node going down: SIGKILL to every process of it at once (raylet, its workers, the
+  // `ray start` that owns them), nothing orderly. Stop() afterwards cleans up.
+  void Kill();
 
   // Processes of this head still alive (their command line names its temp dir, or they
   // are in its process group): for leftover checks.
