@@ -140,24 +140,7 @@ std::string ReadRun(const std::string& run_dir) {
   StatusOr<store::Summary> summary = Internal("unread");
   {
     py::gil_scoped_release no_gil;
-    summary = store::ReadSummary(fs, run_dir);
-    if (summary.status().code() == StatusCode::kNotFound) {
-      auto status = driver::ReadRunStatus(run_dir, fs);
-      if (status.ok()) {
-        store::Summary s;
-        s.name = status->name;
-        s.strategy = status->strategy;
-        s.metric = status->metric;
-        s.direction = status->direction;
-        s.best_model = status->best_model;
-        s.best_value = status->best_value;
-        s.finished = false;
-        s.models = status->models;
-        summary = std::move(s);
-      } else if (status.status().code() != StatusCode::kNotFound) {
-        summary = status.status();
-      }
-    }
+    summary = driver::ReadSummaryOrJournal(run_dir, fs);
   }
   spec::Json j = store::SummaryToJson(Check(std::move(summary)));
   j["run_dir"] = run_dir;

@@ -229,24 +229,8 @@ int CmdConfigs(const CommandLine& line) {
 // no run keeps summary.json's "no summary" message.
 StatusOr<ReportData> ReportDataOf(const std::string& dir) {
   FileSystem* fs = &RealFileSystem();
-  auto summary = store::ReadSummary(fs, dir);
-  if (summary.status().code() != StatusCode::kNotFound) {
-    if (!summary.ok()) return summary.status();
-    return LoadReportData(fs, dir, *std::move(summary));
-  }
-  auto status = driver::ReadRunStatus(dir, fs);
-  if (status.status().code() == StatusCode::kNotFound) return summary.status();
-  if (!status.ok()) return status.status();
-  store::Summary s;
-  s.name = status->name;
-  s.strategy = status->strategy;
-  s.metric = status->metric;
-  s.direction = status->direction;
-  s.best_model = status->best_model;
-  s.best_value = status->best_value;
-  s.finished = false;
-  s.models = status->models;
-  return LoadReportData(fs, dir, std::move(s));
+  ASSIGN_OR_RETURN(store::Summary summary, driver::ReadSummaryOrJournal(dir, fs));
+  return LoadReportData(fs, dir, std::move(summary));
 }
 
 // The report reads the run directory only; it writes just --out (html's default is

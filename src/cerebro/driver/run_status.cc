@@ -136,4 +136,22 @@ StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs) {
   return s;
 }
 
+StatusOr<store::Summary> ReadSummaryOrJournal(const std::string& run_dir, FileSystem* fs) {
+  auto summary = store::ReadSummary(fs, run_dir);
+  if (summary.status().code() != StatusCode::kNotFound) return summary;
+  auto status = ReadRunStatus(run_dir, fs);
+  if (status.status().code() == StatusCode::kNotFound) return summary.status();
+  if (!status.ok()) return status.status();
+  store::Summary s;
+  s.name = status->name;
+  s.strategy = status->strategy;
+  s.metric = status->metric;
+  s.direction = status->direction;
+  s.best_model = status->best_model;
+  s.best_value = status->best_value;
+  s.finished = false;
+  s.models = std::move(status->models);
+  return s;
+}
+
 }  // namespace cerebro::driver

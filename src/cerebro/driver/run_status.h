@@ -73,4 +73,10 @@ struct RunStatus {
 // its spec, models.json or journal is malformed or the journal does not fit the run.
 StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs);
 
+// What a reader of results sees (cerebro report, the Python package's open()): summary.json,
+// or for a run that has written none yet (live, or killed before its end) its models as the
+// journal has them so far, ranked, with `finished` false. A directory that is no run keeps
+// summary.json's NotFound ("no summary"); other errors as ReadSummary / ReadRunStatus.
+StatusOr<store::Summary> ReadSummaryOrJournal(const std::string& run_dir, FileSystem* fs);
+
 }  // namespace cerebro::driver
