@@ -1,6 +1,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -1454,6 +1455,29 @@ TEST(StoreCacheTest, ConcurrentPreparationsOfOneKeyAllGetTheStoreAndOneEntry) {
   auto names = RealFileSystem().ListDir(cache);
   ASSERT_TRUE(names.ok());
   EXPECT_EQ(names->size(), 1u);  // one entry, no staging left behind
+}
+
+TEST(StoreCacheTest, StagingLeftByADeadProcessIsRemovedALiveOnesIsKept) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto key = StoreCacheKey(spec, Options(2, 7));
+  ASSERT_TRUE(key.ok());
+  // A pid that is certainly gone: a child that has exited and been reaped.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const std::string dead = JoinPath(cache, ".staging-" + *key + "-" + std::to_string(child) + "-0");
+  const std::string live =
+      JoinPath(cache, ".staging-" + *key + "-" + std::to_string(::getpid()) + "-0");
+  ASSERT_TRUE(RealFileSystem().MakeDirs(dead).ok());
+  ASSERT_TRUE(RealFileSystem().MakeDirs(live).ok());
+  auto r = PrepareCached(spec, Options(2, 7), tmp.Path("run"), cache);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(RealFileSystem().Exists(dead));
+  EXPECT_TRUE(RealFileSystem().Exists(live));
 }
 
 TEST(StoreCacheTest, WithoutACacheItIsPrepareAndErrorsAreItsOwn) {

@@ -9,6 +9,7 @@
 #include "cerebro/data/store_cache.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -158,6 +159,22 @@ StatusOr<bool> TryReuse(const std::string& entry, const Json& material, const st
   return true;
 }
 
+// Removes staging directories of `key` left by processes that died mid-preparation
+// (".staging-KEY-PID-..."; a live PID's are its own business). Best effort.
+void RemoveDeadStaging(const std::string& cache_root, const std::string& key) {
+  FileSystem& fs = RealFileSystem();
+  auto names = fs.ListDir(cache_root);
+  if (!names.ok()) return;
+  const std::string prefix = ".staging-" + key + "-";
+  for (const std::string& name : *names) {
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+    if (pid > 0 && ::kill(static_cast<pid_t>(pid), 0) != 0 && errno == ESRCH) {
+      (void)fs.RemoveAll(JoinPath(cache_root, name));
+    }
+  }
+}
+
 }  // namespace
 
 std::string StoreCacheRoot() {
@@ -239,6 +256,7 @@ StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOpt
                "); preparing without it");
     return plain();
   }
+  RemoveDeadStaging(cache_root, out.key);
   const std::string staging = JoinPath(cache_root, ".staging-" + out.key + "-" + UniqueSuffix());
   if (fs.Exists(staging)) RETURN_IF_ERROR(fs.RemoveAll(staging));
   RETURN_IF_ERROR(Prepare(source, options, staging));

@@ -43,7 +43,8 @@ struct PreparedStore {
 // if the cache is deleted, and the project only ever replaces files by rename, so a
 // store in a run directory is never edited in place. A source that changes while it is
 // prepared yields a store for this call only, never a cache entry. A cache directory that
-// cannot be written is warned about and bypassed. Errors as Prepare's.
+// cannot be written is warned about and bypassed. Staging directories of the key left by
+// a process that died are removed first. Nothing evicts entries. Errors as Prepare's.
 StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOptions& options,
                                       const std::string& dir, const std::string& cache_root);
 
