@@ -8,6 +8,7 @@
 
 #include "cerebro/driver/driver.h"
 #include "cerebro/driver/driver_test_util.h"
+#include "cerebro/driver/run_status.h"
 #include "cerebro/store/journal.h"
 #include "cerebro/store/summary.h"
 
@@ -99,6 +100,11 @@ TEST(RankingRunTest, TheSummaryReportsTheParetoFrontAndEachModelsSize) {
   EXPECT_EQ(summary->models[1].num_parameters, 35);
   EXPECT_EQ(summary->models[2].num_parameters, 131);
   EXPECT_EQ(summary->best_model, 0);
+  // `cerebro status` replays the journal and counts the same sizes.
+  auto status = ReadRunStatus(tmp.Join("run"), &RealFileSystem());
+  ASSERT_TRUE(status.ok()) << status.status().ToString();
+  ASSERT_EQ(Ids(status->models), (std::vector<int>{0, 1, 2}));
+  EXPECT_EQ(status->models[1].num_parameters, 35);
 }
 
 // ASHA on two objectives through the run loop: the procedure sees each model's size

@@ -300,11 +300,7 @@ std::set<std::string> RunState::StatesToKeep() const {
         break;
     }
   }
-  if (config_.objectives.size() > 1) {
-    RankModels(&finished, config_.objectives);
-  } else {
-    RankModels(&finished, config_.metric, config_.direction);
-  }
+  RankModels(&finished, config_.ranked_by());
   for (size_t i = 0; i < finished.size() && i < static_cast<size_t>(config_.keep_best); ++i) {
     keep.insert(finished[i].checkpoint);
   }

@@ -42,7 +42,12 @@ struct RunConfig {
   bool keep_failed = false;
   std::string metric = "accuracy";
   spec::Direction direction = spec::Direction::kMaximize;
-  std::vector<spec::MetricSpec> objectives;  // spec::Objectives: what retention ranks by
+  std::vector<spec::MetricSpec> objectives;  // spec::Objectives
+  // What the run ranks by (ranking.h): `objectives`, or {metric, direction} when they are
+  // not set (a RunConfig made by hand).
+  std::vector<spec::MetricSpec> ranked_by() const {
+    return objectives.empty() ? std::vector<spec::MetricSpec>{{metric, direction}} : objectives;
+  }
   // A model's trainable parameters from its params (driver/model_size.h), when an
   // objective is num_parameters; unset otherwise. Called once per added model.
   std::function<int64_t(const spec::Json& params)> count_parameters;

@@ -5,6 +5,7 @@
 #include <variant>
 
 #include "cerebro/driver/layout.h"
+#include "cerebro/driver/model_size.h"
 #include "cerebro/driver/ranking.h"
 #include "cerebro/driver/run_directory.h"
 #include "cerebro/driver/run_state.h"
@@ -58,14 +59,14 @@ void Summarize(const RunState& state, const RunConfig& config, RunStatus* s) {
     ++live;
     s->epochs_total += std::max(0, m.epochs - hopper.epochs_done(id));
   }
-  RankModels(&s->models, config.metric, config.direction);
+  RankModels(&s->models, config.ranked_by());
   s->metric = config.metric;
   s->direction = config.direction;
   if (!s->models.empty()) {
     const store::ModelOutcome& top = s->models.front();
     if (top.status != ModelStatus::kFailed && !top.history.empty()) {
       s->best_model = top.id;
-      s->best_value = MetricOf(top.history.back(), config.metric);
+      s->best_value = MetricOf(top, config.metric);
       s->best_epochs = static_cast<int>(top.history.size());
     }
   }
@@ -101,7 +102,10 @@ StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs) {
   }
   const Layout layout = LayoutFor(run.spec.run);
   s.concurrency = layout.concurrency;
-  const RunConfig config = RunConfigFor(run.spec, layout);
+  RunConfig config = RunConfigFor(run.spec, layout);
+  if (RanksByModelSize(run.spec)) {
+    config.count_parameters = ParameterCounter([store = run.store.get()] { return store->DataDir(); });
+  }
   RunState state(config);
 
   ASSIGN_OR_RETURN(store::JournalContents journal, run.store->journal().ReadOnly());
