@@ -181,7 +181,7 @@ class DataParallelModel {
 // only when asked (keep_failed).
 Status Retain(const DataParallelRun& run, std::vector<store::ModelOutcome>* models) {
   std::vector<store::ModelOutcome> ranked = *models;
-  RankModels(&ranked, run.spec.metric.name, run.spec.metric.direction);
+  RankModels(&ranked, spec::Objectives(run.spec));
   int kept = 0;
   for (const store::ModelOutcome& r : ranked) {
     const bool failed = r.status == ModelStatus::kFailed;
