@@ -61,6 +61,22 @@ std::map<std::string, std::string> Checkpoints(const std::string& run_dir) {
   return files;
 }
 
+// The 4-model grid, 2 epochs on 2 workers in fixed order, on a fresh CSV in tmp.
+std::string FixedOrderGrid(const TempDir& tmp) {
+  return testing::SmallSpec(testing::WriteBlobsCsv(tmp.path(), 600), 2, 2, "  order: fixed\n");
+}
+
+// Same trainer, seeds and partition order: the same numbers, to the bit, and the same
+// model states (the checkpoints, file by file).
+void ExpectSameAsLocal(const driver::RunResult& ray, const driver::RunResult& local) {
+  EXPECT_EQ(MetricsWithoutTiming(ray.run_dir), MetricsWithoutTiming(local.run_dir));
+  EXPECT_EQ(ray.best_model, local.best_model);
+  EXPECT_EQ(ray.best_value, local.best_value);
+  std::map<std::string, std::string> local_states = Checkpoints(local.run_dir);
+  EXPECT_GE(local_states.size(), 4u);
+  EXPECT_TRUE(local_states == Checkpoints(ray.run_dir));
+}
+
 // Processes of any Cerebro-started Ray head (their command lines name its temp dir).
 std::set<int> CerebroRayProcesses(const std::string& except_dir) {
   std::set<int> pids;
@@ -124,8 +140,7 @@ exec::LocalRayHead* RayEndToEndTest::head_ = nullptr;
 
 TEST_F(RayEndToEndTest, EveryModelGetsEveryUnitOnceAndFixedOrderMatchesLocalBitwise) {
   TempDir tmp;
-  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
-  std::string text = testing::SmallSpec(csv, 2, 2, "  order: fixed\n");
+  const std::string text = FixedOrderGrid(tmp);
   auto local = RunExperiment(ParseOrDie(text), Options(tmp.Join("local")));
   ASSERT_TRUE(local.ok()) << local.status().ToString();
   auto ray = RunExperiment(RaySpec(text), Options(tmp.Join("ray")));
@@ -138,14 +153,7 @@ TEST_F(RayEndToEndTest, EveryModelGetsEveryUnitOnceAndFixedOrderMatchesLocalBitw
     EXPECT_EQ(m.eval_units, 2 * 2);
   }
   ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
-  // Same trainer, seeds and partition order: same numbers, to the bit.
-  EXPECT_EQ(MetricsWithoutTiming(ray->run_dir), MetricsWithoutTiming(local->run_dir));
-  EXPECT_EQ(ray->best_model, local->best_model);
-  EXPECT_EQ(ray->best_value, local->best_value);
-  // The checkpoints, file by file: the model states themselves are identical.
-  std::map<std::string, std::string> local_states = Checkpoints(local->run_dir);
-  EXPECT_GE(local_states.size(), 4u);
-  EXPECT_TRUE(local_states == Checkpoints(ray->run_dir));
+  ExpectSameAsLocal(*ray, *local);
 }
 
 // A GCS call from a client of Ray's own (its Python GcsClient), with `env` (the auth
@@ -360,8 +368,7 @@ exec::LocalRayHead* RayMultiNodeTest::node_ = nullptr;
 
 TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
   TempDir tmp;
-  std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
-  std::string text = testing::SmallSpec(csv, 2, 2, "  order: fixed\n");
+  const std::string text = FixedOrderGrid(tmp);
   auto local = RunExperiment(ParseOrDie(text), Options(tmp.Join("local")));
   ASSERT_TRUE(local.ok()) << local.status().ToString();
   RunOptions o = Options(tmp.Join("ray"));
@@ -378,10 +385,7 @@ TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
   EXPECT_EQ(nodes, (std::set<int>{0, 1}));
   ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
   // The one-node run equals the local one to the bit (RayEndToEndTest); so must this.
-  EXPECT_EQ(MetricsWithoutTiming(ray->run_dir), MetricsWithoutTiming(local->run_dir));
-  EXPECT_EQ(ray->best_model, local->best_model);
-  EXPECT_EQ(ray->best_value, local->best_value);
-  EXPECT_TRUE(Checkpoints(local->run_dir) == Checkpoints(ray->run_dir));
+  ExpectSameAsLocal(*ray, *local);
 }
 
 // Last in the suite: the worker node stays down.
