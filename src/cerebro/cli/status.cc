@@ -121,7 +121,7 @@ spec::Json RunStatusToJson(const driver::RunStatus& s) {
   spec::Json models = spec::Json::array();
   for (const store::ModelOutcome& m : s.models) {
     spec::Json metric = nullptr;  // its last epoch's, as ranked
-    if (!m.history.empty()) metric = driver::MetricOf(m.history.back(), s.metric);
+    if (!m.history.empty()) metric = driver::MetricOf(m, s.metric);
     models.push_back({{"id", m.id},
                       {"rank", m.rank},
                       {"status", EnumName(m.status)},

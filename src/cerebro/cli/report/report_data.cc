@@ -49,6 +49,10 @@ double MetricOf(const store::Summary& summary, const store::ModelOutcome& model,
   return store::MetricValue(model, row, summary.metric);
 }
 
+std::string MetricCaption(const std::string& metric) {
+  return metric == "accuracy" || metric == "loss" ? "val " + metric : metric;
+}
+
 std::string DescribeFront(const store::Summary& s) {
   if (s.objectives.size() < 2) return "";
   std::string out = "Pareto front (";

@@ -36,6 +36,10 @@ StatusOr<ReportData> LoadReportData(FileSystem* fs, const std::string& run_dir,
 double MetricOf(const store::Summary& summary, const store::ModelOutcome& model,
                 const store::EpochRow& row);
 
+// How both formats name the ranking metric: "val accuracy", "val loss", or the metric's
+// own name (num_parameters, train_loss, ...).
+std::string MetricCaption(const std::string& metric);
+
 // A run with two or more objectives: "Pareto front (val_accuracy max, num_parameters min):
 // models 2, 0" — or "" for a single-objective run.
 std::string DescribeFront(const store::Summary& summary);

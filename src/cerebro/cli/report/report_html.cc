@@ -214,7 +214,7 @@ std::string Header(const ReportData& d) {
          (s.finished ? "" : " · <b>not finished</b>") + "</div>\n";
   if (s.best_model >= 0) {
     out += "<div class=\"best\" id=\"best\">best: model <b>" + std::to_string(s.best_model) +
-           "</b>, val " + Escape(s.metric) + " <b>" + Num(s.best_value) + "</b></div>\n";
+           "</b>, " + Escape(MetricCaption(s.metric)) + " <b>" + Num(s.best_value) + "</b></div>\n";
   } else {
     out += "<div class=\"best\" id=\"best\">no model finished an epoch</div>\n";
   }
@@ -226,7 +226,7 @@ std::string Header(const ReportData& d) {
 
 std::string RankedTable(const store::Summary& s) {
   std::string out = "<h2>Ranked models</h2>\n<table id=\"ranked\"><tr><th>rank</th><th>model</th>"
-                    "<th>status</th><th>val " + Escape(s.metric) +
+                    "<th>status</th><th>" + Escape(MetricCaption(s.metric)) +
                     "</th><th>val loss</th><th>train acc</th><th>epochs</th><th>params</th></tr>\n";
   for (const store::ModelOutcome& m : s.models) {
     const std::string status(EnumName(m.status));

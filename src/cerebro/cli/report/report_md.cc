@@ -21,7 +21,7 @@ std::string Header(const ReportData& d) {
   out += "`" + d.run_dir + "`: " + DescribeRun(s) + (s.finished ? "" : "; **not finished**") +
          "\n\n";
   if (s.best_model >= 0) {
-    out += "**best: model " + std::to_string(s.best_model) + ", val " + s.metric + " " +
+    out += "**best: model " + std::to_string(s.best_model) + ", " + MetricCaption(s.metric) + " " +
            Num(s.best_value) + "**\n";
   } else {
     out += "**no model finished an epoch**\n";
@@ -31,7 +31,7 @@ std::string Header(const ReportData& d) {
 }
 
 std::string RankedTable(const store::Summary& s) {
-  std::string out = "\n## Ranked models\n\n| rank | model | status | val " + s.metric +
+  std::string out = "\n## Ranked models\n\n| rank | model | status | " + MetricCaption(s.metric) +
                     " | val loss | train acc | epochs | params |\n"
                     "|---:|---:|---|---:|---:|---:|---:|---|\n";
   for (const store::ModelOutcome& m : s.models) {
