@@ -14,6 +14,7 @@
 #include <thread>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -837,6 +838,47 @@ TEST_F(CliTest, StatusShowsALiveAnInterruptedAndAFinishedRun) {
   EXPECT_EQ(bad.out.rfind("cerebro: error: ", 0), 0u) << bad.out;
   EXPECT_NE(bad.out.find("journal.jsonl:2:"), std::string::npos) << bad.out;
   EXPECT_EQ(std::count(bad.out.begin(), bad.out.end(), '\n'), 1) << bad.out;
+}
+
+// Issue 13, item 1: a second run of a spec links the cached store (and says so); a spec
+// with data: {store: DIR} runs from a store made by `cerebro prepare`.
+TEST_F(CliTest, ASecondRunReusesThePreparedStoreAndAStoreSpecRunsFromPrepare) {
+  const char* old = std::getenv("CEREBRO_CACHE");
+  const std::string saved = old != nullptr ? old : "";
+  ::setenv("CEREBRO_CACHE", tmp_.Join("cache").c_str(), 1);  // this test's own cache
+  const std::string spec = Spec(Good());
+  CmdResult first = RunCerebro("run " + spec + " --out " + Out() + " --epochs 1 --quiet");
+  ASSERT_EQ(first.exit_code, 0) << first.out;
+  EXPECT_NE(first.out.find("cerebro: info: data: prepared store "), std::string::npos) << first.out;
+  CmdResult second =
+      RunCerebro("run " + spec + " --out " + tmp_.Join("out2") + " --epochs 1 --quiet");
+  ASSERT_EQ(second.exit_code, 0) << second.out;
+  EXPECT_NE(second.out.find("cerebro: info: data: reused prepared store "), std::string::npos)
+      << second.out;
+  // Both runs' files are the cache entry's (hard links), and the runs' results agree.
+  EXPECT_GE(std::filesystem::hard_link_count(tmp_.Join("out2/data/train_000.x.npy")), 3u);
+  EXPECT_EQ(nlohmann::json::parse(testing::ReadFileOrEmpty(Out() + "/models.json")),
+            nlohmann::json::parse(testing::ReadFileOrEmpty(tmp_.Join("out2/models.json"))));
+
+  CmdResult prepared = RunCerebro("prepare " + spec + " --out " + tmp_.Join("store"));
+  ASSERT_EQ(prepared.exit_code, 0) << prepared.out;
+  std::string text = Good();
+  text.replace(text.find("data:"), text.find("params:") - text.find("data:"),
+               "data: {store: " + tmp_.Join("store") + "}\n");
+  CmdResult from_store = RunCerebro("run " + WriteFile(tmp_.Join("store.yaml"), text) +
+                                    " --out " + tmp_.Join("out3") + " --epochs 1 --quiet");
+  EXPECT_EQ(from_store.exit_code, 0) << from_store.out;
+  EXPECT_NE(from_store.out.find("data: linked prepared store " + tmp_.Join("store")),
+            std::string::npos)
+      << from_store.out;
+  CmdResult again = RunCerebro("prepare " + tmp_.Join("store.yaml") + " --out " + tmp_.Join("x"));
+  EXPECT_EQ(again.exit_code, 2) << again.out;
+  EXPECT_NE(again.out.find("nothing to prepare"), std::string::npos) << again.out;
+  if (old != nullptr) {
+    ::setenv("CEREBRO_CACHE", saved.c_str(), 1);
+  } else {
+    ::unsetenv("CEREBRO_CACHE");
+  }
 }
 
 }  // namespace
