@@ -1,5 +1,7 @@
 // RayBackend: exec::Backend on a Ray cluster through Ray's C++ API. One actor per
-// WorkerSetup (CPU = threads_per_worker), units are actor tasks, and a model's state
+// WorkerSetup (CPU = threads_per_worker, each in its own bundle of a SPREAD placement
+// group, so actors spread over the nodes and a restarted one follows its bundle to a
+// live node when its node died), units are actor tasks, and a model's state
 // hops from the actor that produced it to the next one as an ObjectRef, resolved by Ray
 // on the receiving actor (never through the driver). The driver still fetches each new
 // state once (ray::Get) because Completion::state feeds its per-unit checkpoint.

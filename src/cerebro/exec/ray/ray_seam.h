@@ -96,14 +96,15 @@ typedef struct {
   int (*connect)(const char* address, const char* code_search_path, CerebroRayDriver** out,
                  char* err, size_t err_cap);
 
-  /* Creates one actor per setup (CPU = threads each), all at once, and waits until each
-   * loaded its partitions. Writes the first start-up warning (e.g. slow BLAS) into
+  /* Creates one actor per setup (CPU = threads each, actor i in bundle i of a SPREAD
+   * placement group), all at once, and waits until each loaded its partitions. Writes the first start-up warning (e.g. slow BLAS) into
    * `warning` (may be empty). */
   int (*start_workers)(CerebroRayDriver* d, const CerebroRayWorkerSetup* setups, int n,
                        char* warning, size_t warning_cap, char* err, size_t err_cap);
 
-  /* Kills worker `w`'s actor if alive and creates a fresh one that reloads the same
-   * partitions; waits until it is ready. */
+  /* Kills worker `w`'s actor if alive and creates a fresh one (same bundle: wherever Ray
+   * has placed it, on another node if w's died) that reloads the same partitions; waits
+   * until it is ready. */
   int (*restart_worker)(CerebroRayDriver* d, int w, char* err, size_t err_cap);
 
   /* Puts `size` bytes into the object store as a state; writes its id. */
