@@ -66,6 +66,17 @@ std::string FixedOrderGrid(const TempDir& tmp) {
   return testing::SmallSpec(testing::WriteBlobsCsv(tmp.path(), 600), 2, 2, "  order: fixed\n");
 }
 
+// The same grid with one hidden-layer choice widened so those models' states (weights
+// and Adam's moments, ~0.8 MB) exceed the 100 KB up to which Ray inlines a task's result
+// in its reply: they move between nodes through the object stores.
+std::string WithBigStates(std::string spec) {
+  const std::string small = "hidden: {choice: [[16], [32, 16]]}";
+  const size_t at = spec.find(small);
+  EXPECT_NE(at, std::string::npos) << "SmallSpec changed";
+  if (at != std::string::npos) spec.replace(at, small.size(), "hidden: {choice: [[16], [256, 256]]}");
+  return spec;
+}
+
 // Same trainer, seeds and partition order: the same numbers, to the bit, and the same
 // model states (the checkpoints, file by file).
 void ExpectSameAsLocal(const driver::RunResult& ray, const driver::RunResult& local) {
@@ -368,7 +379,7 @@ exec::LocalRayHead* RayMultiNodeTest::node_ = nullptr;
 
 TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
   TempDir tmp;
-  const std::string text = FixedOrderGrid(tmp);
+  const std::string text = WithBigStates(FixedOrderGrid(tmp));
   auto local = RunExperiment(ParseOrDie(text), Options(tmp.Join("local")));
   ASSERT_TRUE(local.ok()) << local.status().ToString();
   RunOptions o = Options(tmp.Join("ray"));
@@ -383,6 +394,9 @@ TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
   // One actor per node, each loading only its own partition; every model visits both
   // partitions, so its state crossed between the nodes' object stores each sub-epoch.
   EXPECT_EQ(nodes, (std::set<int>{0, 1}));
+  size_t biggest = 0;
+  for (const auto& [name, bytes] : Checkpoints(ray->run_dir)) biggest = std::max(biggest, bytes.size());
+  EXPECT_GT(biggest, 100u * 1024) << "no state big enough to go through the object stores";
   ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
   // The one-node run equals the local one to the bit (RayEndToEndTest); so must this.
   ExpectSameAsLocal(*ray, *local);
@@ -408,7 +422,7 @@ TEST_F(RayMultiNodeTest, KillingTheWorkerNodeMidRunLosesNothingCompleted) {
     killed = true;
   });
   o.observers.push_back(&hook);
-  auto r = RunExperiment(RaySpec(testing::SmallSpec(csv, 3, 2)), o);
+  auto r = RunExperiment(RaySpec(WithBigStates(testing::SmallSpec(csv, 3, 2))), o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(killed);
   for (const auto& m : r->models) EXPECT_EQ(m.status, ModelStatus::kCompleted) << m.failure;
