@@ -551,7 +551,9 @@ TEST_F(CliTest, MetricThatDoesNotFitTheTaskIsRefused) {
   const std::string text =
       Replace(Good(), "name: small\n", "name: small\ntask: regression\nmetric: accuracy\n");
   ExpectCleanFailure(RunCerebro("run " + Spec(text) + " --out " + Out()),
-                     "metric.name: accuracy does not fit task regression (use loss)", Out());
+                     "metric.name: accuracy does not fit task regression (use loss, train_loss, "
+                     "num_parameters, seconds_per_example)",
+                     Out());
 }
 
 TEST_F(CliTest, HugeClassLabelIsRefusedNamingFileLineAndValue) {
