@@ -74,9 +74,9 @@ std::string FormatRankedTable(const store::Summary& s) {
         !m.history.empty();
     if (ranked) {
       const store::EpochRow& last = m.history.back();
+      const std::string metric = FormatMetric(s.metric, store::MetricValue(m, last, s.metric));
       std::snprintf(line, sizeof(line), "%-4d %-5d %-10s %-9s %-9.4f %-9.4f  ", m.rank, m.id,
-                    status.c_str(), FormatMetric(s.metric, store::MetricValue(m, last, s.metric)).c_str(),
-                    last.val_loss, last.train_accuracy);
+                    status.c_str(), metric.c_str(), last.val_loss, last.train_accuracy);
     } else {
       std::snprintf(line, sizeof(line), "%-4d %-5d %-10s %-9s %-9s %-9s  ", m.rank, m.id,
                     status.c_str(), "-", "-", "-");

@@ -89,7 +89,8 @@ std::vector<int> RankModels(std::vector<store::ModelOutcome>* models,
     for (const spec::MetricSpec& o : objectives) p.push_back(MetricOf((*models)[i], o.name));
     points.push_back(std::move(p));
   }
-  const std::vector<int> front = search::NonDominatedFronts(points, search::DirectionsOf(objectives));
+  const std::vector<int> front =
+      search::NonDominatedFronts(points, search::DirectionsOf(objectives));
   std::vector<size_t> order(n);
   for (size_t i = 0; i < n; ++i) order[i] = i;
   // Already sorted by the first objective and the tie-breaks: a stable sort by front

@@ -57,7 +57,8 @@ TEST(RankingTest, TwoObjectivesRankByFrontThenTheFirstObjective) {
   for (size_t i = 0; i < models.size(); ++i) EXPECT_EQ(models[i].rank, static_cast<int>(i) + 1);
   // One objective ranks as the single-metric rule; its "front" is the best value's models.
   std::vector<store::ModelOutcome> single = models, again = models;
-  const std::vector<int> best = RankModels(&single, {{"num_parameters", spec::Direction::kMinimize}});
+  const std::vector<int> best =
+      RankModels(&single, {{"num_parameters", spec::Direction::kMinimize}});
   RankModels(&again, "num_parameters", spec::Direction::kMinimize);
   EXPECT_EQ(Ids(single), Ids(again));
   EXPECT_EQ(best, (std::vector<int>{6, 5}));

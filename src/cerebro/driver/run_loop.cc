@@ -47,7 +47,9 @@ RunLoop::~RunLoop() {
 
 RunConfig RunLoop::MakeRunConfig() const {
   RunConfig c = RunConfigFor(spec_, layout_);
-  if (RanksByModelSize(spec_)) c.count_parameters = ParameterCounter([this] { return store_->DataDir(); });
+  if (RanksByModelSize(spec_)) {
+    c.count_parameters = ParameterCounter([this] { return store_->DataDir(); });
+  }
   if (!options_.scripted_orders.empty()) c.hopper.order = sched::Order::kFixed;
   const int partitions = layout_.partitions;
   for (const auto& [key, order] : options_.scripted_orders) {

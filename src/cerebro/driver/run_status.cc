@@ -104,7 +104,8 @@ StatusOr<RunStatus> ReadRunStatus(const std::string& run_dir, FileSystem* fs) {
   s.concurrency = layout.concurrency;
   RunConfig config = RunConfigFor(run.spec, layout);
   if (RanksByModelSize(run.spec)) {
-    config.count_parameters = ParameterCounter([store = run.store.get()] { return store->DataDir(); });
+    config.count_parameters =
+        ParameterCounter([store = run.store.get()] { return store->DataDir(); });
   }
   RunState state(config);
 

@@ -304,7 +304,8 @@ class AshaProcedure final : public Procedure {
     }
     if (at.size() < 2) return std::nullopt;
     const std::vector<size_t> order = scorer_.Order(at);
-    const size_t place = static_cast<size_t>(std::find(order.begin(), order.end(), self) - order.begin());
+    const size_t place =
+        static_cast<size_t>(std::find(order.begin(), order.end(), self) - order.begin());
     const size_t keep = static_cast<size_t>(
         std::ceil(static_cast<double>(at.size()) / options_.reduction_factor - kSlack));
     if (place < keep) return std::nullopt;
@@ -445,7 +446,8 @@ class HyperbandProcedure final : public Procedure {
       done.emplace_back(&m->history.back(), id);
     }
     // In id order, so that Order's ties go to the lower id.
-    std::sort(done.begin(), done.end(), [](const auto& x, const auto& y) { return x.second < y.second; });
+    std::sort(done.begin(), done.end(),
+              [](const auto& x, const auto& y) { return x.second < y.second; });
     std::vector<const EpochMetrics*> metrics;
     for (const auto& d : done) metrics.push_back(d.first);
     std::vector<std::pair<const EpochMetrics*, ModelId>> by_id = std::move(done);

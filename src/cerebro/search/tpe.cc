@@ -349,7 +349,8 @@ double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
 void ParetoRanked(std::vector<const TpeTrial*>* ranked) {
   const Directions minimize(ranked->front()->losses.size(), spec::Direction::kMinimize);
   auto same_group = [](const TpeTrial* a, const TpeTrial* b) {
-    return a->state == b->state && (a->state == TpeTrial::State::kComplete || a->epochs == b->epochs);
+    return a->state == b->state &&
+           (a->state == TpeTrial::State::kComplete || a->epochs == b->epochs);
   };
   for (size_t begin = 0; begin < ranked->size();) {
     size_t end = begin + 1;
