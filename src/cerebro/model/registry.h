@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cerebro/common/status.h"
+#include "cerebro/model/config_defaults.h"
 
 namespace cerebro::model {
 
@@ -132,10 +133,10 @@ struct ModelConfig {
   std::string family;
   Params params;  // the family's own keys only
   OptimizerKind optimizer = OptimizerKind::kAdam;
-  double lr = 1e-3;
-  double momentum = 0.0;
-  double weight_decay = 0.0;
-  int64_t batch_size = 32;
+  double lr = kDefaultLearningRate;
+  double momentum = kDefaultMomentum;
+  double weight_decay = kDefaultWeightDecay;
+  int64_t batch_size = kDefaultBatchSize;
   LossKind loss = LossKind::kDefault;
 };
 
