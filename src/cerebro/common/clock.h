@@ -19,4 +19,17 @@ inline double WallSeconds() {
   return duration<double>(system_clock::now().time_since_epoch()).count();
 }
 
+// Adds the monotonic time its scope took to *total (a timing counter of the caller's).
+class ScopedSeconds {
+ public:
+  explicit ScopedSeconds(double* total) : total_(total), start_(MonotonicSeconds()) {}
+  ~ScopedSeconds() { *total_ += MonotonicSeconds() - start_; }
+  ScopedSeconds(const ScopedSeconds&) = delete;
+  ScopedSeconds& operator=(const ScopedSeconds&) = delete;
+
+ private:
+  double* total_;
+  double start_;
+};
+
 }  // namespace cerebro

@@ -295,6 +295,7 @@ Status RunLoop::Commit(const store::Record& record) {
 
 Status RunLoop::Notify(const store::Record& record, const Effects& fx) {
   if (!observing_) return Status::Ok();
+  ScopedSeconds timed(&timing_.observer_seconds);
   const RunView view = View();
   for (RunObserver* o : observers_) {
     if (const auto* unit = std::get_if<store::UnitDone>(&record)) {
@@ -321,7 +322,10 @@ Status RunLoop::DeleteStates(const std::vector<std::string>& names) {
 Status RunLoop::Loop() {
   start_ = MonotonicSeconds();
   const RunView view = View();
-  for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
+  {
+    ScopedSeconds timed(&timing_.observer_seconds);
+    for (RunObserver* o : observers_) RETURN_IF_ERROR(o->OnStarted(view));
+  }
   observing_ = true;
   if (options_.serve_control && commands_ == nullptr) {
     // `cerebro ctl` can steer the run from now on (driver/control_server.h).

@@ -15,17 +15,6 @@ namespace cerebro::driver {
 namespace tb = store::tensorboard;
 namespace {
 
-// Adds the time of its scope to a total.
-class ScopedSeconds {
- public:
-  explicit ScopedSeconds(double* total) : total_(total), start_(MonotonicSeconds()) {}
-  ~ScopedSeconds() { *total_ += MonotonicSeconds() - start_; }
-
- private:
-  double* total_;
-  double start_;
-};
-
 // A model's params as the hparams plugin holds them: numbers, strings and bools as they
 // are, anything else (a list of layer widths) as its JSON text.
 tb::HParamValue ToHParam(const spec::Json& v) {

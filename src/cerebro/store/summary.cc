@@ -92,6 +92,7 @@ Status ParseTiming(const JsonFields& f, RunTiming* t) {
   RETURN_IF_ERROR(f.Double("state_codec_seconds", &t->state_codec_seconds));
   RETURN_IF_ERROR(f.Double("checkpoint_seconds", &t->checkpoint_seconds));
   RETURN_IF_ERROR(f.Double("integrity_seconds", &t->integrity_seconds, /*optional=*/true));
+  RETURN_IF_ERROR(f.Double("observer_seconds", &t->observer_seconds, /*optional=*/true));
   RETURN_IF_ERROR(f.Int64("train_examples", &t->train_examples));
   double derived = 0;  // train_examples / wall_seconds: written for readers, not kept
   RETURN_IF_ERROR(f.Double("train_samples_per_second", &derived));
@@ -204,6 +205,7 @@ Json SummaryToJson(const Summary& s) {
                  {"state_codec_seconds", t.state_codec_seconds},
                  {"checkpoint_seconds", t.checkpoint_seconds},
                  {"integrity_seconds", t.integrity_seconds},
+                 {"observer_seconds", t.observer_seconds},
                  {"train_examples", t.train_examples},
                  {"train_samples_per_second",
                   t.wall_seconds > 0 ? t.train_examples / t.wall_seconds : 0.0},

@@ -47,6 +47,9 @@ struct RunTiming {
   // Driver-thread time spent making the run trustworthy: hashing states and the data
   // store, taking the run lock, and tracking units' deadlines (hung workers).
   double integrity_seconds = 0;
+  // Driver-thread time spent in the run's observers (metrics files, summary.json,
+  // TensorBoard, the progress line) while the loop ran: what watching a run costs.
+  double observer_seconds = 0;
   int64_t train_examples = 0;     // examples processed by training units
   uint64_t state_bytes_moved = 0;
   uint64_t checkpoint_bytes = 0;  // on disk at the end, after retention

@@ -23,6 +23,7 @@ Summary TwoModels() {
   s.epochs = 2;
   s.seed = UINT64_MAX;
   s.timing.wall_seconds = 2.0;
+  s.timing.observer_seconds = 0.25;
   s.timing.train_examples = 400;
   s.timing.state_bytes_moved = 12345;
   s.timing.checkpoint_bytes = 678;
