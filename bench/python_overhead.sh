@@ -25,8 +25,8 @@ for r in $(seq 1 "$REPEATS"); do
   /usr/bin/python3 examples/python/fashion_mnist.py --epochs "$EPOCHS" --out "$WORK/py-$r" \
     > "$WORK/py-$r.log" 2>&1
   t2=$(now)
-  echo "$r $(echo "$t1 - $t0" | bc) $(echo "$t2 - $t1" | bc)" >> "$WORK/walls"
-  echo "run $r: cli $(echo "$t1 - $t0" | bc) s, python $(echo "$t2 - $t1" | bc) s"
+  echo "$r $(awk "BEGIN {print $t1 - $t0}") $(awk "BEGIN {print $t2 - $t1}")" >> "$WORK/walls"
+  echo "run $r: cli $(awk "BEGIN {print $t1 - $t0}") s, python $(awk "BEGIN {print $t2 - $t1}") s"
 done
 
 /usr/bin/python3 - "$WORK" "$EPOCHS" "$REPEATS" <<'PY'

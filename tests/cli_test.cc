@@ -180,7 +180,7 @@ TEST_F(CliTest, OverflowingFlagsAreRefusedNotWrapped) {
 
 TEST_F(CliTest, EachCommandTakesOnlyItsOwnFlags) {
   ExpectCleanFailure(RunCerebro("prepare " + Spec(Good()) + " --out " + Out() + " --workers 3"),
-                     "--workers: not a flag of prepare (it takes --out, --partitions, --seed)",
+                     "--workers: not a flag of prepare (it takes --out, --partitions, --seed, --quiet)",
                      Out());
   ExpectCleanFailure(RunCerebro("resume " + Out() + " --epochs 3"),
                      "--epochs: not a flag of resume (it takes --wait, --quiet)", Out());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -118,6 +119,8 @@ int CmdRun(const CommandLine& line) {
   {
     ResumeHintOnStart hint;
     opts.observers.push_back(&hint);
+    CountBar preparing("preparing data", line.quiet);
+    opts.prepare_progress = std::ref(preparing);
     ProgressPrinter progress(line.quiet);
     progress.Attach(&opts, line.positional[0]);
     result = driver::RunExperiment(s, opts);
@@ -208,7 +211,12 @@ int CmdPrepare(const CommandLine& line) {
   po.num_train_partitions = partitions;
   po.num_val_partitions = partitions;
   po.seed = s.run.seed;
-  Status st = data::Prepare(driver::ToSourceSpec(s), po, line.Value("--out"));
+  Status st = Internal("not run");
+  {
+    CountBar bar("prepare", line.quiet);
+    po.progress = std::ref(bar);
+    st = data::Prepare(driver::ToSourceSpec(s), po, line.Value("--out"));
+  }
   if (!st.ok()) return Fail(st);
   std::printf("prepared %d train and validation partitions in %s\n", partitions,
               line.Value("--out").c_str());

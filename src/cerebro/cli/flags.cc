@@ -53,7 +53,7 @@ const std::vector<std::string_view>& FlagsOf(Command c) {
       "--order", "--threads", "--backend",    "--ray-address", "--quiet", "--num-models",
       "--extend"};
   static const std::vector<std::string_view> kConfigs = {"--seed"};
-  static const std::vector<std::string_view> kPrepare = {"--out", "--partitions", "--seed"};
+  static const std::vector<std::string_view> kPrepare = {"--out", "--partitions", "--seed", "--quiet"};
   static const std::vector<std::string_view> kResume = {"--wait", "--quiet"};
   static const std::vector<std::string_view> kReplay = {"--out", "--quiet"};
   static const std::vector<std::string_view> kCtl = {"--set", "--epochs"};

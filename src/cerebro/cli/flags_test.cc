@@ -29,7 +29,7 @@ TEST(FlagsTest, ParsesPositionalsValuesAndSwitches) {
 
 TEST(FlagsTest, EachCommandTakesOnlyItsOwnFlags) {
   ExpectRefused({"prepare", "s.yaml", "--workers", "3"},
-                "--workers: not a flag of prepare (it takes --out, --partitions, --seed)");
+                "--workers: not a flag of prepare (it takes --out, --partitions, --seed, --quiet)");
   ExpectRefused({"configs", "s.yaml", "--workers", "2"},
                 "--workers: not a flag of configs (it takes --seed)");
   ExpectRefused({"resume", "run", "--epochs", "2"},

@@ -26,7 +26,7 @@ constexpr const char* kUsage = R"(usage:
       A crash during it: cerebro resume RUN_DIR.
   cerebro configs SPEC [--seed S]
       Print the configurations SPEC generates (models.json's format) without training.
-  cerebro prepare SPEC --out DIR [--partitions P] [--seed S]
+  cerebro prepare SPEC --out DIR [--partitions P] [--seed S] [--quiet]
       Only materialize the partitioned data store of SPEC's data section, with the
       partitions a mop run of SPEC uses (run.partitions, else one per worker).
   cerebro resume RUN_DIR [--wait] [--quiet]

@@ -3,11 +3,13 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <utility>
 
 #include "cerebro/cli/export.h"
 #include "cerebro/cli/outcome.h"
+#include "cerebro/cli/progress.h"
 #include "cerebro/data/readers.h"
 #include "cerebro/train/export_model.h"
 
@@ -93,13 +95,11 @@ int CmdPredict(const CommandLine& line) {
   labels.int_labels = d->int_labels;
   labels.float_labels = d->float_labels;
 
-  const bool bar = !line.quiet && ::isatty(2);
-  auto progress = [bar](int64_t done, int64_t total) {
-    if (bar) std::fprintf(stderr, "\rcerebro: predict: %lld/%lld examples", (long long)done,
-                          (long long)total);
-  };
-  auto p = train::Predict(m->Trained(), *std::move(d), progress);
-  if (bar) std::fprintf(stderr, "\n");
+  StatusOr<train::Predictions> p = Internal("not run");
+  {
+    CountBar bar("predict", line.quiet);
+    p = train::Predict(m->Trained(), *std::move(d), std::ref(bar));
+  }
   if (!p.ok()) return Fail(p.status());
 
   const std::string csv = Csv(*p, labels);

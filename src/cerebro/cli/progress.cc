@@ -4,6 +4,7 @@
 
 #include <cstdarg>
 #include <cstdio>
+#include <utility>
 
 #include "cerebro/common/clock.h"
 
@@ -24,6 +25,30 @@ std::string Clock(double seconds) {
 }
 
 }  // namespace
+
+CountBar::CountBar(std::string what, bool quiet)
+    : what_(std::move(what)), on_(!quiet && ::isatty(2)), start_(MonotonicSeconds()) {}
+
+CountBar::~CountBar() {
+  if (drew_) std::fprintf(stderr, "\n");
+}
+
+void CountBar::operator()(int64_t done, int64_t total) {
+  if (!on_ || total <= 0) return;
+  const double now = MonotonicSeconds();
+  if (done < total && last_draw_ >= 0 && now - last_draw_ < 0.1) return;
+  last_draw_ = now;
+  const double elapsed = now - start_;
+  const double left = done > 0 ? elapsed * static_cast<double>(total - done) / done : -1;
+  std::fprintf(stderr, "\rcerebro: %s: %lld/%lld examples (%d%%)  %s left ", what_.c_str(),
+               static_cast<long long>(done), static_cast<long long>(total),
+               static_cast<int>(100 * done / total), Clock(left).c_str());
+  drew_ = true;
+  if (done >= total) {  // finished: what follows (a run's own progress) gets its own line
+    std::fprintf(stderr, "\n");
+    drew_ = false;
+  }
+}
 
 ProgressPrinter::ProgressPrinter(bool quiet) : quiet_(quiet), tty_(::isatty(2)) {}
 

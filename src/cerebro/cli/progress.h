@@ -43,4 +43,25 @@ class ProgressPrinter final : public driver::RunObserver {
   int last_decile_ = -1;
 };
 
+// A count of work done for the steps that are not runs (preparing data, predicting): one
+// redrawn line on stderr, "cerebro: WHAT: 1234/60000 examples (2%)  00:03 left", drawn
+// on a terminal only (off one, and when quiet, it prints nothing) and at most ten times
+// a second. Call it as the work goes; it ends its line when done reaches total (or, if
+// the work stops before, when it is destroyed).
+class CountBar {
+ public:
+  CountBar(std::string what, bool quiet);
+  ~CountBar();
+  CountBar(const CountBar&) = delete;
+  CountBar& operator=(const CountBar&) = delete;
+
+  void operator()(int64_t done, int64_t total);
+
+ private:
+  std::string what_;
+  bool on_;
+  double start_ = 0, last_draw_ = -1;
+  bool drew_ = false;
+};
+
 }  // namespace cerebro::cli

@@ -482,9 +482,20 @@ TEST(PrepareTest, EveryExampleLandsInExactlyOneNearEqualPartition) {
   options.num_train_partitions = 4;
   options.num_val_partitions = 3;
   options.seed = 42;
+  std::vector<std::pair<int64_t, int64_t>> reported;  // (written, total) per call
+  options.progress = [&](int64_t written, int64_t total) { reported.emplace_back(written, total); };
   const std::string dir = tmp.Path("store");
   Status st = Prepare(spec, options, dir);
   ASSERT_TRUE(st.ok()) << st.ToString();
+  // Progress counts every example once, train and validation together, up to the total.
+  ASSERT_EQ(reported.size(), 7u);  // one chunk per partition here
+  for (size_t i = 0; i < reported.size(); ++i) {
+    EXPECT_EQ(reported[i].second, n);
+    if (i > 0) {
+      EXPECT_GT(reported[i].first, reported[i - 1].first);
+    }
+  }
+  EXPECT_EQ(reported.back().first, n);
 
   auto meta = ReadStoreMeta(dir);
   ASSERT_TRUE(meta.ok()) << meta.status().ToString();

@@ -134,9 +134,20 @@ constexpr size_t kWriteChunkBytes = size_t{16} << 20;
 // Writes examples idx[0..count) of `rows` as NAME.x.npy / NAME.y.npy in `dir`, features
 // in the source's own encoding, gathered straight into the file's bytes a chunk at a
 // time (the staging directory, not each file, is what is published atomically).
+// Examples written so far and in all, for PrepareOptions::progress.
+struct WriteProgress {
+  const PrepareProgress* report = nullptr;
+  int64_t written = 0;
+  int64_t total = 0;
+  void Add(int64_t n) {
+    written += n;
+    if (report != nullptr && *report) (*report)(written, total);
+  }
+};
+
 Status WritePartition(FileSystem& fs, const std::string& dir, const std::string& name,
                       const internal::RowSource& rows, const int64_t* idx, int64_t count,
-                      PartitionInfo* info) {
+                      PartitionInfo* info, WriteProgress* progress) {
   const Dataset& src = rows.meta();
   std::vector<int64_t> x_shape = {count};
   x_shape.insert(x_shape.end(), src.feature_shape.begin(), src.feature_shape.end());
@@ -157,6 +168,7 @@ Status WritePartition(FileSystem& fs, const std::string& dir, const std::string&
     RETURN_IF_ERROR(rows.Gather(idx + done, m, chunk.data() + at));
     RETURN_IF_ERROR(done == 0 ? fs.WriteFileAtomic(x_path, chunk) : fs.AppendDurable(x_path, chunk));
     done += m;
+    progress->Add(m);
   } while (done < count);
   if (src.task == Task::kClassification) {
     std::vector<int64_t> y(static_cast<size_t>(count));
@@ -175,14 +187,16 @@ Status InterruptedError(const std::string& dir) {
 Status WritePartitions(FileSystem& fs, const std::string& dir, const char* kind,
                        const internal::RowSource& src,
                        const std::vector<int64_t>& idx, int k,
-                       const internal::InterruptGuard& guard, std::vector<PartitionInfo>* out) {
+                       const internal::InterruptGuard& guard, WriteProgress* progress,
+                       std::vector<PartitionInfo>* out) {
   int64_t start = 0;
   std::vector<int64_t> sizes = PartitionSizes(static_cast<int64_t>(idx.size()), k);
   for (int p = 0; p < k; ++p) {
     if (guard.Interrupted()) return InterruptedError(dir);
     PartitionInfo info;
     RETURN_IF_ERROR(
-        WritePartition(fs, dir, PartitionName(kind, p), src, idx.data() + start, sizes[p], &info));
+        WritePartition(fs, dir, PartitionName(kind, p), src, idx.data() + start, sizes[p], &info,
+                       progress));
     out->push_back(info);
     start += sizes[p];
   }
@@ -278,10 +292,12 @@ Status PrepareInto(const SourceSpec& source, const PrepareOptions& options, cons
   }
 
   StoreMeta meta;
+  WriteProgress progress{&options.progress, 0,
+                         static_cast<int64_t>(train_idx.size() + val_idx.size())};
   RETURN_IF_ERROR(WritePartitions(fs, tmp, "train", *train_rows, train_idx,
-                                  options.num_train_partitions, guard, &meta.train));
-  RETURN_IF_ERROR(
-      WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, guard, &meta.val));
+                                  options.num_train_partitions, guard, &progress, &meta.train));
+  RETURN_IF_ERROR(WritePartitions(fs, tmp, "val", *val, val_idx, options.num_val_partitions, guard,
+                                  &progress, &meta.val));
   // The decompressed sources are scratch, not part of the store.
   for (const char* scratch : {".source-train.idx", ".source-val.idx"}) {
     const std::string path = JoinPath(tmp, scratch);

@@ -25,6 +25,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -98,6 +99,10 @@ struct SourceSpec {
   Task task = Task::kClassification;
 };
 
+// Called as preparation writes examples: (written so far, to write in all), train and
+// validation together, from the preparing thread, after each chunk (~16 MB) is written.
+using PrepareProgress = std::function<void(int64_t examples_written, int64_t examples_total)>;
+
 struct PrepareOptions {
   int num_train_partitions = 1;
   int num_val_partitions = 1;
@@ -105,6 +110,7 @@ struct PrepareOptions {
   // How error messages name the partition count, e.g. "run.workers" when the caller
   // derives it from the number of workers.
   std::string partitions_field = "partitions";
+  PrepareProgress progress;  // optional; not part of what the store is (its cache key)
 };
 
 struct PartitionInfo {

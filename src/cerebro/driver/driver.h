@@ -58,6 +58,9 @@ struct RunOptions {
   ProcedureFactory procedure_factory;
   // Seconds on a monotonic clock; null = the real one (tests of hung units pass a fake).
   std::function<double()> clock;
+  // Told how far data preparation has got (data::PrepareOptions::progress); not called
+  // when a prepared store is reused or linked.
+  data::PrepareProgress prepare_progress;
   // Replay: training partition order per (model id, epoch) to follow instead of the
   // seeded one (the run uses order: fixed).
   std::map<std::pair<int, int>, std::vector<int>> scripted_orders;

@@ -125,6 +125,7 @@ StatusOr<std::string> RunLoop::Prepare() {
   prep.num_val_partitions = layout_.partitions;
   prep.seed = spec_.run.seed;
   prep.partitions_field = "run.workers (one partition per worker)";
+  prep.progress = options_.prepare_progress;
   ASSIGN_OR_RETURN(data::PreparedStore prepared,
                    data::PrepareCached(ToSourceSpec(spec_), prep, store_->DataDir(),
                                        data::StoreCacheRoot()));

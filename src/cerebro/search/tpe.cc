@@ -504,12 +504,21 @@ Json TpeSampler::Propose(const std::vector<TpeTrial>& trials, uint64_t index) co
   return impl_->Propose(trials, index);
 }
 
+namespace {
+// A trial of `params` with no result yet (the others' fields at their defaults).
+TpeTrial TrialFor(const spec::Json* params) {
+  TpeTrial t;
+  t.params = params;
+  return t;
+}
+}  // namespace
+
 std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric) {
   if (IsLive(m.status)) {
-    return TpeTrial{&m.params};
+    return TrialFor(&m.params);
   }
   if (m.status == ModelStatus::kFailed || m.history.empty()) return std::nullopt;
-  TpeTrial t{&m.params};
+  TpeTrial t = TrialFor(&m.params);
   t.state =
       m.status == ModelStatus::kCompleted ? TpeTrial::State::kComplete : TpeTrial::State::kStopped;
   t.loss = Objective(m.history.back(), metric);
@@ -604,13 +613,13 @@ class TpeProcedure final : public Procedure {
     for (size_t i = 0; i < models.size(); ++i) {
       const ModelView& m = *models[i];
       if (i >= visible) {
-        if (options_.constant_liar) trials.push_back(TpeTrial{&m.params});
+        if (options_.constant_liar) trials.push_back(TrialFor(&m.params));
         continue;
       }
       if (std::optional<TpeTrial> t = TpeTrialOf(m, objectives_)) trials.push_back(*t);
     }
     if (options_.constant_liar) {
-      for (const Json& p : batch) trials.push_back(TpeTrial{&p});
+      for (const Json& p : batch) trials.push_back(TrialFor(&p));
     }
     return trials;
   }
