@@ -1,22 +1,23 @@
 #include "cerebro/spec/spec.h"
 
-#include <sys/stat.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
-#include <filesystem>
 #include <fstream>
 #include <optional>
 #include <set>
 #include <sstream>
 
+#include "cerebro/spec/spec_paths.h"
 #include "cerebro/spec/yaml_document.h"
 
 namespace cerebro::spec {
 namespace {
+
+using internal::DataFileField;
+using internal::ResolveDataFiles;
+using internal::ResolveModelFiles;
+using internal::WhyNotAFile;
 
 std::string Describe(const Json& v) {
   std::string s = v.is_string() ? v.get<std::string>()
@@ -256,13 +257,6 @@ StatusOr<Param> ParseParam(const std::string& name, const Json& given, const std
   return p;
 }
 
-// A data file the spec names and the field that names it ("data.train.images"), so
-// ParseSpecFile can resolve and check it with a message naming the field.
-struct DataFileField {
-  std::string field;
-  std::string* path;
-  bool store = false;  // a store directory (its meta.json must exist), not a file
-};
 
 Status ParseData(Section& root, DataSpec* d, std::vector<DataFileField>* files) {
   const Json* v = root.Get("data");
@@ -557,84 +551,6 @@ Status ParseSpecText(const std::string& text, const std::string& source_name,
   Status st = ReadSpec(doc, spec, files);
   if (!st.ok()) return Blame(st, source_name, overrides);
   spec->source_file = source_name;
-  return Status::Ok();
-}
-
-// Why `path` cannot be read as a file, as the end of a message ("not found", "is a
-// directory", "a symlink loop", strerror), or kOk when it is one. The code is NotFound for a
-// missing file and InvalidArgument for the rest: all of them are the user's input (exit 2).
-std::pair<StatusCode, std::string> WhyNotAFile(const std::string& path) {
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) {
-    const int err = errno;
-    if (err == ENOENT || err == ENOTDIR) return {StatusCode::kNotFound, "not found"};
-    if (err == ELOOP) return {StatusCode::kInvalidArgument, "a symlink loop"};
-    return {StatusCode::kInvalidArgument, std::strerror(err)};
-  }
-  if (S_ISDIR(st.st_mode)) return {StatusCode::kInvalidArgument, "is a directory"};
-  return {StatusCode::kOk, ""};
-}
-
-// Relative data paths are taken relative to the spec file's directory (what users of
-// YAML configs expect, and independent of where cerebro is started), made absolute so the
-// resolved spec stored in a run directory means the same file from anywhere. Then every
-// data file must exist: the mistake is reported by field before anything is created.
-StatusOr<std::filesystem::path> SpecDirectory(const std::string& spec_path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  fs::path base = fs::path(spec_path).parent_path();
-  base = fs::absolute(base.empty() ? fs::path(".") : base, ec).lexically_normal();
-  if (ec) return InvalidArgument(spec_path + ": cannot resolve its directory: " + ec.message());
-  return base;
-}
-
-Status ResolveDataFiles(const std::string& spec_path, const std::vector<DataFileField>& files) {
-  namespace fs = std::filesystem;
-  ASSIGN_OR_RETURN(const fs::path base, SpecDirectory(spec_path));
-  std::string base_text = base.string();
-  while (base_text.size() > 1 && base_text.back() == '/') base_text.pop_back();
-  for (const DataFileField& f : files) {
-    const std::string written = *f.path;
-    const bool relative = !fs::path(written).is_absolute();
-    if (relative) *f.path = (base / written).lexically_normal().string();
-    auto [code, why] = WhyNotAFile(f.store ? *f.path + "/meta.json" : *f.path);
-    if (code == StatusCode::kOk) continue;
-    if (f.store && code == StatusCode::kNotFound) why = "has no meta.json (not a store made by `cerebro prepare`)";
-    std::string message = f.field + ": " + written + ": " + why;
-    if (why == "is a directory") message += ", expected a file";
-    if (relative) {
-      message += " (relative paths are resolved against the spec's directory " + base_text + ")";
-    }
-    return Status(code, message).WithContext(spec_path);
-  }
-  return Status::Ok();
-}
-
-// params.model_file (the torchscript family's file, or a template naming one file per
-// configuration): a relative path, fixed or among a choice's values, is resolved against
-// the spec's directory as data paths are, so every worker loads the same file whatever its
-// working directory. The file need not exist yet: a model whose file is missing fails, not
-// the run.
-Status ResolveModelFiles(const std::string& spec_path, std::vector<Param>* params) {
-  namespace fs = std::filesystem;
-  ASSIGN_OR_RETURN(const fs::path base, SpecDirectory(spec_path));
-  auto resolve = [&base](Json& value) {
-    if (!value.is_string()) return;  // the model family reports the type
-    const std::string written = value.get<std::string>();
-    if (!written.empty() && !fs::path(written).is_absolute()) {
-      value = (base / written).lexically_normal().string();
-    }
-  };
-  for (Param& p : *params) {
-    for (Condition& c : p.when) {  // a condition on the file names it as the param does
-      if (c.param == "model_file") std::for_each(c.values.begin(), c.values.end(), resolve);
-    }
-    if (p.name != "model_file") continue;
-    if (!p.searched) resolve(p.value);
-    if (p.searched && p.dist.kind == Distribution::Kind::kChoice) {
-      std::for_each(p.dist.choices.begin(), p.dist.choices.end(), resolve);
-    }
-  }
   return Status::Ok();
 }
 
