@@ -120,6 +120,30 @@ StatusOr<std::vector<ModelConfig>> SampleConfigs(const spec::ExperimentSpec& spe
   return GenerateConfigs(sampled);
 }
 
+// search.sampler: grid. The grid of spec's params (search/space.h), in grid order, or a
+// one-line InvalidArgument naming the knob at fault.
+StatusOr<std::vector<ModelConfig>> GridConfigs(const spec::ExperimentSpec& spec) {
+  for (const spec::Param& p : spec.params) {
+    if (p.searched && p.dist.kind != spec::Distribution::Kind::kChoice) {
+      return InvalidArgument("search.sampler: grid needs 'choice' params (params." + p.name +
+                             " is '" + std::string(EnumName(p.dist.kind)) +
+                             "'); use sampler random");
+    }
+  }
+  spec::ExperimentSpec grid = spec;
+  grid.search.method = spec::SearchMethod::kGrid;
+  grid.search.num_models = 0;
+  grid.search.options = Json::object();
+  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, GenerateConfigs(grid));
+  if (spec.search.num_models != 0 &&
+      spec.search.num_models != static_cast<int>(configs.size())) {
+    return InvalidArgument("search.num_models: " + std::to_string(spec.search.num_models) +
+                           " differs from the grid's " + std::to_string(configs.size()) +
+                           " configurations (search.sampler: grid; leave num_models out)");
+  }
+  return configs;
+}
+
 // ---- ASHA ------------------------------------------------------------------------------
 
 // Ray's ASHA records a model's score at the highest rung it has reached (and not yet been
@@ -478,9 +502,21 @@ class HyperbandProcedure final : public Procedure {
 
 }  // namespace
 
+StatusOr<Sampler> ParseSampler(const Json& options) {
+  auto it = options.find("sampler");
+  if (it == options.end()) return Sampler::kRandom;
+  if (it->is_string()) {
+    if (*it == "random") return Sampler::kRandom;
+    if (*it == "grid") return Sampler::kGrid;
+  }
+  return InvalidArgument("search.sampler: expected random or grid, got " + it->dump());
+}
+
 StatusOr<AshaOptions> ParseAshaOptions(const spec::ExperimentSpec& spec) {
-  RETURN_IF_ERROR(NoUnknownKeys(spec, {"grace_period", "reduction_factor", "max_t", "brackets"}));
+  RETURN_IF_ERROR(
+      NoUnknownKeys(spec, {"grace_period", "reduction_factor", "max_t", "brackets", "sampler"}));
   AshaOptions o;
+  ASSIGN_OR_RETURN(o.sampler, ParseSampler(spec.search.options));
   o.max_t = spec.run.epochs;
   const Json& options = spec.search.options;
   RETURN_IF_ERROR(ReadInt(options, "grace_period", 1, &o.grace_period));
@@ -506,12 +542,13 @@ std::vector<double> AshaRungs(const AshaOptions& o, int s) {
 }
 
 StatusOr<HyperbandOptions> ParseHyperbandOptions(const spec::ExperimentSpec& spec) {
-  RETURN_IF_ERROR(NoUnknownKeys(spec, {"max_t", "eta", "reduction_factor"}));
+  RETURN_IF_ERROR(NoUnknownKeys(spec, {"max_t", "eta", "reduction_factor", "sampler"}));
   const Json& options = spec.search.options;
   if (options.contains("eta") && options.contains("reduction_factor")) {
     return InvalidArgument("search.reduction_factor: the same knob as search.eta; give one");
   }
   HyperbandOptions o;
+  ASSIGN_OR_RETURN(o.sampler, ParseSampler(options));
   o.max_t = spec.run.epochs;
   RETURN_IF_ERROR(ReadInt(options, "max_t", 1, &o.max_t));
   // eta >= 2 keeps every rung's budget above the previous one's after flooring.
@@ -541,13 +578,19 @@ std::vector<HyperbandBracket> HyperbandBrackets(const HyperbandOptions& o) {
 
 StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpec& spec) {
   ASSIGN_OR_RETURN(AshaOptions options, ParseAshaOptions(spec));
-  if (spec.search.num_models < 1) {
-    return InvalidArgument(
-        "search.num_models: asha needs num_models >= 1 (the configurations "
-        "it samples)");
+  std::vector<ModelConfig> configs;
+  if (options.sampler == Sampler::kGrid) {
+    ASSIGN_OR_RETURN(configs, GridConfigs(spec));
+  } else {
+    if (spec.search.num_models < 1) {
+      return InvalidArgument(
+          "search.num_models: asha needs num_models >= 1 (the configurations "
+          "it samples)");
+    }
+    ASSIGN_OR_RETURN(configs, SampleConfigs(spec, spec.search.num_models));
   }
-  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, spec.search.num_models));
-  std::vector<int> bracket_of = AshaBrackets(options, spec.run.seed, spec.search.num_models);
+  std::vector<int> bracket_of =
+      AshaBrackets(options, spec.run.seed, static_cast<int>(configs.size()));
   return std::unique_ptr<Procedure>(
       std::make_unique<AshaProcedure>(options, std::move(configs), std::move(bracket_of),
                                       ScorerFor(spec)));
@@ -555,13 +598,24 @@ StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpe
 
 StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::ExperimentSpec& spec) {
   ASSIGN_OR_RETURN(HyperbandOptions options, ParseHyperbandOptions(spec));
-  if (spec.search.num_models != 0) {
+  if (spec.search.num_models != 0 && options.sampler != Sampler::kGrid) {
     return InvalidArgument("search.num_models: hyperband sizes its brackets from max_t and eta");
   }
   std::vector<HyperbandBracket> brackets = HyperbandBrackets(options);
   int total = 0;
   for (const HyperbandBracket& b : brackets) total += b.models[0];
-  ASSIGN_OR_RETURN(std::vector<ModelConfig> configs, SampleConfigs(spec, total));
+  std::vector<ModelConfig> configs;
+  if (options.sampler == Sampler::kGrid) {
+    ASSIGN_OR_RETURN(configs, GridConfigs(spec));
+    if (static_cast<int>(configs.size()) != total) {
+      return InvalidArgument("search.sampler: grid has " + std::to_string(configs.size()) +
+                             " configurations but hyperband's brackets (max_t " +
+                             std::to_string(options.max_t) + ", eta " + Short(options.eta) +
+                             ") take " + std::to_string(total));
+    }
+  } else {
+    ASSIGN_OR_RETURN(configs, SampleConfigs(spec, total));
+  }
   return std::unique_ptr<Procedure>(std::make_unique<HyperbandProcedure>(
       std::move(brackets), std::move(configs), ScorerFor(spec)));
 }

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "cerebro/search/procedure_test_util.h"
+#include "cerebro/search/space.h"
 
 namespace cerebro::search {
 namespace {
@@ -73,7 +74,7 @@ TEST(AshaScheduleTest, BadKnobsAreOneLineNamingTheKey) {
   const std::map<std::string, std::string> cases = {
       {"{method: asha, num_models: 4, grace: 1}",
        "search.grace: not an option of asha (expected one of grace_period, reduction_factor, "
-       "max_t, brackets)"},
+       "max_t, brackets, sampler)"},
       {"{method: asha, num_models: 4, grace_period: 0}",
        "search.grace_period: expected an integer >= 1, got 0"},
       {"{method: asha, num_models: 4, reduction_factor: 1}",
@@ -373,6 +374,103 @@ TEST_F(HyperbandTest, ARestoredProcedureDecidesAsTheOriginalWould) {
             (Strings{"extend 1 to 2", "extend 3 to 2", "stop 2", "stop 0"}));
   EXPECT_EQ((*restored)->RestoreState(spec::Json{{"brackets", spec::Json::array()}}).code(),
             StatusCode::kDataLoss);
+}
+
+// ---- search.sampler ---------------------------------------------------------------------
+
+spec::ExperimentSpec ParseGrid(const std::string& search,
+                               const std::string& lr = "{choice: [0.1, 0.01]}") {
+  return testing::ParseTestSpec(
+      "  model: mlp\n  lr: " + lr + "\n  batch_size: {choice: [32, 64, 128]}\n",
+      "search: " + search + "\n", "seed: 11, epochs: 4");
+}
+
+std::vector<spec::Json> AddedParams(const std::vector<Decision>& decisions) {
+  std::vector<spec::Json> out;
+  for (const Decision& d : decisions) {
+    if (const auto* a = std::get_if<AddModel>(&d)) out.push_back(a->params);
+  }
+  return out;
+}
+
+std::vector<spec::Json> GridOf(const spec::ExperimentSpec& spec) {
+  spec::ExperimentSpec grid = spec;
+  grid.search.method = spec::SearchMethod::kGrid;
+  grid.search.num_models = 0;
+  grid.search.options = spec::Json::object();
+  auto configs = GenerateConfigs(grid);
+  EXPECT_TRUE(configs.ok()) << configs.status().ToString();
+  std::vector<spec::Json> out;
+  for (const ModelConfig& c : *configs) out.push_back(c.params);
+  return out;
+}
+
+TEST(SamplerTest, AshaWithTheGridSamplerAddsTheGridsConfigurationsInGridOrder) {
+  for (const std::string search : {"{method: asha, sampler: grid}",
+                                   "{method: asha, sampler: grid, num_models: 6, brackets: 2}"}) {
+    auto p = MakeProcedure(ParseGrid(search));
+    ASSERT_TRUE(p.ok()) << p.status().ToString();
+    FakeRun run;
+    auto start = (*p)->Start(run.View());
+    ASSERT_TRUE(start.ok());
+    const std::vector<spec::Json> added = AddedParams(*start);
+    ASSERT_EQ(added.size(), 6u) << search;
+    EXPECT_EQ(added, GridOf(ParseGrid(search))) << search;
+    EXPECT_EQ(added[1], (spec::Json{{"model", "mlp"}, {"lr", 0.1}, {"batch_size", 64}}));
+  }
+}
+
+TEST(SamplerTest, TheRandomSamplerIsTheDefaultAndUnchanged) {
+  auto implicit = MakeProcedure(Parse("{method: asha, num_models: 5}"));
+  auto explicit_ = MakeProcedure(Parse("{method: asha, num_models: 5, sampler: random}"));
+  ASSERT_TRUE(implicit.ok() && explicit_.ok());
+  FakeRun run;
+  EXPECT_EQ(AddedParams(*(*implicit)->Start(run.View())),
+            AddedParams(*(*explicit_)->Start(run.View())));
+}
+
+// max_t 4, eta 2: 4 + 3 + 3 = 10 models; a 5 x 2 grid fits them.
+TEST(SamplerTest, HyperbandsBracketsTakeTheGridsConfigurationsInOrder) {
+  const std::string search = "{method: hyperband, eta: 2, sampler: grid}";
+  auto spec = testing::ParseTestSpec(
+      "  model: mlp\n  lr: {choice: [0.1, 0.03, 0.01, 0.003, 0.001]}\n"
+      "  batch_size: {choice: [32, 64]}\n",
+      "search: " + search + "\n", "seed: 11, epochs: 4");
+  auto p = MakeProcedure(spec);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  FakeRun run;
+  auto start = (*p)->Start(run.View());
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(AddedParams(*start), GridOf(spec));
+  std::vector<int> epochs;
+  for (const Decision& d : *start) epochs.push_back(std::get<AddModel>(d).epochs);
+  EXPECT_EQ(epochs, (std::vector<int>{1, 1, 1, 1, 2, 2, 2, 4, 4, 4}));
+}
+
+TEST(SamplerTest, BadSamplersAndCombinationsAreOneLine) {
+  const std::map<std::string, std::string> cases = {
+      {"{method: asha, sampler: sobol}",
+       "search.sampler: expected random or grid, got \"sobol\""},
+      {"{method: asha, sampler: grid, num_models: 5}",
+       "search.num_models: 5 differs from the grid's 6 configurations (search.sampler: grid; "
+       "leave num_models out)"},
+      {"{method: hyperband, eta: 2, sampler: grid}",
+       "search.sampler: grid has 6 configurations but hyperband's brackets (max_t 4, eta 2) "
+       "take 10"},
+      {"{method: hyperband, eta: 2, sampler: random, num_models: 6}",
+       "search.num_models: hyperband sizes its brackets from max_t and eta"},
+  };
+  for (const auto& [search, message] : cases) {
+    auto p = MakeProcedure(ParseGrid(search));
+    ASSERT_FALSE(p.ok()) << search;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(p.status().message(), message);
+  }
+  auto p = MakeProcedure(ParseGrid("{method: asha, sampler: grid}", "{loguniform: [-4, -1]}"));
+  ASSERT_FALSE(p.ok());
+  EXPECT_EQ(p.status().message(),
+            "search.sampler: grid needs 'choice' params (params.lr is 'loguniform'); use sampler "
+            "random");
 }
 
 TEST(ExtendsCompletedModelsTest, HyperbandAndAshaDo) {
