@@ -6,6 +6,7 @@ all the training data with one CPU and one torch thread.
   .venv-bench/bin/python bench/peers/ray_tune.py --store DIR --configs models.json \
       --epochs E --workers W --out result.json [--seed S] \
       [--data-passing object_store|per_trial] [--max-configs K]
+      [--scheduler fifo|asha [--grace-period G] [--reduction-factor R] [--max-t T]]
 
 --data-passing object_store (the default; system "ray_tune"): the data goes the way Ray
 Tune's docs recommend for large objects: the driver loads it and
@@ -17,6 +18,13 @@ tutorials (load_data() inside the trainable): the driver passes only the store p
 never loads the data; every trial loads the whole store itself (common.load_store) into
 its own arrays, so W concurrent trials hold W copies. The script measures how many
 trials overlapped (from their start and last-report times) and reports that many copies.
+
+--scheduler asha (bench/early_stopping/run.sh): Tune's ASHAScheduler decides which trials
+go on (metric val_accuracy, mode max, time_attr training_iteration = epochs, since every
+epoch is one tune.report; grace period, reduction factor and max_t as given, max_t
+defaulting to --epochs); the history then carries each epoch's report_time (wall clock)
+and train_samples counts the epochs actually trained. The default, fifo, trains every
+trial --epochs epochs, as before.
 
 A local Ray (ray.init(num_cpus=W)) is started and shut down by this script; it checks
 that none of its processes are left behind. See bench/peers/README.md.
@@ -149,12 +157,31 @@ def main():
                          "the store itself, as in Ray Tune's PyTorch tutorials "
                          "(system ray_tune_load)")
     ap.add_argument("--storage", help="Tune storage dir (default: a temp dir, removed)")
+    ap.add_argument("--scheduler", choices=("fifo", "asha"), default="fifo",
+                    help="fifo: every trial trains --epochs epochs (the default); asha: "
+                         "Tune's ASHAScheduler stops trials early")
+    ap.add_argument("--grace-period", type=int, help="asha: grace_period in epochs (default 1)")
+    ap.add_argument("--reduction-factor", type=float,
+                    help="asha: reduction_factor (default 4, Tune's)")
+    ap.add_argument("--max-t", type=int, help="asha: max_t in epochs (default --epochs)")
     args = ap.parse_args()
+    asha = args.scheduler == "asha"
+    knobs = (args.grace_period, args.reduction_factor, args.max_t)
+    if not asha and any(k is not None for k in knobs):
+        ap.error("--grace-period, --reduction-factor and --max-t go with --scheduler asha")
+    if args.grace_period is None:
+        args.grace_period = 1
+    if args.reduction_factor is None:
+        args.reduction_factor = 4.0
+    max_t = args.max_t if args.max_t is not None else args.epochs
+    if asha and not 1 <= args.grace_period <= max_t <= args.epochs:
+        ap.error("--scheduler asha needs 1 <= --grace-period <= --max-t <= --epochs")
     per_trial = args.data_passing == "per_trial"
     if per_trial and args.copy_data:
         ap.error("--copy-data goes with --data-passing object_store only")
 
     t_start = time.perf_counter()
+    process_start_time = time.time()
     configs = common.load_configs(args.configs, args.max_configs)
     t = time.perf_counter()
     if per_trial:  # the driver reads meta.json only; the trials load the data
@@ -207,11 +234,19 @@ def main():
         "threads": args.threads,
         "copy_data": bool(args.copy_data),
     }
+    scheduler = None
+    if asha:
+        from ray.tune.schedulers import ASHAScheduler
+        # metric and mode come from TuneConfig; one tune.report per epoch, so
+        # training_iteration counts epochs.
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_t,
+                                  grace_period=args.grace_period,
+                                  reduction_factor=args.reduction_factor)
     tuner = tune.Tuner(
         trainable,
         param_space=param_space,
         tune_config=tune.TuneConfig(max_concurrent_trials=args.workers, num_samples=1,
-                                    metric="val_accuracy", mode="max"),
+                                    metric="val_accuracy", mode="max", scheduler=scheduler),
         run_config=tune.RunConfig(name="peers_ray_tune", storage_path=storage,
                                   verbose=0 if args.quiet else 1),
     )
@@ -227,10 +262,12 @@ def main():
             continue
         df = r.metrics_dataframe
         rows = df.sort_values("epoch").to_dict("records")
-        hist = [{k: row[k] for k in ("epoch", "train_loss", "train_accuracy", "val_loss",
-                                     "val_accuracy", "train_seconds", "eval_seconds",
-                                     "train_samples_per_second", "train_cpu_seconds",
-                                     "train_samples_per_cpu_second")} for row in rows]
+        keys = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy",
+                "train_seconds", "eval_seconds", "train_samples_per_second",
+                "train_cpu_seconds", "train_samples_per_cpu_second")
+        if asha:  # when each epoch's result was known (time to reach an accuracy)
+            keys += ("report_time",)
+        hist = [{k: row[k] for k in keys} for row in rows]
         for h in hist:
             h["epoch"] = int(h["epoch"])
         last = rows[-1]
@@ -273,7 +310,9 @@ def main():
     wall = time.perf_counter() - t_start
 
     done_models = len(per_model)
-    train_samples = n_train * args.epochs * done_models
+    epochs_trained = sum(len(m["history"]) for m in per_model)
+    # fifo: every completed trial trained --epochs epochs (n_train * epochs * models).
+    train_samples = n_train * (epochs_trained if asha else args.epochs * done_models)
     compute = sum(m["train_seconds"] for m in per_model)
     trial_busy = sum(m["train_seconds"] + m["eval_seconds"] for m in per_model)
     # The driver trains nothing and does not import torch itself (that would add ~200 MB
@@ -307,7 +346,9 @@ def main():
     result = {
         "system": "ray_tune_load" if per_trial else "ray_tune",
         "mode": (f"Ray Tune trials, {args.workers} concurrent, 1 CPU each, "
-                 + ("each trial loads the data" if per_trial else "data via the object store")),
+                 + ("each trial loads the data" if per_trial else "data via the object store")
+                 + (f", ASHAScheduler (grace_period {args.grace_period}, reduction_factor "
+                    f"{args.reduction_factor:g}, max_t {max_t})" if asha else "")),
         "store": os.path.abspath(args.store),
         "configs": os.path.abspath(args.configs),
         "num_models": len(configs),
@@ -316,6 +357,14 @@ def main():
         "seed": args.seed,
         "workers": args.workers,
         "wall_seconds": wall,
+        # time.time() when main() began (after the BLAS re-exec, before any import of ray).
+        "process_start_time": process_start_time,
+        "fit_start_time": fit_start_wall,
+        "scheduler": ({"name": "asha", "time_attr": "training_iteration", "max_t": max_t,
+                       "grace_period": args.grace_period,
+                       "reduction_factor": args.reduction_factor,
+                       "metric": "val_accuracy", "mode": "max"} if asha else {"name": "fifo"}),
+        "epochs_trained": epochs_trained,
         # After ray.shutdown(): the wait for the session's processes to exit (the cap is
         # EXIT_WAIT_CAP_SECONDS); part of wall_seconds, not of the compared wall.
         "exit_wait_seconds": exit_wait_seconds,
