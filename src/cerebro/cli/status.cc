@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "cerebro/cli/outcome.h"
+#include "cerebro/cli/report/report_data.h"
 #include "cerebro/common/clock.h"
 #include "cerebro/common/enum_names.h"
 #include "cerebro/driver/ranking.h"
@@ -73,6 +74,12 @@ std::string FormatRunStatus(const driver::RunStatus& s, double now) {
   } else {
     out += "best so far: none (no model has finished an epoch)\n";
   }
+  if (s.objectives.size() > 1) {  // the same line as the report's
+    store::Summary front;
+    front.objectives = s.objectives;
+    front.pareto_front = s.pareto_front;
+    out += DescribeFront(front) + "\n";
+  }
   out += "workers:\n";
   out += Printf("  %-6s %-9s %6s %8s  %-28s %s\n", "worker", "partition", "units", "busy",
                 "last unit", "finished");
@@ -129,6 +136,10 @@ spec::Json RunStatusToJson(const driver::RunStatus& s) {
                       {"metric", metric},
                       {"failure", m.failure}});
   }
+  spec::Json objectives = spec::Json::array();
+  for (const spec::MetricSpec& o : s.objectives) {
+    objectives.push_back({{"name", o.name}, {"direction", EnumName(o.direction)}});
+  }
   return {{"run_dir", s.run_dir},
           {"name", s.name},
           {"strategy", s.strategy},
@@ -146,6 +157,8 @@ spec::Json RunStatusToJson(const driver::RunStatus& s) {
           {"best_model", s.best_model >= 0 ? spec::Json(s.best_model) : spec::Json(nullptr)},
           {"best_value", s.best_model >= 0 ? spec::Json(s.best_value) : spec::Json(nullptr)},
           {"best_epochs", s.best_epochs},
+          {"objectives", objectives},
+          {"pareto_front", s.pareto_front},
           {"workers", workers},
           {"failures", failures},
           {"concurrency", s.concurrency},

@@ -59,7 +59,11 @@ void Summarize(const RunState& state, const RunConfig& config, RunStatus* s) {
     ++live;
     s->epochs_total += std::max(0, m.epochs - hopper.epochs_done(id));
   }
-  RankModels(&s->models, config.ranked_by());
+  std::vector<int> front = RankModels(&s->models, config.ranked_by());
+  if (config.objectives.size() > 1) {
+    s->objectives = config.objectives;
+    s->pareto_front.assign(front.begin(), front.end());
+  }
   s->metric = config.metric;
   s->direction = config.direction;
   if (!s->models.empty()) {
@@ -154,6 +158,8 @@ StatusOr<store::Summary> ReadSummaryOrJournal(const std::string& run_dir, FileSy
   s.direction = status->direction;
   s.best_model = status->best_model;
   s.best_value = status->best_value;
+  s.objectives = status->objectives;
+  s.pareto_front = status->pareto_front;
   s.finished = false;
   s.models = std::move(status->models);
   return s;

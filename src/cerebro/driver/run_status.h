@@ -58,6 +58,10 @@ struct RunStatus {
   ModelId best_model = -1;  // rank 1 when it finished an epoch and did not fail
   double best_value = 0;
   int best_epochs = 0;
+  // A run with two or more objectives: all of them, and the ids of the models on the
+  // Pareto front so far (as summary.json has them at the end); empty for one objective.
+  std::vector<spec::MetricSpec> objectives;
+  std::vector<ModelId> pareto_front;
   std::vector<WorkerActivity> workers;  // by worker id
   std::vector<RunFailure> failures;     // in journal order
   int concurrency = 1;                  // units the run runs at once

@@ -61,6 +61,38 @@ TEST(RunStatusTest, AFinishedRunMatchesItsSummary) {
   EXPECT_EQ(Slurp(dir + "/journal.jsonl"), journal);  // read only
 }
 
+TEST(RunStatusTest, ATwoObjectiveRunShowsTheParetoFrontItsSummaryHas) {
+  TempDir tmp;
+  const std::string dir = tmp.Join("run");
+  spec::ExperimentSpec spec = ThreeModels(WriteCsv(tmp));
+  auto two = spec::ParseSpecString(
+      "name: status\n"
+      "data: {format: csv, train: {path: " + WriteCsv(tmp) + ", header: true, label_column: label},"
+      " validation: {fraction: 0.25}}\n"
+      "params: {model: mlp, hidden: [3], lr: {choice: [0.2, 0.02, 0.002]}, batch_size: 4}\n"
+      "metric: [{name: accuracy}, {name: train_loss, direction: minimize}]\n"
+      "run: {epochs: 2, workers: 2, order: fixed, seed: 11}\n",
+      "status.yaml");
+  ASSERT_TRUE(two.ok()) << two.status().ToString();
+  auto run = RunExperiment(*two, FakeOptions(dir, nullptr));
+  ASSERT_TRUE(run.ok()) << run.status().ToString();
+  ASSERT_FALSE(run->pareto_front.empty());
+
+  auto s = ReadRunStatus(dir, &RealFileSystem());
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  ASSERT_EQ(s->objectives.size(), 2u);
+  EXPECT_EQ(s->objectives[1].name, "train_loss");
+  EXPECT_EQ(s->pareto_front, run->pareto_front);
+
+  // One objective: no front (the line and the JSON field stay empty).
+  const std::string dir1 = tmp.Join("run1");
+  ASSERT_TRUE(RunExperiment(spec, FakeOptions(dir1, nullptr)).ok());
+  auto s1 = ReadRunStatus(dir1, &RealFileSystem());
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_TRUE(s1->objectives.empty());
+  EXPECT_TRUE(s1->pareto_front.empty());
+}
+
 TEST(RunStatusTest, AnInterruptedRunShowsWhatIsLeftAndIsNotLive) {
   TempDir tmp;
   const std::string dir = tmp.Join("run");
