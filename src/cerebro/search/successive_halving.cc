@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <deque>
 #include <limits>
 #include <optional>
 #include <set>
 #include <string>
 
 #include "cerebro/common/rng.h"
+#include "cerebro/search/bohb.h"
 #include "cerebro/search/pareto.h"
 #include "cerebro/search/space.h"
 
@@ -35,6 +37,32 @@ Status NoUnknownKeys(const spec::ExperimentSpec& spec, const std::vector<std::st
                              std::string(EnumName(spec.search.method)) + " (expected one of " +
                              Join(known) + ")");
     }
+  }
+  return Status::Ok();
+}
+
+// The knobs of a method with `known` keys of its own, and search.sampler's: its TPE knobs
+// only with sampler tpe.
+Status CheckKeys(const spec::ExperimentSpec& spec, std::vector<std::string> known,
+                 Sampler sampler) {
+  known.push_back("sampler");
+  for (const std::string& k : BohbOptionKeys()) {
+    if (sampler == Sampler::kTpe) {
+      known.push_back(k);
+    } else if (spec.search.options.contains(k)) {
+      return InvalidArgument("search." + k + ": only used with search.sampler: tpe");
+    }
+  }
+  return NoUnknownKeys(spec, known);
+}
+
+// search.sampler and, for tpe, its knobs.
+Status ReadSampler(const spec::ExperimentSpec& spec, const std::vector<std::string>& known,
+                   Sampler* sampler, TpeOptions* tpe) {
+  ASSIGN_OR_RETURN(*sampler, ParseSampler(spec.search.options));
+  RETURN_IF_ERROR(CheckKeys(spec, known, *sampler));
+  if (*sampler == Sampler::kTpe) {
+    ASSIGN_OR_RETURN(*tpe, ParseBohbOptions(spec.search.options));
   }
   return Status::Ok();
 }
@@ -127,7 +155,7 @@ StatusOr<std::vector<ModelConfig>> GridConfigs(const spec::ExperimentSpec& spec)
     if (p.searched && p.dist.kind != spec::Distribution::Kind::kChoice) {
       return InvalidArgument("search.sampler: grid needs 'choice' params (params." + p.name +
                              " is '" + std::string(EnumName(p.dist.kind)) +
-                             "'); use sampler random");
+                             "'); use sampler random or tpe");
     }
   }
   spec::ExperimentSpec grid = spec;
@@ -144,7 +172,59 @@ StatusOr<std::vector<ModelConfig>> GridConfigs(const spec::ExperimentSpec& spec)
   return configs;
 }
 
+// ---- search.sampler: tpe (BOHB-like) ---------------------------------------------------
+
+// How many models a TPE-fed procedure keeps runnable (pending or running): the workers and
+// a margin, so that a worker finding its model stopped or waiting at a rung has another at
+// hand while the next proposal waits for the decision round; few enough that most
+// proposals see recent results.
+int RunnableTarget(int slots) { return std::max(1, slots) + std::max(1, slots) / 4 + 1; }
+
+// The models of `ours` that are runnable once `out` (this call's decisions) is applied.
+int Runnable(const Observation& run, const std::vector<ModelId>& ours,
+             const std::vector<Decision>& out) {
+  int n = 0;
+  for (ModelId id : ours) {
+    const ModelView* m = FindModel(run, id);
+    bool live = m != nullptr && IsLive(m->status);
+    for (const Decision& d : out) {
+      if (const auto* stop = std::get_if<StopModel>(&d); stop && stop->model == id) live = false;
+      if (const auto* x = std::get_if<ExtendModel>(&d); x && x->model == id) live = true;
+    }
+    n += live;
+  }
+  return n;
+}
+
+// Adds proposals to `out` while fewer than RunnableTarget of `ours` are runnable and
+// more(&epochs) says another model is wanted (and sets its epoch budget), numbering them
+// from *proposed on; added(id) is told each new model's id (the id the run loop will give
+// it: a batch's models are numbered in order from FirstNewId(run)).
+template <typename More, typename Added>
+void Refill(const BohbSampler& bohb, const Observation& run, const std::vector<ModelId>& ours,
+            int64_t* proposed, More more, Added added, std::vector<Decision>* out) {
+  int runnable = Runnable(run, ours, *out);
+  ModelId next = FirstNewId(run);
+  for (const Decision& d : *out) next += std::holds_alternative<AddModel>(d);
+  std::deque<Json> batch;  // stable addresses: pending points into it
+  std::vector<const Json*> pending;
+  int epochs = 0;
+  while (runnable < RunnableTarget(run.slots) && more(&epochs)) {
+    batch.push_back(bohb.Propose(run, pending, static_cast<uint64_t>(*proposed)));
+    pending.push_back(&batch.back());
+    out->push_back(AddModel{batch.back(), epochs, -1});
+    added(next++);
+    ++*proposed;
+    ++runnable;
+  }
+}
+
 // ---- ASHA ------------------------------------------------------------------------------
+
+// The whole epoch at which ASHA records a rung: the first that reaches its milestone.
+int RungEpoch(double milestone, int max_t) {
+  return std::clamp(static_cast<int>(std::ceil(milestone - kSlack)), 1, max_t);
+}
 
 // Ray's ASHA records a model's score at the highest rung it has reached (and not yet been
 // recorded at) at each of its epoch boundaries, and stops it when that score is below the
@@ -162,14 +242,20 @@ StatusOr<std::vector<ModelConfig>> GridConfigs(const spec::ExperimentSpec& spec)
 // rung (max_t after the last). No rung barrier: the lowest-id undecided model of a bracket
 // never waits, so a worker idles only when no model can train, and a model waits at most
 // for the lower-id models of its own bracket to reach its rung.
+//
+// search.sampler: tpe adds the models lazily instead (Refill): RunnableTarget of them
+// runnable, each proposed by BohbSampler over the rungs' epochs, until num_models.
 class AshaProcedure final : public Procedure {
  public:
+  // `configs`: every model's (random, grid); empty with `bohb`, which proposes
+  // bracket_of.size() models.
   AshaProcedure(AshaOptions options, std::vector<ModelConfig> configs, std::vector<int> bracket_of,
-                Scorer scorer)
+                Scorer scorer, std::unique_ptr<BohbSampler> bohb = nullptr)
       : options_(options),
         configs_(std::move(configs)),
         bracket_of_(std::move(bracket_of)),
-        scorer_(std::move(scorer)) {
+        scorer_(std::move(scorer)),
+        bohb_(std::move(bohb)) {
     members_.resize(static_cast<size_t>(options_.brackets));
     for (size_t i = 0; i < bracket_of_.size(); ++i) members_[bracket_of_[i]].push_back(i);
     for (int s = 0; s < options_.brackets; ++s) {
@@ -179,8 +265,7 @@ class AshaProcedure final : public Procedure {
       // reached at the same epoch, Ray records only the highest.
       std::vector<Rung> rungs;
       for (size_t k = 0; k < milestones_.back().size(); ++k) {
-        const int epoch = std::clamp(
-            static_cast<int>(std::ceil(milestones_.back()[k] - kSlack)), 1, options_.max_t);
+        const int epoch = RungEpoch(milestones_.back()[k], options_.max_t);
         if (!rungs.empty() && rungs.back().epoch == epoch) rungs.pop_back();
         rungs.push_back({epoch, k});
       }
@@ -190,21 +275,28 @@ class AshaProcedure final : public Procedure {
 
   StatusOr<std::vector<Decision>> Start(const Observation& run) override {
     first_id_ = FirstNewId(run);
+    ids_.clear();
     std::vector<Decision> out;
+    if (bohb_ != nullptr) {
+      Propose(run, &out);
+      return out;
+    }
     for (size_t i = 0; i < configs_.size(); ++i) {
-      const std::vector<Rung>& rungs = rungs_[bracket_of_[i]];
-      out.push_back(AddModel{configs_[i].params, rungs.empty() ? options_.max_t : rungs[0].epoch, -1});
+      out.push_back(AddModel{configs_[i].params, FirstBudget(i), -1});
+      ids_.push_back(first_id_ + static_cast<ModelId>(i));
     }
     return out;
   }
 
   // Any model's epoch may be the one a waiting model's turn depended on.
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
-    return Decide(run);
+    std::vector<Decision> out = Decide(run);
+    Propose(run, &out);
+    return out;
   }
   // A model that ended short of a rung no longer holds up the models after it.
-  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId) override {
-    return Decide(run);
+  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId model) override {
+    return OnEpochDone(run, model);
   }
 
   // {"first_id": id, "rungs": [bracket][rung] = [[model, score], ...] in recording order}.
@@ -219,7 +311,9 @@ class AshaProcedure final : public Procedure {
       }
       rungs.push_back(std::move(b));
     }
-    return Json{{"first_id", first_id_}, {"rungs", std::move(rungs)}};
+    Json state = {{"first_id", first_id_}, {"rungs", std::move(rungs)}};
+    if (bohb_ != nullptr) state["ids"] = ids_;  // the models it proposed, in order
+    return state;
   }
 
   Status RestoreState(const Json& state) override {
@@ -243,6 +337,18 @@ class AshaProcedure final : public Procedure {
       }
     }
     first_id_ = state["first_id"].get<ModelId>();
+    ids_.clear();
+    if (bohb_ == nullptr) {
+      for (size_t i = 0; i < configs_.size(); ++i)
+        ids_.push_back(first_id_ + static_cast<ModelId>(i));
+      return Status::Ok();
+    }
+    const Json& ids = state.contains("ids") ? state["ids"] : Json();
+    if (!ids.is_array() || ids.size() > bracket_of_.size()) return bad;
+    for (const Json& id : ids) {
+      if (!id.is_number_integer()) return bad;
+      ids_.push_back(id.get<ModelId>());
+    }
     return Status::Ok();
   }
 
@@ -258,7 +364,8 @@ class AshaProcedure final : public Procedure {
     for (size_t s = 0; s < rungs_.size(); ++s) {
       for (size_t r = 0; r < rungs_[s].size(); ++r) {
         for (size_t index : members_[s]) {
-          const ModelId id = first_id_ + static_cast<ModelId>(index);
+          if (index >= ids_.size()) break;  // not proposed yet
+          const ModelId id = ids_[index];
           if (Recorded(s, rungs_[s][r].k, id)) continue;
           const ModelView* view = FindModel(run, id);
           if (view == nullptr) break;  // not added yet: the state is ahead of the run
@@ -338,6 +445,26 @@ class AshaProcedure final : public Procedure {
            Short(options_.reduction_factor);
   }
 
+  // Model `index`'s first epoch budget: its bracket's first rung.
+  int FirstBudget(size_t index) const {
+    const std::vector<Rung>& rungs = rungs_[bracket_of_[index]];
+    return rungs.empty() ? options_.max_t : rungs[0].epoch;
+  }
+
+  // search.sampler: tpe: the next models, while fewer than RunnableTarget are runnable.
+  void Propose(const Observation& run, std::vector<Decision>* out) {
+    if (bohb_ == nullptr) return;
+    int64_t proposed = static_cast<int64_t>(ids_.size());
+    Refill(
+        *bohb_, run, ids_, &proposed,
+        [&](int* epochs) {
+          if (ids_.size() >= bracket_of_.size()) return false;
+          *epochs = FirstBudget(ids_.size());
+          return true;
+        },
+        [&](ModelId id) { ids_.push_back(id); }, out);
+  }
+
   bool Recorded(size_t s, size_t k, ModelId id) const {
     const auto& rung = recorded_[s][k];
     return std::any_of(rung.begin(), rung.end(), [&](const auto& x) { return x.first == id; });
@@ -347,7 +474,9 @@ class AshaProcedure final : public Procedure {
   std::vector<ModelConfig> configs_;
   std::vector<int> bracket_of_;  // by model index
   Scorer scorer_;
+  std::unique_ptr<BohbSampler> bohb_;  // search.sampler: tpe; null otherwise
   ModelId first_id_ = 0;
+  std::vector<ModelId> ids_;                     // by model index: the models added so far
   std::vector<std::vector<size_t>> members_;     // [bracket]: model indices, ascending
   std::vector<std::vector<double>> milestones_;  // [bracket][rung]
   std::vector<std::vector<Rung>> rungs_;         // [bracket]: the rungs recorded, ascending
@@ -381,13 +510,23 @@ std::vector<int> AshaBrackets(const AshaOptions& options, uint64_t seed, int n) 
 // All brackets start at once (their first rungs are the models of the run). A rung is
 // decided when none of its models is live: the best completed ones are extended to the
 // next rung's epochs, the other completed ones stopped.
+//
+// search.sampler: tpe fills the brackets' first rungs lazily instead, in bracket order (the
+// most models at the fewest epochs first), one proposal (BohbSampler over all brackets'
+// rung epochs) whenever fewer than RunnableTarget of the models are runnable; a first rung
+// is decided once it is full and none of its models is live. BOHB starts a bracket's
+// models together, each bracket after the previous one; here MOP's workers stay busy
+// across brackets (no bracket-wide barrier on the whole run), and each proposal sees every
+// result in by then, not only those in when its bracket began.
 class HyperbandProcedure final : public Procedure {
  public:
+  // `configs`: the brackets' first rungs in order (random, grid); empty with `bohb`.
   HyperbandProcedure(std::vector<HyperbandBracket> brackets, std::vector<ModelConfig> configs,
-                     Scorer scorer)
+                     Scorer scorer, std::unique_ptr<BohbSampler> bohb = nullptr)
       : brackets_(std::move(brackets)),
         configs_(std::move(configs)),
         scorer_(std::move(scorer)),
+        bohb_(std::move(bohb)),
         progress_(brackets_.size()) {}
 
   StatusOr<std::vector<Decision>> Start(const Observation& run) override {
@@ -396,11 +535,13 @@ class HyperbandProcedure final : public Procedure {
     std::vector<Decision> out;
     for (size_t b = 0; b < brackets_.size(); ++b) {
       progress_[b] = {0, {}};
-      for (int j = 0; j < brackets_[b].models[0]; ++j) {
+      for (int j = 0; bohb_ == nullptr && j < brackets_[b].models[0]; ++j) {
         out.push_back(AddModel{configs_[next_config++].params, brackets_[b].epochs[0], -1});
         progress_[b].members.push_back(id++);
       }
     }
+    proposed_ = 0;
+    Propose(run, &out);
     return out;
   }
 
@@ -408,6 +549,7 @@ class HyperbandProcedure final : public Procedure {
   StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
     std::vector<Decision> out;
     for (size_t b = 0; b < brackets_.size(); ++b) Decide(run, b, &out);
+    Propose(run, &out);
     return out;
   }
   // A rung whose last live model failed or was stopped by the user is decided now.
@@ -421,7 +563,9 @@ class HyperbandProcedure final : public Procedure {
     for (const Progress& p : progress_) {
       brackets.push_back(Json{{"rung", p.rung}, {"members", p.members}});
     }
-    return Json{{"brackets", std::move(brackets)}};
+    Json state = {{"brackets", std::move(brackets)}};
+    if (bohb_ != nullptr) state["proposed"] = proposed_;
+    return state;
   }
 
   Status RestoreState(const Json& state) override {
@@ -444,6 +588,10 @@ class HyperbandProcedure final : public Procedure {
         progress_[b].members.push_back(id.get<ModelId>());
       }
     }
+    if (bohb_ != nullptr) {
+      if (!state.contains("proposed") || !state["proposed"].is_number_integer()) return bad;
+      proposed_ = state["proposed"].get<int64_t>();
+    }
     return Status::Ok();
   }
 
@@ -457,6 +605,7 @@ class HyperbandProcedure final : public Procedure {
     const HyperbandBracket& bracket = brackets_[b];
     Progress& p = progress_[b];
     if (p.rung + 1 >= static_cast<int>(bracket.epochs.size()) || p.members.empty()) return;
+    if (p.rung == 0 && static_cast<int>(p.members.size()) < bracket.models[0]) return;  // tpe
     const int epochs = bracket.epochs[p.rung];
     std::vector<std::pair<const EpochMetrics*, ModelId>> done;  // the rung's completed models
     for (ModelId id : p.members) {
@@ -494,10 +643,34 @@ class HyperbandProcedure final : public Procedure {
     ++p.rung;
   }
 
+  // search.sampler: tpe: the next first-rung models, while fewer than RunnableTarget of
+  // the brackets' current models are runnable.
+  void Propose(const Observation& run, std::vector<Decision>* out) {
+    if (bohb_ == nullptr) return;
+    std::vector<ModelId> ours;
+    for (const Progress& p : progress_) ours.insert(ours.end(), p.members.begin(), p.members.end());
+    size_t b = 0;  // the bracket the next proposal joins
+    Refill(
+        *bohb_, run, ours, &proposed_,
+        [&](int* epochs) {
+          while (b < brackets_.size() &&
+                 (progress_[b].rung > 0 ||
+                  static_cast<int>(progress_[b].members.size()) >= brackets_[b].models[0])) {
+            ++b;
+          }
+          if (b == brackets_.size()) return false;
+          *epochs = brackets_[b].epochs[0];
+          return true;
+        },
+        [&](ModelId id) { progress_[b].members.push_back(id); }, out);
+  }
+
   std::vector<HyperbandBracket> brackets_;
   std::vector<ModelConfig> configs_;
   Scorer scorer_;
-  std::vector<Progress> progress_;  // by bracket
+  std::unique_ptr<BohbSampler> bohb_;  // search.sampler: tpe; null otherwise
+  std::vector<Progress> progress_;     // by bracket
+  int64_t proposed_ = 0;               // search.sampler: tpe: models proposed so far
 };
 
 }  // namespace
@@ -508,15 +681,15 @@ StatusOr<Sampler> ParseSampler(const Json& options) {
   if (it->is_string()) {
     if (*it == "random") return Sampler::kRandom;
     if (*it == "grid") return Sampler::kGrid;
+    if (*it == "tpe") return Sampler::kTpe;
   }
-  return InvalidArgument("search.sampler: expected random or grid, got " + it->dump());
+  return InvalidArgument("search.sampler: expected random, grid or tpe, got " + it->dump());
 }
 
 StatusOr<AshaOptions> ParseAshaOptions(const spec::ExperimentSpec& spec) {
-  RETURN_IF_ERROR(
-      NoUnknownKeys(spec, {"grace_period", "reduction_factor", "max_t", "brackets", "sampler"}));
   AshaOptions o;
-  ASSIGN_OR_RETURN(o.sampler, ParseSampler(spec.search.options));
+  RETURN_IF_ERROR(ReadSampler(spec, {"grace_period", "reduction_factor", "max_t", "brackets"},
+                              &o.sampler, &o.tpe));
   o.max_t = spec.run.epochs;
   const Json& options = spec.search.options;
   RETURN_IF_ERROR(ReadInt(options, "grace_period", 1, &o.grace_period));
@@ -542,13 +715,12 @@ std::vector<double> AshaRungs(const AshaOptions& o, int s) {
 }
 
 StatusOr<HyperbandOptions> ParseHyperbandOptions(const spec::ExperimentSpec& spec) {
-  RETURN_IF_ERROR(NoUnknownKeys(spec, {"max_t", "eta", "reduction_factor", "sampler"}));
+  HyperbandOptions o;
+  RETURN_IF_ERROR(ReadSampler(spec, {"max_t", "eta", "reduction_factor"}, &o.sampler, &o.tpe));
   const Json& options = spec.search.options;
   if (options.contains("eta") && options.contains("reduction_factor")) {
     return InvalidArgument("search.reduction_factor: the same knob as search.eta; give one");
   }
-  HyperbandOptions o;
-  ASSIGN_OR_RETURN(o.sampler, ParseSampler(options));
   o.max_t = spec.run.epochs;
   RETURN_IF_ERROR(ReadInt(options, "max_t", 1, &o.max_t));
   // eta >= 2 keeps every rung's budget above the previous one's after flooring.
@@ -581,19 +753,26 @@ StatusOr<std::unique_ptr<Procedure>> MakeAshaProcedure(const spec::ExperimentSpe
   std::vector<ModelConfig> configs;
   if (options.sampler == Sampler::kGrid) {
     ASSIGN_OR_RETURN(configs, GridConfigs(spec));
-  } else {
-    if (spec.search.num_models < 1) {
-      return InvalidArgument(
-          "search.num_models: asha needs num_models >= 1 (the configurations "
-          "it samples)");
-    }
+  } else if (spec.search.num_models < 1) {
+    return InvalidArgument(
+        "search.num_models: asha needs num_models >= 1 (the configurations "
+        "it samples)");
+  } else if (options.sampler == Sampler::kRandom) {
     ASSIGN_OR_RETURN(configs, SampleConfigs(spec, spec.search.num_models));
   }
-  std::vector<int> bracket_of =
-      AshaBrackets(options, spec.run.seed, static_cast<int>(configs.size()));
-  return std::unique_ptr<Procedure>(
-      std::make_unique<AshaProcedure>(options, std::move(configs), std::move(bracket_of),
-                                      ScorerFor(spec)));
+  const int n =
+      options.sampler == Sampler::kTpe ? spec.search.num_models : static_cast<int>(configs.size());
+  std::vector<int> bracket_of = AshaBrackets(options, spec.run.seed, n);
+  std::unique_ptr<BohbSampler> bohb;
+  if (options.sampler == Sampler::kTpe) {
+    std::vector<int> budgets = {options.max_t};
+    for (int s = 0; s < options.brackets; ++s) {
+      for (double m : AshaRungs(options, s)) budgets.push_back(RungEpoch(m, options.max_t));
+    }
+    bohb = std::make_unique<BohbSampler>(spec, options.tpe, std::move(budgets));
+  }
+  return std::unique_ptr<Procedure>(std::make_unique<AshaProcedure>(
+      options, std::move(configs), std::move(bracket_of), ScorerFor(spec), std::move(bohb)));
 }
 
 StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::ExperimentSpec& spec) {
@@ -613,11 +792,19 @@ StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::Experime
                              std::to_string(options.max_t) + ", eta " + Short(options.eta) +
                              ") take " + std::to_string(total));
     }
-  } else {
+  } else if (options.sampler == Sampler::kRandom) {
     ASSIGN_OR_RETURN(configs, SampleConfigs(spec, total));
   }
+  std::unique_ptr<BohbSampler> bohb;
+  if (options.sampler == Sampler::kTpe) {
+    std::vector<int> budgets;
+    for (const HyperbandBracket& b : brackets) {
+      budgets.insert(budgets.end(), b.epochs.begin(), b.epochs.end());
+    }
+    bohb = std::make_unique<BohbSampler>(spec, options.tpe, std::move(budgets));
+  }
   return std::unique_ptr<Procedure>(std::make_unique<HyperbandProcedure>(
-      std::move(brackets), std::move(configs), ScorerFor(spec)));
+      std::move(brackets), std::move(configs), ScorerFor(spec), std::move(bohb)));
 }
 
 int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec) {

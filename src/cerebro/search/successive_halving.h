@@ -12,6 +12,7 @@
 
 #include "cerebro/common/status.h"
 #include "cerebro/search/procedure.h"
+#include "cerebro/search/tpe.h"
 #include "cerebro/spec/spec.h"
 
 namespace cerebro::search {
@@ -24,7 +25,22 @@ namespace cerebro::search {
 //   Hyperband: its brackets take the grid's configurations in order (the first bracket the
 //   first n_0, ...), so the grid's size must equal the brackets' total (a one-line error
 //   naming both numbers otherwise: choose max_t/eta, or the grid, to fit).
-enum class Sampler { kRandom, kGrid };
+// - tpe (BOHB-like: Falkner et al. 2018, as Ray Tune's TuneBOHB + HyperBandForBOHB and
+//   Optuna's TPESampler + HyperbandPruner): models are added as the run goes, each proposed
+//   by TPE (search/bohb.h: tpe.h's sampler fitted on the results at the largest rung that
+//   has at least searched params + 1 of them; random before that and for the first
+//   n_startup_trials; models in flight count as the constant liar's "bad" ones). TPE's
+//   knobs (search.n_startup_trials, n_ei_candidates, prior_weight, multivariate,
+//   constant_liar, consider_magic_clip, consider_endpoints; not in_flight) apply. ASHA:
+//   about `slots` + a margin of its models kept runnable, new ones added as models stop,
+//   wait at a rung or finish, until num_models. Hyperband: the brackets' first rungs are
+//   filled the same way, bracket by bracket (see successive_halving.cc for why).
+//   What depends on timing: which results exist when a proposal is made depends on the
+//   worker count and on which models finished first, so with tpe the configurations (and
+//   with them the decisions) may differ between 1 and 2 workers; each decision is still a
+//   function of the journaled state and the observations it was made on, so a resumed
+//   run goes on from the journal. With random and grid, as before, they do not.
+enum class Sampler { kRandom, kGrid, kTpe };
 // search.sampler (absent: random); a one-line InvalidArgument naming it otherwise.
 StatusOr<Sampler> ParseSampler(const spec::Json& options);
 
@@ -36,6 +52,7 @@ struct AshaOptions {
   int max_t = 0;
   int brackets = 1;
   Sampler sampler = Sampler::kRandom;
+  TpeOptions tpe;  // sampler tpe's knobs
 };
 // One-line InvalidArgument "search.<key>: ..." for a bad or unknown knob.
 StatusOr<AshaOptions> ParseAshaOptions(const spec::ExperimentSpec& spec);
@@ -50,6 +67,7 @@ struct HyperbandOptions {
   int max_t = 0;
   double eta = 3;
   Sampler sampler = Sampler::kRandom;
+  TpeOptions tpe;  // sampler tpe's knobs
 };
 StatusOr<HyperbandOptions> ParseHyperbandOptions(const spec::ExperimentSpec& spec);
 

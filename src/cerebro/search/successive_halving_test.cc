@@ -450,7 +450,7 @@ TEST(SamplerTest, HyperbandsBracketsTakeTheGridsConfigurationsInOrder) {
 TEST(SamplerTest, BadSamplersAndCombinationsAreOneLine) {
   const std::map<std::string, std::string> cases = {
       {"{method: asha, sampler: sobol}",
-       "search.sampler: expected random or grid, got \"sobol\""},
+       "search.sampler: expected random, grid or tpe, got \"sobol\""},
       {"{method: asha, sampler: grid, num_models: 5}",
        "search.num_models: 5 differs from the grid's 6 configurations (search.sampler: grid; "
        "leave num_models out)"},
@@ -470,7 +470,7 @@ TEST(SamplerTest, BadSamplersAndCombinationsAreOneLine) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.status().message(),
             "search.sampler: grid needs 'choice' params (params.lr is 'loguniform'); use sampler "
-            "random");
+            "random or tpe");
 }
 
 TEST(ExtendsCompletedModelsTest, HyperbandAndAshaDo) {

@@ -673,14 +673,19 @@ StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options) {
     } else if (it.key() == "consider_endpoints") {
       RETURN_IF_ERROR(boolean(&o.consider_endpoints));
     } else {
-      return InvalidArgument(
-          key +
-          ": unknown key for method tpe (known: in_flight, n_startup_trials, n_ei_candidates, "
-          "prior_weight, multivariate, constant_liar, consider_magic_clip, "
-          "consider_endpoints)");
+      std::string known;
+      for (const std::string& k : TpeOptionKeys()) known += (known.empty() ? "" : ", ") + k;
+      return InvalidArgument(key + ": unknown key for method tpe (known: " + known + ")");
     }
   }
   return o;
+}
+
+const std::vector<std::string>& TpeOptionKeys() {
+  static const std::vector<std::string> keys = {
+      "in_flight",    "n_startup_trials", "n_ei_candidates",     "prior_weight",
+      "multivariate", "constant_liar",    "consider_magic_clip", "consider_endpoints"};
+  return keys;
 }
 
 StatusOr<std::unique_ptr<Procedure>> MakeTpeProcedure(const spec::ExperimentSpec& spec) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cerebro/common/status.h"
@@ -83,6 +84,8 @@ class TpeSampler {
 // Reads and checks the options: unknown keys and bad values are one line naming the key
 // ("search.n_ei_candidates: expected a positive integer, got 0").
 StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options);
+// TpeOptions' keys in spec.search, in the order above (in_flight first).
+const std::vector<std::string>& TpeOptionKeys();
 
 // The TPE procedure for `spec` (method tpe; spec.search.num_models is the total number of
 // models it proposes). InvalidArgument for bad options or a missing num_models.
