@@ -54,7 +54,8 @@ std::string Curves(const store::Summary& s) {
   size_t epochs = 0;
   for (const store::ModelOutcome& m : s.models) epochs = std::max(epochs, m.history.size());
   if (epochs == 0) return "";
-  std::string out = "\n## Validation " + s.metric + " per epoch\n\n| model |";
+  // "val accuracy" / "val loss", or the metric's own name (train_loss, num_parameters).
+  std::string out = "\n## " + MetricCaption(s.metric) + " per epoch\n\n| model |";
   std::string rule = "|---:|";
   for (size_t e = 1; e <= epochs; ++e) {
     out += " " + std::to_string(e) + " |";

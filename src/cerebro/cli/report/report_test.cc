@@ -151,6 +151,21 @@ TEST_F(ReportTest, MarkdownHasTheTableCurvesWorkersAndDecisions) {
   EXPECT_NE(md.find("- after 3 model-epochs: add model 3 from model 2"), std::string::npos);
 }
 
+TEST_F(ReportTest, TheCurvesHeadingNamesTheMetricTheRunRanksBy) {
+  WriteJournal(journal_);
+  auto data = LoadReportData(&fs_, dir_);
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  EXPECT_NE(RenderMarkdownReport(*data).find("\n## val accuracy per epoch\n"), std::string::npos);
+  store::Summary s = ThreeModels();
+  s.metric = "train_loss";  // not a validation metric: the heading must not say so
+  s.direction = spec::Direction::kMinimize;
+  auto by_train_loss = LoadReportData(&fs_, dir_, s);
+  ASSERT_TRUE(by_train_loss.ok()) << by_train_loss.status().message();
+  const std::string md = RenderMarkdownReport(*by_train_loss);
+  EXPECT_NE(md.find("\n## train_loss per epoch\n"), std::string::npos) << md;
+  EXPECT_EQ(md.find("Validation"), std::string::npos) << md;
+}
+
 TEST_F(ReportTest, BothFormatsNameTheParetoFrontOfATwoObjectiveRun) {
   WriteJournal(journal_);
   store::Summary s = ThreeModels();
