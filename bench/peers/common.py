@@ -448,71 +448,80 @@ def evaluate(model, x, y, table=None):
     return loss_sum, correct, n
 
 
+def train_epoch(model, opt, tensors, batch_size, model_id, epoch, seed):
+    """One epoch of trainer.cc RunPass(train=true) then the evaluation: a pass over all the
+    training data in the order of derive_seed(seed, "peer.epoch", [model_id, epoch]) (the
+    same value seeds dropout), the last partial batch included. Returns the epoch's record
+    (train/val loss and accuracy, seconds, samples per second)."""
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    x, y = tensors["x_train"], tensors["y_train"]
+    n = int(x.shape[0])
+    epoch_seed = derive_seed(seed, "peer.epoch", [model_id, epoch])
+    t0 = time.perf_counter()
+    c0 = time.thread_time()
+    model.train()
+    torch.manual_seed(epoch_seed)  # dropout, as trainer.cc seeds per unit
+    order = torch.from_numpy(np.random.Generator(np.random.PCG64(epoch_seed)).permutation(n))
+    loss_sum, correct = 0.0, 0
+    for lo in range(0, n, batch_size):  # the last partial batch included
+        idx = order[lo:lo + batch_size]
+        xb = rows(x, idx, tensors["table"])
+        yb = y.index_select(0, idx)
+        opt.zero_grad()
+        out = model(xb)
+        loss = F.cross_entropy(out, yb)
+        value = loss.item()
+        if not np.isfinite(value):
+            raise FloatingPointError(f"model {model_id}: non-finite loss in epoch {epoch}")
+        loss.backward()
+        opt.step()
+        loss_sum += value * int(idx.shape[0])
+        with torch.no_grad():
+            correct += int(out.argmax(1).eq(yb).sum().item())
+    t1 = time.perf_counter()
+    c1 = time.thread_time()
+    val_loss_sum, val_correct, n_val = evaluate(model, tensors["x_val"], tensors["y_val"],
+                                                tensors["table"])
+    t2 = time.perf_counter()
+    return {
+        "epoch": epoch,
+        "train_loss": loss_sum / n,
+        "train_accuracy": correct / n,
+        "val_loss": val_loss_sum / n_val if n_val else float("nan"),
+        "val_accuracy": val_correct / n_val if n_val else float("nan"),
+        "train_seconds": t1 - t0,
+        "eval_seconds": t2 - t1,
+        "train_samples_per_second": n / (t1 - t0),
+        # CPU time of this thread in the training loop: on a shared (loaded) machine
+        # n / train_cpu_seconds is the rate the trainer would reach on an idle core.
+        "train_cpu_seconds": c1 - c0,
+        "train_samples_per_cpu_second": n / (c1 - c0) if c1 > c0 else None,
+    }
+
+
 def train_model(config, tensors, feature_shape, num_classes, epochs, seed, on_epoch=None):
     """Trains one config for `epochs` passes over all the training data and evaluates
     after each. Returns {id, history: [...], train_seconds, eval_seconds}.
 
     Seeds: weights from derive_seed(seed, "model.init", [id]) (Cerebro's init seed for
     the same run seed); epoch e shuffles with derive_seed(seed, "peer.epoch", [id, e])
-    and seeds dropout with the same value. on_epoch(record) is called after each epoch
-    (Ray Tune reports from it)."""
-    import numpy as np
+    and seeds dropout with the same value (train_epoch). on_epoch(record) is called after
+    each epoch (Ray Tune reports from it)."""
     import torch
-    import torch.nn.functional as F
     params = config["params"]
     model_id = int(config["id"])
     torch.manual_seed(derive_seed(seed, "model.init", [model_id]))
     model = build_model(params, feature_shape, num_classes)
     opt = make_optimizer(params, model.parameters())
     batch_size = _int(params.get("batch_size", 32), "batch_size")
-    x, y = tensors["x_train"], tensors["y_train"]
-    n = int(x.shape[0])
     history = []
     train_seconds = eval_seconds = 0.0
     for epoch in range(1, epochs + 1):
-        epoch_seed = derive_seed(seed, "peer.epoch", [model_id, epoch])
-        t0 = time.perf_counter()
-        c0 = time.thread_time()
-        model.train()
-        torch.manual_seed(epoch_seed)  # dropout, as trainer.cc seeds per unit
-        order = torch.from_numpy(np.random.Generator(np.random.PCG64(epoch_seed)).permutation(n))
-        loss_sum, correct = 0.0, 0
-        for lo in range(0, n, batch_size):  # the last partial batch included
-            idx = order[lo:lo + batch_size]
-            xb = rows(x, idx, tensors["table"])
-            yb = y.index_select(0, idx)
-            opt.zero_grad()
-            out = model(xb)
-            loss = F.cross_entropy(out, yb)
-            value = loss.item()
-            if not np.isfinite(value):
-                raise FloatingPointError(f"model {model_id}: non-finite loss in epoch {epoch}")
-            loss.backward()
-            opt.step()
-            loss_sum += value * int(idx.shape[0])
-            with torch.no_grad():
-                correct += int(out.argmax(1).eq(yb).sum().item())
-        t1 = time.perf_counter()
-        c1 = time.thread_time()
-        val_loss_sum, val_correct, n_val = evaluate(model, tensors["x_val"], tensors["y_val"],
-                                                    tensors["table"])
-        t2 = time.perf_counter()
-        train_seconds += t1 - t0
-        eval_seconds += t2 - t1
-        record = {
-            "epoch": epoch,
-            "train_loss": loss_sum / n,
-            "train_accuracy": correct / n,
-            "val_loss": val_loss_sum / n_val if n_val else float("nan"),
-            "val_accuracy": val_correct / n_val if n_val else float("nan"),
-            "train_seconds": t1 - t0,
-            "eval_seconds": t2 - t1,
-            "train_samples_per_second": n / (t1 - t0),
-            # CPU time of this thread in the training loop: on a shared (loaded) machine
-            # n / train_cpu_seconds is the rate the trainer would reach on an idle core.
-            "train_cpu_seconds": c1 - c0,
-            "train_samples_per_cpu_second": n / (c1 - c0) if c1 > c0 else None,
-        }
+        record = train_epoch(model, opt, tensors, batch_size, model_id, epoch, seed)
+        train_seconds += record["train_seconds"]
+        eval_seconds += record["eval_seconds"]
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
