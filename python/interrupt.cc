@@ -39,6 +39,9 @@ class InterruptibleBackend final : public exec::Backend {
  public:
   explicit InterruptibleBackend(std::unique_ptr<exec::Backend> inner) : inner_(std::move(inner)) {}
 
+  Status Launch(int n) override {  // as Start: the workers it spawns inherit the ignored SIGINT
+    return WithSigintIgnored([&] { return inner_->Launch(n); });
+  }
   Status Start(const std::vector<exec::WorkerSetup>& workers) override {
     if (g_interrupted.load()) return Interrupted();
     return WithSigintIgnored([&] { return inner_->Start(workers); });

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The table of bench/pbt/run.sh: Cerebro's PBT, the best fixed-hyperparameter model of the
 same population (Cerebro), and Ray Tune's PopulationBasedTraining, medians over the
-repeats, against issue 11's targets; written to bench/results/<date>-<workload>.md.
+repeats, against issue 11's targets; written to bench/results/<date>-pbt.md (pbt_aug; other
+workloads: <date>-<workload>.md).
 
 Columns mean what bench/report.py's mean (its cerebro_row / peer_row make the walls, the
 prep and the memory columns), except the accuracies, which follow PBT's population:
@@ -58,7 +59,7 @@ def cerebro_copies(run_dir, summary):
     return out
 
 
-def load_rows(work, workload, repeats, spec, configs):
+def load_rows(work, workload, repeats, fixed_repeats, spec, configs):
     spec_seed, spec_epochs, workers = base.read_spec(spec)
     store_train, store_val = base.store_bytes(os.path.join(work, f"{workload}-store-{repeats}"))
     want = {c["id"]: c["params"] for c in configs}
@@ -66,6 +67,8 @@ def load_rows(work, workload, repeats, spec, configs):
     problems, facts = [], {}
     for r in range(1, repeats + 1):
         for sys_name in SYSTEMS:
+            if sys_name == "cerebro_fixed" and r > fixed_repeats:
+                continue
             b = os.path.join(work, f"{workload}-{sys_name}-{r}")
             try:
                 mem = base.load(b + ".mem.json")
@@ -114,7 +117,7 @@ def load_rows(work, workload, repeats, spec, configs):
     return rows, problems, facts, workers
 
 
-def render(rows, facts, workload, repeats, workers, command, epochs, interval):
+def render(rows, facts, workload, repeats, fixed_repeats, workers, command, epochs, interval):
     med = lambda s, k: statistics.median(x[k] for x in rows[s]) if rows[s] else float("nan")
     cpu = subprocess.run(["sh", "-c", "lscpu | sed -n 's/^Model name: *//p'"],
                          capture_output=True, text=True).stdout.strip()
@@ -122,7 +125,8 @@ def render(rows, facts, workload, repeats, workers, command, epochs, interval):
     lines = [f"# Benchmark: {workload} (PBT, issue 11)", "",
              f"Machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}. "
              f"Date {datetime.date.today()}.",
-             f"Command: `{command}`. Median of {repeats} interleaved runs per system; "
+             f"Command: `{command}`. Median of {repeats} interleaved runs per system "
+             f"(cerebro_fixed: {fixed_repeats}, see the notes); "
              f"{workers} workers / concurrent trials; {epochs} epochs, perturbation_interval "
              f"{interval}. 'wall s' starts from the .gz files (Cerebro prepares inside its run; "
              "the peer's store preparation, timed the same way, is added to its wall) and leaves "
@@ -200,6 +204,8 @@ def main(argv=None):
     ap.add_argument("--work", required=True)
     ap.add_argument("--workload", required=True)
     ap.add_argument("--repeats", type=int, required=True)
+    ap.add_argument("--fixed-repeats", type=int, help="repetitions with a cerebro_fixed run "
+                    "(default: all)")
     ap.add_argument("--spec", required=True)
     ap.add_argument("--configs", required=True, help="the configs the peer got")
     ap.add_argument("--command", required=True)
@@ -210,12 +216,15 @@ def main(argv=None):
         spec = yaml.safe_load(f)
     with open(a.configs) as f:
         configs = json.load(f)
-    rows, problems, facts, workers = load_rows(a.work, a.workload, a.repeats, a.spec, configs)
-    text = render(rows, facts, a.workload, a.repeats, workers, a.command,
+    fixed_repeats = a.repeats if a.fixed_repeats is None else a.fixed_repeats
+    rows, problems, facts, workers = load_rows(a.work, a.workload, a.repeats, fixed_repeats,
+                                               a.spec, configs)
+    text = render(rows, facts, a.workload, a.repeats, fixed_repeats, workers, a.command,
                   int(spec["run"]["epochs"]), int(spec["search"].get("perturbation_interval", 1)))
     print(text)
     os.makedirs(a.results_dir, exist_ok=True)
-    path = os.path.join(a.results_dir, f"{datetime.date.today()}-{a.workload}.md")
+    name = "pbt" if a.workload == "pbt_aug" else a.workload  # the full one: <date>-pbt.md
+    path = os.path.join(a.results_dir, f"{datetime.date.today()}-{name}.md")
     with open(path, "w") as f:
         f.write(text)
     print("wrote", path)

@@ -871,5 +871,39 @@ TEST(PreparedStoreTest, DataStoreRunsFromAStoreMadeByPrepare) {
 }
 
 
+// Workers are launched before the data is prepared and handed it after; a preparation or
+// a worker start that fails stops the launched workers and leaves no run directory.
+TEST(PreparedStoreTest, WorkersLaunchBeforePreparationAndStopWhenTheStartFails) {
+  TempDir tmp;
+  ScopedCache off("off");
+  const spec::ExperimentSpec s = Spec(WriteCsv(tmp), 1);
+  FakeBackend ok;
+  ASSERT_TRUE(RunExperiment(s, FakeOptions(tmp.Join("ok"), &ok)).ok());
+  EXPECT_EQ(ok.launched(), 2);
+  ASSERT_EQ(ok.setups().size(), 2u);
+  EXPECT_EQ(ok.setups()[1].store_dir, tmp.Join("ok/data"));
+  EXPECT_FALSE(ok.running());
+
+  spec::ExperimentSpec no_data = s;
+  no_data.data = spec::DataSpec();
+  no_data.data.store = tmp.Join("no-such-store");
+  FakeBackend unprepared;
+  auto failed = RunExperiment(no_data, FakeOptions(tmp.Join("unprepared"), &unprepared));
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(unprepared.launched(), 2);
+  EXPECT_FALSE(unprepared.running());  // shut down
+  EXPECT_TRUE(unprepared.submitted().empty());
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Join("unprepared")));
+
+  exec::FakeBackendOptions broken;
+  broken.start_status = Internal("worker 1 (cerebro-worker) did not start: exited with status 1");
+  FakeBackend unstarted(broken);
+  auto not_started = RunExperiment(s, FakeOptions(tmp.Join("unstarted"), &unstarted));
+  ASSERT_FALSE(not_started.ok());
+  EXPECT_EQ(not_started.status().message(), broken.start_status.message());
+  EXPECT_FALSE(unstarted.running());
+  EXPECT_FALSE(RealFileSystem().Exists(tmp.Join("unstarted")));
+}
+
 }  // namespace
 }  // namespace cerebro::driver

@@ -51,6 +51,7 @@ inline std::string WriteCsv(const TempDir& dir) {
 class BorrowedBackend final : public exec::Backend {
  public:
   explicit BorrowedBackend(exec::FakeBackend* fake) : fake_(fake) {}
+  Status Launch(int n) override { return fake_->Launch(n); }
   Status Start(const std::vector<exec::WorkerSetup>& w) override { return fake_->Start(w); }
   int num_workers() const override { return fake_->num_workers(); }
   Status Submit(const exec::UnitRequest& r) override { return fake_->Submit(r); }

@@ -132,7 +132,9 @@ StatusOr<std::string> RunLoop::Prepare() {
   return prepared.Describe();
 }
 
-Status RunLoop::StartBackend() {
+// The workers come up (LibTorch, BLAS; Ray's head and actors) while the data is
+// prepared: Launch() returns at once and StartBackend() waits for both.
+Status RunLoop::LaunchBackend() {
   exec::BackendConfig bc;
   bc.kind = std::string(EnumName(spec_.run.backend));
   bc.worker_binary = options_.worker_binary;
@@ -140,12 +142,24 @@ Status RunLoop::StartBackend() {
   bc.ray_address = spec_.run.ray_address;
   ASSIGN_OR_RETURN(backend_, options_.backend_factory ? options_.backend_factory(bc)
                                                       : exec::MakeBackend(bc));
+  Status st = backend_->Launch(static_cast<int>(layout_.worker_partition.size()));
+  if (!st.ok()) StopBackend();
+  return st;
+}
+
+void RunLoop::StopBackend() {
+  if (!backend_) return;
+  backend_->Shutdown();
+  backend_.reset();
+}
+
+Status RunLoop::StartBackend() {
+  if (!backend_) RETURN_IF_ERROR(LaunchBackend());
   std::vector<exec::WorkerSetup> setups;
   for (int p : layout_.worker_partition) setups.push_back({store_->DataDir(), p, p});
   Status st = backend_->Start(setups);
   if (!st.ok()) {
-    backend_->Shutdown();
-    backend_.reset();
+    StopBackend();
     return st;
   }
   for (const auto& w : backend_->warnings()) LogWarning(w);
@@ -158,7 +172,13 @@ StatusOr<RunResult> RunLoop::RunNew() {
   state_ = std::make_unique<RunState>(MakeRunConfig());
   ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
-  ASSIGN_OR_RETURN(const std::string data_line, Prepare());
+  RETURN_IF_ERROR(LaunchBackend());
+  StatusOr<std::string> prepared = Prepare();
+  if (!prepared.ok()) {
+    StopBackend();  // the unpublished run directory goes with store_
+    return prepared.status();
+  }
+  const std::string data_line = std::move(prepared).value();
   const double i0 = MonotonicSeconds();
   ASSIGN_OR_RETURN(data::StoreIdentity identity, data::ComputeStoreIdentity(store_->DataDir()));
   timing_.integrity_seconds += MonotonicSeconds() - i0;
@@ -199,6 +219,8 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
   store_ = std::move(store);
   state_ = std::make_unique<RunState>(MakeRunConfig());
   RETURN_IF_ERROR(ReplayJournal(models_json));
+  // Workers come up while the store and the states are verified.
+  if (!state_->Done()) RETURN_IF_ERROR(LaunchBackend());
   RETURN_IF_ERROR(AfterReplay());
   // The driver may have died between an epoch's last unit and the procedure's look at
   // it: nothing was journaled in between, so it sees what it would have seen then.
@@ -214,7 +236,11 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
       return r;
     }
   }
-  if (!state_->Done()) RETURN_IF_ERROR(StartBackend());
+  if (!state_->Done()) {
+    RETURN_IF_ERROR(StartBackend());
+  } else {
+    StopBackend();  // the procedure ended the run: nothing left to train
+  }
   timing_.prepare_seconds = MonotonicSeconds() - t0;
   AttachObservers();
   Status st = Loop();

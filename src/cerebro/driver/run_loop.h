@@ -46,7 +46,9 @@ class RunLoop {
   // store ..."), printed once the workers are up (a run that fails to start prints only
   // its error).
   StatusOr<std::string> Prepare();
+  Status LaunchBackend();
   Status StartBackend();
+  void StopBackend();
   void AttachObservers();
   Status ReplayJournal(const spec::Json& models_json);
   Status AfterReplay();

@@ -4,6 +4,14 @@
 // new state. Backends never interpret model state, and never decide what runs where:
 // that is the scheduler's job (sched/hopper.h).
 //
+// Start-up comes in two steps so that workers come up while the driver prepares the
+// data: Launch(n) starts n workers without data (processes or actors up, LibTorch
+// loaded, BLAS detected) and returns without waiting for them; Start(setups) then hands
+// worker i setups[i]'s partitions and returns once every worker has launched and loaded
+// them (launching them first if Launch() was not called). A worker that fails to come up
+// is reported by Start(), never by Launch(), in the same words either way. Shutdown()
+// after Launch() alone (the preparation failed) stops the launched workers.
+//
 // Contract: Submit() hands a unit to an idle worker and returns at once; WaitAny()
 // blocks until some submitted unit ends (event-driven: no polling loops) and reports
 // it, including a worker that died mid-unit (kind kWorkerLost). After a loss the caller
@@ -87,9 +95,20 @@ struct BackendStats {
 class Backend {
  public:
   virtual ~Backend() = default;
-  // Starts one worker per setup and waits until each has loaded its partitions.
+  // Begins starting n workers that hold no data yet and returns at once (see the
+  // contract above); at most once, before Start(). Errors only for what is known at
+  // once (a missing worker executable); a worker that dies coming up is Start()'s to
+  // report. The default launches nothing: Start() then does all of it.
+  virtual Status Launch(int n) {
+    (void)n;
+    return Status::Ok();
+  }
+  // Gives worker i setups[i]'s partitions (launching one worker per setup first if
+  // Launch() was not called; after Launch(n), setups.size() must be n) and waits until
+  // each has loaded them.
   virtual Status Start(const std::vector<WorkerSetup>& workers) = 0;
   virtual int num_workers() const = 0;
+  // Whether workers read and write states by file (UnitRequest::state_path / out_path):
   // Hands a unit to worker request.unit.worker, which must be idle.
   virtual Status Submit(const UnitRequest& request) = 0;
   // Blocks until a submitted unit ends and returns it, or until `wake` (may be null) is

@@ -50,7 +50,9 @@ void BackendContractTest::SetUp() {
   ASSERT_FALSE(dir_.empty());
   if (!backend_) {
     std::unique_ptr<Backend> b = GetParam().make();
-    Status st = b->Start({{dir_ + "/store", 0, 0}});
+    Status st = b->Launch(1);  // as a run does: launched, then given its store
+    ASSERT_TRUE(st.ok()) << st.message();
+    st = b->Start({{dir_ + "/store", 0, 0}});
     ASSERT_TRUE(st.ok()) << st.message();
     backend_ = std::move(b);
   }

@@ -51,8 +51,21 @@ FakeBackend::FakeBackend(FakeBackendOptions options) : options_(std::move(option
   if (!options_.order) options_.order = FifoOrder();
 }
 
+Status FakeBackend::Launch(int n) {
+  if (started_ || awaiting_start_ > 0) return FailedPrecondition("fake backend: already launched");
+  if (n < 1) return InvalidArgument("fake backend: no workers");
+  launched_ = awaiting_start_ = n;
+  return Status::Ok();
+}
+
 Status FakeBackend::Start(const std::vector<WorkerSetup>& workers) {
   if (started_) return FailedPrecondition("fake backend: already started");
+  if (awaiting_start_ > 0 && static_cast<int>(workers.size()) != awaiting_start_) {
+    return InvalidArgument("fake backend: " + std::to_string(workers.size()) + " setups for " +
+                           std::to_string(awaiting_start_) + " launched workers");
+  }
+  RETURN_IF_ERROR(options_.start_status);
+  awaiting_start_ = 0;
   started_ = true;
   setups_ = workers;
   slots_.assign(workers.size(), Slot{});
@@ -209,6 +222,7 @@ Status FakeBackend::RestartWorker(int worker) {
 
 void FakeBackend::Shutdown() {
   started_ = false;
+  awaiting_start_ = 0;
   slots_.clear();
   in_flight_.clear();
 }

@@ -65,6 +65,8 @@ struct FakeBackendOptions {
   FakeResultFn result = DefaultFakeResult;
   FakeCompletionOrder order = FifoOrder();
   std::vector<std::string> warnings;  // what warnings() reports
+  // What Start() returns (after Launch(), as a worker that failed to come up would).
+  Status start_status;
   // Called with the timeout when WaitFor() times out because every unit in flight
   // hangs: a test's fake clock moves on by that much (the fake has no clock).
   std::function<void(double seconds)> advance_clock;
@@ -85,6 +87,8 @@ class FakeBackend final : public Backend {
   explicit FakeBackend(FakeBackendOptions options = {});
   ~FakeBackend() override = default;
 
+  // Records n; Start() then requires n setups.
+  Status Launch(int n) override;
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(slots_.size()); }
   Status Submit(const UnitRequest& request) override;
@@ -116,6 +120,9 @@ class FakeBackend final : public Backend {
   const std::vector<UnitRequest>& submitted() const { return submitted_; }
   const std::vector<FakeEvent>& events() const { return events_; }
   const std::vector<WorkerSetup>& setups() const { return setups_; }
+  int launched() const { return launched_; }  // Launch()'s n; 0 when not called
+  // Launched or started, and not shut down since.
+  bool running() const { return awaiting_start_ > 0 || started_; }
   int units_in_flight() const { return static_cast<int>(in_flight_.size()); }
   bool worker_lost(int worker) const;
 
@@ -145,6 +152,8 @@ class FakeBackend final : public Backend {
 
   FakeBackendOptions options_;
   bool started_ = false;
+  int launched_ = 0;        // the last Launch()'s n
+  int awaiting_start_ = 0;  // launched, Start() not yet called
   std::vector<WorkerSetup> setups_;
   std::vector<Slot> slots_;
   std::vector<InFlight> in_flight_;  // in submission order

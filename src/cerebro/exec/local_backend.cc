@@ -56,12 +56,12 @@ Status LocalBackend::Spawn(int index) {
     return IoError(std::string("socketpair: ") + std::strerror(errno));
   }
   std::string threads = std::to_string(options_.threads_per_worker);
-  std::vector<std::string> args = {options_.worker_binary,
-                                   "--fd", "3",
-                                   "--store", w.setup.store_dir,
-                                   "--train-partition", std::to_string(w.setup.train_partition),
-                                   "--val-partition", std::to_string(w.setup.val_partition),
-                                   "--threads", threads};
+  std::vector<std::string> args = {options_.worker_binary, "--fd", "3", "--threads", threads};
+  if (!w.setup.store_dir.empty()) {  // else launched ahead of its data: Start() sends it
+    args.insert(args.end(), {"--store", w.setup.store_dir,
+                             "--train-partition", std::to_string(w.setup.train_partition),
+                             "--val-partition", std::to_string(w.setup.val_partition)});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -90,20 +90,23 @@ Status LocalBackend::Spawn(int index) {
   w.fd = fds[0];
   w.busy = false;
   w.lost = false;
+  w.ready = false;
   ++stats_.workers_started;
   return Status::Ok();
+}
+
+Status LocalBackend::NotStarted(int index) {
+  std::string how;
+  Reap(index, &how);
+  return Internal("worker " + std::to_string(index) + " (" + options_.worker_binary +
+                  ") did not start: " + how);
 }
 
 Status LocalBackend::AwaitReady(int index) {
   Worker& w = workers_[index];
   std::string payload;
-  Status st = ReceiveFrame(w.fd, &payload);
+  if (!ReceiveFrame(w.fd, &payload).ok()) return NotStarted(index);
   std::string how;
-  if (!st.ok()) {
-    Reap(index, &how);
-    return Internal("worker " + std::to_string(index) + " (" + options_.worker_binary +
-                    ") did not start: " + how);
-  }
   StatusOr<ReadyFrame> ready = ReadyFrame::Decode(payload);
   if (!ready.ok()) {
     ::kill(w.pid, SIGKILL);
@@ -122,17 +125,44 @@ Status LocalBackend::AwaitReady(int index) {
   return Status::Ok();
 }
 
-Status LocalBackend::Start(const std::vector<WorkerSetup>& setups) {
+Status LocalBackend::Launch(int n) {
   if (!workers_.empty()) return FailedPrecondition("local backend: already started");
+  if (n < 1) return InvalidArgument("local backend: no workers");
   if (options_.worker_binary.empty()) options_.worker_binary = DefaultWorkerBinary();
   if (::access(options_.worker_binary.c_str(), X_OK) != 0) {
     return NotFound(options_.worker_binary + ": worker executable not found (build cerebro-worker)");
   }
-  workers_.resize(setups.size());
-  for (size_t i = 0; i < setups.size(); ++i) workers_[i].setup = setups[i];
-  // Spawn all first so the workers load their partitions in parallel.
-  for (size_t i = 0; i < setups.size(); ++i) RETURN_IF_ERROR(Spawn(static_cast<int>(i)));
-  for (size_t i = 0; i < setups.size(); ++i) RETURN_IF_ERROR(AwaitReady(static_cast<int>(i)));
+  workers_.resize(static_cast<size_t>(n));
+  // All at once, without a store: they come up side by side while the caller prepares it.
+  for (int i = 0; i < n; ++i) RETURN_IF_ERROR(Spawn(i));
+  return Status::Ok();
+}
+
+Status LocalBackend::Start(const std::vector<WorkerSetup>& setups) {
+  if (workers_.empty()) RETURN_IF_ERROR(Launch(static_cast<int>(setups.size())));
+  if (std::any_of(workers_.begin(), workers_.end(), [](const Worker& w) { return w.ready; })) {
+    return FailedPrecondition("local backend: already started");
+  }
+  if (setups.size() != workers_.size()) {
+    return InvalidArgument("local backend: " + std::to_string(setups.size()) + " setups for " +
+                           std::to_string(workers_.size()) + " launched workers");
+  }
+  // Each says it is up and is sent its partitions; then all load them in parallel.
+  for (size_t i = 0; i < setups.size(); ++i) {
+    const int index = static_cast<int>(i);
+    RETURN_IF_ERROR(AwaitReady(index));
+    Worker& w = workers_[i];
+    w.setup = setups[i];
+    LoadFrame load;
+    load.store_dir = w.setup.store_dir;
+    load.train_partition = w.setup.train_partition;
+    load.val_partition = w.setup.val_partition;
+    if (!SendFrame(w.fd, load.Encode()).ok()) return NotStarted(index);
+  }
+  for (size_t i = 0; i < setups.size(); ++i) {
+    RETURN_IF_ERROR(AwaitReady(static_cast<int>(i)));
+    workers_[i].ready = true;
+  }
   return Status::Ok();
 }
 
@@ -174,6 +204,7 @@ Status LocalBackend::Submit(const UnitRequest& req) {
   if (index < 0 || index >= num_workers()) return InvalidArgument("submit: no such worker");
   Worker& w = workers_[index];
   if (w.busy || w.lost) return FailedPrecondition("submit: worker " + std::to_string(index) + " not idle");
+  if (!w.ready) return FailedPrecondition("submit: worker " + std::to_string(index) + " not started");
   w.busy = true;
   w.unit = req.unit;
   double t0 = MonotonicSeconds();
@@ -274,7 +305,9 @@ Status LocalBackend::RestartWorker(int index) {
     Reap(index, &how);
   }
   RETURN_IF_ERROR(Spawn(index));
-  return AwaitReady(index);
+  RETURN_IF_ERROR(AwaitReady(index));
+  w.ready = true;
+  return Status::Ok();
 }
 
 int LocalBackend::worker_pid(int index) const {
@@ -285,10 +318,11 @@ int LocalBackend::worker_pid(int index) const {
 void LocalBackend::Shutdown() {
   for (int i = 0; i < num_workers(); ++i) {
     Worker& w = workers_[i];
-    if (w.fd >= 0 && !w.busy) {
+    if (w.fd >= 0 && !w.busy && w.ready) {
       (void)SendFrame(w.fd, QuitFrame().Encode());
     } else if (w.pid > 0) {
-      ::kill(w.pid, SIGKILL);  // mid-unit: nothing to save, the driver is going away
+      // Mid-unit, or still coming up: nothing to save, the driver is going away.
+      ::kill(w.pid, SIGKILL);
     }
     std::string how;
     Reap(i, &how);

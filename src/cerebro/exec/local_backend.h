@@ -3,6 +3,9 @@
 // partitions once at start and keeps them in memory. Processes, not threads, so that a
 // crash or out-of-memory kill inside one model's unit costs one worker (which the
 // driver replaces), never the driver. Workers die with the driver (PR_SET_PDEATHSIG).
+// Launch(n) forks the n processes without a store: each loads LibTorch, picks its BLAS
+// kernels and reports that it is up, then waits for the LoadFrame that Start() sends
+// (exec/wire.h); a restarted worker is given its store on the command line.
 // WaitAny() sleeps in one poll() on the sockets of busy workers and the Wakeup's fd: it
 // wakes on a reply, a death (EOF) or a notification, never on a timer.
 // A kWorkerLost completion (the process died, sent a malformed reply, or has no usable
@@ -30,6 +33,7 @@ class LocalBackend final : public Backend {
   explicit LocalBackend(LocalBackendOptions options);
   ~LocalBackend() override;
 
+  Status Launch(int n) override;
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
   Status Submit(const UnitRequest& request) override;
@@ -49,6 +53,7 @@ class LocalBackend final : public Backend {
     int fd = -1;
     bool busy = false;
     bool lost = false;           // died; waiting for RestartWorker
+    bool ready = false;          // has loaded its partitions (else launched, or starting)
     sched::Unit unit;            // the unit in flight when busy
     double submit_time = 0;      // MonotonicSeconds()
     double send_seconds = 0;
@@ -56,6 +61,7 @@ class LocalBackend final : public Backend {
 
   Status Spawn(int index);
   Status AwaitReady(int index);
+  Status NotStarted(int index);
   Completion LostCompletion(int index, const std::string& why,
                             FailureCause cause = FailureCause::kWorkerDied);
   Completion Receive(int index);

@@ -29,6 +29,7 @@ const char* FrameName(FrameType type) {
     case FrameType::kRunUnit: return "run-unit";
     case FrameType::kResult: return "result";
     case FrameType::kQuit: return "quit";
+    case FrameType::kLoad: return "load";
   }
   return "unknown";
 }
@@ -194,11 +195,13 @@ StatusOr<ResultFrame> ResultFrame::Decode(std::string_view p) {
 }
 OutgoingFrame QuitFrame::Encode() const { return EncodeFrame(*this); }
 StatusOr<QuitFrame> QuitFrame::Decode(std::string_view p) { return DecodeFrame<QuitFrame>(p); }
+OutgoingFrame LoadFrame::Encode() const { return EncodeFrame(*this); }
+StatusOr<LoadFrame> LoadFrame::Decode(std::string_view p) { return DecodeFrame<LoadFrame>(p); }
 
 StatusOr<FrameType> PeekFrameType(std::string_view payload) {
   if (payload.empty()) return DataLoss("wire: empty frame");
   const auto t = static_cast<uint8_t>(payload[0]);
-  if (t < static_cast<uint8_t>(FrameType::kReady) || t > static_cast<uint8_t>(FrameType::kQuit)) {
+  if (t < static_cast<uint8_t>(FrameType::kReady) || t > static_cast<uint8_t>(FrameType::kLoad)) {
     return DataLoss("wire: unknown frame type " + std::to_string(t));
   }
   return static_cast<FrameType>(t);

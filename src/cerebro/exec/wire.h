@@ -16,7 +16,7 @@
 
 namespace cerebro::exec {
 
-enum class FrameType : uint8_t { kReady = 1, kRunUnit = 2, kResult = 3, kQuit = 4 };
+enum class FrameType : uint8_t { kReady = 1, kRunUnit = 2, kResult = 3, kQuit = 4, kLoad = 5 };
 
 // An encoded frame: the type byte and fields in `head`; for frames with model state,
 // the state follows as a length-prefixed string that SendFrame writes straight from
@@ -31,7 +31,9 @@ struct OutgoingFrame {
 // ends inside a field, a bool other than 0 or 1, and bytes left over after the last
 // field. A decoded frame's `state` points into the payload: keep the payload alive.
 
-// worker -> driver, once, after loading its partitions.
+// worker -> driver, once after loading its partitions. A worker started without a
+// store (launched before the data exists) sends one when it is up (LibTorch loaded,
+// BLAS detected: `warning` set, `error` empty) and another after its LoadFrame.
 struct ReadyFrame {
   static constexpr FrameType kType = FrameType::kReady;
   static constexpr bool kHasState = false;
@@ -85,6 +87,22 @@ struct ResultFrame {
   }
   OutgoingFrame Encode() const;
   static StatusOr<ResultFrame> Decode(std::string_view payload);
+};
+
+// driver -> a worker started without a store, once: load these partitions (-1: none).
+struct LoadFrame {
+  static constexpr FrameType kType = FrameType::kLoad;
+  static constexpr bool kHasState = false;
+  std::string store_dir;
+  int64_t train_partition = -1;
+  int64_t val_partition = -1;
+
+  template <typename Self, typename Io>
+  static Status Fields(Self& f, Io& io) {
+    return io(f.store_dir, f.train_partition, f.val_partition);
+  }
+  OutgoingFrame Encode() const;
+  static StatusOr<LoadFrame> Decode(std::string_view payload);
 };
 
 // driver -> worker: exit.

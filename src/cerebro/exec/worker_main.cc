@@ -1,7 +1,9 @@
 // cerebro-worker: one local worker process. Loads its train and validation partitions
-// once, then serves units from the driver over the socket on fd --fd until told to quit
-// or the socket closes. Training happens only through the trainer's C API
-// (train/worker_api.h), exactly as a Ray actor will call it.
+// once (named by --store, or, started without one while the driver still prepares the
+// data, by the LoadFrame it waits for after reporting that it is up), then serves units
+// from the driver over the socket on fd --fd until told to quit or the socket closes.
+// Training happens only through the trainer's C API (train/worker_api.h), exactly as a
+// Ray actor will call it.
 // CEREBRO_WORKER_RLIMIT_AS_BYTES=N (optional, for tests): the worker bounds its own
 // address space to N bytes (setrlimit RLIMIT_AS) before loading anything, so that an
 // oversized allocation is refused the same way on every host instead of depending on
@@ -40,14 +42,39 @@ bool ParseArgs(int argc, char** argv, Args* a) {
     else if (k == "--threads") a->threads = std::atoi(v);
     else return false;
   }
-  return a->fd >= 0 && !a->store.empty() && a->threads >= 1;
+  return a->fd >= 0 && a->threads >= 1;
 }
 
-int Serve(const Args& args) {
+// Launched without --store: says it is up (or why not), then takes the partitions to
+// load from the driver's LoadFrame. False when the driver went away or sent anything else.
+bool AwaitLoad(int fd, int rc, const char* warning, const char* err, Args* args) {
+  ReadyFrame up;
+  up.ok = rc == CEREBRO_OK;
+  up.warning = warning;
+  up.error = err;
+  if (!SendFrame(fd, up.Encode()).ok() || rc != CEREBRO_OK) return false;
+  std::string payload;
+  if (!ReceiveFrame(fd, &payload).ok()) return false;
+  StatusOr<LoadFrame> load = LoadFrame::Decode(payload);
+  if (!load.ok()) return false;
+  args->store = load->store_dir;
+  args->train_partition = static_cast<int>(load->train_partition);
+  args->val_partition = static_cast<int>(load->val_partition);
+  return true;
+}
+
+int Serve(Args args) {
   char err[1024] = {0};
   char warning[1024] = {0};
   CerebroWorker* worker = nullptr;
   int rc = cerebro_worker_create(args.threads, &worker, warning, sizeof(warning), err, sizeof(err));
+  if (args.store.empty()) {
+    if (!AwaitLoad(args.fd, rc, warning, err, &args)) {
+      if (worker) cerebro_worker_destroy(worker);
+      return 1;
+    }
+    warning[0] = '\0';  // reported already
+  }
   if (rc == CEREBRO_OK && args.train_partition >= 0) {
     rc = cerebro_worker_load_partition(worker, args.store.c_str(), "train", args.train_partition,
                                        err, sizeof(err));
@@ -130,7 +157,7 @@ int main(int argc, char** argv) {
   cerebro::exec::Args args;
   if (!cerebro::exec::ParseArgs(argc, argv, &args)) {
     std::fprintf(stderr,
-                 "usage: cerebro-worker --fd N --store DIR [--train-partition P] "
+                 "usage: cerebro-worker --fd N [--store DIR] [--train-partition P] "
                  "[--val-partition P] [--threads T]\n(started by the cerebro driver)\n");
     return 2;
   }
