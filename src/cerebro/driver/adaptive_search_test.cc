@@ -172,6 +172,50 @@ TEST(TpeRunTest, AKilledRunResumesToTheUninterruptedEndState) {
   ExpectResumes("{method: tpe, num_models: 6, n_startup_trials: 2}", /*same_end_state=*/true);
 }
 
+// search.sampler: grid (search/successive_halving.h): the grid's configurations, in grid
+// order, are the run's models.
+TEST(AshaRunTest, TheGridSamplerTrainsTheGridsConfigurations) {
+  TempDir tmp;
+  spec::ExperimentSpec s =
+      AdaptiveSpec(WriteCsv(tmp), "{method: asha, sampler: grid, reduction_factor: 2}");
+  for (spec::Param& p : s.params) {
+    if (p.name != "lr") continue;
+    p.dist.kind = spec::Distribution::Kind::kChoice;
+    p.dist.choices = {0.1, 0.03, 0.01};
+  }
+  auto r = RunExperiment(s, FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(r->models.size(), 3u);
+  const std::vector<double> lrs = {0.1, 0.03, 0.01};
+  for (ModelId id = 0; id < 3; ++id) EXPECT_EQ(ById(*r, id).params["lr"], lrs[id]);
+  EXPECT_EQ(ProcedureActions(r->run_dir).stopped.size(), 2u);  // below model 0 at rung 1
+}
+
+// search.sampler: tpe (BOHB-like): models are proposed as the run goes, each decision
+// journaled with the procedure's state, so a killed run resumes with the decisions it had
+// made and ends with every model proposed.
+TEST(AshaRunTest, TheTpeSamplerProposesAsTheRunGoesAndResumes) {
+  TempDir tmp;
+  auto r = RunExperiment(AdaptiveSpec(WriteCsv(tmp), "{method: asha, sampler: tpe, "
+                                                     "num_models: 8, reduction_factor: 2, "
+                                                     "n_startup_trials: 2}"),
+                         FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->models.size(), 8u);
+  int adding = 0;  // decisions after the start that added models
+  for (const store::Record& rec : JournalOf(r->run_dir)) {
+    const auto* d = std::get_if<store::ProcedureDecision>(&rec);
+    if (d == nullptr || d->epochs_seen == 0) continue;
+    adding += std::any_of(d->actions.begin(), d->actions.end(), [](const store::Action& a) {
+      return std::holds_alternative<store::ModelAdded>(a);
+    });
+  }
+  EXPECT_GT(adding, 0);
+  ExpectResumes(
+      "{method: asha, sampler: tpe, num_models: 6, reduction_factor: 2, n_startup_trials: 2}",
+      /*same_end_state=*/true);
+}
+
 TEST(AshaRunTest, AKilledRunResumesToTheUninterruptedEndState) {
   ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/true);
 }
