@@ -6,7 +6,9 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <functional>
+#include <sstream>
 #include <map>
 #include <string>
 
@@ -253,6 +255,26 @@ TEST(BohbHyperbandTest, ARestoredProcedureDecidesAsTheUninterruptedOne) {
   auto p = Make(spec);
   EXPECT_EQ(p->RestoreState(Json{{"brackets", p->SaveState()["brackets"]}}).code(),
             StatusCode::kDataLoss);  // no "proposed"
+}
+
+// examples/fashion_mnist/bohb.yaml, without touching its data files: hyperband's 17
+// configurations, proposed a few at a time.
+TEST(BohbTest, TheExampleSpecIsHyperbandFedByTpe) {
+  std::ifstream in(std::string(CEREBRO_SOURCE_DIR) + "/examples/fashion_mnist/bohb.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto s = spec::ParseSpecString(text.str(), "bohb.yaml");
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  auto o = ParseHyperbandOptions(*s);
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->sampler, Sampler::kTpe);
+  EXPECT_EQ(o->tpe.n_startup_trials, 6);
+  Drive d;
+  d.slots = 2;
+  auto p = Make(*s);
+  ASSERT_NE(p, nullptr);
+  d.Apply(p->Start(d.View()));
+  EXPECT_EQ(d.run.size(), 3u);  // the 2 workers' and one more
 }
 
 TEST(BohbTest, BadKnobsAreOneLine) {
