@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1506,6 +1507,198 @@ TEST(StoreCacheTest, WithoutACacheItIsPrepareAndErrorsAreItsOwn) {
   EXPECT_EQ(exists.status().code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(LinkStore(tmp.Path("run"), tmp.Path("run")).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(LinkStore(tmp.path(), tmp.Path("copy")).code(), StatusCode::kNotFound);
+}
+
+// ---- Store-cache eviction: a size cap, least recently used first ----
+
+// Sets (or with nullptr unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    const char* old = std::getenv(name);
+    had_ = old != nullptr;
+    if (had_) old_ = old;
+    if (value != nullptr) {
+      ::setenv(name, value, 1);
+    } else {
+      ::unsetenv(name);
+    }
+  }
+  ~ScopedEnv() {
+    if (had_) {
+      ::setenv(name_.c_str(), old_.c_str(), 1);
+    } else {
+      ::unsetenv(name_.c_str());
+    }
+  }
+
+ private:
+  std::string name_;
+  bool had_ = false;
+  std::string old_;
+};
+
+// Sets an entry's last use (its cache.json's mtime) to `seconds` since the epoch.
+void SetLastUse(const std::string& cache, const std::string& key, time_t seconds) {
+  const struct timespec times[2] = {{seconds, 0}, {seconds, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, JoinPath(cache, key + "/cache.json").c_str(), times, 0), 0);
+}
+
+std::vector<std::string> KeysOf(const std::string& cache) {
+  auto entries = ListStoreCache(cache);
+  EXPECT_TRUE(entries.ok()) << entries.status().ToString();
+  std::vector<std::string> keys;
+  if (entries.ok()) {
+    for (const StoreCacheEntry& e : *entries) keys.push_back(e.key);
+  }
+  return keys;
+}
+
+// Prepares `seed`'s store into the cache through a run directory that is then deleted
+// (as a user deletes old runs): the entry alone holds its files. Returns its key.
+std::string CachedAlone(const TempDir& tmp, const SourceSpec& spec, const std::string& cache,
+                        uint64_t seed) {
+  const std::string run = tmp.Path("gone-" + std::to_string(seed));
+  auto r = PrepareCached(spec, Options(2, seed), run, cache);
+  EXPECT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(RealFileSystem().RemoveAll(run).ok());
+  return r.ok() ? r->key : std::string();
+}
+
+TEST(StoreCacheEvictionTest, TheCapComesFromTheEnvironmentInGigabytes) {
+  {
+    ScopedEnv env("CEREBRO_CACHE_MAX_GB", nullptr);
+    EXPECT_EQ(StoreCacheMaxBytes(), static_cast<uint64_t>(kDefaultStoreCacheMaxGb * 1e9));
+  }
+  {
+    ScopedEnv env("CEREBRO_CACHE_MAX_GB", "0.5");
+    EXPECT_EQ(StoreCacheMaxBytes(), 500000000u);
+  }
+  {
+    ScopedEnv env("CEREBRO_CACHE_MAX_GB", "0");
+    EXPECT_EQ(StoreCacheMaxBytes(), 0u);
+  }
+  for (const char* bad : {"lots", "-1", "5GB", "nan"}) {
+    ScopedEnv env("CEREBRO_CACHE_MAX_GB", bad);
+    EXPECT_EQ(StoreCacheMaxBytes(), static_cast<uint64_t>(kDefaultStoreCacheMaxGb * 1e9)) << bad;
+  }
+}
+
+TEST(StoreCacheEvictionTest, LeastRecentlyUsedGoFirstUntilUnderTheCapAndALinkIsAUse) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  const std::string a = CachedAlone(tmp, spec, cache, 1);
+  const std::string b = CachedAlone(tmp, spec, cache, 2);
+  const std::string c = CachedAlone(tmp, spec, cache, 3);
+  SetLastUse(cache, a, 1000);
+  SetLastUse(cache, b, 2000);
+  SetLastUse(cache, c, 3000);
+  EXPECT_EQ(KeysOf(cache), (std::vector<std::string>{a, b, c}));
+  // A run linking `a` uses it: it becomes the most recently used.
+  auto reuse = PrepareCached(spec, Options(2, 1), tmp.Path("again"), cache);
+  ASSERT_TRUE(reuse.ok()) << reuse.status().ToString();
+  EXPECT_TRUE(reuse->reused);
+  ASSERT_TRUE(RealFileSystem().RemoveAll(tmp.Path("again")).ok());
+  EXPECT_EQ(KeysOf(cache), (std::vector<std::string>{b, c, a}));
+
+  auto entries = ListStoreCache(cache);
+  ASSERT_TRUE(entries.ok());
+  uint64_t total = 0;
+  for (const StoreCacheEntry& e : *entries) {
+    EXPECT_FALSE(e.linked) << e.key;
+    EXPECT_EQ(e.held_bytes, e.bytes) << e.key;
+    total += e.held_bytes;
+  }
+  // A cap one byte under the total: only the least recently used goes.
+  std::vector<std::string> evicted;
+  ASSERT_TRUE(EvictStoreCache(cache, total - 1, "", &evicted).ok());
+  EXPECT_EQ(evicted, std::vector<std::string>{b});
+  EXPECT_EQ(KeysOf(cache), (std::vector<std::string>{c, a}));
+  // Under the cap: nothing more.
+  evicted.clear();
+  ASSERT_TRUE(EvictStoreCache(cache, total, "", &evicted).ok());
+  EXPECT_TRUE(evicted.empty());
+  // Cap 0 keeps only what it is told to keep.
+  ASSERT_TRUE(EvictStoreCache(cache, 0, c, &evicted).ok());
+  EXPECT_EQ(evicted, std::vector<std::string>{a});
+  EXPECT_EQ(KeysOf(cache), std::vector<std::string>{c});
+  auto names = RealFileSystem().ListDir(cache);
+  ASSERT_TRUE(names.ok());
+  EXPECT_EQ(names->size(), 1u);  // nothing half-removed is left behind
+}
+
+TEST(StoreCacheEvictionTest, AStoreARunLinksIsNeverEvictedAndTheRunKeepsItsData) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  auto running = PrepareCached(spec, Options(2, 7), tmp.Path("run"), cache);
+  ASSERT_TRUE(running.ok()) << running.status().ToString();
+  const StoreIdentity id = IdentityOf(tmp.Path("run"));
+  auto entries = ListStoreCache(cache);
+  ASSERT_TRUE(entries.ok());
+  ASSERT_EQ(entries->size(), 1u);
+  EXPECT_TRUE((*entries)[0].linked);
+  EXPECT_LT((*entries)[0].held_bytes, (*entries)[0].bytes);  // only cache.json is its own
+  std::vector<std::string> evicted;
+  ASSERT_TRUE(EvictStoreCache(cache, 0, "", &evicted).ok());
+  EXPECT_TRUE(evicted.empty());
+  EXPECT_EQ(KeysOf(cache), std::vector<std::string>{running->key});
+  // Were the entry removed anyway (by hand), the run's hard links keep its data whole.
+  ASSERT_TRUE(RealFileSystem().RemoveAll(JoinPath(cache, running->key)).ok());
+  EXPECT_TRUE(VerifyStoreIdentity(tmp.Path("run"), id).ok());
+  EXPECT_TRUE(LoadPartition(tmp.Path("run"), "train", 1).ok());
+}
+
+TEST(StoreCacheEvictionTest, PublishingEvictsOverTheCapAndAnEvictedStoreIsPreparedAgain) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  const std::string old = CachedAlone(tmp, spec, cache, 1);
+  auto fresh = PrepareCached(spec, Options(2, 2), tmp.Path("run2"), cache, /*max_cache_bytes=*/0);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(KeysOf(cache), std::vector<std::string>{fresh->key});  // `old` went, not the new
+  auto again = PrepareCached(spec, Options(2, 1), tmp.Path("run1"), cache, 0);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(again->reused);  // prepared, not served from what was evicted
+  EXPECT_EQ(again->key, old);
+  ASSERT_TRUE(Prepare(spec, Options(2, 1), tmp.Path("plain")).ok());
+  EXPECT_TRUE(IdentityOf(tmp.Path("run1")) == IdentityOf(tmp.Path("plain")));
+  // run2 still links its entry, so it stays even at cap 0.
+  EXPECT_EQ(KeysOf(cache).size(), 2u);
+}
+
+TEST(StoreCacheEvictionTest, NoEvictionWhileARunLinksAndADeadEvictionsLeftoversGo) {
+  TempDir tmp;
+  const std::string cache = tmp.Path("cache");
+  const SourceSpec spec = NumberedSpec(WriteNumberedCsv(tmp, "d.csv", 200), 0.2);
+  const std::string key = CachedAlone(tmp, spec, cache, 1);
+  {
+    // Another process linking a store out of the cache holds the lock shared.
+    const int fd = ::open((cache + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_SH), 0);
+    std::vector<std::string> evicted;
+    ASSERT_TRUE(EvictStoreCache(cache, 0, "", &evicted).ok());
+    EXPECT_TRUE(evicted.empty());
+    EXPECT_EQ(KeysOf(cache), std::vector<std::string>{key});
+    ::close(fd);
+  }
+  // What a process that died mid-eviction left (renamed out of the key, half removed).
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  const std::string dead = JoinPath(cache, ".evicting-" + std::to_string(child) + "-0-" + key);
+  ASSERT_TRUE(RealFileSystem().MakeDirs(dead).ok());
+  std::vector<std::string> evicted;
+  ASSERT_TRUE(EvictStoreCache(cache, 0, "", &evicted).ok());
+  EXPECT_EQ(evicted, std::vector<std::string>{key});
+  EXPECT_FALSE(RealFileSystem().Exists(dead));
+  auto names = RealFileSystem().ListDir(cache);
+  ASSERT_TRUE(names.ok());
+  EXPECT_TRUE(names->empty());
 }
 
 // Raises `sig` in this process during the `on_write`-th file write (the store's files are

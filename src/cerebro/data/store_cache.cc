@@ -6,15 +6,25 @@
 // files into the run and verifies them against that identity: a cache entry damaged in
 // place (a hard link shared with a run that someone edited) is detected, dropped and
 // prepared again.
+//
+// Eviction renames an entry to .evicting-PID-...-KEY before removing it, under an
+// exclusive flock of CACHE.lock; linking out of the cache (reuse, and a publisher linking
+// what it just published) holds the same lock shared, so no run links an entry that is
+// going. The lock file sits beside the cache directory, not in it: the directory holds
+// entries and staging only.
 #include "cerebro/data/store_cache.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cinttypes>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
@@ -36,6 +46,22 @@ using Json = nlohmann::ordered_json;
 // Bumped when what an entry holds, or how a key is computed, changes.
 constexpr int kCacheVersion = 1;
 constexpr char kEntryFile[] = "cache.json";
+constexpr char kEvictingPrefix[] = ".evicting-";
+
+// An flock on CACHE.lock (see the top of the file), released when the fd closes. Shared:
+// waits; exclusive: tries once. An invalid fd when the lock is not held (busy, or the
+// file cannot be opened: a read-only cache, which we never evict from either).
+internal::ScopedFd LockCache(const std::string& cache_root, bool exclusive) {
+  internal::ScopedFd fd(
+      ::open((cache_root + ".lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return fd;
+  int r;
+  do {
+    r = ::flock(fd.get(), exclusive ? LOCK_EX | LOCK_NB : LOCK_SH);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) return internal::ScopedFd();
+  return fd;
+}
 
 std::string Hex16(uint64_t v) {
   char buf[20];
@@ -89,6 +115,12 @@ std::string KeyOf(const Json& material) {
   return Hex16(Hash64(text.data(), text.size()));
 }
 
+std::string FormatGb(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%g", static_cast<double>(bytes) / 1e9);
+  return buf;
+}
+
 // A name no other process or thread stages under at the same time.
 std::string UniqueSuffix() {
   return std::to_string(::getpid()) + "-" +
@@ -131,8 +163,10 @@ Status ExistsError(const std::string& dir) {
 // Links the cached entry into `dir` and checks it against the identity it was cached
 // with. OK(false) when there is no usable entry (absent, another key's material, or
 // damaged: then it is removed so that it is prepared again).
-StatusOr<bool> TryReuse(const std::string& entry, const Json& material, const std::string& dir) {
+StatusOr<bool> TryReuse(const std::string& cache_root, const std::string& entry,
+                        const Json& material, const std::string& dir) {
   FileSystem& fs = RealFileSystem();
+  const internal::ScopedFd lock = LockCache(cache_root, /*exclusive=*/false);  // not evicted meanwhile
   auto text = fs.ReadFile(JoinPath(entry, kEntryFile));
   if (!text.ok()) return false;  // absent, or a crash before publishing: prepare
   Json j = Json::parse(*text, nullptr, /*allow_exceptions=*/false);
@@ -156,16 +190,18 @@ StatusOr<bool> TryReuse(const std::string& entry, const Json& material, const st
     (void)fs.RemoveAll(entry);
     return false;
   }
+  // Its last use, for eviction (cache.json is the cache's own file, never linked out).
+  (void)::utimensat(AT_FDCWD, JoinPath(entry, kEntryFile).c_str(), nullptr, 0);
   return true;
 }
 
-// Removes staging directories of `key` left by processes that died mid-preparation
-// (".staging-KEY-PID-..."; a live PID's are its own business). Best effort.
-void RemoveDeadStaging(const std::string& cache_root, const std::string& key) {
+// Removes directories "PREFIXPID-..." left by processes that died mid-way: staging of a
+// key (".staging-KEY-PID-...") or an eviction (".evicting-PID-..."); a live PID's are its
+// own business. Best effort.
+void RemoveDeadProcessDirs(const std::string& cache_root, const std::string& prefix) {
   FileSystem& fs = RealFileSystem();
   auto names = fs.ListDir(cache_root);
   if (!names.ok()) return;
-  const std::string prefix = ".staging-" + key + "-";
   for (const std::string& name : *names) {
     if (name.compare(0, prefix.size(), prefix) != 0) continue;
     const long pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
@@ -176,6 +212,81 @@ void RemoveDeadStaging(const std::string& cache_root, const std::string& key) {
 }
 
 }  // namespace
+
+uint64_t StoreCacheMaxBytes() {
+  double gb = kDefaultStoreCacheMaxGb;
+  if (const char* env = std::getenv("CEREBRO_CACHE_MAX_GB"); env != nullptr && *env) {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (end != env && *end == '\0' && std::isfinite(v) && v >= 0) {
+      gb = v;
+    } else {
+      static std::atomic<bool> warned{false};
+      if (!warned.exchange(true)) {
+        LogWarning(std::string("CEREBRO_CACHE_MAX_GB=") + env +
+                   ": not a number of gigabytes >= 0; the store cache keeps its default cap (" +
+                   std::to_string(static_cast<int>(kDefaultStoreCacheMaxGb)) + " GB)");
+      }
+    }
+  }
+  return static_cast<uint64_t>(gb * 1e9);
+}
+
+StatusOr<std::vector<StoreCacheEntry>> ListStoreCache(const std::string& cache_root) {
+  FileSystem& fs = RealFileSystem();
+  std::vector<StoreCacheEntry> entries;
+  if (!fs.Exists(cache_root)) return entries;
+  ASSIGN_OR_RETURN(std::vector<std::string> names, fs.ListDir(cache_root));
+  for (const std::string& name : names) {
+    if (name.empty() || name[0] == '.') continue;  // staging, or an eviction under way
+    const std::string entry = JoinPath(cache_root, name);
+    struct stat st;
+    if (::stat(JoinPath(entry, kEntryFile).c_str(), &st) != 0) continue;  // not published
+    StoreCacheEntry e;
+    e.key = name;
+    e.last_used = static_cast<double>(st.st_mtim.tv_sec) + st.st_mtim.tv_nsec * 1e-9;
+    auto files = fs.ListDir(entry);
+    if (!files.ok()) continue;
+    for (const std::string& f : *files) {
+      struct stat fst;
+      if (::lstat(JoinPath(entry, f).c_str(), &fst) != 0 || !S_ISREG(fst.st_mode)) continue;
+      const auto size = static_cast<uint64_t>(fst.st_size);
+      e.bytes += size;
+      if (fst.st_nlink == 1) {
+        e.held_bytes += size;
+      } else if (f != kEntryFile) {
+        e.linked = true;  // a run directory's data/ holds the same file
+      }
+    }
+    entries.push_back(std::move(e));
+  }
+  std::sort(entries.begin(), entries.end(), [](const StoreCacheEntry& a, const StoreCacheEntry& b) {
+    return a.last_used != b.last_used ? a.last_used < b.last_used : a.key < b.key;
+  });
+  return entries;
+}
+
+Status EvictStoreCache(const std::string& cache_root, uint64_t max_bytes,
+                       const std::string& keep_key, std::vector<std::string>* evicted) {
+  const internal::ScopedFd lock = LockCache(cache_root, /*exclusive=*/true);
+  if (lock.get() < 0) return Status::Ok();  // another process links or evicts: later
+  RemoveDeadProcessDirs(cache_root, kEvictingPrefix);
+  ASSIGN_OR_RETURN(std::vector<StoreCacheEntry> entries, ListStoreCache(cache_root));
+  uint64_t held = 0;
+  for (const StoreCacheEntry& e : entries) held += e.held_bytes;
+  FileSystem& fs = RealFileSystem();
+  for (const StoreCacheEntry& e : entries) {
+    if (held <= max_bytes) break;
+    if (e.key == keep_key || e.linked || e.held_bytes == 0) continue;
+    const std::string from = JoinPath(cache_root, e.key);
+    const std::string gone = JoinPath(cache_root, kEvictingPrefix + UniqueSuffix() + "-" + e.key);
+    if (::rename(from.c_str(), gone.c_str()) != 0) continue;  // gone already
+    (void)fs.RemoveAll(gone);
+    held -= e.held_bytes;
+    if (evicted != nullptr) evicted->push_back(e.key);
+  }
+  return Status::Ok();
+}
 
 std::string StoreCacheRoot() {
   if (const char* env = std::getenv("CEREBRO_CACHE")) {
@@ -228,7 +339,8 @@ Status LinkStore(const std::string& from, const std::string& to) {
 }
 
 StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOptions& options,
-                                      const std::string& dir, const std::string& cache_root) {
+                                      const std::string& dir, const std::string& cache_root,
+                                      uint64_t max_cache_bytes) {
   const double t0 = MonotonicSeconds();
   PreparedStore out;
   auto done = [&]() -> StatusOr<PreparedStore> {
@@ -248,7 +360,7 @@ StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOpt
   if (!material.ok()) return plain();
   out.key = KeyOf(*material);
   const std::string entry = JoinPath(cache_root, out.key);
-  ASSIGN_OR_RETURN(out.reused, TryReuse(entry, *material, dir));
+  ASSIGN_OR_RETURN(out.reused, TryReuse(cache_root, entry, *material, dir));
   if (out.reused) return done();
 
   if (Status st = fs.MakeDirs(cache_root); !st.ok()) {
@@ -256,7 +368,7 @@ StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOpt
                "); preparing without it");
     return plain();
   }
-  RemoveDeadStaging(cache_root, out.key);
+  RemoveDeadProcessDirs(cache_root, ".staging-" + out.key + "-");
   const std::string staging = JoinPath(cache_root, ".staging-" + out.key + "-" + UniqueSuffix());
   if (fs.Exists(staging)) RETURN_IF_ERROR(fs.RemoveAll(staging));
   RETURN_IF_ERROR(Prepare(source, options, staging));
@@ -281,15 +393,29 @@ StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOpt
       !st.ok()) {
     return cleanup(st);
   }
-  if (::rename(staging.c_str(), entry.c_str()) != 0) {
+  bool published = false;
+  {
+    // Published and linked under the shared lock: no eviction takes it in between.
+    const internal::ScopedFd lock = LockCache(cache_root, /*exclusive=*/false);
+    published = ::rename(staging.c_str(), entry.c_str()) == 0;
+    if (published) RETURN_IF_ERROR(LinkStore(entry, dir));
+  }
+  if (!published) {
     // Another run published this key first (or left an unpublishable entry): theirs is
     // the same bytes when intact; a broken one is replaced.
     RETURN_IF_ERROR(cleanup(Status::Ok()));
-    ASSIGN_OR_RETURN(bool reused, TryReuse(entry, *material, dir));
+    ASSIGN_OR_RETURN(bool reused, TryReuse(cache_root, entry, *material, dir));
     if (reused) return done();
     return PrepareCached(source, options, dir, "");  // give up on the cache for this call
   }
-  RETURN_IF_ERROR(LinkStore(entry, dir));
+  // The cache grew: back under its cap, least recently used first (never a failure).
+  std::vector<std::string> evicted;
+  if (Status st = EvictStoreCache(cache_root, max_cache_bytes, out.key, &evicted); !st.ok()) {
+    LogWarning("data: store cache " + cache_root + ": eviction skipped (" + st.message() + ")");
+  } else if (!evicted.empty()) {
+    LogInfo("data: store cache over its " + FormatGb(max_cache_bytes) + " GB cap: evicted " +
+            std::to_string(evicted.size()) + " least recently used store(s)");
+  }
   return done();
 }
 

@@ -1,10 +1,21 @@
 // The prepared-store cache: stores kept under a key of everything that decides their bytes,
 // so a run (or a second run) of a spec whose data is already prepared links that store
 // instead of preparing it again. Functions are safe to call from several processes (and
-// threads) at once on one cache: entries are staged and published by one rename.
+// threads) at once on one cache: entries are staged and published by one rename, and
+// linking an entry (shared) excludes evicting one (exclusive) through an flock on
+// CACHE.lock beside the cache directory.
+//
+// Eviction: the cache holds at most $CEREBRO_CACHE_MAX_GB gigabytes (10^9 bytes; default
+// 20) of its own; after publishing an entry, least recently used entries go until it is
+// back under. A store's last use is its cache.json's mtime, set when it is published and
+// whenever a run links it. Only bytes the cache alone holds count, and only entries that
+// alone hold their files are evicted: an entry a run directory links (a running run, or
+// one kept) frees nothing when removed, and the run keeps its hard links either way.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "cerebro/common/status.h"
 #include "cerebro/data/partition_store.h"
@@ -33,6 +44,32 @@ struct PreparedStore {
   std::string Describe() const;
 };
 
+// The cap from $CEREBRO_CACHE_MAX_GB (a non-negative number of 10^9 bytes; 0 keeps only
+// the entry just used), else kDefaultStoreCacheMaxGb. A value that is no such number is
+// warned about once and the default used.
+constexpr double kDefaultStoreCacheMaxGb = 20;
+uint64_t StoreCacheMaxBytes();
+
+struct StoreCacheEntry {
+  std::string key;
+  uint64_t bytes = 0;       // all its files
+  uint64_t held_bytes = 0;  // of files no run directory links (what removing it frees)
+  bool linked = false;      // some run directory hard-links its store files
+  double last_used = 0;     // seconds since the epoch (cache.json's mtime)
+};
+
+// The published entries of `cache_root`, least recently used first (ties by key).
+StatusOr<std::vector<StoreCacheEntry>> ListStoreCache(const std::string& cache_root);
+
+// Evicts least recently used entries until the bytes the cache alone holds are at most
+// `max_bytes`; never `keep_key`, nor an entry a run directory links. An entry goes by one
+// rename out of its key's name (so a half-removed entry is never served) and is then
+// removed. Skipped (OK, nothing evicted) while another process links or evicts. Writes
+// the evicted keys to `evicted` (may be null). Also removes what an evicting process that
+// died left.
+Status EvictStoreCache(const std::string& cache_root, uint64_t max_bytes,
+                       const std::string& keep_key, std::vector<std::string>* evicted);
+
 // Makes `dir` (which must not exist) hold the store Prepare(source, options, dir) would
 // write. With an empty `cache_root` that is all it does. Otherwise an intact cached entry
 // `cache_root/KEY` is hard-linked into `dir` (copied where `dir` is on another file
@@ -44,9 +81,11 @@ struct PreparedStore {
 // store in a run directory is never edited in place. A source that changes while it is
 // prepared yields a store for this call only, never a cache entry. A cache directory that
 // cannot be written is warned about and bypassed. Staging directories of the key left by
-// a process that died are removed first. Nothing evicts entries. Errors as Prepare's.
+// a process that died are removed first. A newly published entry is followed by
+// EvictStoreCache(cache_root, max_cache_bytes, its key). Errors as Prepare's.
 StatusOr<PreparedStore> PrepareCached(const SourceSpec& source, const PrepareOptions& options,
-                                      const std::string& dir, const std::string& cache_root);
+                                      const std::string& dir, const std::string& cache_root,
+                                      uint64_t max_cache_bytes = StoreCacheMaxBytes());
 
 // Makes `to` (which must not exist; AlreadyExists) hold the store at `from`: meta.json and
 // the partition files meta.json names (nothing else), hard-linked, or copied where links
