@@ -5,8 +5,8 @@
 #
 #   bench/early_stopping/run.sh [WORKLOAD] [REPEATS]
 #     WORKLOAD  es (default: bench/specs/es_grid.yaml + es_asha.yaml, 27 MLPs on the
-#               augmented 300K Fashion-MNIST) or es_smoke (the same grid on 6,000 examples,
-#               3 epochs: a check of the harness in a couple of minutes, not a benchmark)
+#               augmented 300K Fashion-MNIST) or es_smoke (the same grid on 20,000 examples:
+#               a calibration and check of the harness, not a benchmark)
 #     REPEATS   ASHA runs per system, interleaved (default 3); medians are reported
 #
 # What runs: (1) once, the full grid (Cerebro, `cerebro run WL_grid.yaml`, every model
@@ -45,8 +45,8 @@ BUILD=${BENCH_BUILD:-build}
 cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"
 
 case $WL in
-  es_smoke) $PY bench/early_stopping/make_subset.py --train 6000 --val 2000 \
-              --out bench/work/fmnist-small ;;
+  es_smoke) $PY bench/early_stopping/make_subset.py --train 20000 --val 5000 \
+              --out bench/work/fmnist-20k ;;
   *) $PY bench/make_augmented.py ;;
 esac
 

@@ -16,9 +16,9 @@ import yaml
 BENCH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 WORKLOAD = "es_smoke"  # bench/specs/es_smoke_{grid,asha}.yaml
 
-# Three configurations; model m reaches 0.5 + 0.1 * epoch - 0.05 * m at each epoch, known
-# 10 s per epoch after the start stamp. The grid trains all of them to run.epochs (3), ASHA
-# model 0 only: reference 0.8, target 0.795, reached by ASHA after 30 s.
+# Three configurations; model m reaches 0.5 + 0.03 * epoch - 0.05 * m at each epoch, known
+# 10 s per epoch after the start stamp. The grid trains all of them to run.epochs (E), ASHA
+# model 0 only (the others 1 epoch): reference 0.5 + 0.03 E, reached by ASHA after 10 E s.
 FAKE_CEREBRO = r'''#!/usr/bin/python3
 import json, os, sys, yaml
 args = sys.argv[1:]
@@ -45,7 +45,7 @@ elif args[0] == "run":
     for c in configs:
         m = c["id"]
         epochs = 1 if asha and m > 0 else run["epochs"]
-        hist = [{"epoch": e, "val_accuracy": round(0.5 + 0.1 * e - 0.05 * m, 4)}
+        hist = [{"epoch": e, "val_accuracy": round(0.5 + 0.03 * e - 0.05 * m, 4)}
                 for e in range(1, epochs + 1)]
         models.append({"id": m, "history": hist})
         for e in range(epochs):
@@ -60,8 +60,8 @@ elif args[0] == "run":
         f.writelines(json.dumps(r) + "\n" for r in journal)
 '''
 
-# Ray Tune's stand-in: every model 1 epoch but model 1 (3 epochs, never reaching 0.795:
-# 0.5 + 0.3 - 0.05 = 0.75); model 0 reaches 0.6. "not reached".
+# Ray Tune's stand-in: every model 1 epoch but model 1 (3 epochs: 0.5 + 0.09 - 0.05 = 0.54,
+# short of the target). "not reached".
 FAKE_PEER_PY = r'''#!/usr/bin/python3
 import json, os, sys
 script, args = os.path.basename(sys.argv[1]), sys.argv[2:]
@@ -75,7 +75,7 @@ per_model = []
 for c in configs:
     m = c["id"]
     per_model.append({"id": m, "history": [
-        {"epoch": e, "val_accuracy": round(0.5 + 0.1 * e - 0.05 * m, 4),
+        {"epoch": e, "val_accuracy": round(0.5 + 0.03 * e - 0.05 * m, 4),
          "report_time": start + 20 * e} for e in range(1, (3 if m == 1 else 1) + 1)]})
 json.dump({"system": "ray_tune", "seed": int(opt("--seed")), "epochs": int(opt("--epochs")),
            "scheduler": {"name": opt("--scheduler")}, "errors": [], "exit_wait_seconds": 0.1,
@@ -140,14 +140,20 @@ def test_early_stopping_harness(tmp_path):
     [name] = os.listdir(results)
     assert name.endswith("-early-stopping-es_smoke.md")
     text = (results / name).read_text()
-    assert "best final-epoch val accuracy **0.8000**" in text and "target 0.7950" in text
+    epochs, workers = spec["run"]["epochs"], spec["run"]["workers"]
+    reference = 0.5 + 0.03 * epochs
+    assert f"best final-epoch val accuracy **{reference:.4f}**" in text
+    assert f"target {reference - 0.005:.4f}" in text
     main, ratios = tables(text)
     c, ray = main["cerebro_asha"], main["ray_tune_asha"]
-    # Cerebro: (3 + 1 + 1) epochs x 2 partitions of the grid's 3 x 3 x 2.
-    assert (c["units"], c["units % of grid"], c["models to max_t"]) == ("10", "55.6%", "1")
+    # Cerebro: (E + 1 + 1) epochs x partitions of the grid's 3 x E x partitions.
+    assert (c["units"], c["units % of grid"], c["models to max_t"]) == \
+        (str((epochs + 2) * workers), f"{100 * (epochs + 2) / (3 * epochs):.1f}%", "1")
     assert (c["val acc, last epoch"], c["within 0.5 pts"], c["time to target s"]) == \
-        ("0.8000", "yes", "30.0")
-    assert (ray["units"], ray["units % of grid"], ray["exit wait s"]) == ("5", "55.6%", "0.1")
+        (f"{reference:.4f}", "yes", f"{10 * epochs:.1f}")
+    # Ray Tune: 1 + 3 + 1 epochs of 3 x max_t.
+    assert (ray["units"], ray["units % of grid"], ray["exit wait s"]) == \
+        ("5", f"{100 * 5 / (3 * epochs):.1f}%", "0.1")
     assert (ray["val acc, last epoch"], ray["within 0.5 pts"], ray["time to target s"]) == \
-        ("0.7500", "no", "not reached")
+        ("0.5400", "no", "not reached")
     assert ratios["time to target, Ray Tune / Cerebro"]["value"] == "Ray Tune never reached it"
