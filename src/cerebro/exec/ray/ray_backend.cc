@@ -154,9 +154,9 @@ Status RayBackend::Load() {
   return Status::Ok();
 }
 
-Status RayBackend::Start(const std::vector<WorkerSetup>& setups) {
-  if (driver_ != nullptr) return FailedPrecondition("ray backend: already started");
-  if (setups.empty()) return InvalidArgument("ray backend: no workers");
+Status RayBackend::Launch(int n) {
+  if (driver_ != nullptr || launched_ > 0) return FailedPrecondition("ray backend: already started");
+  if (n < 1) return InvalidArgument("ray backend: no workers");
   // Our own head runs with token auth, and Ray reads the mode once, when its library is
   // loaded (Load() below, unless this process loaded it before: then it must have been
   // in token mode already). A user's cluster: the user's RAY_AUTH_* (README).
@@ -172,14 +172,32 @@ Status RayBackend::Start(const std::vector<WorkerSetup>& setups) {
   const int threads = options_.threads_per_worker;
   if (options_.address.empty()) {
     RayHeadOptions ho;
-    ho.num_cpus = static_cast<int>(setups.size()) * threads;
+    ho.num_cpus = n * threads;
     // Ray's workers inherit the raylet's environment: give them what cerebro-worker
     // sets for itself (BLAS thread pools of the right size, and the OpenBLAS kernels for
     // this CPU, which a Ray worker cannot re-exec itself to pick up).
     ho.env = RayWorkerEnvironment(threads, options_.library);
-    auto head = LocalRayHead::Start(ho);
-    if (!head.ok()) return head.status();
-    head_ = std::move(head).value();
+    // `ray start` comes up while the caller prepares the data; Start() waits for it.
+    ASSIGN_OR_RETURN(head_, LocalRayHead::Launch(ho));
+  }
+  launched_ = n;
+  return Status::Ok();
+}
+
+Status RayBackend::Start(const std::vector<WorkerSetup>& setups) {
+  if (driver_ != nullptr) return FailedPrecondition("ray backend: already started");
+  if (setups.empty()) return InvalidArgument("ray backend: no workers");
+  if (launched_ == 0) RETURN_IF_ERROR(Launch(static_cast<int>(setups.size())));
+  if (static_cast<int>(setups.size()) != launched_) {
+    return InvalidArgument("ray backend: " + std::to_string(setups.size()) + " setups for " +
+                           std::to_string(launched_) + " launched workers");
+  }
+  const int threads = options_.threads_per_worker;
+  if (head_) {
+    if (Status st = head_->AwaitRunning(); !st.ok()) {
+      Shutdown();
+      return st;
+    }
     address_ = head_->address();
     // The driver resolves its own node address the same way `ray start` did.
     ::setenv("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0", 1);
@@ -387,6 +405,7 @@ void RayBackend::Shutdown() {
     if (!st.ok()) warnings_.push_back(st.message());
     head_.reset();
   }
+  launched_ = 0;
 }
 
 StatusOr<std::unique_ptr<Backend>> MakeRayBackend(const BackendConfig& config) {

@@ -8,7 +8,10 @@
 //
 // This class is ABI 1 like the rest of Cerebro. Ray's code is ABI 0, so it lives in
 // libcerebro_ray.so, which this class dlopen()s and drives through the C function table
-// of ray_seam.h. With no address it starts and owns a LocalRayHead on loopback.
+// of ray_seam.h. With no address it starts and owns a LocalRayHead on loopback:
+// Launch() forks its `ray start` and returns; Start() waits for the head, connects and
+// creates the actors, which load LibTorch and their partitions there (the actors are not
+// created ahead of their data: that would need a load call in the seam).
 //
 // States by identity: the driver hands back the bytes of a state it got from us. We
 // remember, per model, the state id of the last state we returned with its size and a
@@ -55,6 +58,7 @@ class RayBackend final : public Backend {
   explicit RayBackend(RayBackendOptions options);
   ~RayBackend() override;
 
+  Status Launch(int n) override;
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
   Status Submit(const UnitRequest& request) override;
@@ -99,6 +103,7 @@ class RayBackend final : public Backend {
   const CerebroRaySeam* seam_ = nullptr;
   CerebroRayDriver* driver_ = nullptr;
   std::unique_ptr<LocalRayHead> head_;
+  int launched_ = 0;  // Launch()'s n; 0 before it and after Shutdown()
   std::string address_;
   std::vector<Slot> workers_;
   std::map<int, Known> known_;  // model -> last state returned

@@ -114,6 +114,12 @@ std::string DefaultRayCli() {
 }
 
 StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions& options) {
+  ASSIGN_OR_RETURN(std::unique_ptr<LocalRayHead> head, Launch(options));
+  RETURN_IF_ERROR(head->AwaitRunning());
+  return head;
+}
+
+StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Launch(const RayHeadOptions& options) {
   std::unique_ptr<LocalRayHead> head(new LocalRayHead());
   char tmpl[] = "/tmp/cerebro-ray-XXXXXX";  // short: Ray's socket paths live below it
   if (::mkdtemp(tmpl) == nullptr) return IoError(std::string("mkdtemp: ") + std::strerror(errno));
@@ -181,28 +187,37 @@ StatusOr<std::unique_ptr<LocalRayHead>> LocalRayHead::Start(const RayHeadOptions
   }
   ::setpgid(pid, pid);  // also from here, so it holds before we might signal the group
   head->pid_ = pid;
+  head->cli_ = cli;
+  head->log_ = log;
+  head->start_timeout_seconds_ = options.start_timeout_seconds;
+  return head;
+}
 
-  const double deadline = MonotonicSeconds() + options.start_timeout_seconds;
+Status LocalRayHead::AwaitRunning() {
+  if (running_) return Status::Ok();
+  if (pid_ <= 0) return FailedPrecondition("ray start: no head was launched");
+  const double deadline = MonotonicSeconds() + start_timeout_seconds_;
   while (true) {
-    std::string text = ReadAll(log);
+    std::string text = ReadAll(log_);
     if (text.find("Ray runtime started") != std::string::npos) break;
     int status = 0;
-    if (Exited(pid, &status)) {
-      head->pid_ = -1;
+    if (Exited(pid_, &status)) {
+      pid_ = -1;
       std::string last = LastLine(text);
-      return Internal("ray start (" + cli + ") failed" +
+      return Internal("ray start (" + cli_ + ") failed" +
                       (last.empty() ? std::string(": no output") : ": " + last) + " (log: " +
-                      log + ")");
+                      log_ + ")");
     }
     if (MonotonicSeconds() > deadline) {
       return Internal("ray start did not report a running head within " +
-                      std::to_string(static_cast<int>(options.start_timeout_seconds)) +
-                      " s (log: " + log + ")");
+                      std::to_string(static_cast<int>(start_timeout_seconds_)) +
+                      " s (log: " + log_ + ")");
     }
     // Start-up only (seconds, once per run): a short sleep between log checks.
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return head;
+  running_ = true;
+  return Status::Ok();
 }
 
 std::map<std::string, std::string> LocalRayHead::AuthEnvironment() const {

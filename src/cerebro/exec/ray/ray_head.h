@@ -52,7 +52,15 @@ std::string DefaultRayCli();
 
 class LocalRayHead {
  public:
+  // Launch() and AwaitRunning(): returns once the node reports that it runs.
   static StatusOr<std::unique_ptr<LocalRayHead>> Start(const RayHeadOptions& options);
+  // Start() in two halves, for a caller with other work meanwhile (a run prepares its
+  // data): Launch() writes the token and forks `ray start`, returning at once;
+  // AwaitRunning() waits until the node reports it runs (errors as Start()'s; returns at
+  // once when it already did). The thread that calls Launch() must outlive the node
+  // (PR_SET_PDEATHSIG follows the thread that forked).
+  static StatusOr<std::unique_ptr<LocalRayHead>> Launch(const RayHeadOptions& options);
+  Status AwaitRunning();
   ~LocalRayHead();  // Stop()
   LocalRayHead(const LocalRayHead&) = delete;
   LocalRayHead& operator=(const LocalRayHead&) = delete;
@@ -86,6 +94,10 @@ class LocalRayHead {
   std::string temp_dir_;
   std::string token_path_;
   int pid_ = -1;  // `ray start --block`, also the process group id
+  std::string cli_;  // for AwaitRunning()
+  std::string log_;
+  double start_timeout_seconds_ = 90;
+  bool running_ = false;
 };
 
 }  // namespace cerebro::exec
