@@ -255,6 +255,9 @@ def main():
         # W trials at a time by resources (num_cpus=W, 1 CPU each), as Ray's PBT examples
         # do: max_concurrent_trials would count paused members, so in sync mode the ones
         # not yet started would never start (measured: the started ones loop forever).
+        # reuse_actors stays Tune's default (False), though Tune advises it for PBT with more
+        # trials than slots: with synch=True it stalled (smoke, 8 trials on 2 CPUs: the four
+        # members not yet started never started, "no trial is running" for minutes).
         tune_config=tune.TuneConfig(scheduler=scheduler, metric="val_accuracy", mode="max",
                                     num_samples=1),
         run_config=tune.RunConfig(name="peers_ray_tune_pbt", storage_path=storage,
