@@ -46,7 +46,8 @@ BUILD=${BENCH_BUILD:-build}
 cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"  # a rebuild cannot change them
 
 case $WORKLOAD in
-  pbt_smoke) $PY bench/pbt/make_subset.py ;;
+  pbt_smoke) $PY bench/early_stopping/make_subset.py --train 3000 --val 1000 \
+               --out bench/work/fmnist-pbt-small ;;
   *) $PY bench/make_augmented.py ;;
 esac
 
