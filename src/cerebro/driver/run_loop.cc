@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <set>
 #include <variant>
 
@@ -17,6 +18,7 @@
 #include "cerebro/driver/run_directory.h"
 #include "cerebro/driver/tensorboard_observer.h"
 #include "cerebro/search/successive_halving.h"
+#include "cerebro/train/state_file.h"
 
 namespace cerebro::driver {
 namespace {
@@ -406,7 +408,21 @@ Status RunLoop::Dispatch(WorkerId w) {
   req.unit_seed = DeriveSeed(spec_.run.seed, "unit",
                              {static_cast<uint64_t>(u->model), static_cast<uint64_t>(u->epoch),
                               static_cast<uint64_t>(u->kind), static_cast<uint64_t>(u->partition)});
-  ASSIGN_OR_RETURN(req.state, StateFor(m));
+  if (backend_->WritesCheckpoints()) {
+    // The state moves once: the worker reads the model's checkpoint itself (verified
+    // against the journal's size and hash) and writes the next one.
+    if (!m.outcome.checkpoint.empty()) {
+      req.state_path = AbsoluteRunPath(m.outcome.checkpoint);
+      req.state_size = m.state_size;
+      req.state_hash = m.state_hash;
+    }
+    if (u->kind == UnitKind::kTrain) {
+      req.out_path = AbsoluteRunPath(store::ExperimentStore::CheckpointName(u->model, m.train_seq + 1));
+      req.durable = true;
+    }
+  } else {
+    ASSIGN_OR_RETURN(req.state, StateFor(m));
+  }
   RETURN_IF_ERROR(backend_->Submit(req));
   ++in_flight_;
   running_[w] = {*u, Now()};
@@ -430,9 +446,15 @@ Status RunLoop::Handle(exec::Completion c) {
   timing_.compute_seconds += c.compute_seconds;
   timing_.transfer_seconds += c.transfer_seconds;
   timing_.state_codec_seconds += c.state_seconds;
+  timing_.checkpoint_seconds += c.file_seconds;
   if (c.kind == exec::CompletionKind::kOk) RecordUnitSeconds(u, seconds);
   if (!IsLive(state_->model(u.model).outcome.status)) {
-    // Its model failed or was stopped while the unit ran: nothing more to record.
+    // Its model failed or was stopped while the unit ran: nothing more to record, and
+    // the state its worker wrote is named by no journal line.
+    if (c.state_written) {
+      RETURN_IF_ERROR(DeleteStates(
+          {store::ExperimentStore::CheckpointName(u.model, state_->model(u.model).train_seq + 1)}));
+    }
     state_->DiscardUnit(u);
     return c.kind == exec::CompletionKind::kWorkerLost ? RestartWorker(u.worker) : Status::Ok();
   }
@@ -447,7 +469,15 @@ Status RunLoop::HandleSuccess(exec::Completion& c) {
                     c.correct,       c.num_examples,  c.compute_seconds, "", 0, 0};
   r.submitted_at = submitted_wall_[u.worker];
   r.finished_at = WallSeconds();
-  if (u.kind == UnitKind::kTrain) {
+  if (u.kind == UnitKind::kTrain && c.state_written) {
+    timing_.train_examples += c.num_examples;
+    // The worker wrote the state (fsync'd when the request said durable) before it
+    // answered, so the journal still names only what is on disk.
+    r.checkpoint = store::ExperimentStore::CheckpointName(u.model, m.train_seq + 1);
+    r.state_size = c.state_size;
+    r.state_hash = c.state_hash;
+    states_.erase(u.model);  // bytes read for a warm start are of an older state
+  } else if (u.kind == UnitKind::kTrain) {
     timing_.train_examples += c.num_examples;
     auto previous = states_.find(u.model);
     timing_.state_bytes_moved +=
@@ -506,21 +536,20 @@ StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m
   const std::string model = "model " + std::to_string(m.outcome.id);
   auto bytes = store_->ReadFile(name);
   if (!bytes.ok()) return DataLoss(model + ": " + bytes.status().message());
-  // No unit ever produces an empty state (and the trainer would take one for fresh
-  // weights): an empty file is a torn or clobbered checkpoint, whatever the journal says.
-  if (bytes->empty()) return DataLoss(model + ": " + store_->Path(name) + ": empty state file");
   const double h0 = MonotonicSeconds();
-  const bool matches = m.state_size == 0 || (bytes->size() == m.state_size &&
-                                             Hash64(bytes->data(), bytes->size()) == m.state_hash);
+  Status matches = train::VerifyStateBytes(store_->Path(name), *bytes, m.state_size, m.state_hash);
   timing_.integrity_seconds += MonotonicSeconds() - h0;
-  if (!matches) {
-    return DataLoss(model + ": " + store_->Path(name) + ": " + std::to_string(bytes->size()) +
-                    " bytes that do not match the journal (" + std::to_string(m.state_size) +
-                    " bytes, hash " + std::to_string(m.state_hash) + ")");
-  }
+  if (!matches.ok()) return DataLoss(model + ": " + matches.message());
   auto state = std::make_shared<const std::string>(std::move(bytes).value());
   states_[m.outcome.id] = {name, state};
   return state;
+}
+
+std::string RunLoop::AbsoluteRunPath(const std::string& relative) const {
+  // Workers may run elsewhere than the driver's working directory (Ray actors do).
+  std::error_code ec;
+  const std::filesystem::path abs = std::filesystem::absolute(store_->Path(relative), ec);
+  return ec ? store_->Path(relative) : abs.string();
 }
 
 Status RunLoop::LoopDataParallel(std::vector<store::ModelOutcome>* outcomes) {

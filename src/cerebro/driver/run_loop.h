@@ -85,6 +85,8 @@ class RunLoop {
   // The state the model's next unit starts from (null: fresh weights), read from its
   // checkpoint and verified against the journal when not in memory.
   StatusOr<std::shared_ptr<const std::string>> StateFor(const ModelRun& m);
+  // A file of the run directory as a worker of a WritesCheckpoints() backend names it.
+  std::string AbsoluteRunPath(const std::string& relative) const;
   // The data-parallel baseline (driver/data_parallel.h) on this run's models.
   Status LoopDataParallel(std::vector<store::ModelOutcome>* outcomes);
   std::vector<store::ModelOutcome> StateOutcomes() const;

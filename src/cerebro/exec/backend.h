@@ -43,6 +43,17 @@ struct UnitRequest {
   uint64_t init_seed = 0;        // weight init when the state is empty
   uint64_t unit_seed = 0;        // example order and dropout
   std::shared_ptr<const std::string> state;  // null or empty: fresh model
+  // States by file, for a backend that WritesCheckpoints() (else ignored): the input
+  // state is the file state_path (empty: `state` above), which must be state_size bytes
+  // hashing to state_hash (Hash64; size 0: unchecked), else the unit ends kRetry /
+  // kStateCorrupt. A training unit with out_path writes its new state there atomically
+  // (fsync'd first when durable) and returns only its size and hash; without out_path it
+  // returns the bytes in Completion::state.
+  std::string state_path;
+  uint64_t state_size = 0;
+  uint64_t state_hash = 0;
+  std::string out_path;
+  bool durable = true;
 };
 
 // How a unit ended. The two failure classes are kept apart because the driver treats
@@ -82,12 +93,16 @@ struct Completion {
   double state_seconds = 0;     // worker-side state decode + encode
   double transfer_seconds = 0;  // driver-side: sending the request + receiving the result
   double wall_seconds = 0;      // Submit() to completion, as seen by the driver
-  std::string state;            // kOk + train unit: the new model state
+  double file_seconds = 0;      // worker-side reading and writing of state files
+  std::string state;            // kOk + train unit without out_path: the new model state
+  bool state_written = false;   // kOk + train unit with out_path: it is in that file,
+  uint64_t state_size = 0;      // of this size and Hash64
+  uint64_t state_hash = 0;
 };
 
 struct BackendStats {
-  uint64_t state_bytes_sent = 0;      // model state shipped to workers
-  uint64_t state_bytes_received = 0;  // model state shipped back
+  uint64_t state_bytes_sent = 0;      // model state shipped to workers (bytes, not files)
+  uint64_t state_bytes_received = 0;  // model state shipped back (bytes, not files)
   int64_t workers_started = 0;        // including restarts
   int64_t workers_lost = 0;
 };
@@ -109,6 +124,9 @@ class Backend {
   virtual Status Start(const std::vector<WorkerSetup>& workers) = 0;
   virtual int num_workers() const = 0;
   // Whether workers read and write states by file (UnitRequest::state_path / out_path):
+  // they then reach the run directory (on another host: shared storage), and a state
+  // crosses no socket. Otherwise states travel as bytes.
+  virtual bool WritesCheckpoints() const { return false; }
   // Hands a unit to worker request.unit.worker, which must be idle.
   virtual Status Submit(const UnitRequest& request) = 0;
   // Blocks until a submitted unit ends and returns it, or until `wake` (may be null) is

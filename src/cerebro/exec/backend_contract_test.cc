@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "cerebro/common/rng.h"
 #include "cerebro/data/partition_store.h"
 
 namespace cerebro::exec {
@@ -131,6 +132,58 @@ TEST_P(BackendContractTest, ACorruptStateIsRetryableAndKeepsTheWorker) {
   Completion trained = Run(Unit(UnitKind::kTrain));
   ASSERT_EQ(trained.kind, CompletionKind::kOk) << trained.error;
   EXPECT_EQ(Run(Unit(UnitKind::kEval, trained.state)).kind, CompletionKind::kOk);
+}
+
+// The state moves once: a worker writes the new state to the file it is told and reads
+// the next unit's from a file, verified against the size and hash the journal holds.
+TEST_P(BackendContractTest, StatesByFileAreWrittenReadAndVerified) {
+  if (!backend().WritesCheckpoints()) GTEST_SKIP() << "this backend moves states as bytes";
+  const std::string first = scratch_dir() + "/by_file.u1.state";
+  UnitRequest train = Unit(UnitKind::kTrain);
+  train.out_path = first;
+  train.durable = true;
+  Completion c = Run(train);
+  ASSERT_EQ(c.kind, CompletionKind::kOk) << c.error;
+  ASSERT_TRUE(c.state_written);
+  EXPECT_TRUE(c.state.empty());  // no bytes crossed back
+  std::ifstream in(first, std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(c.state_size, bytes.size());
+  EXPECT_EQ(c.state_hash, Hash64(bytes.data(), bytes.size()));
+  // The same unit by bytes writes the same state.
+  Completion by_bytes = Run(Unit(UnitKind::kTrain));
+  ASSERT_EQ(by_bytes.kind, CompletionKind::kOk) << by_bytes.error;
+  EXPECT_EQ(by_bytes.state, bytes);
+
+  // The next unit reads it (here from the worker's memory: it wrote it), page-cache only.
+  UnitRequest next = Unit(UnitKind::kTrain);
+  next.state_path = first;
+  next.state_size = c.state_size;
+  next.state_hash = c.state_hash;
+  next.out_path = scratch_dir() + "/by_file.u2.state";
+  next.durable = false;
+  Completion second = Run(next);
+  ASSERT_EQ(second.kind, CompletionKind::kOk) << second.error;
+  ASSERT_TRUE(second.state_written);
+  Completion chained = Run(Unit(UnitKind::kTrain, bytes));  // the same unit by bytes
+  ASSERT_EQ(chained.kind, CompletionKind::kOk) << chained.error;
+  EXPECT_EQ(second.state_hash, Hash64(chained.state.data(), chained.state.size()));
+
+  // A file that is not what the journal says is a corrupt state: retryable, one line.
+  UnitRequest eval = Unit(UnitKind::kEval);
+  eval.state_path = first;
+  eval.state_size = c.state_size;
+  eval.state_hash = c.state_hash;
+  EXPECT_EQ(Run(eval).kind, CompletionKind::kOk);
+  std::filesystem::resize_file(first, bytes.size() / 2);
+  Completion torn = Run(eval);
+  EXPECT_EQ(torn.kind, CompletionKind::kRetry);
+  EXPECT_EQ(torn.cause, FailureCause::kStateCorrupt);
+  EXPECT_NE(torn.error.find(first + ": " + std::to_string(bytes.size() / 2) +
+                            " bytes that do not match the journal"),
+            std::string::npos)
+      << torn.error;
+  EXPECT_EQ(torn.error.find('\n'), std::string::npos);
 }
 
 TEST_P(BackendContractTest, AKilledWorkerIsLostUntilRestarted) {

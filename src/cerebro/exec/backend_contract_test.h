@@ -50,6 +50,8 @@ class BackendContractTest : public ::testing::TestWithParam<BackendUnderTest> {
   Backend& backend() { return *backend_; }
   // A unit of model 0 on worker 0 / partition 0.
   static UnitRequest Unit(UnitKind kind, std::string state = "", const char* config = nullptr);
+  // A scratch directory the suite removes at its end.
+  static const std::string& scratch_dir() { return dir_; }
   // Submits `r` and waits, with the test's Wakeup (not notified), for its completion.
   Completion Run(const UnitRequest& r);
   // WaitAny(wake_) that must return a completion.

@@ -214,7 +214,12 @@ Status LocalBackend::Submit(const UnitRequest& req) {
   frame.train = req.unit.kind == sched::UnitKind::kTrain;
   frame.init_seed = req.init_seed;
   frame.unit_seed = req.unit_seed;
-  if (req.state) frame.state = *req.state;
+  if (req.state && req.state_path.empty()) frame.state = *req.state;
+  frame.state_path = req.state_path;
+  frame.state_size = req.state_size;
+  frame.state_hash = req.state_hash;
+  frame.out_path = frame.train ? req.out_path : "";
+  frame.durable = req.durable;
   Status st = SendFrame(w.fd, frame.Encode());
   w.send_seconds = MonotonicSeconds() - t0;
   if (!st.ok()) {
@@ -249,7 +254,11 @@ Completion LocalBackend::Receive(int index) {
   c.num_examples = result->num_examples;
   c.compute_seconds = result->compute_seconds;
   c.state_seconds = result->state_seconds;
+  c.file_seconds = result->file_seconds;
   c.state.assign(result->state.data(), result->state.size());
+  c.state_written = c.kind == CompletionKind::kOk && result->written_size > 0;
+  c.state_size = result->written_size;
+  c.state_hash = result->written_hash;
   c.wall_seconds = MonotonicSeconds() - w.submit_time;
   c.transfer_seconds = w.send_seconds + t_recv;
   stats_.state_bytes_received += c.state.size();

@@ -36,6 +36,7 @@ class LocalBackend final : public Backend {
   Status Launch(int n) override;
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
+  bool WritesCheckpoints() const override { return true; }  // workers share this host's disk
   Status Submit(const UnitRequest& request) override;
   StatusOr<std::optional<Completion>> WaitFor(const Wakeup* wake, double timeout_seconds) override;
   Status RestartWorker(int worker) override;

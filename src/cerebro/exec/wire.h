@@ -57,11 +57,21 @@ struct RunUnitFrame {
   bool train = false;  // false: an evaluation unit
   uint64_t init_seed = 0;
   uint64_t unit_seed = 0;
-  std::string_view state;  // empty: a fresh model
+  // States by file (Backend::WritesCheckpoints): the input state is the file state_path
+  // (empty: `state`, or a fresh model), of state_size bytes hashing to state_hash; a
+  // training unit writes its new state to out_path (empty: returns the bytes), fsync'd
+  // when durable.
+  std::string state_path;
+  uint64_t state_size = 0;
+  uint64_t state_hash = 0;
+  std::string out_path;
+  bool durable = true;
+  std::string_view state;  // empty: a fresh model (or the state is state_path)
 
   template <typename Self, typename Io>
   static Status Fields(Self& f, Io& io) {
-    return io(f.model_config_json, f.train, f.init_seed, f.unit_seed);
+    return io(f.model_config_json, f.train, f.init_seed, f.unit_seed, f.state_path, f.state_size,
+              f.state_hash, f.out_path, f.durable);
   }
   OutgoingFrame Encode() const;
   static StatusOr<RunUnitFrame> Decode(std::string_view payload);
@@ -78,12 +88,15 @@ struct ResultFrame {
   int64_t num_examples = 0;
   double compute_seconds = 0;
   double state_seconds = 0;
-  std::string_view state;  // a training unit's new state; empty otherwise
+  double file_seconds = 0;   // reading and writing state files (out_path / state_path)
+  uint64_t written_size = 0; // with out_path: the written state's size and hash
+  uint64_t written_hash = 0;
+  std::string_view state;  // a training unit's new state without out_path; empty otherwise
 
   template <typename Self, typename Io>
   static Status Fields(Self& f, Io& io) {
     return io(f.code, f.error, f.loss_sum, f.correct, f.num_examples, f.compute_seconds,
-              f.state_seconds);
+              f.state_seconds, f.file_seconds, f.written_size, f.written_hash);
   }
   OutgoingFrame Encode() const;
   static StatusOr<ResultFrame> Decode(std::string_view payload);

@@ -85,6 +85,34 @@ TEST(WireTest, ReadyFrameRoundTrips) {
   EXPECT_EQ(got->error, "train_000.x.npy: truncated");
 }
 
+TEST(WireTest, FramesNameStatesByFile) {
+  RunUnitFrame sent = SomeRunUnit("");
+  sent.state_path = "/runs/r/checkpoints/model_0001.u00002.state";
+  sent.state_size = 15'500'000;
+  sent.state_hash = 0x0123456789abcdefULL;
+  sent.out_path = "/runs/r/checkpoints/model_0001.u00003.state";
+  sent.durable = false;
+  std::string payload = Transmit(sent.Encode());
+  StatusOr<RunUnitFrame> got = RunUnitFrame::Decode(payload);
+  ASSERT_TRUE(got.ok()) << got.status().message();
+  EXPECT_EQ(got->state_path, sent.state_path);
+  EXPECT_EQ(got->state_size, sent.state_size);
+  EXPECT_EQ(got->state_hash, sent.state_hash);
+  EXPECT_EQ(got->out_path, sent.out_path);
+  EXPECT_FALSE(got->durable);
+  EXPECT_TRUE(got->state.empty());
+  ResultFrame result = SomeResult("");
+  result.file_seconds = 0.25;
+  result.written_size = 15'500'000;
+  result.written_hash = 0xfedcba9876543210ULL;
+  payload = Transmit(result.Encode());
+  StatusOr<ResultFrame> back = ResultFrame::Decode(payload);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->file_seconds, 0.25);
+  EXPECT_EQ(back->written_size, 15'500'000u);
+  EXPECT_EQ(back->written_hash, 0xfedcba9876543210ULL);
+}
+
 TEST(WireTest, RunUnitFrameCarriesALargeStateAsTrailingBytes) {
   std::string big(3 << 20, 'x');  // larger than a socket buffer
   big[12345] = 'y';

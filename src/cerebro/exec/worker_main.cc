@@ -3,7 +3,8 @@
 // data, by the LoadFrame it waits for after reporting that it is up), then serves units
 // from the driver over the socket on fd --fd until told to quit or the socket closes.
 // Training happens only through the trainer's C API (train/worker_api.h), exactly as a
-// Ray actor will call it.
+// Ray actor will call it. A request may name its states by file (the run's
+// checkpoints): the worker then reads and writes them itself.
 // CEREBRO_WORKER_RLIMIT_AS_BYTES=N (optional, for tests): the worker bounds its own
 // address space to N bytes (setrlimit RLIMIT_AS) before loading anything, so that an
 // oversized allocation is refused the same way on every host instead of depending on
@@ -106,6 +107,11 @@ int Serve(Args args) {
     req.unit_seed = unit->unit_seed;
     req.state = reinterpret_cast<const uint8_t*>(unit->state.data());
     req.state_size = unit->state.size();
+    req.state_path = unit->state_path.c_str();
+    req.state_file_size = unit->state_size;
+    req.state_file_hash = unit->state_hash;
+    req.out_path = unit->out_path.c_str();
+    req.out_durable = unit->durable ? 1 : 0;
     CerebroUnitResult res{};
     err[0] = '\0';
     ResultFrame out;
@@ -116,6 +122,11 @@ int Serve(Args args) {
     out.num_examples = res.num_examples;
     out.compute_seconds = res.compute_seconds;
     out.state_seconds = res.state_seconds;
+    out.file_seconds = res.file_seconds;
+    if (out.code == CEREBRO_OK && !unit->out_path.empty() && unit->train) {
+      out.written_size = res.state_size;
+      out.written_hash = res.state_hash;
+    }
     if (out.code == CEREBRO_OK && res.state != nullptr) {
       out.state = std::string_view(reinterpret_cast<const char*>(res.state), res.state_size);
     }

@@ -12,9 +12,12 @@
 #include <string>
 #include <utility>
 
+#include "cerebro/common/clock.h"
+#include "cerebro/common/rng.h"
 #include "cerebro/model/registry.h"
 #include "cerebro/train/blas.h"
 #include "cerebro/train/process.h"
+#include "cerebro/train/state_file.h"
 #include "cerebro/train/torch_error.h"
 #include "cerebro/train/trainer.h"
 
@@ -27,6 +30,11 @@ static_assert(_GLIBCXX_USE_CXX11_ABI == 1,
 
 struct CerebroWorker {
   cerebro::train::Trainer trainer;
+  // The state this worker wrote last (out_path): a model that comes back to this worker
+  // starts from it without reading the file.
+  std::string last_path;
+  std::string last_state;
+  uint64_t last_hash = 0;
 };
 
 namespace {
@@ -160,6 +168,25 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
     req.unit_seed = request->unit_seed;
     req.state = request->state;
     req.state_size = request->state_size;
+    double file_seconds = 0;
+    std::string read;  // the input state, when read from its file
+    if (request->state_path != nullptr && request->state_path[0] != '\0') {
+      const double t0 = cerebro::MonotonicSeconds();
+      const std::string path = request->state_path;
+      const bool cached = path == worker->last_path &&
+                          request->state_file_size == worker->last_state.size() &&
+                          request->state_file_hash == worker->last_hash;
+      if (!cached) {
+        auto bytes = cerebro::train::ReadStateFile(path, request->state_file_size,
+                                                   request->state_file_hash);
+        if (!bytes.ok()) return Fail(CEREBRO_ERR_STATE, bytes.status().message(), err, err_cap);
+        read = std::move(bytes).value();
+      }
+      const std::string& input = cached ? worker->last_state : read;
+      req.state = reinterpret_cast<const uint8_t*>(input.data());
+      req.state_size = input.size();
+      file_seconds += cerebro::MonotonicSeconds() - t0;
+    }
     auto unit = worker->trainer.RunUnit(req);
     if (!unit.ok())
       return Fail(UnitErrorCode(unit.status()), unit.status().message(), err, err_cap);
@@ -169,7 +196,23 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
     result->compute_seconds = unit->compute_seconds;
     result->state_seconds = unit->state_seconds;
     result->state_size = unit->state.size();
-    result->state = unit->state.Release();  // freed by cerebro_buffer_free
+    const bool to_file = request->out_path != nullptr && request->out_path[0] != '\0';
+    if (!to_file || !req.train) {
+      result->file_seconds = file_seconds;
+      result->state = unit->state.Release();  // freed by cerebro_buffer_free (NULL for eval)
+      return static_cast<int>(CEREBRO_OK);
+    }
+    const double t0 = cerebro::MonotonicSeconds();
+    const std::string_view bytes(reinterpret_cast<const char*>(unit->state.data()),
+                                 unit->state.size());
+    Status written = cerebro::train::WriteStateFile(request->out_path, bytes,
+                                                    request->out_durable != 0);
+    if (!written.ok()) return Fail(CEREBRO_ERR_MODEL, written.message(), err, err_cap);
+    result->state_hash = cerebro::Hash64(bytes.data(), bytes.size());
+    worker->last_path = request->out_path;
+    worker->last_state.assign(bytes.data(), bytes.size());
+    worker->last_hash = result->state_hash;
+    result->file_seconds = file_seconds + (cerebro::MonotonicSeconds() - t0);
     return static_cast<int>(CEREBRO_OK);
   });
 }

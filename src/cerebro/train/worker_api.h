@@ -21,8 +21,10 @@
 extern "C" {
 #endif
 
-/* 2: CEREBRO_ERR_OUT_OF_MEMORY and CEREBRO_ERR_NON_FINITE split from CEREBRO_ERR_MODEL. */
-#define CEREBRO_WORKER_API_VERSION 2
+/* 2: CEREBRO_ERR_OUT_OF_MEMORY and CEREBRO_ERR_NON_FINITE split from CEREBRO_ERR_MODEL.
+ * 3: states by file (CerebroUnitRequest.state_path / out_path): the worker reads and
+ *    writes checkpoints itself, so a state crosses no socket. */
+#define CEREBRO_WORKER_API_VERSION 3
 
 /* Return codes. Values are stable; a caller that does not know a code should treat it
  * as CEREBRO_ERR_MODEL. */
@@ -52,6 +54,20 @@ typedef struct {
   uint64_t unit_seed;      /* example order and dropout for this unit */
   const uint8_t* state;    /* model + optimizer state from the previous unit; */
   size_t state_size;       /* 0 = start from freshly initialised weights */
+  /* Version 3. NULL or "" (what a zeroed request holds): as in version 2. */
+  const char* state_path;  /* the input state is this file (state/state_size unused): it must
+                              be state_file_size bytes whose Hash64 (common/rng.h) is
+                              state_file_hash, else CEREBRO_ERR_STATE; size 0: unchecked.
+                              The state this worker wrote last is kept in memory and used
+                              without reading when path, size and hash match it. */
+  uint64_t state_file_size;
+  uint64_t state_file_hash;
+  const char* out_path;    /* train: write the new state to this file atomically (a temp
+                              file beside it, renamed over it) instead of returning its
+                              bytes; result->state stays NULL, state_size and state_hash
+                              describe the file. A failed write is CEREBRO_ERR_MODEL. */
+  int out_durable;         /* with out_path: 1 = fsync the file and its directory before
+                              returning (survives a power loss); 0 = page cache only */
 } CerebroUnitRequest;
 
 typedef struct {
@@ -61,7 +77,11 @@ typedef struct {
   double compute_seconds;  /* wall time of the pass itself */
   double state_seconds;    /* wall time spent decoding + encoding model state */
   uint8_t* state;          /* train: the new state (owned by the caller; release with */
-  size_t state_size;       /* cerebro_buffer_free). eval: NULL / 0. */
+  size_t state_size;       /* cerebro_buffer_free). eval: NULL / 0. With out_path: NULL,
+                              and state_size is the written file's size. */
+  uint64_t state_hash;     /* with out_path: Hash64 of the written file; else 0 */
+  double file_seconds;     /* with state_path / out_path: reading, verifying, hashing and
+                              writing the state file */
 } CerebroUnitResult;
 
 /* Creates a worker whose torch intra-op (and BLAS) thread count is intra_op_threads
