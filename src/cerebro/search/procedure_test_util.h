@@ -26,6 +26,18 @@ inline spec::ExperimentSpec ParseTestSpec(const std::string& params, const std::
   return *s;
 }
 
+// MakeProcedure refuses each spec parse(search) of `cases` (search section -> message)
+// with that one-line InvalidArgument.
+template <typename Parse>
+void ExpectRefused(const std::map<std::string, std::string>& cases, Parse parse) {
+  for (const auto& [search, message] : cases) {
+    auto p = MakeProcedure(parse(search));
+    ASSERT_FALSE(p.ok()) << search;
+    EXPECT_EQ(p.status().code(), StatusCode::kInvalidArgument) << search;
+    EXPECT_EQ(p.status().message(), message) << search;
+  }
+}
+
 // Each model's history of validation accuracies (loss = 1 - accuracy); decisions applied
 // as the run state would apply them.
 class ScriptedRun {
