@@ -244,7 +244,9 @@ int RungEpoch(double milestone, int max_t) {
 // for the lower-id models of its own bracket to reach its rung.
 //
 // search.sampler: tpe adds the models lazily instead (Refill): RunnableTarget of them
-// runnable, each proposed by BohbSampler over the rungs' epochs, until num_models.
+// runnable, each proposed by BohbSampler over the rungs' epochs, until num_models. The
+// rungs' rule is the same, but which configurations there are then depends on timing
+// (successive_halving.h), so the guarantee above holds for random and grid only.
 class AshaProcedure final : public Procedure {
  public:
   // `configs`: every model's (random, grid); empty with `bohb`, which proposes
