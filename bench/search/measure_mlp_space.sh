@@ -6,9 +6,14 @@
 # accuracy after the last epoch. fit_mlp_surrogate.py fits the surrogate to that table.
 # ~2 minutes on 2 cores; run under nice (accuracy does not depend on the load).
 # Usage: bench/search/measure_mlp_space.sh [CEREBRO] [NUM_MODELS] [OUT_CSV]
+#        bench/search/measure_mlp_space.sh --optimum [CEREBRO]
+#   --optimum trains the surrogate's optimum (mlp_surrogate.json) the same way with seeds
+#   1..3 and prints its measured validation accuracy: how far the fitted peak is real.
 # Needs Debian's dataset-fashion-mnist and numpy in /usr/bin/python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+OPTIMUM=0
+if [ "${1:-}" = --optimum ]; then OPTIMUM=1; shift; fi
 CEREBRO=${1:-build/cerebro}
 NUM_MODELS=${2:-100}
 OUT=${3:-bench/search/mlp_space_runs.csv}
@@ -34,6 +39,21 @@ for name in ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"):
 EOF
 
 # The space: keep it in step with tpe_quality.cc's and optuna_quality.py's mlp_surrogate.
+SPACE='  hidden: {choice: [[64], [128], [256], [256, 128]]}
+  activation: {choice: [relu, tanh]}
+  dropout: {uniform: [0.0, 0.5]}
+  optimizer: {choice: [adam, sgd]}
+  momentum: 0.9
+  lr: {loguniform: [-5, -1]}
+  weight_decay: {loguniform: [-6, -2]}
+  batch_size: {quniform: [32, 256, 32]}'
+SEARCH="{method: random, num_models: $NUM_MODELS}"
+if [ $OPTIMUM = 1 ]; then  # the optimum's params, fixed: a grid of one model
+  SPACE=$("$PY" -c 'import json, sys
+p = json.load(open("bench/search/mlp_surrogate.json"))["optimum"]["params"]
+print("\n".join(f"  {k}: {json.dumps(v)}" for k, v in p.items()) + "\n  momentum: 0.9")')
+  SEARCH="{method: grid}"
+fi
 cat > "$TMP/spec.yaml" <<EOF
 name: mlp_space_measure
 data:
@@ -45,22 +65,22 @@ data:
   feature_scale: 0.00392156862745098
 params:
   model: mlp
-  hidden: {choice: [[64], [128], [256], [256, 128]]}
-  activation: {choice: [relu, tanh]}
-  dropout: {uniform: [0.0, 0.5]}
-  optimizer: {choice: [adam, sgd]}
-  momentum: 0.9
-  lr: {loguniform: [-5, -1]}
-  weight_decay: {loguniform: [-6, -2]}
-  batch_size: {quniform: [32, 256, 32]}
-search:
-  method: random
-  num_models: $NUM_MODELS
+$SPACE
+search: $SEARCH
 run:
   epochs: 2
   workers: 1
   seed: 2026
 EOF
+if [ $OPTIMUM = 1 ]; then
+  for seed in 1 2 3; do
+    "$CEREBRO" run "$TMP/spec.yaml" --out "$TMP/opt$seed" --seed $seed --quiet > /dev/null
+    "$PY" -c 'import json, sys; m = json.load(open(sys.argv[1]))["models"][0]
+print("seed", sys.argv[2], "val accuracy", m["history"][-1]["val_accuracy"])' \
+      "$TMP/opt$seed/summary.json" $seed
+  done
+  exit 0
+fi
 "$CEREBRO" run "$TMP/spec.yaml" --out "$TMP/run" --quiet >&2
 
 "$PY" - "$TMP/run/summary.json" "$OUT" <<'EOF'

@@ -8,13 +8,19 @@ optuna_tpe_univariate the same with multivariate=False; sequential study.optimiz
 every trial sees every earlier result, like our tpe_seq / tpe_mv_seq. Needs `optuna` (PyPI) in the bench
 virtualenv. The spaces mirror the C++ ones; hidden (our qloguniform [1, 3, 8]: multiples
 of 8 in [16, 1000]) is 8 * suggest_int(2, 125, log=True), as Optuna has no log int with a
-step.
+step. mlp_surrogate (mlp_surrogate.json, fit_mlp_surrogate.py's model of measured MLP runs)
+is evaluated by mlp_surrogate.py, as tpe_quality.cc evaluates it; hidden's choices are
+suggested as strings ("256-128") and mapped back to the lists, Optuna's categoricals being
+scalars. Left out when mlp_surrogate.json is absent.
 """
 import argparse
 import math
+import os
 import sys
 
 import optuna
+
+import mlp_surrogate
 
 
 def branin(t):
@@ -45,6 +51,23 @@ def mixed_mlp(t):
     return lr * lr + bs * bs + act + hidden * hidden + dropout
 
 
+HIDDEN = {"64": [64], "128": [128], "256": [256], "256-128": [256, 128]}
+
+
+def make_mlp_surrogate(model):
+    def f(t):
+        return mlp_surrogate.loss(model, {
+            "hidden": HIDDEN[t.suggest_categorical("hidden", list(HIDDEN))],
+            "activation": t.suggest_categorical("activation", ["relu", "tanh"]),
+            "dropout": t.suggest_float("dropout", 0.0, 0.5),
+            "optimizer": t.suggest_categorical("optimizer", ["adam", "sgd"]),
+            "lr": t.suggest_float("lr", 1e-5, 1e-1, log=True),
+            "weight_decay": t.suggest_float("weight_decay", 1e-6, 1e-2, log=True),
+            "batch_size": t.suggest_int("batch_size", 32, 256, step=32),
+        })
+    return f
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
@@ -53,7 +76,10 @@ def main():
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = sys.stdout
     out.write("method,objective,seed,trial,best\n")
-    for name, f in [("branin", branin), ("hartmann6", hartmann6), ("mixed_mlp", mixed_mlp)]:
+    objectives = [("branin", branin), ("hartmann6", hartmann6), ("mixed_mlp", mixed_mlp)]
+    if os.path.exists(mlp_surrogate.DEFAULT_PATH):
+        objectives.append(("mlp_surrogate", make_mlp_surrogate(mlp_surrogate.load())))
+    for name, f in objectives:
         for method, multivariate in [("optuna_tpe", None), ("optuna_tpe_univariate", False)]:
             for seed in range(1, args.seeds + 1):
                 sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)

@@ -5,7 +5,11 @@
 // (method, objective, seed, trial): the best value so far. bench/search/report.py turns
 // these rows (and optuna_quality.py's, same format) into tables.
 //
-// Usage: cerebro_tpe_quality_bench [--seeds N] [--trials T] > traces.csv
+// Usage: cerebro_tpe_quality_bench [--seeds N] [--trials T] [--surrogate JSON] > traces.csv
+//        cerebro_tpe_quality_bench --eval-surrogate JSON < params.jsonl   (one loss a line,
+//        for fit_mlp_surrogate.py --check: the same values as mlp_surrogate.py's)
+// mlp_surrogate (default JSON bench/search/mlp_surrogate.json, relative to the working
+// directory; left out when the file is absent) is fitted to measured MLP runs.
 // Methods: random (search.method random), tpe_seq (in_flight 1: every proposal sees every
 // earlier result, as Optuna's sequential study.optimize) and tpe_mop (in_flight 4, the
 // default for 1-4 workers: proposals run up to 3 results stale), and the same two with
@@ -14,9 +18,12 @@
 #include <cstdio>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +84,67 @@ double MixedMlp(const Json& p) {
   return lr * lr + bs * bs + act + hidden * hidden + p["dropout"].get<double>();
 }
 
+// fit_mlp_surrogate.py's model (the formula is in mlp_surrogate.py): the same operations in
+// the same order, so the two agree to rounding.
+class MlpSurrogate {
+ public:
+  explicit MlpSurrogate(const Json& m) : model_(m) {
+    for (const Json& s : m["scales"]) scales_.push_back(s.get<double>());
+    for (const Json& w : m["weights"]) weights_.push_back(w.get<double>());
+    for (const Json& c : m["centers"]) centers_.push_back(c.get<std::vector<double>>());
+    mean_ = m["mean"].get<double>();
+  }
+  double Loss(const Json& params) const {
+    std::vector<double> e;
+    for (const Json& p : model_["params"]) {
+      const Json& v = params[p["name"].get<std::string>()];
+      if (p.contains("choices")) {
+        for (const Json& c : p["choices"]) e.push_back(v == c ? 1.0 : 0.0);
+      } else {
+        const double x = v.get<double>();
+        const double t = p["transform"] == "log10" ? std::log10(x) : x;
+        const double low = p["low"].get<double>(), high = p["high"].get<double>();
+        e.push_back((t - low) / (high - low));
+      }
+    }
+    double s = 0;
+    for (size_t i = 0; i < weights_.size(); ++i) {
+      double z = 0;
+      for (size_t d = 0; d < e.size(); ++d) {
+        const double u = (e[d] - centers_[i][d]) / scales_[d];
+        z += u * u;
+      }
+      s += weights_[i] * std::exp(-0.5 * z);
+    }
+    return 1.0 - 1.0 / (1.0 + std::exp(-(mean_ + s)));
+  }
+
+ private:
+  Json model_;
+  std::vector<double> scales_, weights_;
+  std::vector<std::vector<double>> centers_;
+  double mean_ = 0;
+};
+
+// The model in `path`, or nullopt when there is none (exits on a malformed one).
+std::optional<MlpSurrogate> LoadSurrogate(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return std::nullopt;
+  Json m = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (m.is_discarded() || !m.contains("centers")) {
+    std::fprintf(stderr, "%s: not a surrogate model\n", path.c_str());
+    std::exit(1);
+  }
+  return MlpSurrogate(m);
+}
+
+// The space measure_mlp_space.sh measured (fit_mlp_surrogate.py's PARAMS).
+constexpr char kMlpSpace[] =
+    "  hidden: {choice: [[64], [128], [256], [256, 128]]}\n"
+    "  activation: {choice: [relu, tanh]}\n  dropout: {uniform: [0.0, 0.5]}\n"
+    "  optimizer: {choice: [adam, sgd]}\n  lr: {loguniform: [-5, -1]}\n"
+    "  weight_decay: {loguniform: [-6, -2]}\n  batch_size: {quniform: [32, 256, 32]}\n";
+
 cerebro::spec::ExperimentSpec Spec(const Objective& o, const std::string& search, uint64_t seed) {
   const std::string text =
       "data: {format: csv, train: /dev/null, validation: {fraction: 0.2}}\nparams:\n  model: mlp\n" +
@@ -131,11 +199,29 @@ std::vector<double> RunProcedure(const cerebro::spec::ExperimentSpec& spec, cons
 
 int main(int argc, char** argv) {
   int seeds = 20, trials = 64;
+  std::string surrogate_path = "bench/search/mlp_surrogate.json", eval_path;
   for (int i = 1; i + 1 < argc; i += 2) {
     if (std::strcmp(argv[i], "--seeds") == 0) seeds = std::atoi(argv[i + 1]);
     if (std::strcmp(argv[i], "--trials") == 0) trials = std::atoi(argv[i + 1]);
+    if (std::strcmp(argv[i], "--surrogate") == 0) surrogate_path = argv[i + 1];
+    if (std::strcmp(argv[i], "--eval-surrogate") == 0) eval_path = argv[i + 1];
   }
-  const Objective objectives[] = {
+  if (!eval_path.empty()) {
+    const std::optional<MlpSurrogate> s = LoadSurrogate(eval_path);
+    if (!s) {
+      std::fprintf(stderr, "%s: cannot read\n", eval_path.c_str());
+      return 1;
+    }
+    for (std::string line; std::getline(std::cin, line);) {
+      std::printf("%.17g\n", s->Loss(Json::parse(line)));
+    }
+    return 0;
+  }
+  const std::optional<MlpSurrogate> surrogate = LoadSurrogate(surrogate_path);
+  if (!surrogate) {
+    std::fprintf(stderr, "%s: absent, mlp_surrogate left out\n", surrogate_path.c_str());
+  }
+  std::vector<Objective> objectives = {
       {"branin", "  x1: {uniform: [-5, 10]}\n  x2: {uniform: [0, 15]}\n", Branin},
       {"hartmann6",
        "  x0: {uniform: [0, 1]}\n  x1: {uniform: [0, 1]}\n  x2: {uniform: [0, 1]}\n"
@@ -147,6 +233,10 @@ int main(int argc, char** argv) {
        "  hidden: {qloguniform: [1, 3, 8]}\n",
        MixedMlp},
   };
+  if (surrogate) {
+    objectives.push_back(
+        {"mlp_surrogate", kMlpSpace, [&](const Json& p) { return surrogate->Loss(p); }});
+  }
   const std::string n = std::to_string(trials);
   const std::pair<const char*, std::string> methods[] = {
       {"random", "{method: random, num_models: " + n + "}"},
