@@ -2,7 +2,8 @@
 # Search quality of TPE against random search and Optuna's TPESampler on synthetic
 # objectives (issue 11, "Search quality"). Never timed; ~2 s for ours, ~1 min for Optuna
 # at 20 seeds. Usage: bench/search/run.sh [BUILD_DIR] [SEEDS] > result.md
-# Optuna runs when $PY (default .venv-bench/bin/python) can import it (pip install optuna);
+# Optuna runs when $PY (default .venv-bench/bin/python, where bench/setup_peers.sh installs a
+# pinned optuna) can import it;
 # it first checks that ours and Optuna's evaluate mlp_surrogate.json alike (to 1e-9).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
