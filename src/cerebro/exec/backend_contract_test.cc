@@ -17,14 +17,8 @@ constexpr char kMlp[] =
     R"("optimizer":"sgd","lr":0.1,"batch_size":8})";
 }  // namespace
 
-std::string BackendContractTest::dir_;
-std::unique_ptr<Backend> BackendContractTest::backend_;
-
-void BackendContractTest::SetUpTestSuite() {
-  char tmpl[] = "/tmp/cerebro_exec_test_XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  dir_ = tmpl;
-  const std::string csv = dir_ + "/points.csv";
+StatusOr<std::string> MakeTinyStore(const std::string& dir, int partitions) {
+  const std::string csv = dir + "/points.csv";
   {
     std::ofstream out(csv);
     out << "a,b,label\n";
@@ -37,8 +31,21 @@ void BackendContractTest::SetUpTestSuite() {
   source.val_fraction = 0.25;
   data::PrepareOptions prep;
   prep.seed = 1;
-  Status st = data::Prepare(source, prep, dir_ + "/store");
-  ASSERT_TRUE(st.ok()) << st.message();
+  prep.num_train_partitions = prep.num_val_partitions = partitions;
+  const std::string store = dir + "/store";
+  RETURN_IF_ERROR(data::Prepare(source, prep, store));
+  return store;
+}
+
+std::string BackendContractTest::dir_;
+std::unique_ptr<Backend> BackendContractTest::backend_;
+
+void BackendContractTest::SetUpTestSuite() {
+  char tmpl[] = "/tmp/cerebro_exec_test_XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  dir_ = tmpl;
+  StatusOr<std::string> store = MakeTinyStore(dir_);
+  ASSERT_TRUE(store.ok()) << store.status().message();
 }
 
 void BackendContractTest::TearDownTestSuite() {

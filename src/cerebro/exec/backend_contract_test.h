@@ -41,6 +41,10 @@ inline std::string ByName(const ::testing::TestParamInfo<BackendUnderTest>& info
   return info.param.name;
 }
 
+// Prepares a tiny store (40 CSV rows: 2 features, 2 classes; seed 1) at `dir`/store with
+// `partitions` train and validation partitions (the CSV goes beside it); returns its path.
+StatusOr<std::string> MakeTinyStore(const std::string& dir, int partitions = 1);
+
 class BackendContractTest : public ::testing::TestWithParam<BackendUnderTest> {
  protected:
   static void SetUpTestSuite();

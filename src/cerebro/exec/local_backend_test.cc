@@ -9,9 +9,7 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
 
-#include "cerebro/data/partition_store.h"
 #include "cerebro/exec/backend_contract_test.h"
 
 namespace cerebro::exec {
@@ -36,27 +34,11 @@ class LocalLaunchTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  // A two-partition store at dir_/name, made now.
-  std::string MakeStore(const std::string& name) {
-    const std::string csv = dir_ + "/points.csv";
-    {
-      std::ofstream out(csv);
-      out << "a,b,label\n";
-      for (int i = 0; i < 40; ++i) out << (i % 7) * 0.5 << "," << (i % 3) << "," << i % 2 << "\n";
-    }
-    data::SourceSpec source;
-    source.format = "csv";
-    source.train_path = csv;
-    source.csv_label_column = "label";
-    source.val_fraction = 0.25;
-    data::PrepareOptions prep;
-    prep.seed = 1;
-    prep.num_train_partitions = 2;
-    prep.num_val_partitions = 2;
-    const std::string store = dir_ + "/" + name;
-    Status st = data::Prepare(source, prep, store);
-    EXPECT_TRUE(st.ok()) << st.message();
-    return store;
+  // A two-partition store at dir_/store, made now.
+  std::string MakeStore() {
+    StatusOr<std::string> store = MakeTinyStore(dir_, 2);
+    EXPECT_TRUE(store.ok()) << store.status().message();
+    return store.ok() ? *store : std::string();
   }
 
   static UnitRequest TrainOn(int worker) {
@@ -94,7 +76,7 @@ TEST_F(LocalLaunchTest, WorkersLaunchedBeforeTheirStoreExistsTrainOnIt) {
   EXPECT_EQ(b.num_workers(), 2);
   EXPECT_GT(b.worker_pid(0), 0);  // the processes are up, before any data
   EXPECT_EQ(b.Submit(TrainOn(0)).code(), StatusCode::kFailedPrecondition);  // not started
-  const std::string store = MakeStore("store");  // prepared while they come up
+  const std::string store = MakeStore();  // prepared while they come up
   Status st = b.Start({{store, 0, 0}, {store, 1, 1}});
   ASSERT_TRUE(st.ok()) << st.message();
   for (int w = 0; w < 2; ++w) ASSERT_TRUE(b.Submit(TrainOn(w)).ok());
@@ -137,7 +119,7 @@ TEST_F(LocalLaunchTest, StartErrorsReadTheSameWithOrWithoutLaunch) {
   // A worker that dies coming up: the one-line "did not start" either way.
   LocalBackendOptions broken;
   broken.worker_binary = "/bin/false";
-  const std::string died = StartError(broken, false, {{MakeStore("store"), 0, 0}});
+  const std::string died = StartError(broken, false, {{MakeStore(), 0, 0}});
   EXPECT_EQ(died, "worker 0 (/bin/false) did not start: exited with status 1");
   EXPECT_EQ(StartError(broken, true, {{dir_ + "/store", 0, 0}}), died);
 
