@@ -216,6 +216,19 @@ TEST(AshaRunTest, TheTpeSamplerProposesAsTheRunGoesAndResumes) {
       /*same_end_state=*/true);
 }
 
+// Hyperband's brackets filled lazily by TPE: every bracket's models, and a killed run
+// resumes to the uninterrupted end state.
+TEST(HyperbandRunTest, TheTpeSamplerFillsTheBracketsAndResumes) {
+  TempDir tmp;
+  auto r = RunExperiment(
+      AdaptiveSpec(WriteCsv(tmp), "{method: hyperband, eta: 2, sampler: tpe, n_startup_trials: 2}"),
+      FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->models.size(), 10u);
+  ExpectResumes("{method: hyperband, eta: 2, sampler: tpe, n_startup_trials: 2}",
+                /*same_end_state=*/true);
+}
+
 TEST(AshaRunTest, AKilledRunResumesToTheUninterruptedEndState) {
   ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/true);
 }
