@@ -87,27 +87,32 @@ class TPE(Procedure):
 
 class ASHA(Procedure):
     """Asynchronous successive halving (Ray Tune's ASHAScheduler) over ``num_models``
-    random configurations: rungs at ``grace_period * reduction_factor**k`` epochs up to
+    configurations: rungs at ``grace_period * reduction_factor**k`` epochs up to
     ``max_t`` (default: the experiment's epochs); a model below the top
     1/reduction_factor of its rung stops. Defaults: grace_period 1, reduction_factor 4,
-    brackets 1."""
+    brackets 1. ``sampler``: where the configurations come from — ``"random"`` (the
+    default), ``"grid"`` (the grid's, in order; ``num_models`` may be left out) or
+    ``"tpe"`` (BOHB-like: proposed as the run goes; ``tpe_knobs`` are TPE's, e.g.
+    n_startup_trials)."""
 
     method = "asha"
 
-    def __init__(self, num_models, grace_period=None, reduction_factor=None, max_t=None,
-                 brackets=None):
+    def __init__(self, num_models=None, grace_period=None, reduction_factor=None, max_t=None,
+                 brackets=None, sampler=None, **tpe_knobs):
         super().__init__(num_models, grace_period=grace_period,
-                         reduction_factor=reduction_factor, max_t=max_t, brackets=brackets)
+                         reduction_factor=reduction_factor, max_t=max_t, brackets=brackets,
+                         sampler=sampler, **tpe_knobs)
 
 
 class Hyperband(Procedure):
     """Hyperband (Li et al.): brackets of successive halving up to ``max_t`` epochs
-    (default: the experiment's epochs) with halving rate ``eta`` (default 3)."""
+    (default: the experiment's epochs) with halving rate ``eta`` (default 3).
+    ``sampler`` and ``tpe_knobs`` as for :class:`ASHA` (``"tpe"`` is BOHB-like)."""
 
     method = "hyperband"
 
-    def __init__(self, max_t=None, eta=None):
-        super().__init__(None, max_t=max_t, eta=eta)
+    def __init__(self, max_t=None, eta=None, sampler=None, **tpe_knobs):
+        super().__init__(None, max_t=max_t, eta=eta, sampler=sampler, **tpe_knobs)
 
 
 class PBT(Procedure):

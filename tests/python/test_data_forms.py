@@ -102,7 +102,10 @@ def test_regression_targets(tmp_path):
 
 @pytest.mark.parametrize("search,models", [(cerebro.TPE(4, n_startup_trials=2), 4),
                                            (cerebro.Random(3), 3),
-                                           (cerebro.ASHA(4, grace_period=1, reduction_factor=2), 4)])
+                                           (cerebro.ASHA(4, grace_period=1, reduction_factor=2), 4),
+                                           (cerebro.ASHA(grace_period=1, reduction_factor=2,
+                                                         sampler="tpe", num_models=3,
+                                                         n_startup_trials=1), 3)])
 def test_procedures_as_objects(tmp_path, blobs, search, models):
     X, y = blobs
     space = {"model": "mlp", "hidden": cerebro.choice([8], [16]),
@@ -111,3 +114,18 @@ def test_procedures_as_objects(tmp_path, blobs, search, models):
     assert exp.spec()["search"]["method"] == search.method
     r = exp.run(out=tmp_path / "run", quiet=True)
     assert len(r.models) == models and r.finished
+
+
+def test_asha_over_the_grid_trains_the_grids_configurations(tmp_path, blobs):
+    X, y = blobs
+    space = {"model": "mlp", "hidden": cerebro.choice([8], [16]),
+             "lr": cerebro.choice(0.1, 0.01), "batch_size": 32}
+    asha = cerebro.ASHA(grace_period=1, reduction_factor=2, sampler="grid")
+    assert asha.to_spec() == {"method": "asha", "grace_period": 1, "reduction_factor": 2,
+                              "sampler": "grid"}
+    grid = cerebro.Experiment((X, y), space, search=cerebro.Grid(), **{**RUN, "epochs": 2})
+    r = cerebro.Experiment((X, y), space, search=asha, **{**RUN, "epochs": 2}).run(
+        out=tmp_path / "run", quiet=True)
+    assert r.finished
+    trained = sorted((m["id"], m["params"]) for m in r.models)
+    assert trained == [(c["id"], c["params"]) for c in grid.configurations()]
