@@ -271,6 +271,85 @@ TEST_F(ResumeTest, AnEmptyStateOrAReplacedDataStoreStopsTheResumeWithOneLine) {
   EXPECT_NE(r.out.find("re-prepared or swapped"), std::string::npos) << r.out;
 }
 
+// run.checkpoint: epoch writes a state inside an epoch without fsync. One that a power
+// loss took (here: truncated) is rolled back on resume: that model redoes its epoch's
+// training from its last durable state, nothing else is redone, and the run ends with the
+// metrics of the uninterrupted run (which, with checkpoint: unit, is the reference).
+TEST_F(ResumeTest, AnEpochPolicyStateLostInsideAnEpochIsRedoneFromItsLastDurableState) {
+  std::ofstream(tmp_.Join("epoch.yaml"))
+      << testing::SmallSpec(csv_, 3, 2, "  order: fixed\n  checkpoint: epoch\n");
+  // The latest train record of each model in a journal.
+  auto latest = [](const std::string& run) {
+    std::map<int, Json> last;
+    for (const auto& j : ReadJsonLines(run + "/journal.jsonl")) {
+      if (j.value("type", "") == "unit" && j.value("kind", "") == "train") last[j["model"]] = j;
+    }
+    return last;
+  };
+  std::string run, lost;
+  int model = -1;
+  for (int attempt = 0; attempt < 4 && lost.empty(); ++attempt) {
+    run = tmp_.Join("epoch_run" + std::to_string(attempt));
+    pid_t pid = Spawn({"run", tmp_.Join("epoch.yaml"), "--out", run, "--quiet"});
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    // Killed once some model's latest state is one inside an epoch (not durable).
+    auto inside = [&] {
+      for (const auto& [id, j] : latest(run)) {
+        if (!j.value("durable", true)) return true;
+      }
+      return false;
+    };
+    while (!(ReadJsonLines(run + "/journal.jsonl").size() >= 8u + 4u * attempt && inside()) &&
+           std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    for (const auto& [id, j] : latest(run)) {
+      if (!j.value("durable", true)) {
+        model = id;
+        lost = j["checkpoint"].get<std::string>();
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(lost.empty()) << "no kill landed inside an epoch";
+  ASSERT_TRUE(std::filesystem::exists(run + "/" + lost));  // in the page cache: survives a kill
+  std::filesystem::resize_file(run + "/" + lost, 100);     // what a power loss may leave
+  testing::CmdResult r = testing::RunCerebro("resume " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(lost + ": 100 bytes that do not match the journal"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("redoes epoch"), std::string::npos) << r.out;
+  EXPECT_EQ(Metrics(run), reference_);
+  // The journal says so, and only that model's units of that epoch ran twice.
+  int rolled_back = 0;
+  std::map<std::tuple<int, int, std::string, int>, int> runs;
+  for (const auto& j : ReadJsonLines(run + "/journal.jsonl")) {
+    if (j.value("type", "") == "rolled_back") {
+      ++rolled_back;
+      EXPECT_EQ(j["model"], model);
+      EXPECT_EQ(j["checkpoint"], lost);
+    }
+    if (j.value("type", "") == "unit") {
+      ++runs[{j["model"].get<int>(), j["epoch"].get<int>(), j["kind"].get<std::string>(),
+              j["partition"].get<int>()}];
+    }
+  }
+  EXPECT_EQ(rolled_back, 1);
+  EXPECT_EQ(runs.size(), 4u * 3u * 2u * 2u);  // every unit ran
+  int redone = 0;
+  for (const auto& [unit, n] : runs) {
+    if (n > 1) {
+      ++redone;
+      EXPECT_EQ(std::get<0>(unit), model);
+      EXPECT_EQ(std::get<2>(unit), "train");
+    }
+  }
+  EXPECT_EQ(redone, 1);  // 2 partitions: only the epoch's first training unit was inside it
+  EXPECT_FALSE(std::filesystem::exists(run + "/" + lost + ".tmp"));
+}
+
 // ...and reports it unchanged: the first release rewrote summary.json with this
 // process's (empty) timing, so `report` then showed "0.0 s training".
 TEST_F(ResumeTest, FinishedRunResumesWithoutTrainingAndKeepsItsSummary) {

@@ -23,6 +23,7 @@ class EpochAccumulator {
            int64_t examples, double compute_seconds);
   // The row of (model, 0-based epoch) from everything added.
   store::EpochRow Close(ModelId model, int epoch) const;
+  int train_units() const { return next_seq_; }  // training units added so far
 
  private:
   struct Part {

@@ -284,11 +284,36 @@ Status RunLoop::AfterReplay() {
   }
   ASSIGN_OR_RETURN(procedure_, MakeProcedure());
   RETURN_IF_ERROR(procedure_->RestoreState(state_->procedure_state()));
+  RETURN_IF_ERROR(RollBackLostStates());
   RETURN_IF_ERROR(RemoveUnnamedStates());
   // Each live model continues from the state its last journaled unit produced: read and
   // verify them now, so a damaged run stops before anything trains.
   for (const auto& [id, m] : state_->models()) {
-    if (IsLive(m.outcome.status)) RETURN_IF_ERROR(StateFor(m).status());
+    if (IsLive(m.outcome.status)) RETURN_IF_ERROR(ReadState(m).status());
+  }
+  return Status::Ok();
+}
+
+// run.checkpoint epoch: a state inside an epoch was in the page cache only, so a power
+// loss (or damage) may take it. That model's training in its current epoch is redone
+// from its last durable state (a rolled_back record); a durable state that does not
+// verify still stops the resume (AfterReplay).
+Status RunLoop::RollBackLostStates() {
+  std::vector<store::StateRolledBack> lost;
+  for (const auto& [id, m] : state_->models()) {
+    if (!IsLive(m.outcome.status) || m.outcome.checkpoint.empty() ||
+        m.outcome.checkpoint == m.durable_checkpoint) {
+      continue;
+    }
+    Status st = ReadState(m).status();
+    if (st.ok()) continue;
+    lost.push_back({id, state_->hopper().epochs_done(id), m.outcome.checkpoint, st.message()});
+  }
+  for (const store::StateRolledBack& r : lost) {
+    LogWarning(r.reason + "; it was not durable (run.checkpoint: epoch): model " +
+               std::to_string(r.model) + " redoes epoch " + std::to_string(r.epoch + 1) +
+               "'s training from its last durable state");
+    RETURN_IF_ERROR(Commit(r));
   }
   return Status::Ok();
 }
@@ -418,7 +443,7 @@ Status RunLoop::Dispatch(WorkerId w) {
     }
     if (u->kind == UnitKind::kTrain) {
       req.out_path = AbsoluteRunPath(store::ExperimentStore::CheckpointName(u->model, m.train_seq + 1));
-      req.durable = true;
+      req.durable = DurableState(*u);
     }
   } else {
     ASSIGN_OR_RETURN(req.state, StateFor(m));
@@ -476,6 +501,7 @@ Status RunLoop::HandleSuccess(exec::Completion& c) {
     r.checkpoint = store::ExperimentStore::CheckpointName(u.model, m.train_seq + 1);
     r.state_size = c.state_size;
     r.state_hash = c.state_hash;
+    r.durable = DurableState(u);  // what Dispatch asked for: the model did not change since
     states_.erase(u.model);  // bytes read for a warm start are of an older state
   } else if (u.kind == UnitKind::kTrain) {
     timing_.train_examples += c.num_examples;
@@ -533,6 +559,18 @@ StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m
   if (name.empty()) return std::shared_ptr<const std::string>();  // fresh weights
   auto cached = states_.find(m.outcome.id);
   if (cached != states_.end() && cached->second.first == name) return cached->second.second;
+  ASSIGN_OR_RETURN(std::shared_ptr<const std::string> state, ReadState(m));
+  states_[m.outcome.id] = {name, state};
+  return state;
+}
+
+bool RunLoop::DurableState(const sched::Unit& u) const {
+  return spec_.run.checkpoint == spec::CheckpointPolicy::kUnit || state_->EndsEpochTraining(u);
+}
+
+StatusOr<std::shared_ptr<const std::string>> RunLoop::ReadState(const ModelRun& m) {
+  const std::string& name = m.outcome.checkpoint;
+  if (name.empty()) return std::shared_ptr<const std::string>();
   const std::string model = "model " + std::to_string(m.outcome.id);
   auto bytes = store_->ReadFile(name);
   if (!bytes.ok()) return DataLoss(model + ": " + bytes.status().message());
@@ -540,9 +578,7 @@ StatusOr<std::shared_ptr<const std::string>> RunLoop::StateFor(const ModelRun& m
   Status matches = train::VerifyStateBytes(store_->Path(name), *bytes, m.state_size, m.state_hash);
   timing_.integrity_seconds += MonotonicSeconds() - h0;
   if (!matches.ok()) return DataLoss(model + ": " + matches.message());
-  auto state = std::make_shared<const std::string>(std::move(bytes).value());
-  states_[m.outcome.id] = {name, state};
-  return state;
+  return std::make_shared<const std::string>(std::move(bytes).value());
 }
 
 std::string RunLoop::AbsoluteRunPath(const std::string& relative) const {

@@ -85,6 +85,14 @@ class RunLoop {
   // The state the model's next unit starts from (null: fresh weights), read from its
   // checkpoint and verified against the journal when not in memory.
   StatusOr<std::shared_ptr<const std::string>> StateFor(const ModelRun& m);
+  // StateFor without keeping the bytes (null: fresh weights).
+  StatusOr<std::shared_ptr<const std::string>> ReadState(const ModelRun& m);
+  // Whether the state a training unit writes is fsync'd before it is journaled
+  // (run.checkpoint: every unit's, or only an epoch's last).
+  bool DurableState(const sched::Unit& u) const;
+  // run.checkpoint epoch, on resume: models whose latest state (not durable) does not
+  // verify redo their epoch's training from their last durable state.
+  Status RollBackLostStates();
   // A file of the run directory as a worker of a WritesCheckpoints() backend names it.
   std::string AbsoluteRunPath(const std::string& relative) const;
   // The data-parallel baseline (driver/data_parallel.h) on this run's models.

@@ -78,6 +78,7 @@ Status RunState::Dispatch(const store::Record& record, Effects* fx) {
           [&](const store::ModelStopped& r) { return ApplyModelStopped(r, fx); },
           [&](const store::ModelExtended& r) { return ApplyModelExtended(r, fx); },
           [&](const store::ProcedureDecision& r) { return ApplyDecision(r, fx); },
+          [&](const store::StateRolledBack& r) { return ApplyRolledBack(r, fx); },
       },
       record);
 }
@@ -105,9 +106,18 @@ Status RunState::ApplyUnitDone(const store::UnitDone& r, Effects* fx) {
     ++m->outcome.train_units;
     ++m->train_seq;
     // Rotation: the new state replaces the previous one, which is obsolete once this
-    // record is durable.
-    if (!m->outcome.checkpoint.empty() && m->outcome.checkpoint != r.checkpoint) {
-      fx->obsolete_states.push_back(m->outcome.checkpoint);
+    // record is durable; the latest durable state goes only when a newer one is durable.
+    const std::string& previous = m->outcome.checkpoint;
+    if (!previous.empty() && previous != r.checkpoint && previous != m->durable_checkpoint) {
+      fx->obsolete_states.push_back(previous);
+    }
+    if (r.durable) {
+      if (!m->durable_checkpoint.empty() && m->durable_checkpoint != r.checkpoint) {
+        fx->obsolete_states.push_back(m->durable_checkpoint);
+      }
+      m->durable_checkpoint = r.checkpoint;
+      m->durable_size = r.state_size;
+      m->durable_hash = r.state_hash;
     }
     m->outcome.checkpoint = r.checkpoint;
     m->state_size = r.state_size;
@@ -197,6 +207,7 @@ Status RunState::ApplyModelAdded(const store::ModelAdded& r, Effects* fx) {
   m.outcome.origin = r.origin;
   m.outcome.parent = r.parent;
   m.outcome.checkpoint = r.warm_start;  // the state its first unit starts from
+  m.durable_checkpoint = r.warm_start;  // written durably before this record
   m.config_json = r.params.dump();
   m.epochs = r.epochs;
   if (config_.count_parameters) m.outcome.num_parameters = config_.count_parameters(r.params);
@@ -272,6 +283,36 @@ std::optional<sched::Unit> RunState::StartUnit(WorkerId w) {
 
 void RunState::DiscardUnit(const sched::Unit& unit) { hopper_.Fail(unit); }
 
+bool RunState::EndsEpochTraining(const sched::Unit& u) const {
+  if (u.kind != UnitKind::kTrain) return false;
+  const ModelRun& m = models_.at(u.model);
+  auto open = m.open_epochs.find(u.epoch);
+  const int done = open == m.open_epochs.end() ? 0 : open->second.train_units();
+  return done + 1 == hopper_.num_partitions();
+}
+
+// The units are forgotten, not the record of them: the hopper runs them again and the
+// redone units' records follow this one (same seeds, same states: the same metrics).
+Status RunState::ApplyRolledBack(const store::StateRolledBack& r, Effects* fx) {
+  ASSIGN_OR_RETURN(ModelRun * m, Find(r.model, "rolled_back"));
+  const std::string what = "rolled_back: model " + std::to_string(r.model) + " epoch " +
+                           std::to_string(r.epoch + 1) + ": ";
+  if (!Live(*m) || m->outcome.checkpoint != r.checkpoint ||
+      m->durable_checkpoint == r.checkpoint || hopper_.epochs_done(r.model) != r.epoch) {
+    return DataLoss(what + r.checkpoint + " is not its latest state inside that epoch");
+  }
+  const int redo = hopper_.RedoEpochTraining(r.model);
+  if (redo == 0) return DataLoss(what + "no training unit of that epoch to redo");
+  fx->obsolete_states.push_back(r.checkpoint);
+  m->outcome.checkpoint = m->durable_checkpoint;
+  m->state_size = m->durable_size;
+  m->state_hash = m->durable_hash;
+  m->train_seq -= redo;
+  m->outcome.train_units -= redo;
+  m->open_epochs.erase(r.epoch);
+  return Status::Ok();
+}
+
 void RunState::WorkerGone(WorkerId w) {
   if (!hopper_.worker_lost(w)) hopper_.WorkerLost(w);
 }
@@ -285,6 +326,7 @@ std::set<std::string> RunState::StatesToKeep() const {
       case ModelStatus::kPending:
       case ModelStatus::kRunning:
         keep.insert(m.outcome.checkpoint);
+        if (!m.durable_checkpoint.empty()) keep.insert(m.durable_checkpoint);
         break;
       case ModelStatus::kFailed:
         if (config_.keep_failed) keep.insert(m.outcome.checkpoint);
@@ -310,8 +352,15 @@ std::set<std::string> RunState::StatesToKeep() const {
 void RunState::Retain(Effects* fx) {
   const std::set<std::string> keep = StatesToKeep();
   for (auto& [id, m] : models_) {
+    // A model that trains no more needs no durable state to fall back to.
+    if (!Live(m) && !m.durable_checkpoint.empty() && m.durable_checkpoint != m.outcome.checkpoint &&
+        !keep.count(m.durable_checkpoint)) {
+      fx->obsolete_states.push_back(m.durable_checkpoint);
+      m.durable_checkpoint.clear();
+    }
     if (m.outcome.checkpoint.empty() || keep.count(m.outcome.checkpoint)) continue;
     fx->obsolete_states.push_back(m.outcome.checkpoint);
+    if (m.durable_checkpoint == m.outcome.checkpoint) m.durable_checkpoint.clear();
     m.outcome.checkpoint.clear();
   }
 }

@@ -70,6 +70,12 @@ struct ModelRun {
   int failures = 0;             // retryable unit failures (worker losses, retries)
   uint64_t state_size = 0;      // of outcome.checkpoint, when journaled (0 = unknown)
   uint64_t state_hash = 0;
+  // The latest durable state (fsync'd; run.checkpoint epoch makes only epoch-ending states
+  // durable) and its size and hash: what resume rolls back to when the latest state, in
+  // the page cache only, was lost. Equal to outcome.checkpoint under run.checkpoint unit.
+  std::string durable_checkpoint;
+  uint64_t durable_size = 0;
+  uint64_t durable_hash = 0;
   std::map<int, EpochAccumulator> open_epochs;  // by 0-based epoch
   // A stop journaled while the model was inside an epoch: it takes effect when that
   // epoch closes (a stop always lands on an epoch boundary).
@@ -101,6 +107,9 @@ class RunState {
   void DiscardUnit(const sched::Unit& unit);
   // The worker is gone for good (could not be restarted): nothing is sent to it again.
   void WorkerGone(WorkerId w);
+  // Whether training unit `u` ends its model's training in its epoch: the state it
+  // writes is the one run.checkpoint epoch makes durable.
+  bool EndsEpochTraining(const sched::Unit& u) const;
 
   bool has_model(ModelId id) const { return models_.count(id) > 0; }
   const ModelRun& model(ModelId id) const { return models_.at(id); }
@@ -127,8 +136,8 @@ class RunState {
   };
   const Consultation& unconsulted() const { return unconsulted_; }
 
-  // The state files the run keeps right now: the latest state of every model that may
-  // train again, the final states of the best keep_best finished models, failed models'
+  // The state files the run keeps right now: the latest state (and the latest durable
+  // one) of every model that may train again, the final states of the best keep_best finished models, failed models'
   // only with keep_failed, and warm-start states of models that have not started.
   std::set<std::string> StatesToKeep() const;
   // Every model as the procedure sees it.
@@ -143,6 +152,7 @@ class RunState {
   Status ApplyModelStopped(const store::ModelStopped& r, Effects* fx);
   Status ApplyModelExtended(const store::ModelExtended& r, Effects* fx);
   Status ApplyDecision(const store::ProcedureDecision& r, Effects* fx);
+  Status ApplyRolledBack(const store::StateRolledBack& r, Effects* fx);
   void CloseEpoch(ModelRun& m, int epoch, Effects* fx);
   void Stop(ModelRun& m, const store::ModelStopped& r, Effects* fx);
   // Marks a live model failed and ends its schedule.

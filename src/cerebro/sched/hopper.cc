@@ -249,6 +249,22 @@ bool Hopper::Restore(ModelId id, int epoch, UnitKind kind, int partition,
   return true;
 }
 
+int Hopper::RedoEpochTraining(ModelId id) {
+  auto it = index_.find(id);
+  if (it == index_.end()) return 0;
+  const int idx = it->second;
+  ModelState& m = models_[idx];
+  if (m.running || m.stopped || m.phase != UnitKind::kTrain || m.epoch >= m.epochs_total) return 0;
+  const int redo = m.done_in_phase;
+  RemoveCandidates(idx);
+  units_completed_ -= redo;
+  units_remaining_ += redo;
+  m.done_in_epoch -= redo;
+  StartPhase(m, UnitKind::kTrain);
+  AddCandidates(idx);
+  return redo;
+}
+
 void Hopper::SetTrainOrder(ModelId id, int epoch, std::vector<int> order) {
   std::vector<int> sorted = order;
   std::sort(sorted.begin(), sorted.end());

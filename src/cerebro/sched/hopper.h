@@ -137,6 +137,11 @@ class Hopper {
   // so a journal that does not fit the schedule is detected rather than trusted.
   bool Restore(ModelId id, int epoch, UnitKind kind, int partition,
                CompletionEvents* events = nullptr);
+  // Resuming: the model's training units of its current epoch that completed run again
+  // (their states were lost: run.checkpoint epoch keeps only epoch-ending states durable).
+  // Only while the model is idle in its training phase; returns how many units reopened
+  // (0 and nothing changed otherwise). The fixed order of the epoch is the same.
+  int RedoEpochTraining(ModelId id);
   // Replay: makes Order::kFixed follow `order` (a permutation of the partitions) for the
   // model's training units in `epoch`, instead of the seeded one. Call before AddModel.
   void SetTrainOrder(ModelId id, int epoch, std::vector<int> order);

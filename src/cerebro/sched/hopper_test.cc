@@ -437,6 +437,28 @@ TEST(HopperTest, CompletionEventsMarkEpochAndModelEnd) {
   EXPECT_EQ(hopper.units_completed(), 8);
 }
 
+TEST(HopperTest, RedoEpochTrainingReopensTheEpochsTrainingUnitsInTheSameOrder) {
+  HopperOptions options{9, Order::kFixed, Policy::kRandomGreedy, true};
+  Hopper h({0, 1, 2}, options);
+  h.AddModel(0, 2);
+  const std::vector<int> order = h.FixedOrder(0, 0);
+  ASSERT_TRUE(h.Restore(0, 0, UnitKind::kTrain, order[0]));
+  ASSERT_TRUE(h.Restore(0, 0, UnitKind::kTrain, order[1]));
+  const int64_t remaining = h.units_remaining();
+  EXPECT_EQ(h.RedoEpochTraining(0), 2);
+  EXPECT_EQ(h.units_completed(), 0);
+  EXPECT_EQ(h.units_remaining(), remaining + 2);
+  EXPECT_FALSE(h.Restore(0, 0, UnitKind::kTrain, order[1]));  // first again: order[0]
+  ASSERT_TRUE(h.Restore(0, 0, UnitKind::kTrain, order[0]));
+  ASSERT_TRUE(h.Restore(0, 0, UnitKind::kTrain, order[1]));
+  ASSERT_TRUE(h.Restore(0, 0, UnitKind::kTrain, order[2]));
+  EXPECT_EQ(h.RedoEpochTraining(0), 0);  // in its eval phase: nothing to redo
+  EXPECT_EQ(h.RedoEpochTraining(9), 0);  // unknown model
+  for (int p = 0; p < 3; ++p) ASSERT_TRUE(h.Restore(0, 0, UnitKind::kEval, p));
+  EXPECT_EQ(h.epochs_done(0), 1);
+  EXPECT_EQ(h.RedoEpochTraining(0), 0);  // a new epoch with nothing done yet
+}
+
 TEST(HopperTest, RestoreReplaysAJournalAndTheRestContinuesInOrder) {
   HopperOptions options{9, Order::kFixed, Policy::kRandomGreedy, true};
   // The uninterrupted schedule, as (model, epoch, kind, partition) in completion order.

@@ -468,6 +468,7 @@ Status ParseRun(Section& root, RunSpec* run) {
     RETURN_IF_ERROR(s.Int("max_unit_retries", &run->max_unit_retries, 0));
     RETURN_IF_ERROR(s.Int("keep_best", &run->keep_best, 0));
     RETURN_IF_ERROR(s.Bool("keep_failed", &run->keep_failed));
+    RETURN_IF_ERROR(s.Enum("checkpoint", &run->checkpoint));
     RETURN_IF_ERROR(PositiveDouble(s, "unit_timeout_factor", &run->unit_timeout_factor));
     RETURN_IF_ERROR(PositiveDouble(s, "unit_timeout_min_seconds", &run->unit_timeout_min_seconds));
     RETURN_IF_ERROR(PositiveDouble(s, "first_unit_timeout_seconds", &run->first_unit_timeout_seconds));

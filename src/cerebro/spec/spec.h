@@ -80,6 +80,11 @@ enum class Strategy { kMop, kSequential, kTask, kDataParallel };
 // random: the scheduler's randomized greedy order; fixed: each model's partition order
 // per epoch is derived from the seed, so results do not depend on timing.
 enum class Order { kRandom, kFixed };
+// When a model's state is made durable (fsync'd) before the journal names it: after every
+// unit, or only at the end of each of its epochs (a state inside an epoch is then in the
+// page cache: it survives a crash of any process, not a power loss; resume rolls a model
+// whose such state is lost back to its epoch's start and redoes that epoch's units).
+enum class CheckpointPolicy { kUnit, kEpoch };
 enum class BackendKind { kLocal, kRay };
 enum class Direction { kMaximize, kMinimize };
 
@@ -118,6 +123,7 @@ struct RunSpec {
   int keep_best = 5;          // finished models whose final checkpoint is kept (best first);
                               // live models always keep their latest state
   bool keep_failed = false;   // keep the last checkpoint of failed models
+  CheckpointPolicy checkpoint = CheckpointPolicy::kUnit;
   // A unit that runs far longer than expected hangs (its worker stopped answering): it is
   // declared lost, its worker replaced and the unit re-queued. The limit is
   // max(unit_timeout_min_seconds, unit_timeout_factor x the median time of the model's
@@ -206,6 +212,11 @@ struct EnumNames<spec::Strategy> {
       {spec::Strategy::kDataParallel, "dp"}};
 };
 
+template <>
+struct EnumNames<spec::CheckpointPolicy> {
+  static constexpr NamedValue<spec::CheckpointPolicy> kTable[] = {
+      {spec::CheckpointPolicy::kUnit, "unit"}, {spec::CheckpointPolicy::kEpoch, "epoch"}};
+};
 template <>
 struct EnumNames<spec::Order> {
   static constexpr NamedValue<spec::Order> kTable[] = {{spec::Order::kRandom, "random"},

@@ -94,6 +94,8 @@ Json ToJson(const ExperimentSpec& s) {
                   {"first_unit_timeout_seconds", s.run.first_unit_timeout_seconds},
                   {"backend", Name(s.run.backend)}};
   if (!s.run.ray_address.empty()) j["run"]["ray_address"] = s.run.ray_address;
+  // Written only when not the default, so specs of runs that do not use it read as before.
+  if (s.run.checkpoint != CheckpointPolicy::kUnit) j["run"]["checkpoint"] = Name(s.run.checkpoint);
   return j;
 }
 

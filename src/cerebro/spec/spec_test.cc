@@ -45,6 +45,7 @@ TEST(SpecTest, ParsesAGridSpecWithDefaults) {
   EXPECT_EQ(s->run.seed, 7u);
   EXPECT_EQ(s->run.strategy, Strategy::kMop);
   EXPECT_EQ(s->run.order, Order::kRandom);
+  EXPECT_EQ(s->run.checkpoint, CheckpointPolicy::kUnit);
   EXPECT_EQ(s->run.backend, BackendKind::kLocal);
   EXPECT_EQ(s->task, Task::kClassification);
   EXPECT_EQ(s->search.method, SearchMethod::kGrid);
@@ -105,6 +106,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"  epochs: 5", "  epochs: 5\n  strategy: magic",
                 "run.strategy: expected one of mop, sequential, task or dp, got 'magic'"},
         BadCase{"  epochs: 5", "  epochs: 5\n  order: 3", "run.order: expected one of random or fixed, got 3"},
+        BadCase{"  epochs: 5", "  epochs: 5\n  checkpoint: never",
+                "run.checkpoint: expected one of unit or epoch, got 'never'"},
         BadCase{"name: demo", "nmae: demo", "nmae: unknown key"},
         BadCase{"  model: mlp\n", "", "params.model: missing"},
         BadCase{"labels: /d/train-labels.gz", "lables: /d/train-labels.gz", "data.train.lables: unknown key"},
@@ -315,7 +318,8 @@ TEST(SpecTest, EnumsAreSpelledAsBeforeInTheResolvedSpec) {
   std::string text = kGood;
   text += "search: {method: grid}\n";
   text.replace(text.find("  seed: 7"), 9,
-               "  seed: 7\n  strategy: task\n  order: fixed\n  backend: ray\n  ray_address: h:1");
+               "  seed: 7\n  strategy: task\n  order: fixed\n  backend: ray\n  ray_address: h:1\n"
+               "  checkpoint: epoch");
   auto s = ParseSpecString(text, "s.yaml");
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   EXPECT_EQ(s->run.strategy, Strategy::kTask);
@@ -328,6 +332,9 @@ TEST(SpecTest, EnumsAreSpelledAsBeforeInTheResolvedSpec) {
   EXPECT_EQ(j["run"]["strategy"], "task");
   EXPECT_EQ(j["run"]["order"], "fixed");
   EXPECT_EQ(j["run"]["backend"], "ray");
+  EXPECT_EQ(j["run"]["checkpoint"], "epoch");
+  EXPECT_EQ(ParseSpecString(j.dump(), "resolved")->run.checkpoint, CheckpointPolicy::kEpoch);
+  EXPECT_EQ(ToJson(*ParseSpecString(kGood, "s.yaml"))["run"].count("checkpoint"), 0u);
   EXPECT_EQ(j["params"]["lr"].begin().key(), "choice");
   for (auto [strategy, name] :
        {std::pair{Strategy::kMop, "mop"}, {Strategy::kSequential, "sequential"},

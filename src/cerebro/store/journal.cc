@@ -22,6 +22,7 @@ template <> struct Tag<ModelAdded> { static constexpr std::string_view kName = "
 template <> struct Tag<ModelStopped> { static constexpr std::string_view kName = "model_stopped"; };
 template <> struct Tag<ModelExtended> { static constexpr std::string_view kName = "model_extended"; };
 template <> struct Tag<ProcedureDecision> { static constexpr std::string_view kName = "decision"; };
+template <> struct Tag<StateRolledBack> { static constexpr std::string_view kName = "rolled_back"; };
 
 // A non-negative id or index.
 Status Index(const JsonFields& f, const char* key, int* out) {
@@ -55,6 +56,7 @@ void Put(Json& j, const UnitDone& r) {
       j["state_size"] = r.state_size;
       j["state_hash"] = r.state_hash;
     }
+    if (!r.durable) j["durable"] = false;
   }
   if (r.finished_at > 0) {
     j["submitted_at"] = r.submitted_at;
@@ -75,6 +77,7 @@ Status Take(const JsonFields& f, UnitDone* r) {
   RETURN_IF_ERROR(f.String("checkpoint", &r->checkpoint, /*optional=*/!train));
   RETURN_IF_ERROR(f.Uint64("state_size", &r->state_size, /*optional=*/true));
   RETURN_IF_ERROR(f.Uint64("state_hash", &r->state_hash, /*optional=*/true));
+  RETURN_IF_ERROR(f.Bool("durable", &r->durable, /*optional=*/true));
   RETURN_IF_ERROR(f.Double("submitted_at", &r->submitted_at, /*optional=*/true));
   return f.Double("finished_at", &r->finished_at, /*optional=*/true);
 }
@@ -96,6 +99,18 @@ Status TakeUnitFailure(const JsonFields& f, R* r) {
   RETURN_IF_ERROR(f.Int("partition", &r->partition));
   RETURN_IF_ERROR(f.String("error", &r->error, /*optional=*/true));
   return f.String("cause", &r->cause, /*optional=*/true);
+}
+void Put(Json& j, const StateRolledBack& r) {
+  j["model"] = r.model;
+  j["epoch"] = r.epoch;
+  j["checkpoint"] = r.checkpoint;
+  j["reason"] = r.reason;
+}
+Status Take(const JsonFields& f, StateRolledBack* r) {
+  RETURN_IF_ERROR(Index(f, "model", &r->model));
+  RETURN_IF_ERROR(Index(f, "epoch", &r->epoch));
+  RETURN_IF_ERROR(f.String("checkpoint", &r->checkpoint));
+  return f.String("reason", &r->reason, /*optional=*/true);
 }
 void Put(Json& j, const WorkerLost& r) { PutUnitFailure(j, r); }
 Status Take(const JsonFields& f, WorkerLost* r) { return TakeUnitFailure(f, r); }
@@ -234,6 +249,7 @@ StatusOr<Record> DecodeRecord(std::string_view line, int version) {
   if (type == Tag<ModelStopped>::kName) return DecodeAs<ModelStopped, Record>(j);
   if (type == Tag<ModelExtended>::kName) return DecodeAs<ModelExtended, Record>(j);
   if (type == Tag<ProcedureDecision>::kName) return DecodeAs<ProcedureDecision, Record>(j);
+  if (type == Tag<StateRolledBack>::kName) return DecodeAs<StateRolledBack, Record>(j);
   return InvalidArgument("unknown record type '" + type + "'");
 }
 

@@ -40,7 +40,8 @@ struct DataRecorded {
   spec::Json identity;
 };
 
-// Tag "unit": a unit finished; its model's state (train units) is durably on disk.
+// Tag "unit": a unit finished; its model's state (train units) is on disk: durably
+// unless `durable` says otherwise.
 struct UnitDone {
   ModelId model = -1;
   int epoch = 0;  // 0-based
@@ -59,6 +60,9 @@ struct UnitDone {
   // (version 1, or the data-parallel baseline). Never part of the metrics files.
   double submitted_at = 0;
   double finished_at = 0;
+  // Whether the state was fsync'd before this record (run.checkpoint: epoch writes a state
+  // inside an epoch to the page cache only). Absent = true.
+  bool durable = true;
 };
 
 // Tag "worker_lost": a unit's worker died (or stopped answering); the unit re-runs from
@@ -119,6 +123,16 @@ struct ModelExtended {
   ModelOrigin origin = ModelOrigin::kProcedure;
 };
 
+// Tag "rolled_back": on resume, the model's latest state (not durable: run.checkpoint
+// epoch) was lost or damaged, so the training units of its current epoch run again from
+// its last durable state (the state before them, kept by retention for this).
+struct StateRolledBack {
+  ModelId model = -1;
+  int epoch = 0;           // 0-based: the epoch whose training units are redone
+  std::string checkpoint;  // the state that was lost
+  std::string reason;      // one line: why it did not verify
+};
+
 // A procedure's decision, applied atomically (one record).
 using Action = std::variant<ModelAdded, ModelStopped, ModelExtended>;
 
@@ -134,7 +148,7 @@ struct ProcedureDecision {
 
 using Record = std::variant<JournalHeader, DataRecorded, UnitDone, WorkerLost, UnitRetried,
                             ModelFailed, ModelAdded, ModelStopped, ModelExtended,
-                            ProcedureDecision>;
+                            ProcedureDecision, StateRolledBack>;
 
 // The record's tag ("unit", "model_added", ...).
 std::string_view RecordTag(const Record& record);

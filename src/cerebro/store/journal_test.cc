@@ -24,6 +24,8 @@ std::vector<Record> OneOfEach() {
   UnitDone train{3, 1, UnitKind::kTrain, 2, 1, 12.5, 7, 20, 0.25, "checkpoints/model_0003.u00004.state",
                  1234, 0xfedcba9876543210ULL, 1764577800.25, 1764577803.5};
   UnitDone eval{3, 1, UnitKind::kEval, 0, 0, 1.0 / 3.0, 5, 9, 1e-9, "", 0, 0};
+  UnitDone page_cache = train;  // run.checkpoint: epoch, inside an epoch
+  page_cache.durable = false;
   ModelAdded added{7, spec::Json{{"lr", 0.001}, {"hidden", {8, 4}}}, ModelOrigin::kProcedure, 4, 2,
                    "checkpoints/model_0007.u00000.state"};
   ModelStopped stopped{5, StopReason::kUser, "asked by ctl"};
@@ -31,6 +33,7 @@ std::vector<Record> OneOfEach() {
   ProcedureDecision decision{12, {added, stopped, extended}, spec::Json{{"rung", 2}, {"seen", {1, 2}}}};
   return {DataRecorded{spec::Json{{"seed", 7}, {"files", {{{"name", "meta.json"}, {"bytes", 10}}}}}},
           train,
+          page_cache,
           eval,
           WorkerLost{1, 3, 0, 1, "worker 1 (pid 9) killed by signal 9", "worker_died"},
           UnitRetried{0, 2, 1, 0, "state checksum mismatch", "state_corrupt"},
@@ -38,7 +41,9 @@ std::vector<Record> OneOfEach() {
           added,
           stopped,
           extended,
-          decision};
+          decision,
+          StateRolledBack{3, 1, "checkpoints/model_0003.u00005.state",
+                          "model 3: x.state: 10 bytes that do not match the journal"}};
 }
 
 TEST_F(JournalTest, EveryRecordTypeRoundTripsThroughItsOneCodec) {
