@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# State movement vs unit compute (issue 13 item 4): the MLP grid (examples/fashion_mnist/
+# mlp_grid.yaml), 1 epoch, 2 workers, with run.checkpoint unit and epoch, and the same run
+# with a binary from before the change (BEFORE=path/to/cerebro, optional). Prints, from each
+# run's summary.json timing, transfer (driver <-> worker sockets), checkpoint (writing and
+# reading state files, wherever done) and state_codec seconds as % of compute_seconds.
+# Full-scale: run it under `flock /tmp/bench.lock`, never beside bench/run.sh.
+# Usage: bench/state_movement.sh [REPEATS] (default 3, interleaved)
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cerebro="${CEREBRO:-$here/build/cerebro}"
+before="${BEFORE:-}"
+repeats="${1:-3}"
+work="$(mktemp -d /tmp/state_movement.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+spec="${SPEC:-$here/examples/fashion_mnist/mlp_grid.yaml}"  # SPEC: another spec (a smoke test)
+sed "s/^run:$/run:\n  checkpoint: epoch/" "$spec" > "$work/epoch.yaml"
+grep -q "checkpoint: epoch" "$work/epoch.yaml"
+report() {  # label run_dir
+  /usr/bin/python3 - "$1" "$2/summary.json" <<'PY'
+import json, sys
+label, path = sys.argv[1], sys.argv[2]
+t = json.load(open(path))["timing"]
+c = t["compute_seconds"]
+moved = t["transfer_seconds"] + t["checkpoint_seconds"]
+print(f"{label:8s} compute {c:8.2f} s  transfer {t['transfer_seconds']:6.3f} s  "
+      f"checkpoint {t['checkpoint_seconds']:6.3f} s  codec {t['state_codec_seconds']:6.3f} s  "
+      f"moved {100 * moved / c:5.2f}% of compute  bytes over sockets {t['state_bytes_moved']}  "
+      f"wall {t['wall_seconds']:.2f} s")
+PY
+}
+for i in $(seq 1 "$repeats"); do
+  if [[ -n "$before" ]]; then
+    "$before" run "$spec" --epochs 1 --out "$work/before$i" --quiet
+    report before "$work/before$i"
+  fi
+  "$cerebro" run "$spec" --epochs 1 --out "$work/unit$i" --quiet
+  report unit "$work/unit$i"
+  "$cerebro" run "$work/epoch.yaml" --epochs 1 --out "$work/epoch$i" --quiet
+  report epoch "$work/epoch$i"
+  cmp "$work/unit$i/metrics.csv" "$work/epoch$i/metrics.csv"
+  [[ -z "$before" ]] || cmp "$work/before$i/metrics.csv" "$work/unit$i/metrics.csv"
+done
