@@ -484,6 +484,13 @@ Status RunLoop::Handle(exec::Completion c) {
     return c.kind == exec::CompletionKind::kWorkerLost ? RestartWorker(u.worker) : Status::Ok();
   }
   if (c.kind == exec::CompletionKind::kOk) return HandleSuccess(c);
+  // A state file that cannot be read, verified or written is the run directory's fault:
+  // the run stops here, resumable, as when the driver's own write fails (failing the
+  // model would lose its completed units; retrying would read the same file again). A
+  // file that is really damaged is then named again by resume's own verification.
+  if (c.kind == exec::CompletionKind::kStorageFailed) {
+    return IoError("model " + std::to_string(u.model) + ": " + c.error);
+  }
   return HandleFailure(c);
 }
 

@@ -66,6 +66,10 @@ enum class CompletionKind {
   kRetry,        // retryable, the worker is fine: e.g. the state arrived corrupted
   kWorkerLost,   // retryable: the worker died, stopped answering or lost its partition;
                  // the caller decides whether to RestartWorker()
+  kStorageFailed,  // the run directory's storage failed under the unit (a state file the
+                   // worker reads or writes): neither the model's nor the worker's fault, so
+                   // the driver stops the run as when its own write fails; resume continues
+                   // it once the storage is fixed (a completed unit is never lost)
 };
 
 // Why a unit failed, finer than the kind (journaled and shown to the user).
@@ -79,6 +83,8 @@ enum class FailureCause {
   kPartitionMissing,  // kWorkerLost: the worker could not (re)load its data
   kWorkerDied,        // kWorkerLost: crash, kill, broken connection, malformed reply
   kHung,              // the driver gave up on a unit that ran far longer than expected
+  kStateFile,         // kStorageFailed: a state file could not be read, does not match the
+                      // journal, or could not be written
 };
 
 struct Completion {
@@ -160,7 +166,8 @@ struct EnumNames<exec::CompletionKind> {
       {exec::CompletionKind::kOk, "ok"},
       {exec::CompletionKind::kModelFailed, "model_failed"},
       {exec::CompletionKind::kRetry, "retry"},
-      {exec::CompletionKind::kWorkerLost, "worker_lost"}};
+      {exec::CompletionKind::kWorkerLost, "worker_lost"},
+      {exec::CompletionKind::kStorageFailed, "storage_failed"}};
 };
 template <>
 struct EnumNames<exec::FailureCause> {
@@ -173,6 +180,7 @@ struct EnumNames<exec::FailureCause> {
       {exec::FailureCause::kStateCorrupt, "state_corrupt"},
       {exec::FailureCause::kPartitionMissing, "partition_missing"},
       {exec::FailureCause::kWorkerDied, "worker_died"},
-      {exec::FailureCause::kHung, "hung"}};
+      {exec::FailureCause::kHung, "hung"},
+      {exec::FailureCause::kStateFile, "state_file"}};
 };
 }  // namespace cerebro

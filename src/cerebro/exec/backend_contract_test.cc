@@ -176,7 +176,8 @@ TEST_P(BackendContractTest, StatesByFileAreWrittenReadAndVerified) {
   ASSERT_EQ(chained.kind, CompletionKind::kOk) << chained.error;
   EXPECT_EQ(second.state_hash, Hash64(chained.state.data(), chained.state.size()));
 
-  // A file that is not what the journal says is a corrupt state: retryable, one line.
+  // A file that is not what the journal says is the storage's failure (the driver stops
+  // the run, resumable): one line naming the file.
   UnitRequest eval = Unit(UnitKind::kEval);
   eval.state_path = first;
   eval.state_size = c.state_size;
@@ -184,8 +185,8 @@ TEST_P(BackendContractTest, StatesByFileAreWrittenReadAndVerified) {
   EXPECT_EQ(Run(eval).kind, CompletionKind::kOk);
   std::filesystem::resize_file(first, bytes.size() / 2);
   Completion torn = Run(eval);
-  EXPECT_EQ(torn.kind, CompletionKind::kRetry);
-  EXPECT_EQ(torn.cause, FailureCause::kStateCorrupt);
+  EXPECT_EQ(torn.kind, CompletionKind::kStorageFailed);
+  EXPECT_EQ(torn.cause, FailureCause::kStateFile);
   EXPECT_NE(torn.error.find(first + ": " + std::to_string(bytes.size() / 2) +
                             " bytes that do not match the journal"),
             std::string::npos)

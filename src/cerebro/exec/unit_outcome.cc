@@ -15,6 +15,7 @@ UnitOutcome ClassifyTrainerCode(int64_t code) {
     case CEREBRO_ERR_NON_FINITE: return {K::kModelFailed, C::kNonFinite};
     case CEREBRO_ERR_STATE: return {K::kRetry, C::kStateCorrupt};
     case CEREBRO_ERR_DATA: return {K::kWorkerLost, C::kPartitionMissing};
+    case CEREBRO_ERR_STATE_FILE: return {K::kStorageFailed, C::kStateFile};
     default: return {K::kModelFailed, C::kException};
   }
 }

@@ -179,7 +179,7 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
       if (!cached) {
         auto bytes = cerebro::train::ReadStateFile(path, request->state_file_size,
                                                    request->state_file_hash);
-        if (!bytes.ok()) return Fail(CEREBRO_ERR_STATE, bytes.status().message(), err, err_cap);
+        if (!bytes.ok()) return Fail(CEREBRO_ERR_STATE_FILE, bytes.status().message(), err, err_cap);
         read = std::move(bytes).value();
       }
       const std::string& input = cached ? worker->last_state : read;
@@ -207,7 +207,7 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
                                  unit->state.size());
     Status written = cerebro::train::WriteStateFile(request->out_path, bytes,
                                                     request->out_durable != 0);
-    if (!written.ok()) return Fail(CEREBRO_ERR_MODEL, written.message(), err, err_cap);
+    if (!written.ok()) return Fail(CEREBRO_ERR_STATE_FILE, written.message(), err, err_cap);
     result->state_hash = cerebro::Hash64(bytes.data(), bytes.size());
     worker->last_path = request->out_path;
     worker->last_state.assign(bytes.data(), bytes.size());

@@ -23,7 +23,7 @@ extern "C" {
 
 /* 2: CEREBRO_ERR_OUT_OF_MEMORY and CEREBRO_ERR_NON_FINITE split from CEREBRO_ERR_MODEL.
  * 3: states by file (CerebroUnitRequest.state_path / out_path): the worker reads and
- *    writes checkpoints itself, so a state crosses no socket. */
+ *    writes checkpoints itself, so a state crosses no socket; CEREBRO_ERR_STATE_FILE. */
 #define CEREBRO_WORKER_API_VERSION 3
 
 /* Return codes. Values are stable; a caller that does not know a code should treat it
@@ -37,7 +37,10 @@ enum {
   CEREBRO_ERR_STATE = 4,         /* the model state bytes could not be decoded */
   CEREBRO_ERR_OUT_OF_MEMORY = 5, /* memory ran out while running the unit or averaging
                                     (while building the model: CEREBRO_ERR_MODEL) */
-  CEREBRO_ERR_NON_FINITE = 6     /* the training loss became non-finite: the model diverged */
+  CEREBRO_ERR_NON_FINITE = 6,    /* the training loss became non-finite: the model diverged */
+  CEREBRO_ERR_STATE_FILE = 7     /* a state file (state_path / out_path) could not be read,
+                                    is not what the journal says, or could not be written:
+                                    the run directory's storage is at fault, not the model */
 };
 
 typedef struct CerebroWorker CerebroWorker;
