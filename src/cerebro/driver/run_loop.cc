@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <set>
+#include <thread>
 #include <variant>
 
 #include "cerebro/common/clock.h"
@@ -149,6 +150,15 @@ Status RunLoop::LaunchBackend() {
   return st;
 }
 
+// Launching ahead of preparation saves the workers' start-up only when they can all come
+// up at once; hundreds of processes for a machine's few cores (`--workers 500`, say) would
+// each load LibTorch before preparation could refuse the run (more partitions than
+// examples), so those start after it, as they always did.
+bool RunLoop::LaunchesAhead() const {
+  const size_t cores = std::max(2u, std::thread::hardware_concurrency());
+  return layout_.worker_partition.size() <= cores;
+}
+
 void RunLoop::StopBackend() {
   if (!backend_) return;
   backend_->Shutdown();
@@ -174,7 +184,7 @@ StatusOr<RunResult> RunLoop::RunNew() {
   state_ = std::make_unique<RunState>(MakeRunConfig());
   ASSIGN_OR_RETURN(store::ProcedureDecision start, InitialDecision());
   ASSIGN_OR_RETURN(store_, store::ExperimentStore::Create(fs_, options_.out_dir));
-  RETURN_IF_ERROR(LaunchBackend());
+  if (LaunchesAhead()) RETURN_IF_ERROR(LaunchBackend());
   StatusOr<std::string> prepared = Prepare();
   if (!prepared.ok()) {
     StopBackend();  // the unpublished run directory goes with store_
@@ -222,7 +232,7 @@ StatusOr<RunResult> RunLoop::Resume(std::unique_ptr<store::ExperimentStore> stor
   state_ = std::make_unique<RunState>(MakeRunConfig());
   RETURN_IF_ERROR(ReplayJournal(models_json));
   // Workers come up while the store and the states are verified.
-  if (!state_->Done()) RETURN_IF_ERROR(LaunchBackend());
+  if (!state_->Done() && LaunchesAhead()) RETURN_IF_ERROR(LaunchBackend());
   RETURN_IF_ERROR(AfterReplay());
   // The driver may have died between an epoch's last unit and the procedure's look at
   // it: nothing was journaled in between, so it sees what it would have seen then.

@@ -47,6 +47,7 @@ class RunLoop {
   // its error).
   StatusOr<std::string> Prepare();
   Status LaunchBackend();
+  bool LaunchesAhead() const;  // whether the workers start before preparation
   Status StartBackend();
   void StopBackend();
   void AttachObservers();
