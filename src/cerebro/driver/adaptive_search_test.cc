@@ -233,6 +233,34 @@ TEST(AshaRunTest, AKilledRunResumesToTheUninterruptedEndState) {
   ExpectResumes("{method: asha, num_models: 4, reduction_factor: 2}", /*same_end_state=*/true);
 }
 
+// ASHA under MOP trains the lowest-id runnable model first (successive_halving.h:
+// TrainsLowestIdFirst): model 0, best at every rung (the fake ranks lower ids better),
+// is promoted at once and trains on while the newcomers take turns on the other worker,
+// as Ray Tune's FIFO trials do, instead of waiting for every model to cross rung 1.
+// With the random greedy order its last unit came after nearly every other model's.
+TEST(AshaRunTest, APromotedModelTrainsOnWhileTheNewcomersTakeTheOtherWorker) {
+  TempDir tmp;
+  spec::ExperimentSpec s = AdaptiveSpec(
+      WriteCsv(tmp), "{method: asha, num_models: 8, reduction_factor: 2, grace_period: 1}");
+  s.run.order = spec::Order::kRandom;  // the default; the policy matters most there
+  auto r = RunExperiment(s, FakeOptions(tmp.Join("run"), nullptr));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(ById(*r, 0).history.size(), 4u);
+  // Where (among the run's units, in journal order) each model's last unit landed.
+  std::map<ModelId, int> last;
+  int units = 0;
+  for (const store::Record& rec : JournalOf(r->run_dir)) {
+    if (const auto* u = std::get_if<store::UnitDone>(&rec)) last[u->model] = units++;
+  }
+  ASSERT_EQ(last.size(), 8u);
+  // Model 7, the last newcomer, is stopped at rung 1 (every model after 0 ranks below the
+  // rung's median): model 0 had trained all 4 epochs before it got there. With the random
+  // greedy order model 0's last unit was the run's last (position 43 of 44: it reached
+  // each rung after the newcomers, which crossed rung 1 together).
+  EXPECT_EQ(ById(*r, 7).status, ModelStatus::kStopped);
+  EXPECT_LT(last.at(0), last.at(7)) << "of " << units << " units";
+}
+
 // Accuracies that do not follow the model id (so who reaches a rung first matters to an
 // arrival-order rule): a function of (model, epoch) and the partition's size only.
 exec::FakeUnitResult MixedResult(const exec::UnitRequest& request) {

@@ -29,6 +29,11 @@ RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
   c.hopper.order =
       spec.run.order == spec::Order::kFixed ? sched::Order::kFixed : sched::Order::kRandom;
   c.hopper.policy = layout.policy;
+  // Under MOP the procedure may want its decisions sooner rather than every model at once
+  // (successive_halving.h); task and sequential already train lowest id first.
+  if (spec.run.strategy == spec::Strategy::kMop && search::TrainsLowestIdFirst(spec)) {
+    c.hopper.policy = sched::Policy::kLowestIdFirst;
+  }
   c.max_unit_retries = spec.run.max_unit_retries;
   c.keep_best = spec.run.keep_best;
   c.keep_failed = spec.run.keep_failed;

@@ -92,4 +92,15 @@ StatusOr<std::unique_ptr<Procedure>> MakeHyperbandProcedure(const spec::Experime
 // 0 when the procedure never extends a completed model.
 int ExtendsCompletedModelsBelow(const spec::ExperimentSpec& spec);
 
+// True when the spec's procedure reaches its decisions soonest if MOP trains the
+// lowest-id runnable model first (driver::RunConfigFor then picks that policy): ASHA. Its
+// rungs take results in model-id order, so a model's turn comes once every lower-id model
+// of its bracket has reached the rung; with the random greedy order all models would
+// cross rung 1 together before the first promotion, and a promoted model would then share
+// the workers with every newcomer, so the best model would reach max_t near the end of
+// the run. Lowest id first is Ray Tune's FIFO trial order: a promoted model goes on at
+// once and the newcomers fill the other workers. It changes when decisions are taken,
+// never which (they are functions of the metrics alone).
+bool TrainsLowestIdFirst(const spec::ExperimentSpec& spec);
+
 }  // namespace cerebro::search
