@@ -377,29 +377,45 @@ class RayMultiNodeTest : public ::testing::Test {
 exec::LocalRayHead* RayMultiNodeTest::head_ = nullptr;
 exec::LocalRayHead* RayMultiNodeTest::node_ = nullptr;
 
+// Both ways a state can move between the nodes (exec/ray/ray_backend.h): by file (the
+// default: the actor writes it to the run directory, the next actor reads it, the driver
+// gets only sizes and hashes) and through Ray's object stores (CEREBRO_RAY_STATES=
+// object_store: actor to actor as an ObjectRef, the driver fetching a copy).
 TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
   TempDir tmp;
   const std::string text = WithBigStates(FixedOrderGrid(tmp));
   auto local = RunExperiment(ParseOrDie(text), Options(tmp.Join("local")));
   ASSERT_TRUE(local.ok()) << local.status().ToString();
-  RunOptions o = Options(tmp.Join("ray"));
-  std::set<int> nodes;
-  testing::UnitObserver where([&](const driver::RunView& run, const store::UnitDone&) {
-    auto* backend = dynamic_cast<const exec::RayBackend*>(run.backend);
-    for (int w = 0; w < 2; ++w) nodes.insert(NodeOf(backend->worker_pid(w)));
-  });
-  o.observers.push_back(&where);
-  auto ray = RunExperiment(RaySpec(text), o);
-  ASSERT_TRUE(ray.ok()) << ray.status().ToString();
-  // One actor per node, each loading only its own partition; every model visits both
-  // partitions, so its state crossed between the nodes' object stores each sub-epoch.
-  EXPECT_EQ(nodes, (std::set<int>{0, 1}));
-  size_t biggest = 0;
-  for (const auto& [name, bytes] : Checkpoints(ray->run_dir)) biggest = std::max(biggest, bytes.size());
-  EXPECT_GT(biggest, 100u * 1024) << "no state big enough to go through the object stores";
-  ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
-  // The one-node run equals the local one to the bit (RayEndToEndTest); so must this.
-  ExpectSameAsLocal(*ray, *local);
+  for (const std::string mode : {"file", "object_store"}) {
+    SCOPED_TRACE("CEREBRO_RAY_STATES=" + mode);
+    ::setenv("CEREBRO_RAY_STATES", mode.c_str(), 1);
+    RunOptions o = Options(tmp.Join("ray-" + mode));
+    std::set<int> nodes;
+    testing::UnitObserver where([&](const driver::RunView& run, const store::UnitDone&) {
+      auto* backend = dynamic_cast<const exec::RayBackend*>(run.backend);
+      for (int w = 0; w < 2; ++w) nodes.insert(NodeOf(backend->worker_pid(w)));
+    });
+    o.observers.push_back(&where);
+    auto ray = RunExperiment(RaySpec(text), o);
+    ::unsetenv("CEREBRO_RAY_STATES");
+    ASSERT_TRUE(ray.ok()) << ray.status().ToString();
+    // One actor per node, each loading only its own partition; every model visits both
+    // partitions, so its state crossed between the nodes each sub-epoch.
+    EXPECT_EQ(nodes, (std::set<int>{0, 1}));
+    size_t biggest = 0;
+    for (const auto& [name, bytes] : Checkpoints(ray->run_dir)) biggest = std::max(biggest, bytes.size());
+    EXPECT_GT(biggest, 100u * 1024) << "no state big enough to go through the object stores";
+    // By file no state byte crosses the driver's connection to Ray; through the object
+    // stores the driver fetches every new state once.
+    if (mode == "file") {
+      EXPECT_EQ(ray->timing.state_bytes_moved, 0u);
+    } else {
+      EXPECT_GT(ray->timing.state_bytes_moved, 4u * biggest);
+    }
+    ExpectEveryUnitExactlyOnce(ray->run_dir, 4, 2, 2);
+    // The one-node run equals the local one to the bit (RayEndToEndTest); so must this.
+    ExpectSameAsLocal(*ray, *local);
+  }
 }
 
 // Last in the suite: the worker node stays down.

@@ -61,6 +61,11 @@ UnitOutput Worker::RunUnit(UnitArgs args, UnitOutput input) {
   req.unit_seed = args.unit_seed;
   req.state = reinterpret_cast<const uint8_t*>(input.state.data());
   req.state_size = input.state.size();
+  req.state_path = args.state_path.c_str();
+  req.state_file_size = args.state_size;
+  req.state_file_hash = args.state_hash;
+  req.out_path = args.train ? args.out_path.c_str() : "";
+  req.out_durable = args.durable;
   CerebroUnitResult res{};
   char err[1024] = {0};
   out.code = cerebro_worker_run_unit(worker_, &req, &res, err, sizeof(err));
@@ -70,6 +75,11 @@ UnitOutput Worker::RunUnit(UnitArgs args, UnitOutput input) {
   out.num_examples = res.num_examples;
   out.compute_seconds = res.compute_seconds;
   out.state_seconds = res.state_seconds;
+  out.file_seconds = res.file_seconds;
+  if (out.code == CEREBRO_OK && args.train && !args.out_path.empty()) {
+    out.written_size = res.state_size;
+    out.written_hash = res.state_hash;
+  }
   if (res.state != nullptr) {
     if (out.code == CEREBRO_OK) out.state.assign(reinterpret_cast<const char*>(res.state), res.state_size);
     cerebro_buffer_free(res.state);

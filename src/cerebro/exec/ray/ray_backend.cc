@@ -253,7 +253,15 @@ Status RayBackend::Submit(const UnitRequest& req) {
   u.train = req.unit.kind == sched::UnitKind::kTrain ? 1 : 0;
   u.init_seed = req.init_seed;
   u.unit_seed = req.unit_seed;
-  if (req.state && !req.state->empty()) {
+  if (options_.states_by_file) {
+    u.state_path = req.state_path.c_str();
+    u.state_file_size = req.state_size;
+    u.state_file_hash = req.state_hash;
+    u.out_path = req.out_path.c_str();
+    u.out_durable = req.durable ? 1 : 0;
+  }
+  const bool state_in_file = options_.states_by_file && !req.state_path.empty();
+  if (!state_in_file && req.state && !req.state->empty()) {
     const std::string& bytes = *req.state;
     auto it = known_.find(req.unit.model);
     if (it != known_.end() && it->second.size == bytes.size() &&
@@ -345,6 +353,7 @@ Completion RayBackend::Finish(const CerebroRayCompletion& rc, const char* err) {
   c.num_examples = rc.num_examples;
   c.compute_seconds = rc.compute_seconds;
   c.state_seconds = rc.state_seconds;
+  c.file_seconds = rc.file_seconds;
   c.transfer_seconds = rc.submit_seconds + rc.handoff_seconds + rc.fetch_seconds;
   fetch_seconds_ += rc.fetch_seconds;
   if (!put && rc.handoff_seconds > 0) handoffs_.push_back(rc.handoff_seconds);
@@ -353,6 +362,11 @@ Completion RayBackend::Finish(const CerebroRayCompletion& rc, const char* err) {
     return c;
   }
   if (outcome.kind != CompletionKind::kOk) return c;
+  if (rc.written_size > 0) {  // the actor wrote it to the unit's out_path
+    c.state_written = true;
+    c.state_size = rc.written_size;
+    c.state_hash = rc.written_hash;
+  }
   if (rc.state != 0) {
     c.state.assign(reinterpret_cast<const char*>(rc.state_bytes), rc.state_size);
     stats_.state_bytes_received += rc.state_size;
@@ -412,6 +426,16 @@ StatusOr<std::unique_ptr<Backend>> MakeRayBackend(const BackendConfig& config) {
   RayBackendOptions o;
   o.address = config.ray_address;
   o.threads_per_worker = config.threads_per_worker;
+  // A cluster whose nodes do not share the run directory moves states through Ray's
+  // object store instead (README: running on a Ray cluster).
+  if (const char* states = std::getenv("CEREBRO_RAY_STATES"); states != nullptr && *states) {
+    const std::string mode = states;
+    if (mode != "file" && mode != "object_store") {
+      return InvalidArgument("CEREBRO_RAY_STATES: expected file or object_store, got '" + mode +
+                             "'");
+    }
+    o.states_by_file = mode == "file";
+  }
   return std::unique_ptr<Backend>(std::make_unique<RayBackend>(o));
 }
 

@@ -1,10 +1,17 @@
 // RayBackend: exec::Backend on a Ray cluster through Ray's C++ API. One actor per
 // WorkerSetup (CPU = threads_per_worker, each in its own bundle of a SPREAD placement
 // group, so actors spread over the nodes and a restarted one follows its bundle to a
-// live node when its node died), units are actor tasks, and a model's state
-// hops from the actor that produced it to the next one as an ObjectRef, resolved by Ray
-// on the receiving actor (never through the driver). The driver still fetches each new
-// state once (ray::Get) because Completion::state feeds its per-unit checkpoint.
+// live node when its node died), units are actor tasks.
+//
+// States by file (the default, states_by_file): WritesCheckpoints() is true, so the
+// driver names each unit's input state file and output file in the run directory; the
+// actor reads and verifies the one and writes the other itself (the state moves once:
+// actor -> storage -> actor), and the driver gets back only sizes and hashes. The run
+// directory must then be on storage every node sees, as the data store already is.
+// Without (CEREBRO_RAY_STATES=object_store, for clusters whose nodes share no run
+// directory): a model's state hops from the actor that produced it to the next one as an
+// ObjectRef, resolved by Ray on the receiving actor (never through the driver), and the
+// driver fetches each new state once (ray::Get) for its per-unit checkpoint.
 //
 // This class is ABI 1 like the rest of Cerebro. Ray's code is ABI 0, so it lives in
 // libcerebro_ray.so, which this class dlopen()s and drives through the C function table
@@ -13,7 +20,7 @@
 // creates the actors, which load LibTorch and their partitions there (the actors are not
 // created ahead of their data: that would need a load call in the seam).
 //
-// States by identity: the driver hands back the bytes of a state it got from us. We
+// States by identity (object-store mode): the driver hands back the bytes of a state it got from us. We
 // remember, per model, the state id of the last state we returned with its size and a
 // 64-bit content hash (common/rng.h Hash64); a request whose bytes match reuses the id
 // (hand-off actor to actor), anything else (resume, a retry after a loss or a corrupt
@@ -47,6 +54,7 @@ struct RayBackendOptions {
   std::string address;        // "HOST:PORT" of a running cluster; "" = start a local head
   std::string library;        // libcerebro_ray.so; "" = DefaultRayLibrary()
   int threads_per_worker = 1;
+  bool states_by_file = true;  // see the top of this file
 };
 
 // $CEREBRO_RAY_LIBRARY, else libcerebro_ray.so beside the running executable, else the
@@ -61,6 +69,7 @@ class RayBackend final : public Backend {
   Status Launch(int n) override;
   Status Start(const std::vector<WorkerSetup>& workers) override;
   int num_workers() const override { return static_cast<int>(workers_.size()); }
+  bool WritesCheckpoints() const override { return options_.states_by_file; }
   Status Submit(const UnitRequest& request) override;
   StatusOr<std::optional<Completion>> WaitFor(const Wakeup* wake, double timeout_seconds) override;
   Status RestartWorker(int worker) override;

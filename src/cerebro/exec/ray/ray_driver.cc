@@ -285,6 +285,11 @@ int Submit(CerebroRayDriver* d, const CerebroRayUnit* u, char* err, size_t cap) 
     args.init_seed = u->init_seed;
     args.unit_seed = u->unit_seed;
     args.submitted_at = WallSeconds();
+    if (u->state_path != nullptr) args.state_path = u->state_path;
+    args.state_size = u->state_file_size;
+    args.state_hash = u->state_file_hash;
+    if (u->out_path != nullptr) args.out_path = u->out_path;
+    args.durable = u->out_durable;
     double t0 = MonotonicSeconds();
     s.submitted_at = t0;
     if (u->state != 0) {
@@ -297,7 +302,7 @@ int Submit(CerebroRayDriver* d, const CerebroRayUnit* u, char* err, size_t cap) 
       auto ref = s.actor->Task(&Worker::RunUnit).Remote(args, it->second);
       s.in_flight.emplace(ref);
     } else {
-      UnitOutput fresh;  // empty state: the trainer initialises the model
+      UnitOutput fresh;  // no bytes: a fresh model, or args.state_path's state
       auto ref = s.actor->Task(&Worker::RunUnit).Remote(args, fresh);
       s.in_flight.emplace(ref);
     }
@@ -365,6 +370,7 @@ int WaitAny(CerebroRayDriver* d, int timeout_ms, CerebroRayCompletion* out, char
     out->compute_seconds = r->compute_seconds;
     out->state_seconds = r->state_seconds;
     out->handoff_seconds = r->handoff_seconds;
+    out->file_seconds = r->file_seconds;
     if (r->code != CEREBRO_OK) {
       out->kind = CEREBRO_RAY_UNIT_FAILED;
       out->code = r->code;
@@ -372,6 +378,8 @@ int WaitAny(CerebroRayDriver* d, int timeout_ms, CerebroRayCompletion* out, char
       return CEREBRO_RAY_OK;
     }
     out->kind = CEREBRO_RAY_UNIT_OK;
+    out->written_size = r->written_size;
+    out->written_hash = r->written_hash;
     if (!r->state.empty()) {
       uint64_t id = d->next_state++;
       d->states.emplace(id, ref);

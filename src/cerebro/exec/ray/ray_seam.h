@@ -29,7 +29,7 @@
 extern "C" {
 #endif
 
-#define CEREBRO_RAY_SEAM_VERSION 2
+#define CEREBRO_RAY_SEAM_VERSION 3
 
 /* Return codes. */
 enum {
@@ -63,7 +63,16 @@ typedef struct {
   int train;
   uint64_t init_seed;
   uint64_t unit_seed;
-  uint64_t state; /* 0: fresh model */
+  uint64_t state; /* 0: fresh model (or the state is the file state_path) */
+  /* States by file (version 3), as CerebroUnitRequest's fields of train/worker_api.h: the
+   * actor reads state_path (when not NULL or empty) instead of a state id, checked against
+   * state_file_size / state_file_hash, and a training unit with out_path writes its new
+   * state there (fsync'd when out_durable) and returns only its size and hash. */
+  const char* state_path;
+  uint64_t state_file_size;
+  uint64_t state_file_hash;
+  const char* out_path;
+  int out_durable;
 } CerebroRayUnit;
 
 typedef struct {
@@ -86,6 +95,9 @@ typedef struct {
                              until release_state); else 0 */
   const uint8_t* state_bytes; /* the new state's bytes, valid until the next wait_any, */
   size_t state_size;          /* release_state of `state`, or shutdown */
+  double file_seconds;        /* actor-side reading and writing of state files */
+  uint64_t written_size;      /* kind OK, train, out_path: the file written, its size */
+  uint64_t written_hash;      /* and Hash64; else 0 */
 } CerebroRayCompletion;
 
 typedef struct {
