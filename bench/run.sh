@@ -50,35 +50,23 @@ case " $SYSTEMS " in
 esac
 WORK=${BENCH_WORK:-bench/work/runs-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$WORK"
+# bench/lib.sh: timed (every command under the memory sampler, with a fresh, empty
+# CEREBRO_CACHE; a failed run is reported and the benchmark goes on: report.py shows the
+# system as failed), spec_field, private_binaries.
+BENCH_NAME=bench
+. bench/lib.sh
 # Private copies of the binaries: a rebuild during the benchmark cannot change them.
 # BENCH_BUILD=DIR takes them from DIR instead of build/.
-BUILD=${BENCH_BUILD:-build}
-cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"
+private_binaries "${BENCH_BUILD:-build}"
 
 case " $WORKLOADS " in *" mlp_aug_"*) $PY bench/make_augmented.py ;; esac
-
-# timed OUT CMD...: runs CMD under the sampler (OUT.mem.json), output in OUT.log, with a
-# fresh empty CEREBRO_CACHE removed afterwards (BENCH_CACHE=off: CEREBRO_CACHE=off, no
-# cache at all, so a run neither keys nor stores its store). A failed run is reported and
-# the benchmark goes on (report.py shows the system as failed).
-timed() {
-  local out=$1 cache=off rc=0
-  shift
-  [ "${BENCH_CACHE:-fresh}" = off ] || cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  CEREBRO_CACHE=$cache $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- "$@" \
-    > "$out.log" 2>&1 || rc=$?
-  [ "$cache" = off ] || rm -rf "$cache"
-  [ "$rc" = 0 ] || echo "bench: $out failed (exit $rc; see $out.log)" >&2
-  return "$rc"
-}
 
 status=0
 for wl in $WORKLOADS; do
   spec=bench/specs/$wl.yaml
-  run_field() { $PY -c "import yaml;print(int(yaml.safe_load(open('$spec'))['run']['$1']))"; }
-  epochs=$(run_field epochs)
-  workers=$(run_field workers)
-  seed=$(run_field seed)
+  epochs=$(spec_field "$spec" run epochs)
+  workers=$(spec_field "$spec" run workers)
+  seed=$(spec_field "$spec" run seed)
   # The configurations, exactly as Cerebro generates them (a run's models.json).
   configs=$WORK/$wl-configs.json
   "$WORK/cerebro" configs "$spec" > "$configs"

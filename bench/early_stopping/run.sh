@@ -41,8 +41,9 @@ done
 [ -n "${BENCH_PEER_PY:-}" ] || bash bench/setup_peers.sh > /dev/null
 WORK=${BENCH_WORK:-bench/work/es-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$WORK"
-BUILD=${BENCH_BUILD:-build}
-cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"
+BENCH_NAME=early_stopping
+. bench/lib.sh  # timed, spec_field, private_binaries
+private_binaries "${BENCH_BUILD:-build}"
 
 case $WL in
   es_smoke) $PY bench/early_stopping/make_subset.py --train 20000 --val 5000 \
@@ -50,28 +51,12 @@ case $WL in
   *) $PY bench/make_augmented.py ;;
 esac
 
-# timed OUT CMD...: as bench/run.sh's timed(), plus OUT.start (the wall clock at the start).
-timed() {
-  local out=$1 cache=off rc=0
-  shift
-  [ "${BENCH_CACHE:-fresh}" = off ] || cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  date +%s.%N > "$out.start"
-  CEREBRO_CACHE=$cache $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- "$@" \
-    > "$out.log" 2>&1 || rc=$?
-  [ "$cache" = off ] || rm -rf "$cache"
-  [ "$rc" = 0 ] || echo "early_stopping: $out failed (exit $rc; see $out.log)" >&2
-  return "$rc"
-}
-
-field() {  # field SPEC SECTION KEY [DEFAULT]
-  $PY -c "import yaml,sys;s=yaml.safe_load(open(sys.argv[1])).get(sys.argv[2]) or {};print(s.get(sys.argv[3], sys.argv[4]) if len(sys.argv) > 4 else s[sys.argv[3]])" "$@"
-}
-epochs=$(field "$asha_spec" run epochs)
-workers=$(field "$asha_spec" run workers)
-seed=$(field "$asha_spec" run seed)
-grace=$(field "$asha_spec" search grace_period 1)
-eta=$(field "$asha_spec" search reduction_factor 4)
-max_t=$(field "$asha_spec" search max_t "$epochs")
+epochs=$(spec_field "$asha_spec" run epochs)
+workers=$(spec_field "$asha_spec" run workers)
+seed=$(spec_field "$asha_spec" run seed)
+grace=$(spec_field "$asha_spec" search grace_period 1)
+eta=$(spec_field "$asha_spec" search reduction_factor 4)
+max_t=$(spec_field "$asha_spec" search max_t "$epochs")
 
 # The configurations, exactly as Cerebro generates the grid (a run's models.json); the
 # report checks that the ASHA run trained the same ones.

@@ -42,8 +42,9 @@ VENV_PY=${BENCH_PEER_PY:-.venv-bench/bin/python}
 [ -n "${BENCH_PEER_PY:-}" ] || bash bench/setup_peers.sh > /dev/null
 WORK=${BENCH_WORK:-bench/work/pbt-$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$WORK"
-BUILD=${BENCH_BUILD:-build}
-cp "$BUILD/cerebro" "$BUILD/cerebro-worker" "$WORK/"  # a rebuild cannot change them
+BENCH_NAME=bench/pbt
+. bench/lib.sh  # timed, spec_field, private_binaries (a rebuild cannot change them)
+private_binaries "${BENCH_BUILD:-build}"
 
 case $WORKLOAD in
   pbt_smoke) $PY bench/early_stopping/make_subset.py --train 3000 --val 1000 \
@@ -51,22 +52,9 @@ case $WORKLOAD in
   *) $PY bench/make_augmented.py ;;
 esac
 
-# timed OUT CMD...: as bench/run.sh's (OUT.mem.json, OUT.log, a fresh CEREBRO_CACHE).
-timed() {
-  local out=$1 cache rc=0
-  shift
-  cache=$(mktemp -d "$WORK/cache.XXXXXX")
-  CEREBRO_CACHE=$cache $PY bench/peers/peak_rss.py --kill-leftovers --out "$out.mem.json" -- "$@" \
-    > "$out.log" 2>&1 || rc=$?
-  rm -rf "$cache"
-  [ "$rc" = 0 ] || echo "bench/pbt: $out failed (exit $rc; see $out.log)" >&2
-  return "$rc"
-}
-
-run_field() { $PY -c "import yaml;print(int(yaml.safe_load(open('$SPEC'))['run']['$1']))"; }
-epochs=$(run_field epochs)
-workers=$(run_field workers)
-seed=$(run_field seed)
+epochs=$(spec_field "$SPEC" run epochs)
+workers=$(spec_field "$SPEC" run workers)
+seed=$(spec_field "$SPEC" run seed)
 configs=$WORK/$WORKLOAD-configs.json
 "$WORK/cerebro" configs "$SPEC" > "$configs"
 "$WORK/cerebro" configs "$FIXED" > "$WORK/$WORKLOAD-fixed-configs.json"

@@ -122,6 +122,41 @@ def session_processes(session_dir):
     return out
 
 
+def start_ray(args):
+    """ray.init for a peer run: args.workers CPUs, no dashboard, Ray's logs only without
+    --quiet. Returns (seconds it took, the session directory)."""
+    import ray
+    t = time.perf_counter()
+    ray.init(num_cpus=args.workers, include_dashboard=False,
+             log_to_driver=not args.quiet, configure_logging=True,
+             logging_level="warning" if args.quiet else "info")
+    init_seconds = time.perf_counter() - t
+    try:
+        session_dir = ray._private.worker._global_node.get_session_dir_path()
+    except Exception:  # private API: fall back to the "latest" link
+        session_dir = os.path.realpath("/tmp/ray/session_latest")
+    return init_seconds, session_dir
+
+
+def stop_ray(session_dir):
+    """ray.shutdown(), then a wait (up to EXIT_WAIT_CAP_SECONDS) until no process of the
+    session and no child of ours is left. The wait is the runner's check, not Ray Tune's
+    work: callers record it apart and the reports keep it out of the wall they compare
+    (issue 15 item 12). Returns (shutdown seconds, wait seconds, [(pid, cmdline)] left)."""
+    import ray
+    t = time.perf_counter()
+    ray.shutdown()
+    shutdown_seconds = time.perf_counter() - t
+    t_wait = time.perf_counter()
+    deadline = time.monotonic() + EXIT_WAIT_CAP_SECONDS
+    while True:
+        left = session_processes(session_dir) + [(p, "child") for p in child_processes()]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    return shutdown_seconds, time.perf_counter() - t_wait, left
+
+
 def child_processes():
     """Live descendants of this process (walks /proc ppid links)."""
     children = {}
@@ -201,15 +236,7 @@ def main():
     import ray
     from ray import tune
 
-    t = time.perf_counter()
-    ray.init(num_cpus=args.workers, include_dashboard=False,
-             log_to_driver=not args.quiet, configure_logging=True,
-             logging_level="warning" if args.quiet else "info")
-    ray_init_seconds = time.perf_counter() - t
-    try:
-        session_dir = ray._private.worker._global_node.get_session_dir_path()
-    except Exception:  # private API: fall back to the "latest" link
-        session_dir = os.path.realpath("/tmp/ray/session_latest")
+    ray_init_seconds, session_dir = start_ray(args)
     ray_version = ray.__version__
 
     storage = args.storage or tempfile.mkdtemp(prefix="peers_ray_tune_")
@@ -289,22 +316,9 @@ def main():
     per_model.sort(key=lambda m: m["id"])
     trials.sort(key=lambda m: m["id"])
 
-    t = time.perf_counter()
-    ray.shutdown()
-    shutdown_seconds = time.perf_counter() - t
-    # No process left behind: wait (up to EXIT_WAIT_CAP_SECONDS) for this session's
-    # processes to exit. The wait is the runner's check, not Ray Tune's work: it is
-    # recorded apart (exit_wait_seconds) and bench/report.py keeps it out of the wall
-    # it compares (issue 15 item 12).
-    t_wait = time.perf_counter()
-    deadline = time.monotonic() + EXIT_WAIT_CAP_SECONDS
-    while True:
-        left = session_processes(session_dir) + [(p, "child") for p in child_processes()]
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    exit_wait_seconds = time.perf_counter() - t_wait
-    cleanup_seconds = time.perf_counter() - t
+    # No process left behind (stop_ray); bench/report.py keeps the wait out of the wall.
+    shutdown_seconds, exit_wait_seconds, left = stop_ray(session_dir)
+    cleanup_seconds = shutdown_seconds + exit_wait_seconds
     if not args.storage:
         shutil.rmtree(storage, ignore_errors=True)
     wall = time.perf_counter() - t_start

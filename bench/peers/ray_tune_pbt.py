@@ -210,15 +210,7 @@ def main():
                 config[k] = min(max(float(config[k]), bounds[0]), bounds[1])
         return config
 
-    t = time.perf_counter()
-    ray.init(num_cpus=args.workers, include_dashboard=False,
-             log_to_driver=not args.quiet, configure_logging=True,
-             logging_level="warning" if args.quiet else "info")
-    ray_init_seconds = time.perf_counter() - t
-    try:
-        session_dir = ray._private.worker._global_node.get_session_dir_path()
-    except Exception:  # private API: fall back to the "latest" link
-        session_dir = os.path.realpath("/tmp/ray/session_latest")
+    ray_init_seconds, session_dir = ray_tune.start_ray(args)
 
     storage = args.storage or tempfile.mkdtemp(prefix="peers_ray_tune_pbt_")
     t = time.perf_counter()
@@ -303,20 +295,8 @@ def main():
     per_model.sort(key=lambda m: m["id"])
     trials.sort(key=lambda m: m["id"])
 
-    t = time.perf_counter()
-    ray.shutdown()
-    shutdown_seconds = time.perf_counter() - t
-    # As ray_tune.py: wait (capped) until no process of the session is left; recorded
-    # apart, and bench/pbt/report.py keeps it out of the compared wall.
-    t_wait = time.perf_counter()
-    deadline = time.monotonic() + ray_tune.EXIT_WAIT_CAP_SECONDS
-    while True:
-        left = (ray_tune.session_processes(session_dir)
-                + [(p, "child") for p in ray_tune.child_processes()])
-        if not left or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    exit_wait_seconds = time.perf_counter() - t_wait
+    # As ray_tune.py; bench/pbt/report.py keeps the exit wait out of the compared wall.
+    shutdown_seconds, exit_wait_seconds, left = ray_tune.stop_ray(session_dir)
     if not args.storage:
         shutil.rmtree(storage, ignore_errors=True)
     wall = time.perf_counter() - t_start
