@@ -5,7 +5,12 @@ Usage: optuna_quality.py [--seeds N] [--trials T] > optuna.csv
 Writes rows method,objective,seed,trial,best: optuna_tpe is TPESampler(seed=seed) with
 its defaults (Optuna 5: multivariate for one objective, n_startup_trials 10),
 optuna_tpe_univariate the same with multivariate=False; sequential study.optimize, so
-every trial sees every earlier result, like our tpe_seq / tpe_mv_seq. Needs `optuna` (PyPI) in the bench
+every trial sees every earlier result, like our tpe_seq / tpe_mv_seq. optuna_tpe_in_flight4
+and optuna_tpe_univariate_in_flight4: the same samplers with constant_liar=True (Optuna's
+setting for parallel workers) and 4 trials in flight through ask/tell, each trial's params
+drawn when it is asked and its result told after the 3 asked after it (the oldest first),
+so each proposal sees all but the last 3 results, like our tpe_mop / tpe_mv_mop (in_flight:
+4, the default for 1-4 workers). Needs `optuna` (PyPI) in the bench
 virtualenv. The spaces mirror the C++ ones; hidden (our qloguniform [1, 3, 8]: multiples
 of 8 in [16, 1000]) is 8 * suggest_int(2, 125, log=True), as Optuna has no log int with a
 step. mlp_surrogate (mlp_surrogate.json, fit_mlp_surrogate.py's model of measured MLP runs)
@@ -68,6 +73,21 @@ def make_mlp_surrogate(model):
     return f
 
 
+def optimize_in_flight(study, f, n_trials, in_flight):
+    """n_trials trials, in_flight at a time: each is asked and evaluated at once (so its
+    params are drawn then, seeing only the results told so far), and told after the ones
+    asked before it, oldest first."""
+    pending = []
+    asked = 0
+    while asked < n_trials or pending:
+        while asked < n_trials and len(pending) < in_flight:
+            trial = study.ask()
+            pending.append((trial, f(trial)))
+            asked += 1
+        trial, value = pending.pop(0)
+        study.tell(trial, value)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, default=20)
@@ -80,11 +100,17 @@ def main():
     if os.path.exists(mlp_surrogate.DEFAULT_PATH):
         objectives.append(("mlp_surrogate", make_mlp_surrogate(mlp_surrogate.load())))
     for name, f in objectives:
-        for method, multivariate in [("optuna_tpe", None), ("optuna_tpe_univariate", False)]:
+        for method, multivariate, in_flight in [
+                ("optuna_tpe", None, 1), ("optuna_tpe_univariate", False, 1),
+                ("optuna_tpe_in_flight4", None, 4), ("optuna_tpe_univariate_in_flight4", False, 4)]:
             for seed in range(1, args.seeds + 1):
-                sampler = optuna.samplers.TPESampler(seed=seed, multivariate=multivariate)
+                sampler = optuna.samplers.TPESampler(
+                    seed=seed, multivariate=multivariate, constant_liar=in_flight > 1)
                 study = optuna.create_study(sampler=sampler)
-                study.optimize(f, n_trials=args.trials)
+                if in_flight == 1:
+                    study.optimize(f, n_trials=args.trials)
+                else:
+                    optimize_in_flight(study, f, args.trials, in_flight)
                 best = math.inf
                 for i, trial in enumerate(study.trials):
                     best = min(best, trial.value)
