@@ -23,7 +23,7 @@ struct TpeOptions {
   // Models proposed ahead of results: proposal k sees the results of the first
   // k - in_flight + 1 models only. 0 = max(4, run.workers), so 1 to 4 workers decide alike.
   int in_flight = 0;
-  int n_startup_trials = 10;  // proposals drawn at random before the model is used
+  int n_startup_trials = 10;  // random until this many models have finished (Optuna's count)
   int n_ei_candidates = 24;   // candidates drawn from l(x); the best l(x)/g(x) wins
   double prior_weight = 1.0;  // weight of the prior kernel (uniform-ish over the range)
   bool multivariate = false;  // one joint estimator over all parameters
@@ -62,7 +62,7 @@ void TpeSplit(const std::vector<TpeTrial>& trials, std::vector<const TpeTrial*>*
 
 // One TPE proposal at a time over spec's params, for procedures that decide themselves when
 // to add a model (a TPE-fed Hyperband, BOHB-like) as well as for the TPE procedure. Random
-// (search/space.h's draws) for index < n_startup_trials and while no trial is finished.
+// (search/space.h's draws) while fewer than n_startup_trials (and no) trials are finished.
 // Proposal `index` draws from its own streams, derived from run.seed and index, so a caller
 // keeps only a counter. Const after construction: thread-compatible.
 class TpeSampler {
