@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <deque>
 #include <limits>
 #include <optional>
 #include <random>
@@ -38,7 +37,8 @@
 //   the worst observation rather than dropped; the truncated normal is drawn by inversion of its
 //   CDF, so one draw per value, and the normal's tails are computed with erfc, less carefully than
 //   scipy's log_ndtr far out.
-// - The objective is the model's last epoch's metric (spec.h), negated when maximized.
+// - The objective is the model's last epoch's metric (spec.h), negated when maximized
+//   (tpe_procedure.cc, which also keeps the models in flight; the search.* knobs: tpe_options.cc).
 // - Two or more objectives (MOTPE, Optuna's TPESampler on a multi-objective study): the good
 //   group is the gamma(n) best finished models by non-dominated sorting, completed before
 //   stopped as above, fronts taken whole until the one that straddles the cut. Within that
@@ -339,12 +339,6 @@ class ParzenEstimator {
 
 // ---- observations ------------------------------------------------------------------------
 
-double Objective(const EpochMetrics& m, const spec::MetricSpec& metric) {
-  const double v = MetricValue(m, metric.name);
-  const double loss = metric.direction == spec::Direction::kMaximize ? -v : v;
-  return std::isfinite(loss) ? loss : std::numeric_limits<double>::infinity();
-}
-
 // MOTPE: `ranked` is in groups of equal standing (completed; then stopped, more epochs
 // first), each in id order; orders each group by Pareto order of the trials' losses
 // (front, then crowding distance, then the first objective, then id).
@@ -507,203 +501,6 @@ TpeSampler& TpeSampler::operator=(TpeSampler&&) noexcept = default;
 
 Json TpeSampler::Propose(const std::vector<TpeTrial>& trials, uint64_t index) const {
   return impl_->Propose(trials, index);
-}
-
-namespace {
-// A trial of `params` with no result yet (the others' fields at their defaults).
-TpeTrial TrialFor(const spec::Json* params) {
-  TpeTrial t;
-  t.params = params;
-  return t;
-}
-}  // namespace
-
-std::optional<TpeTrial> TpeTrialOf(const ModelView& m, const spec::MetricSpec& metric) {
-  if (IsLive(m.status)) {
-    return TrialFor(&m.params);
-  }
-  if (m.status == ModelStatus::kFailed || m.history.empty()) return std::nullopt;
-  TpeTrial t = TrialFor(&m.params);
-  t.state =
-      m.status == ModelStatus::kCompleted ? TpeTrial::State::kComplete : TpeTrial::State::kStopped;
-  t.loss = Objective(m.history.back(), metric);
-  t.epochs = static_cast<int>(m.history.size());
-  return t;
-}
-
-std::optional<TpeTrial> TpeTrialOf(const ModelView& m,
-                                   const std::vector<spec::MetricSpec>& objectives) {
-  std::optional<TpeTrial> t = TpeTrialOf(m, objectives.front());
-  if (t && t->state != TpeTrial::State::kRunning && objectives.size() > 1) {
-    for (const spec::MetricSpec& o : objectives) t->losses.push_back(Objective(m.history.back(), o));
-  }
-  return t;
-}
-
-namespace {
-
-// ---- the procedure -------------------------------------------------------------------------
-
-class TpeProcedure final : public Procedure {
- public:
-  TpeProcedure(const spec::ExperimentSpec& spec, TpeOptions options)
-      : spec_(spec),
-        options_(options),
-        in_flight_(options.in_flight > 0 ? options.in_flight : std::max(4, spec.run.workers)),
-        sampler_(spec, options),
-        objectives_(spec::Objectives(spec)) {}
-
-  StatusOr<std::vector<Decision>> Start(const Observation& run) override { return Refill(run); }
-  StatusOr<std::vector<Decision>> OnEpochDone(const Observation& run, ModelId) override {
-    return Refill(run);
-  }
-  // A failed or user-stopped model frees its slot: propose in its place now.
-  StatusOr<std::vector<Decision>> OnModelEnded(const Observation& run, ModelId) override {
-    return Refill(run);
-  }
-
-  spec::Json SaveState() const override { return Json{{"proposed", proposed_}}; }
-  Status RestoreState(const spec::Json& state) override {
-    if (state.is_null()) {  // nothing was decided yet
-      proposed_ = 0;
-      return Status::Ok();
-    }
-    auto it = state.is_object() ? state.find("proposed") : state.end();
-    if (!state.is_object() || it == state.end() || !it->is_number_integer() ||
-        it->get<int64_t>() < 0) {
-      return InvalidArgument("tpe: the journaled procedure state is not {\"proposed\": N}: " +
-                             state.dump());
-    }
-    proposed_ = it->get<int64_t>();
-    return Status::Ok();
-  }
-
- private:
-  // Proposal k waits until the first k - in_flight + 1 models of the run (in id order)
-  // have finished, and sees the results of those only: every later model counts as in
-  // flight (the constant liar), whatever its state. So at most in_flight models are in
-  // flight, and what a proposal sees depends neither on the order in which models finish
-  // nor on the number of workers: with order: fixed, a seed gives the same decisions.
-  StatusOr<std::vector<Decision>> Refill(const Observation& run) {
-    std::vector<const ModelView*> models;
-    for (const ModelView& m : run.models) models.push_back(&m);
-    std::stable_sort(models.begin(), models.end(),
-                     [](const ModelView* a, const ModelView* b) { return a->id < b->id; });
-    std::vector<Decision> out;
-    std::deque<Json> batch;  // this call's proposals; stable addresses: trials point into it
-    while (proposed_ < spec_.search.num_models) {
-      const int64_t visible = std::max<int64_t>(proposed_ - in_flight_ + 1, 0);
-      if (visible > static_cast<int64_t>(models.size()) ||
-          !std::all_of(models.begin(), models.begin() + visible, Finished)) {
-        break;
-      }
-      batch.push_back(sampler_.Propose(Trials(models, static_cast<size_t>(visible), batch),
-                                       static_cast<uint64_t>(proposed_)));
-      ++proposed_;
-      out.push_back(AddModel{batch.back(), spec_.run.epochs, -1});
-    }
-    return out;
-  }
-
-  static bool Finished(const ModelView* m) {
-    return m->status == ModelStatus::kCompleted || m->status == ModelStatus::kStopped ||
-           m->status == ModelStatus::kFailed;
-  }
-
-  // The first `visible` models by their results (failed ones and ones without an epoch
-  // left out), the others and this call's proposals as in flight.
-  std::vector<TpeTrial> Trials(const std::vector<const ModelView*>& models, size_t visible,
-                               const std::deque<Json>& batch) const {
-    std::vector<TpeTrial> trials;
-    for (size_t i = 0; i < models.size(); ++i) {
-      const ModelView& m = *models[i];
-      if (i >= visible) {
-        if (options_.constant_liar) trials.push_back(TrialFor(&m.params));
-        continue;
-      }
-      if (std::optional<TpeTrial> t = TpeTrialOf(m, objectives_)) trials.push_back(*t);
-    }
-    if (options_.constant_liar) {
-      for (const Json& p : batch) trials.push_back(TrialFor(&p));
-    }
-    return trials;
-  }
-
-  spec::ExperimentSpec spec_;
-  TpeOptions options_;
-  int in_flight_;
-  TpeSampler sampler_;
-  std::vector<spec::MetricSpec> objectives_;
-  int64_t proposed_ = 0;
-};
-
-}  // namespace
-
-StatusOr<TpeOptions> ParseTpeOptions(const spec::Json& options) {
-  TpeOptions o;
-  if (!options.is_object()) return InvalidArgument("search: expected a mapping");
-  for (auto it = options.begin(); it != options.end(); ++it) {
-    const std::string key = "search." + it.key();
-    const Json& v = it.value();
-    auto integer = [&](int* out, int min, const char* what) -> Status {
-      if (!v.is_number_integer() || v.get<int64_t>() < min || v.get<int64_t>() > 1000000) {
-        return InvalidArgument(key + ": expected " + what + ", got " + v.dump());
-      }
-      *out = static_cast<int>(v.get<int64_t>());
-      return Status::Ok();
-    };
-    auto boolean = [&](bool* out) -> Status {
-      if (!v.is_boolean())
-        return InvalidArgument(key + ": expected true or false, got " + v.dump());
-      *out = v.get<bool>();
-      return Status::Ok();
-    };
-    if (it.key() == "in_flight") {
-      RETURN_IF_ERROR(integer(&o.in_flight, 1, "a positive integer"));
-    } else if (it.key() == "n_startup_trials") {
-      RETURN_IF_ERROR(integer(&o.n_startup_trials, 0, "a non-negative integer"));
-    } else if (it.key() == "n_ei_candidates") {
-      RETURN_IF_ERROR(integer(&o.n_ei_candidates, 1, "a positive integer"));
-    } else if (it.key() == "prior_weight") {
-      if (!v.is_number() || !(v.get<double>() > 0) || !std::isfinite(v.get<double>())) {
-        return InvalidArgument(key + ": expected a positive number, got " + v.dump());
-      }
-      o.prior_weight = v.get<double>();
-    } else if (it.key() == "multivariate") {
-      RETURN_IF_ERROR(boolean(&o.multivariate));
-    } else if (it.key() == "constant_liar") {
-      RETURN_IF_ERROR(boolean(&o.constant_liar));
-    } else if (it.key() == "consider_magic_clip") {
-      RETURN_IF_ERROR(boolean(&o.consider_magic_clip));
-    } else if (it.key() == "consider_endpoints") {
-      RETURN_IF_ERROR(boolean(&o.consider_endpoints));
-    } else {
-      std::string known;
-      for (const std::string& k : TpeOptionKeys()) known += (known.empty() ? "" : ", ") + k;
-      return InvalidArgument(key + ": unknown key for method tpe (known: " + known + ")");
-    }
-  }
-  return o;
-}
-
-const std::vector<std::string>& TpeOptionKeys() {
-  static const std::vector<std::string> keys = {
-      "in_flight",    "n_startup_trials", "n_ei_candidates",     "prior_weight",
-      "multivariate", "constant_liar",    "consider_magic_clip", "consider_endpoints"};
-  return keys;
-}
-
-StatusOr<std::unique_ptr<Procedure>> MakeTpeProcedure(const spec::ExperimentSpec& spec) {
-  auto blame = [&](const Status& st) {
-    return spec.source_file.empty() ? st : st.WithContext(spec.source_file);
-  };
-  StatusOr<TpeOptions> options = ParseTpeOptions(spec.search.options);
-  if (!options.ok()) return blame(options.status());
-  if (spec.search.num_models < 1) {
-    return blame(
-        InvalidArgument("search.num_models: method tpe needs the number of models to propose"));
-  }
-  return std::unique_ptr<Procedure>(std::make_unique<TpeProcedure>(spec, *options));
 }
 
 }  // namespace cerebro::search
