@@ -216,10 +216,12 @@ Status Trainer::LoadPartition(const std::string& store_dir, PartitionKind kind, 
   return SetPartition(kind, std::move(dataset));
 }
 
-StatusOr<UnitResult> Trainer::RunUnit(const UnitRequest& request) {
+StatusOr<UnitResult> Trainer::RunUnit(const UnitRequest& request,
+                                      const std::function<void()>& state_decoded) {
   const Partition* part = request.train ? train_.get() : val_.get();
   UnitResult result;
   ASSIGN_OR_RETURN(Session s, OpenSession(request, part, &result.state_seconds));
+  if (state_decoded) state_decoded();
   RETURN_IF_ERROR(RunPass(s, *part, request.train, request.unit_seed, &result));
   if (request.train) FinishTrainUnit(s, &result);
   return result;

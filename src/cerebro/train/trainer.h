@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -31,7 +32,7 @@ struct UnitRequest {
   bool train = true;
   uint64_t init_seed = 0;
   uint64_t unit_seed = 0;
-  const uint8_t* state = nullptr;  // borrowed for the duration of RunUnit
+  const uint8_t* state = nullptr;  // borrowed until decoded (see RunUnit) or RunUnit returns
   size_t state_size = 0;           // 0: fresh weights from init_seed
 };
 
@@ -76,7 +77,11 @@ class Trainer {
   // Deterministic: the same request on the same partition gives bitwise the same
   // metrics and state bytes on CPU with one intra-op thread and the same BLAS kernels
   // (OpenBLAS's kernel choice, see BlasWarning, changes the low bits of results).
-  StatusOr<UnitResult> RunUnit(const UnitRequest& request);
+  // `state_decoded`, when given, is called once the request's state is in the model,
+  // before the pass: the caller may free the bytes then, so that a unit never holds its
+  // input state and its output state at once.
+  StatusOr<UnitResult> RunUnit(const UnitRequest& request,
+                               const std::function<void()>& state_decoded = nullptr);
 
   // Runs consecutive train units of one model without serializing in between: the
   // first request's state (or init_seed) starts the model, each request contributes its

@@ -61,8 +61,7 @@ typedef struct {
   const char* state_path;  /* the input state is this file (state/state_size unused): it must
                               be state_file_size bytes whose Hash64 (common/rng.h) is
                               state_file_hash, else CEREBRO_ERR_STATE; size 0: unchecked.
-                              The state this worker wrote last is kept in memory and used
-                              without reading when path, size and hash match it. */
+                              The bytes are freed once decoded, before the pass. */
   uint64_t state_file_size;
   uint64_t state_file_hash;
   const char* out_path;    /* train: write the new state to this file atomically (a temp
