@@ -1,5 +1,7 @@
 #include "cerebro/driver/run_loop.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
@@ -132,6 +134,9 @@ StatusOr<std::string> RunLoop::Prepare() {
   ASSIGN_OR_RETURN(data::PreparedStore prepared,
                    data::PrepareCached(ToSourceSpec(spec_), prep, store_->DataDir(),
                                        data::StoreCacheRoot()));
+  // Preparing freed a partition's worth of buffers that glibc would otherwise keep in
+  // this process's heap for the whole run (measured ~24 MB on the 300K bench set).
+  ::malloc_trim(0);
   return prepared.Describe();
 }
 
