@@ -39,7 +39,7 @@ fi
 # Samples Rss/Pss of every cerebro-worker into $1 until the run ends.
 sample_workers() {
   while true; do
-    for pid in $(pgrep -f "$WORK/(base/)?cerebro-worker" || true); do
+    for pid in $(pgrep -x cerebro-worker || true); do  # comm: exec'd and forked workers alike
       [[ -r /proc/$pid/smaps_rollup ]] || continue
       awk -v pid="$pid" '/^(Rss|Pss|Pss_Anon|Pss_File):/ {printf "%s %s %s\n", pid, $1, $2}' \
         "/proc/$pid/smaps_rollup" 2>/dev/null || true

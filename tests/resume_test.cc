@@ -157,8 +157,9 @@ TEST_F(ResumeTest, DriverKilledAtTwentyRandomPointsResumesToIdenticalMetrics) {
 }
 
 // design.md: the workers die with their driver. A `cerebro run` is SIGKILLed mid-run (it
-// can clean nothing up); its worker processes, recorded from its own process tree before
-// the kill, must all be gone within ten seconds (zombies count as gone: they run nothing).
+// can clean nothing up); its worker processes and fork server, recorded from its own
+// process tree before the kill, must all be gone within ten seconds (zombies count as
+// gone: they run nothing).
 TEST(DriverDeathTest, WorkersOfASigkilledDriverDieWithIt) {
   TempDir tmp;
   const std::string csv = testing::WriteBlobsCsv(tmp.path(), 600);
@@ -171,17 +172,27 @@ TEST(DriverDeathTest, WorkersOfASigkilledDriverDieWithIt) {
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  // Its worker processes, from its own process tree.
-  std::map<testing::ProcessId, std::string> workers;
+  // Its worker processes and its fork server, from its own process tree.
+  std::map<testing::ProcessId, std::string> workers, all;
   for (const auto& [p, comm] : testing::DescendantsOf(driver)) {
     if (comm == "cerebro-worker") workers[p] = comm;
+    all[p] = comm;
   }
+  // The workers were forked from the driver's fork server (exec/fork_server.h), not
+  // exec'd: they run the driver's executable.
+  auto exe = [](pid_t pid) {
+    std::error_code ec;
+    return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec).string();
+  };
+  for (const auto& [p, comm] : workers) EXPECT_EQ(exe(p.pid), exe(driver)) << "worker " << p.pid;
+  EXPECT_EQ(all.size(), 3u) << "two workers and the fork server";
   int status = 0;
   const bool mid_run = ::waitpid(driver, &status, WNOHANG) == 0;
   ::kill(driver, SIGKILL);
   ::waitpid(driver, &status, 0);
   ASSERT_TRUE(mid_run) << "the run ended before it was killed";
   ASSERT_EQ(workers.size(), 2u) << "one worker process per partition";
+  workers = all;  // the fork server must go too
   const auto bound = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (!testing::StillRunning(workers).empty() && std::chrono::steady_clock::now() < bound) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

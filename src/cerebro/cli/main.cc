@@ -9,6 +9,7 @@
 #include "cerebro/cli/flags.h"
 #include "cerebro/cli/outcome.h"
 #include "cerebro/cli/signals.h"
+#include "cerebro/exec/worker_serve.h"
 
 namespace {
 
@@ -70,5 +71,12 @@ int main(int argc, char** argv) {
   }
   auto line = ParseCommandLine(std::vector<std::string>(argv + 1, argv + argc));
   if (!line.ok()) return Fail(line.status());
+  const Command c = line->command;
+  if (c == Command::kRun || c == Command::kResume || c == Command::kReplay) {
+    // Now, while this process has one thread: local workers are then forked from it and
+    // share its LibTorch pages (exec/fork_server.h). Without a server (an error here),
+    // they are exec'd as before, so the reason is not printed.
+    (void)cerebro::exec::StartWorkerForkServer();
+  }
   return RunCommand(*line);
 }

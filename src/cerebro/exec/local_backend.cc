@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "cerebro/common/clock.h"
+#include "cerebro/exec/fork_server.h"
 #include "cerebro/exec/unit_outcome.h"
 #include "cerebro/exec/wake.h"
 #include "cerebro/exec/wire.h"
@@ -32,6 +33,30 @@ std::string DescribeExit(int status) {
   }
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   return "ended";
+}
+
+// Forks and execs the worker binary args[0] with `fd` as its descriptor 3.
+StatusOr<pid_t> ForkExec(std::vector<std::string> args, const std::string& threads, int fd) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0) return IoError(std::string("fork: ") + std::strerror(errno));
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent) ::_exit(127);
+    ::dup2(fd, 3);  // dup2 clears FD_CLOEXEC on the new descriptor
+    ::setenv("OMP_NUM_THREADS", threads.c_str(), 1);
+    ::setenv("OPENBLAS_NUM_THREADS", threads.c_str(), 1);
+    ::setenv("MKL_NUM_THREADS", threads.c_str(), 1);
+    ::execv(argv[0], argv.data());
+    const char msg[] = "cerebro-worker: exec failed\n";
+    (void)!::write(2, msg, sizeof(msg) - 1);
+    ::_exit(127);
+  }
+  return pid;
 }
 
 }  // namespace
@@ -62,28 +87,25 @@ Status LocalBackend::Spawn(int index) {
                              "--train-partition", std::to_string(w.setup.train_partition),
                              "--val-partition", std::to_string(w.setup.val_partition)});
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t parent = ::getpid();
-  pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return IoError(std::string("fork: ") + std::strerror(errno));
-  }
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(fds[1], 3);  // dup2 clears FD_CLOEXEC on the new descriptor
-    ::setenv("OMP_NUM_THREADS", threads.c_str(), 1);
-    ::setenv("OPENBLAS_NUM_THREADS", threads.c_str(), 1);
-    ::setenv("MKL_NUM_THREADS", threads.c_str(), 1);
-    ::execv(argv[0], argv.data());
-    const char msg[] = "cerebro-worker: exec failed\n";
-    (void)!::write(2, msg, sizeof(msg) - 1);
-    ::_exit(127);
+  pid_t pid = -1;
+  if (ForkServer* server = fork_server_ ? ForkServer::Get() : nullptr) {
+    StatusOr<pid_t> forked = server->Spawn(
+        args, {{"OMP_NUM_THREADS", threads}, {"OPENBLAS_NUM_THREADS", threads},
+               {"MKL_NUM_THREADS", threads}}, fds[1]);
+    if (!forked.ok()) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return forked.status();
+    }
+    pid = *forked;
+  } else {
+    StatusOr<pid_t> execd = ForkExec(args, threads, fds[1]);
+    if (!execd.ok()) {
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return execd.status();
+    }
+    pid = *execd;
   }
   ::close(fds[1]);
   w.pid = pid;
@@ -128,6 +150,10 @@ Status LocalBackend::AwaitReady(int index) {
 Status LocalBackend::Launch(int n) {
   if (!workers_.empty()) return FailedPrecondition("local backend: already started");
   if (n < 1) return InvalidArgument("local backend: no workers");
+  // The default worker comes from this process's fork server when it has one; a worker
+  // binary named by the caller or CEREBRO_WORKER_BINARY is always exec'd.
+  fork_server_ = options_.worker_binary.empty() && std::getenv("CEREBRO_WORKER_BINARY") == nullptr &&
+                 ForkServer::Get() != nullptr;
   if (options_.worker_binary.empty()) options_.worker_binary = DefaultWorkerBinary();
   if (::access(options_.worker_binary.c_str(), X_OK) != 0) {
     return NotFound(options_.worker_binary + ": worker executable not found (build cerebro-worker)");

@@ -21,7 +21,9 @@
 namespace cerebro::exec {
 
 struct LocalBackendOptions {
-  std::string worker_binary;   // path to cerebro-worker
+  // Path to cerebro-worker. Empty: the default one, forked from this process's fork
+  // server (fork_server.h) when it has one, else DefaultWorkerBinary() exec'd.
+  std::string worker_binary;
   int threads_per_worker = 1;  // torch intra-op + BLAS threads in each worker
 };
 
@@ -73,6 +75,7 @@ class LocalBackend final : public Backend {
   std::vector<Completion> pending_;  // losses detected in Submit(), reported by WaitAny()
   std::vector<std::string> warnings_;
   BackendStats stats_;
+  bool fork_server_ = false;  // workers come from ForkServer::Get() (Launch decides)
 };
 
 }  // namespace cerebro::exec
