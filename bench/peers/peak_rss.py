@@ -108,6 +108,10 @@ def proc_name(cmd, comm):
     if first.startswith("ray::"):
         return first
     base = os.path.basename(first)
+    # A process that renamed itself (prctl PR_SET_NAME: Cerebro's forked workers keep the
+    # driver's command line but call themselves "cerebro-worker") goes by that name.
+    if comm and comm != base[:15]:
+        return comm
     if base.startswith("python"):
         # The script (or -c/-m) rather than the interpreter: "python:raylet_agent.py".
         for arg in cmd.split()[1:]:

@@ -51,3 +51,11 @@ def test_reports_its_own_cpu(tmp_path):
     m = sample(tmp_path, PY, "-c", "import time; time.sleep(1.0)")
     assert 0 < m["sampler_cpu_seconds"] < m["wall_seconds"]
     assert m["sampler_cpu_seconds_with_linger"] >= m["sampler_cpu_seconds"]
+
+
+def test_a_process_that_renamed_itself_goes_by_its_name(tmp_path):
+    # As a worker forked from Cerebro's fork server: the driver's command line, its own comm.
+    m = sample(tmp_path, PY, "-c",
+               "import ctypes, time; ctypes.CDLL(None).prctl(15, b'cerebro-worker', 0, 0, 0); "
+               "x = bytearray(30_000_000); time.sleep(1.5)")
+    assert any(k.startswith("cerebro-worker/") for k in m["peak_rss_by_process"]), m
