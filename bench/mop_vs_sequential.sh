@@ -40,6 +40,8 @@ for s in ("mop", "sequential", "task"):
                             process=t1 - t0,
                             move_frac=moving / t["compute_seconds"],
                             ckpt_frac=t["checkpoint_seconds"] / t["wall_seconds"],
+                            # the workers' time not spent in units (scheduling gaps, hand-offs)
+                            idle=1 - t["compute_seconds"] / ((1 if s == "sequential" else 2) * t["wall_seconds"]),
                             best=j["best"]["value"]))
 med = lambda s, k: statistics.median(x[k] for x in rows[s])
 ratios = {s: [rows["mop"][i]["sps"] / rows[s][i]["sps"] for i in range(repeats)] for s in ("sequential", "task")}
@@ -51,12 +53,12 @@ out = []
 out.append(f"# MOP vs sequential vs task — MLP grid (4 configs, 784-1000-500-10, Adam, batch 128), {epochs} epoch(s)\n")
 out.append(f"Machine: {cpu}, {os.cpu_count()} cores, {platform.platform()}; date {datetime.date.today()}.")
 out.append(f"Command: `bench/mop_vs_sequential.sh {epochs} {repeats}` (median of {repeats} interleaved runs).\n")
-out.append("| strategy | workers | process wall s (median) | process wall vs MOP (median) | loop wall s (median) | train samples/s (median) | MOP throughput ratio (median) | state moving / compute | checkpoint / wall | best val acc |")
-out.append("|---|---|---|---|---|---|---|---|---|---|")
+out.append("| strategy | workers | process wall s (median) | process wall vs MOP (median) | loop wall s (median) | train samples/s (median) | MOP throughput ratio (median) | state moving / compute | checkpoint / wall | workers idle / loop | best val acc |")
+out.append("|---|---|---|---|---|---|---|---|---|---|---|")
 for s, w in (("mop", 2), ("sequential", 1), ("task", 2)):
     ratio = "1.00" if s == "mop" else f"{statistics.median(ratios[s]):.2f}"
     pratio = "1.00" if s == "mop" else f"{statistics.median(process_ratios[s]):.2f}"
-    out.append(f"| {s} | {w} | {med(s,'process'):.1f} | {pratio} | {med(s,'wall'):.1f} | {med(s,'sps'):.0f} | {ratio} | {100*med(s,'move_frac'):.2f}% | {100*med(s,'ckpt_frac'):.2f}% | {med(s,'best'):.4f} |")
+    out.append(f"| {s} | {w} | {med(s,'process'):.1f} | {pratio} | {med(s,'wall'):.1f} | {med(s,'sps'):.0f} | {ratio} | {100*med(s,'move_frac'):.2f}% | {100*med(s,'ckpt_frac'):.2f}% | {100*med(s,'idle'):.1f}% | {med(s,'best'):.4f} |")
 out.append("")
 out.append("Per-run process wall, sequential/MOP: " + ", ".join(f"{x:.3f}" for x in process_ratios["sequential"]))
 out.append("Per-run process wall seconds: " + "; ".join(
@@ -67,7 +69,8 @@ out.append("\n'process wall' is each `cerebro run` timed from outside, start to 
            "and the throughput are summary.json's training loop. Runs use the default store cache: "
            "the first run of each strategy prepares, the later ones link the cached store.")
 out.append("\n'state moving' = driver-side socket send/receive of model state + worker-side (de)serialization, "
-           "summed over units, divided by summed unit compute time.")
+           "summed over units, divided by summed unit compute time. 'workers idle' = 1 - summed unit "
+           "compute / (workers x loop wall).")
 text = "\n".join(out) + "\n"
 print(text)
 path = os.environ.get("BENCH_RESULTS", "bench/results") + f"/{datetime.date.today()}-mop-vs-sequential.md"

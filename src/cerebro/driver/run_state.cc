@@ -34,6 +34,17 @@ RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
   if (spec.run.strategy == spec::Strategy::kMop && search::TrainsLowestIdFirst(spec)) {
     c.hopper.policy = sched::Policy::kLowestIdFirst;
   }
+  // Grid and random search add every model at the start, so packing their units is a
+  // makespan problem: most remaining units first (ties at random) keeps a worker from
+  // idling while the models that need its partition are busy elsewhere, and ends the
+  // models together (bench/results/2026-12-01-scheduler-policy.md). Procedures that add
+  // models as results come in keep the random greedy order: most remaining work first
+  // would put their newest models ahead of the older ones whose results they wait for.
+  if (spec.run.strategy == spec::Strategy::kMop &&
+      (spec.search.method == spec::SearchMethod::kGrid ||
+       spec.search.method == spec::SearchMethod::kRandom)) {
+    c.hopper.policy = sched::Policy::kMostRemainingWorkFirst;
+  }
   c.max_unit_retries = spec.run.max_unit_retries;
   c.keep_best = spec.run.keep_best;
   c.keep_failed = spec.run.keep_failed;
