@@ -35,23 +35,40 @@ std::string DescribeExit(int status) {
   return "ended";
 }
 
-// Forks and execs the worker binary args[0] with `fd` as its descriptor 3.
-StatusOr<pid_t> ForkExec(std::vector<std::string> args, const std::string& threads, int fd) {
+// The worker's thread settings: torch's intra-op count is set in the worker itself; these
+// reach the libraries that read their variable when they load (an exec'd worker's).
+ForkServer::Env ThreadEnv(const std::string& threads) {
+  return {{"OMP_NUM_THREADS", threads}, {"OPENBLAS_NUM_THREADS", threads},
+          {"MKL_NUM_THREADS", threads}};
+}
+
+// Forks and execs the worker binary args[0] with `fd` as its descriptor 3 and this
+// process's environment with `env` set. Everything the child needs is built before the
+// fork: after it, the child makes async-signal-safe calls only.
+StatusOr<pid_t> ForkExec(std::vector<std::string> args, const ForkServer::Env& env, int fd) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> vars;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string kv = *e;
+    const std::string key = kv.substr(0, kv.find('='));
+    if (std::none_of(env.begin(), env.end(), [&](const auto& p) { return p.first == key; })) {
+      vars.push_back(kv);
+    }
+  }
+  for (const auto& [key, value] : env) vars.push_back(key + "=" + value);
+  std::vector<char*> envp;
+  for (auto& v : vars) envp.push_back(v.data());
+  envp.push_back(nullptr);
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0) return IoError(std::string("fork: ") + std::strerror(errno));
   if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::dup2(fd, 3);  // dup2 clears FD_CLOEXEC on the new descriptor
-    ::setenv("OMP_NUM_THREADS", threads.c_str(), 1);
-    ::setenv("OPENBLAS_NUM_THREADS", threads.c_str(), 1);
-    ::setenv("MKL_NUM_THREADS", threads.c_str(), 1);
-    ::execv(argv[0], argv.data());
+    ::execve(argv[0], argv.data(), envp.data());
     const char msg[] = "cerebro-worker: exec failed\n";
     (void)!::write(2, msg, sizeof(msg) - 1);
     ::_exit(127);
@@ -87,26 +104,15 @@ Status LocalBackend::Spawn(int index) {
                              "--train-partition", std::to_string(w.setup.train_partition),
                              "--val-partition", std::to_string(w.setup.val_partition)});
   }
-  pid_t pid = -1;
-  if (ForkServer* server = fork_server_ ? ForkServer::Get() : nullptr) {
-    StatusOr<pid_t> forked = server->Spawn(
-        args, {{"OMP_NUM_THREADS", threads}, {"OPENBLAS_NUM_THREADS", threads},
-               {"MKL_NUM_THREADS", threads}}, fds[1]);
-    if (!forked.ok()) {
-      ::close(fds[0]);
-      ::close(fds[1]);
-      return forked.status();
-    }
-    pid = *forked;
-  } else {
-    StatusOr<pid_t> execd = ForkExec(args, threads, fds[1]);
-    if (!execd.ok()) {
-      ::close(fds[0]);
-      ::close(fds[1]);
-      return execd.status();
-    }
-    pid = *execd;
+  ForkServer* server = fork_server_ ? ForkServer::Get() : nullptr;
+  StatusOr<pid_t> spawned = server != nullptr ? server->Spawn(args, ThreadEnv(threads), fds[1])
+                                              : ForkExec(args, ThreadEnv(threads), fds[1]);
+  if (!spawned.ok()) {
+    ::close(fds[0]);
+    ::close(fds[1]);
+    return spawned.status();
   }
+  const pid_t pid = *spawned;
   ::close(fds[1]);
   w.pid = pid;
   w.fd = fds[0];
@@ -152,8 +158,8 @@ Status LocalBackend::Launch(int n) {
   if (n < 1) return InvalidArgument("local backend: no workers");
   // The default worker comes from this process's fork server when it has one; a worker
   // binary named by the caller or CEREBRO_WORKER_BINARY is always exec'd.
-  fork_server_ = options_.worker_binary.empty() && std::getenv("CEREBRO_WORKER_BINARY") == nullptr &&
-                 ForkServer::Get() != nullptr;
+  fork_server_ = options_.worker_binary.empty() &&
+                 std::getenv("CEREBRO_WORKER_BINARY") == nullptr && ForkServer::Get() != nullptr;
   if (options_.worker_binary.empty()) options_.worker_binary = DefaultWorkerBinary();
   if (::access(options_.worker_binary.c_str(), X_OK) != 0) {
     return NotFound(options_.worker_binary + ": worker executable not found (build cerebro-worker)");
