@@ -29,7 +29,7 @@ static_assert(_GLIBCXX_USE_CXX11_ABI == 1,
               "to match LibTorch");
 
 // No copy of the last state written is kept: a model that comes back to this worker
-// reads its file again (from the page cache, ~10 ms for 15.5 MB), which is cheaper than
+// reads its file again (from the page cache: a copy and a hash), which is cheaper than
 // holding a state's worth of private memory in every worker for the whole run.
 struct CerebroWorker {
   cerebro::train::Trainer trainer;
