@@ -4,6 +4,8 @@
 #include <string>
 #include <utility>
 
+#include "cerebro/train/fused_adam.h"
+
 namespace cerebro::train {
 namespace {
 
@@ -31,7 +33,8 @@ struct Sgd {
 };
 
 // Adam and AdamW: the same options and per-parameter state, in different torch types
-// (AdamW applies its weight decay to the weights rather than the gradient).
+// (AdamW applies its weight decay to the weights rather than the gradient). Built as
+// fused_adam.h's one-pass steps, with LibTorch's state types.
 template <typename OptimizerT, typename StateT, typename OptionsT, model::OptimizerKind K>
 struct AdamLike {
   using Optimizer = OptimizerT;
@@ -48,10 +51,10 @@ struct AdamLike {
   }
 };
 
-using Adam = AdamLike<torch::optim::Adam, torch::optim::AdamParamState, torch::optim::AdamOptions,
+using Adam = AdamLike<FusedAdam, torch::optim::AdamParamState, torch::optim::AdamOptions,
                       model::OptimizerKind::kAdam>;
-using AdamW = AdamLike<torch::optim::AdamW, torch::optim::AdamWParamState,
-                       torch::optim::AdamWOptions, model::OptimizerKind::kAdamW>;
+using AdamW = AdamLike<FusedAdamW, torch::optim::AdamWParamState, torch::optim::AdamWOptions,
+                       model::OptimizerKind::kAdamW>;
 
 // ---- the visitors ----------------------------------------------------------------------
 
