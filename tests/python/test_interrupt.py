@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     from conftest import make_blobs
     X, y = make_blobs(4000, seed=2)
     try:
-        cerebro.run((X, y), {space!r}, epochs=6, workers=2, seed=5, order="fixed",
+        cerebro.run((X, y), {space!r}, epochs={epochs}, workers=2, seed=5, order="fixed",
                     out={out!r}, quiet=True)
     except KeyboardInterrupt as e:
         print("INTERRUPTED", e)
@@ -37,9 +37,10 @@ def _lines(path):
         return 0
 
 
-def _run_script(tmp_path, out):
+def _run_script(tmp_path, out, epochs=6):
     script = tmp_path / "train.py"
-    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), space=SPACE, out=str(out)))
+    script.write_text(SCRIPT.format(tests=os.path.dirname(__file__), space=SPACE, out=str(out),
+                                    epochs=epochs))
     return subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
@@ -75,7 +76,9 @@ def test_ctrl_c_then_resume(tmp_path):
 
 def test_cerebro_ctl_steers_a_python_run(tmp_path, cli):
     out = tmp_path / "run"
-    proc = _run_script(tmp_path, out)
+    # Long enough (~5 s of training here) that the run is still going when `cerebro ctl`
+    # (a process that loads LibTorch first) connects: 6 epochs took ~1 s.
+    proc = _run_script(tmp_path, out, epochs=100)
     deadline = time.monotonic() + 120
     while not (out / "control").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)
