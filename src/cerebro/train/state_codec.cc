@@ -102,8 +102,8 @@ MallocBuffer EncodeState(const model::Net& net, torch::optim::Optimizer& optimiz
 }
 
 Status DecodeState(const uint8_t* state, size_t size, const model::Net& net,
-                   torch::optim::Optimizer* optimizer, model::OptimizerKind kind) {
-  RETURN_IF_ERROR(CheckStateHeader(state, size));
+                   torch::optim::Optimizer* optimizer, model::OptimizerKind kind, bool verified) {
+  RETURN_IF_ERROR(CheckStateHeader(state, size, /*checksum=*/!verified));
   try {
     return LoadArchive(state, size, net, optimizer, kind);
   } catch (const c10::Error& e) {

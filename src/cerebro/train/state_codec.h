@@ -30,7 +30,9 @@ MallocBuffer EncodeState(const model::Net& net, torch::optim::Optimizer& optimiz
 // optimizer starts afresh on them, since a search may change the optimizer between
 // units. Every failure is DataLoss (the bytes do not describe this model), except
 // running out of memory, which throws (std::bad_alloc or c10::Error, see torch_error.h).
+// `verified`: the bytes were already verified whole (CheckStateHeader's `checksum`).
 Status DecodeState(const uint8_t* state, size_t size, const model::Net& net,
-                   torch::optim::Optimizer* optimizer, model::OptimizerKind kind);
+                   torch::optim::Optimizer* optimizer, model::OptimizerKind kind,
+                   bool verified = false);
 
 }  // namespace cerebro::train

@@ -30,11 +30,11 @@ void SealStateHeader(MallocBuffer* out) {
   StoreLittleEndian64(checksum, out->mutable_data() + sizeof(kStateMagic));
 }
 
-Status CheckStateHeader(const uint8_t* state, size_t size) {
+Status CheckStateHeader(const uint8_t* state, size_t size, bool checksum) {
   if (size < kStateHeaderSize || std::memcmp(state, kStateMagic, sizeof(kStateMagic)) != 0) {
     return DataLoss("model state: not a Cerebro model state (bad header)");
   }
-  if (Hash64(state + kStateHeaderSize, size - kStateHeaderSize) !=
+  if (checksum && Hash64(state + kStateHeaderSize, size - kStateHeaderSize) !=
       LoadLittleEndian64(state + sizeof(kStateMagic))) {
     return DataLoss("model state: checksum mismatch (corrupt or truncated)");
   }

@@ -77,7 +77,7 @@ StatusOr<Session> OpenSession(const UnitRequest& request, const Partition* part,
     if (request.state == nullptr) return InvalidArgument("state is NULL but state_size > 0");
     const double start = MonotonicSeconds();
     RETURN_IF_ERROR(DecodeState(request.state, request.state_size, s.net, s.optimizer.get(),
-                                s.config.optimizer));
+                                s.config.optimizer, request.state_verified));
     *state_seconds += MonotonicSeconds() - start;
   }
   return s;

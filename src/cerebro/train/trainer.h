@@ -34,6 +34,7 @@ struct UnitRequest {
   uint64_t unit_seed = 0;
   const uint8_t* state = nullptr;  // borrowed until decoded (see RunUnit) or RunUnit returns
   size_t state_size = 0;           // 0: fresh weights from init_seed
+  bool state_verified = false;     // matched the journal's size and hash: not checksummed again
 };
 
 struct UnitResult {

@@ -176,6 +176,7 @@ int cerebro_worker_run_unit(CerebroWorker* worker, const CerebroUnitRequest* req
       read = std::move(bytes).value();
       req.state = reinterpret_cast<const uint8_t*>(read.data());
       req.state_size = read.size();
+      req.state_verified = request->state_file_size != 0;  // ReadStateFile checked the hash
       file_seconds += cerebro::MonotonicSeconds() - t0;
     }
     auto unit = worker->trainer.RunUnit(req, [&read] { std::string().swap(read); });
