@@ -2,8 +2,9 @@
 // the arithmetic of LibTorch's torch::optim::Adam / AdamW step, element by element,
 // in one loop instead of nine tensor operations (each a pass over memory, two of them
 // allocating temporaries). Torch-free, so it compiles with its own flags
-// (CMakeLists.txt: vectorised, and without fused multiply-adds, so that every machine
-// and every instruction set computes the same bits). Pure; thread-safe.
+// (CMakeLists.txt: vectorised, and without contraction: the fused multiply-adds it does
+// are written out, so that every machine and every instruction set computes the same
+// bits). Pure; thread-safe.
 #pragma once
 
 #include <cstdint>
