@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <chrono>
 #include <dirent.h>
 #include <fstream>
@@ -361,6 +362,28 @@ class RayMultiNodeTest : public ::testing::Test {
     s.run.ray_address = head_->address();
     return s;
   }
+  // Waits until no CPU of the cluster is held. The workers' placement group is SPREAD, a
+  // soft strategy, and Ray returns a finished run's bundles asynchronously: a run started
+  // while the worker node's CPU is still held gets both workers on the head (which has
+  // the CPUs for two), as Ray allows. Asks `ray status` (the suite's token is in the
+  // environment) until it shows all 3 CPUs free.
+  static void AwaitIdleCluster() {
+    const std::string cmd =
+        exec::DefaultRayCli() + " status --address " + head_->address() + " 2>/dev/null";
+    std::string out;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      out.clear();
+      if (FILE* p = ::popen(cmd.c_str(), "r")) {
+        char buf[4096];
+        size_t n;
+        while ((n = std::fread(buf, 1, sizeof(buf), p)) > 0) out.append(buf, n);
+        ::pclose(p);
+      }
+      if (out.find(" 0.0/3.0 CPU") != std::string::npos) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    FAIL() << "the cluster's CPUs stayed in use; `ray status` says:\n" << out;
+  }
   // Which node a process belongs to: 0 head, 1 worker node, -1 neither.
   static int NodeOf(int pid) {
     auto has = [pid](const exec::LocalRayHead* n) {
@@ -396,6 +419,7 @@ TEST_F(RayMultiNodeTest, TwoNodesGiveTheSameModelsAndMetricsAsOne) {
       for (int w = 0; w < 2; ++w) nodes.insert(NodeOf(backend->worker_pid(w)));
     });
     o.observers.push_back(&where);
+    AwaitIdleCluster();
     auto ray = RunExperiment(RaySpec(text), o);
     ::unsetenv("CEREBRO_RAY_STATES");
     ASSERT_TRUE(ray.ok()) << ray.status().ToString();
@@ -438,6 +462,7 @@ TEST_F(RayMultiNodeTest, KillingTheWorkerNodeMidRunLosesNothingCompleted) {
     killed = true;
   });
   o.observers.push_back(&hook);
+  AwaitIdleCluster();
   auto r = RunExperiment(RaySpec(WithBigStates(testing::SmallSpec(csv, 3, 2))), o);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(killed);
