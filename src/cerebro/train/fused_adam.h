@@ -5,8 +5,8 @@
 // theirs element by element (train_test compares the two). A step over anything the
 // kernel does not take (a parameter or state that is not a contiguous float32 CPU
 // tensor, a sparse gradient, amsgrad) is LibTorch's own. Why: on the 784-1000-500-10
-// MLP at batch 128 LibTorch's Adam step took ~28% of a training step, most of it memory
-// traffic. Thread-compatible: an optimizer is used by one thread.
+// MLP at batch 128 LibTorch's Adam step took ~28% of a training step (docs/design.md,
+// "Adam in one pass"). Thread-compatible: an optimizer is used by one thread.
 #pragma once
 
 #include <torch/torch.h>
