@@ -20,6 +20,26 @@ Overloaded(Fs...) -> Overloaded<Fs...>;
 
 bool Live(const ModelRun& m) { return IsLive(m.outcome.status); }
 
+// The order MOP trains units in, by what the search needs; other strategies keep
+// `layout_policy` (task and sequential already train lowest id first).
+sched::Policy MopPolicy(const spec::ExperimentSpec& spec, sched::Policy layout_policy) {
+  if (spec.run.strategy != spec::Strategy::kMop) return layout_policy;
+  // The procedure may want its decisions sooner rather than every model at once
+  // (successive_halving.h).
+  if (search::TrainsLowestIdFirst(spec)) return sched::Policy::kLowestIdFirst;
+  // Grid and random search add every model at the start, so packing their units is a
+  // makespan problem: most remaining units first (ties at random) keeps a worker from
+  // idling while the models that need its partition are busy elsewhere, and ends the
+  // models together (bench/results/2026-12-01-scheduler-policy.md). Procedures that add
+  // models as results come in keep the random greedy order: most remaining work first
+  // would put their newest models ahead of the older ones whose results they wait for.
+  if (spec.search.method == spec::SearchMethod::kGrid ||
+      spec.search.method == spec::SearchMethod::kRandom) {
+    return sched::Policy::kMostRemainingWorkFirst;
+  }
+  return layout_policy;
+}
+
 }  // namespace
 
 RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
@@ -28,23 +48,7 @@ RunConfig RunConfigFor(const spec::ExperimentSpec& spec, const Layout& layout) {
   c.hopper.seed = DeriveSeed(spec.run.seed, "sched");
   c.hopper.order =
       spec.run.order == spec::Order::kFixed ? sched::Order::kFixed : sched::Order::kRandom;
-  c.hopper.policy = layout.policy;
-  // Under MOP the procedure may want its decisions sooner rather than every model at once
-  // (successive_halving.h); task and sequential already train lowest id first.
-  if (spec.run.strategy == spec::Strategy::kMop && search::TrainsLowestIdFirst(spec)) {
-    c.hopper.policy = sched::Policy::kLowestIdFirst;
-  }
-  // Grid and random search add every model at the start, so packing their units is a
-  // makespan problem: most remaining units first (ties at random) keeps a worker from
-  // idling while the models that need its partition are busy elsewhere, and ends the
-  // models together (bench/results/2026-12-01-scheduler-policy.md). Procedures that add
-  // models as results come in keep the random greedy order: most remaining work first
-  // would put their newest models ahead of the older ones whose results they wait for.
-  if (spec.run.strategy == spec::Strategy::kMop &&
-      (spec.search.method == spec::SearchMethod::kGrid ||
-       spec.search.method == spec::SearchMethod::kRandom)) {
-    c.hopper.policy = sched::Policy::kMostRemainingWorkFirst;
-  }
+  c.hopper.policy = MopPolicy(spec, layout.policy);
   c.max_unit_retries = spec.run.max_unit_retries;
   c.keep_best = spec.run.keep_best;
   c.keep_failed = spec.run.keep_failed;

@@ -132,16 +132,15 @@ const OptimizerOps& OpsFor(model::OptimizerKind kind) {
   throw std::logic_error("no optimizer of kind " + std::to_string(static_cast<int>(kind)));
 }
 
-// How LibTorch's optimizers key their per-parameter state.
-std::string ParamKey(const torch::Tensor& p) {
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
-}
-
 const std::vector<torch::Tensor>& Params(torch::optim::Optimizer& optimizer) {
   return optimizer.param_groups().at(0).params();
 }
 
 }  // namespace
+
+std::string ParamStateKey(const torch::Tensor& p) {
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+}
 
 std::unique_ptr<torch::optim::Optimizer> MakeOptimizer(const model::ModelConfig& config,
                                                        std::vector<torch::Tensor> params) {
@@ -163,7 +162,7 @@ void SaveOptimizerState(torch::optim::Optimizer& optimizer, model::OptimizerKind
   auto& state = optimizer.state();
   std::vector<int64_t> has_state(params.size(), 0);
   for (size_t i = 0; i < params.size(); ++i) {
-    auto it = state.find(ParamKey(params[i]));
+    auto it = state.find(ParamStateKey(params[i]));
     if (it == state.end()) continue;
     has_state[i] = 1;
     SlotWriter writer{archive, i};
@@ -188,7 +187,7 @@ void LoadOptimizerState(torch::serialize::InputArchive& archive, model::Optimize
   for (size_t i = 0; i < params.size(); ++i) {
     if (has_state[i].item<int64_t>() == 0) continue;
     SlotReader reader{archive, i, params[i]};
-    state[ParamKey(params[i])] = ops.load(reader);
+    state[ParamStateKey(params[i])] = ops.load(reader);
   }
 }
 
@@ -196,7 +195,7 @@ std::vector<torch::Tensor> StateTensors(torch::optim::Optimizer& optimizer,
                                         model::OptimizerKind kind, size_t index) {
   std::vector<torch::Tensor> tensors;
   auto& state = optimizer.state();
-  auto it = state.find(ParamKey(Params(optimizer).at(index)));
+  auto it = state.find(ParamStateKey(Params(optimizer).at(index)));
   if (it == state.end()) return tensors;
   SlotCollector collector{tensors};
   OpsFor(kind).collect(*it->second, collector);

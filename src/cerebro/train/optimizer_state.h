@@ -39,4 +39,8 @@ void LoadOptimizerState(torch::serialize::InputArchive& archive, model::Optimize
 std::vector<torch::Tensor> StateTensors(torch::optim::Optimizer& optimizer,
                                         model::OptimizerKind kind, size_t index);
 
+// How LibTorch's optimizers key a parameter's state in Optimizer::state() (by its
+// TensorImpl's address); fused_adam.h keeps its state the same way.
+std::string ParamStateKey(const torch::Tensor& p);
+
 }  // namespace cerebro::train
